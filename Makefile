@@ -1,0 +1,54 @@
+# The verbs of the project. `make run` and `make test` are the two README commands.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install migrate seed lint format check bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Web + Celery worker + Celery Beat on SQLite and a file-system broker, with demo data.
+run: export CPO_PROFILE ?= development
+run: export DEBUG ?= true
+run: export PATH := $(abspath $(BIN)):$(PATH)
+run: install
+	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py ensure_admin
+	$(BIN)/honcho start -f Procfile
+
+# The whole suite; DATABASE_URL/CELERY_BROKER_URL pick PostgreSQL/Redis (CI does).
+test: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+migrate: export CPO_PROFILE ?= development
+migrate: install
+	$(BIN)/python manage.py migrate --no-input
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+check: export CPO_PROFILE ?= development
+check: install
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+bench: export CPO_PROFILE ?= development
+bench: install
+	$(BIN)/python manage.py bench_pricing
+
+clean:
+	rm -rf var/broker var/test

@@ -1,0 +1,30 @@
+"""The four doors: admin (staff), API (integrators), portal (drivers), and the health probe."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.permissions import AllowAny
+
+from .api import api_root
+from .health import health
+
+admin.site.site_header = "CPO back-office"
+admin.site.site_title = "CPO back-office"
+admin.site.index_title = "Invoicing, customers and charging sessions"
+
+api_v1 = [
+    path("", api_root, name="root"),
+    path("schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
+    path(
+        "docs/",
+        SpectacularSwaggerView.as_view(url_name="api:schema", permission_classes=[AllowAny]),
+        name="docs",
+    ),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include((api_v1, "api"))),
+    path("health/", health, name="health"),
+    path("", include("customers.urls")),
+]

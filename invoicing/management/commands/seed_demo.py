@@ -1,0 +1,253 @@
+"""Load the demo operator, locations, tariffs, customers and a few hundred priced sessions, once."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from decimal import Decimal
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+from tqdm import tqdm
+
+from customers.models import ChargingToken, Customer
+from customers.services import get_anonymous_customer
+from invoicing.models import InvoicingSettings, Operator
+from sessions.models import EVSE, Location
+from sessions.services import import_tariff, ingest_sessions
+
+DEMO_OPERATOR = "VoltWay"
+
+LOCATIONS = [
+    ("Berlin Hauptbahnhof", "Europaplatz 1", "10557", "Berlin", "DE", "Europe/Berlin", "DE*VWY"),
+    ("München Ost", "Orleansplatz 11", "81667", "München", "DE", "Europe/Berlin", "DE*VWY"),
+    ("Paris Gare de Lyon", "Place Louis-Armand", "75012", "Paris", "FR", "Europe/Paris", "FR*VWY"),
+    (
+        "Athens Syntagma",
+        "Plateia Syntagmatos 2",
+        "10563",
+        "Athina",
+        "GR",
+        "Europe/Athens",
+        "GR*VWY",
+    ),
+]
+
+TARIFFS = [
+    {
+        "country_code": "DE",
+        "party_id": "VWY",
+        "id": "AC-STANDARD",
+        "currency": "EUR",
+        "tariff_alt_text": [{"language": "en", "text": "0.49/kWh, idle fee 0.10/min after"}],
+        "elements": [
+            {"price_components": [{"type": "ENERGY", "price": Decimal("0.49"), "step_size": 1}]},
+            {
+                "price_components": [
+                    {"type": "PARKING_TIME", "price": Decimal("6.00"), "step_size": 60}
+                ]
+            },
+        ],
+        "last_updated": "2026-01-01T00:00:00Z",
+    },
+    {
+        "country_code": "DE",
+        "party_id": "VWY",
+        "id": "DC-DAY-NIGHT",
+        "currency": "EUR",
+        "elements": [
+            {
+                "price_components": [
+                    {"type": "FLAT", "price": Decimal("1.00"), "step_size": 1},
+                ]
+            },
+            {
+                "price_components": [
+                    {"type": "ENERGY", "price": Decimal("0.69"), "step_size": 100}
+                ],
+                "restrictions": {"start_time": "07:00", "end_time": "22:00"},
+            },
+            {"price_components": [{"type": "ENERGY", "price": Decimal("0.55"), "step_size": 100}]},
+            {
+                "price_components": [
+                    {"type": "PARKING_TIME", "price": Decimal("12.00"), "step_size": 300}
+                ]
+            },
+        ],
+        "max_price": {"excl_vat": Decimal("80.00"), "incl_vat": Decimal("95.20")},
+        "last_updated": "2026-01-01T00:00:00Z",
+    },
+    {
+        "country_code": "DE",
+        "party_id": "VWY",
+        "id": "AC-TIME",
+        "currency": "EUR",
+        "elements": [
+            {
+                "price_components": [
+                    {"type": "TIME", "price": Decimal("2.40"), "step_size": 60},
+                    {"type": "PARKING_TIME", "price": Decimal("3.00"), "step_size": 60},
+                ]
+            },
+            {"price_components": [{"type": "ENERGY", "price": Decimal("0.25"), "step_size": 1}]},
+        ],
+        "min_price": {"excl_vat": Decimal("2.00"), "incl_vat": Decimal("2.38")},
+        "last_updated": "2026-01-01T00:00:00Z",
+    },
+]
+
+
+class Command(BaseCommand):
+    help = "Load demo data (operator, settings, locations, tariffs, customers, sessions) once."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--sessions", type=int, default=400, help="How many sessions.")
+        parser.add_argument("--seed", type=int, default=2026, help="Random seed.")
+
+    def handle(self, *args, sessions: int, seed: int, **options):
+        if Operator.objects.filter(name=DEMO_OPERATOR).exists():
+            self.stdout.write("Demo data already loaded; nothing changed.")
+            return
+        rng = random.Random(seed)  # noqa: S311 - reproducible demo data, not secrets
+        # One transaction: an interrupted seed leaves nothing behind and simply runs again.
+        with transaction.atomic():
+            self._load(rng, sessions)
+
+    def _load(self, rng: random.Random, sessions: int) -> None:
+        operator = self._operator()
+        evses = self._locations(operator)
+        tariff_ids = [import_tariff(operator=operator, data=t).ocpi_id for t in TARIFFS]
+        drivers = self._customers(operator)
+
+        now = timezone.now().replace(second=0, microsecond=0)
+        payloads = []
+        for n in range(sessions):
+            start = now - timedelta(minutes=rng.randint(90, 60 * 24 * 61))
+            charging = timedelta(minutes=rng.randint(15, 240))
+            idle = rng.choice([0, 0, 0, 5, 12, 30, 75])
+            payload = {
+                "source_id": f"DEMO-{n:05d}",
+                "evse_id": rng.choice(evses).evse_id,
+                "tariff_id": rng.choice(tariff_ids),
+                "start": start.isoformat(),
+                "end": (start + charging + timedelta(minutes=idle)).isoformat(),
+                "energy_kwh": str(Decimal(rng.randint(2000, 75000)) / 1000),
+                "idle_minutes": idle,
+            }
+            who = rng.random()
+            if who < 0.75:
+                payload["token_uid"] = rng.choice(drivers).tokens.first().uid
+            elif who < 0.85:
+                payload["ad_hoc_email"] = f"adhoc{n}@example.org"
+            payloads.append(payload)
+
+        created = 0
+        with tqdm(total=len(payloads), desc="Demo sessions", unit="session") as progress:
+            for start in range(0, len(payloads), 100):
+                chunk = payloads[start : start + 100]
+                outcomes = ingest_sessions(operator=operator, source="demo-cpms", payloads=chunk)
+                created += sum(1 for o in outcomes if o.status == "created")
+                rejected = [o for o in outcomes if not o.ok]
+                if rejected:
+                    raise CommandError(f"A demo session was rejected: {rejected[0].errors}")
+                progress.update(len(chunk))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo data loaded: {len(evses)} EVSEs in {len(LOCATIONS)} locations, "
+                f"{len(TARIFFS)} tariffs, {Customer.objects.filter(operator=operator).count()} "
+                f"customers, {created} priced sessions."
+            )
+        )
+
+    def _operator(self) -> Operator:
+        operator = Operator.objects.create(
+            name=DEMO_OPERATOR,
+            legal_name="VoltWay Charging GmbH",
+            street="Invalidenstraße 117",
+            postal_code="10115",
+            city="Berlin",
+            country="DE",
+            vat_id="DE136695976",
+            tax_number="30/123/45678",
+            email="billing@voltway.example",
+            bank_details="IBAN DE89 3704 0044 0532 0130 00 · BIC COBADEFFXXX",
+        )
+        InvoicingSettings.objects.create(
+            operator=operator,
+            electricity_vat_rate=Decimal("19.00"),
+            services_vat_rate=Decimal("19.00"),
+            notice="Thank you for charging with VoltWay.",
+        )
+        return operator
+
+    def _locations(self, operator: Operator) -> list[EVSE]:
+        evses = []
+        for index, (name, street, postal, city, country, tz, prefix) in enumerate(LOCATIONS):
+            location = Location.objects.create(
+                operator=operator,
+                name=name,
+                street=street,
+                postal_code=postal,
+                city=city,
+                country=country,
+                time_zone=tz,
+            )
+            for number in range(1, 4):
+                evses.append(
+                    EVSE.objects.create(
+                        location=location,
+                        evse_id=f"{prefix}*E{index + 1:02d}{number:03d}",
+                        max_power_kw=Decimal("150.00") if number == 3 else Decimal("22.00"),
+                    )
+                )
+        return evses
+
+    def _customers(self, operator: Operator) -> list[Customer]:
+        get_anonymous_customer(operator=operator)
+        people = [
+            ("Anna Schmidt", "anna@example.org", "de", "DE", "Berlin", "10117"),
+            ("Luc Martin", "luc@example.org", "fr", "FR", "Paris", "75011"),
+            ("Eleni Papadopoulou", "eleni@example.org", "el", "GR", "Athina", "10557"),
+            ("Omar Haddad", "omar@example.org", "ar", "DE", "Berlin", "10999"),
+            ("Jane Doe", "jane@example.org", "en", "DE", "München", "80331"),
+        ]
+        drivers = []
+        for index, (name, email, lang, country, city, postal) in enumerate(people):
+            drivers.append(
+                Customer.objects.create(
+                    operator=operator,
+                    kind=Customer.Kind.INDIVIDUAL,
+                    name=name,
+                    email=email,
+                    language=lang,
+                    street=f"Musterstraße {index + 1}",
+                    postal_code=postal,
+                    city=city,
+                    country=country,
+                    requires_invoice=index % 2 == 0,
+                )
+            )
+        drivers.append(
+            Customer.objects.create(
+                operator=operator,
+                kind=Customer.Kind.COMPANY,
+                name="Fleet desk",
+                company_name="Logistik Nord GmbH",
+                company_registration_id="HRB 123456",
+                vat_id="DE811907980",
+                street="Hafenstraße 10",
+                postal_code="20457",
+                city="Hamburg",
+                country="DE",
+                email="fleet@logistik-nord.example",
+                language="de",
+                requires_invoice=True,
+                billing_mode=Customer.BillingMode.MONTHLY,
+            )
+        )
+        for index, driver in enumerate(drivers):
+            ChargingToken.objects.create(
+                customer=driver, kind=ChargingToken.Kind.RFID, uid=f"04DE{index:010X}"
+            )
+        return drivers

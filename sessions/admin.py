@@ -1,0 +1,307 @@
+"""Back-office screens for locations, tariffs and priced charging sessions."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from django.contrib import admin, messages
+from django.contrib.auth import get_permission_codename
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+from django.urls import path
+from django.utils.html import format_html
+from django.utils.http import content_disposition_header
+from django.utils.text import get_valid_filename
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from invoicing.models import InvoicingSettings
+
+from .forms import TariffImportForm, pretty_json
+from .models import EVSE, ChargingSession, Location, SessionChargeLine, Tariff
+from .pricing import PricingError
+from .services import dump_json, export_tariff, reprice_session
+
+REPRICE_LIMIT = 1000
+REFUSED_IDS_SHOWN = 20
+
+
+def json_download(data: object, filename: str) -> HttpResponse:
+    """A JSON attachment whose numbers are exactly the stored ones."""
+    response = HttpResponse(dump_json(data), content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = content_disposition_header(True, filename)
+    return response
+
+
+def format_duration(seconds: int | None) -> str:
+    """Seconds as h:mm (h:mm:ss when there are leftover seconds)."""
+    minutes, secs = divmod(int(seconds or 0), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if secs else f"{hours}:{minutes:02d}"
+
+
+class EVSEInline(admin.TabularInline):
+    model = EVSE
+    extra = 0
+
+
+@admin.register(Location)
+class LocationAdmin(admin.ModelAdmin):
+    list_display = ["name", "city", "country", "time_zone"]
+    list_filter = ["country"]
+    search_fields = ["name", "city", "evses__evse_id"]
+    inlines = [EVSEInline]
+
+
+# --- tariffs -------------------------------------------------------------------------------
+
+
+@admin.register(Tariff)
+class TariffAdmin(admin.ModelAdmin):
+    """Tariffs are OCPI JSON documents: imported and exported whole, never edited field by field."""
+
+    form = TariffImportForm
+    list_display = ["ocpi_id", "currency", "operator", "updated_at"]
+    list_filter = ["currency"]
+    search_fields = ["ocpi_id"]
+    list_select_related = ["operator"]
+    raw_id_fields = ["operator"]
+    show_full_result_count = False
+    actions = ["export_ocpi_json"]
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            json_fields = ["ocpi_json_text", "ocpi_file"]
+            return [(None, {"fields": ["operator"]}), (_("OCPI JSON"), {"fields": json_fields})]
+        if self.has_change_permission(request, obj):
+            json_fields = ["ocpi_json_text", "ocpi_file"]
+        else:
+            json_fields = ["ocpi_json_pretty"]  # view-only staff see the JSON, no form
+        return [
+            (None, {"fields": ["operator", "ocpi_id", "currency", "updated_at"]}),
+            (_("OCPI JSON"), {"fields": json_fields}),
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return ["operator", "ocpi_id", "currency", "updated_at", "ocpi_json_pretty"]
+
+    @admin.display(description=_("OCPI JSON"))
+    def ocpi_json_pretty(self, obj):
+        return format_html("<pre>{}</pre>", pretty_json(export_tariff(tariff=obj)))
+
+    def save_model(self, request, obj, form, change):
+        """Nothing left to write: validating the form imported the tariff (import_tariff)."""
+
+    def get_urls(self):
+        opts = self.model._meta
+        return [
+            path(
+                "<path:object_id>/export/",
+                self.admin_site.admin_view(self.export_view),
+                name=f"{opts.app_label}_{opts.model_name}_export",
+            ),
+            *super().get_urls(),
+        ]
+
+    def export_view(self, request, object_id):
+        """One tariff as an OCPI JSON file."""
+        tariff = self.get_object(request, object_id)
+        if tariff is None:
+            raise Http404(_("No tariff with this ID."))
+        if not self.has_view_permission(request, tariff):
+            raise PermissionDenied
+        return json_download(
+            export_tariff(tariff=tariff), get_valid_filename(f"tariff-{tariff.ocpi_id}.json")
+        )
+
+    @admin.action(description=_("Export selected tariffs as OCPI JSON"), permissions=["view"])
+    def export_ocpi_json(self, request, queryset):
+        tariffs = [export_tariff(tariff=tariff) for tariff in queryset.order_by("ocpi_id", "pk")]
+        return json_download(tariffs, "tariffs.json")
+
+
+# --- sessions ------------------------------------------------------------------------------
+
+
+class SessionChargeLineInline(admin.TabularInline):
+    model = SessionChargeLine
+    extra = 0
+    can_delete = False
+    fields = [
+        "component",
+        "quantity",
+        "unit",
+        "unit_price",
+        "net",
+        "vat_category",
+        "vat_rate",
+        "vat",
+        "gross",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class InvoicedFilter(admin.SimpleListFilter):
+    title = _("invoiced")
+    parameter_name = "invoiced"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Yes")), ("no", _("No"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(status=ChargingSession.Status.INVOICED)
+        if self.value() == "no":
+            return queryset.exclude(status=ChargingSession.Status.INVOICED)
+        return queryset
+
+
+@admin.register(ChargingSession)
+class ChargingSessionAdmin(admin.ModelAdmin):
+    """Sessions are facts from the CPMS: they arrive through ingest and are only re-priced."""
+
+    list_display = [
+        "source_id",
+        "started_at",
+        "evse",
+        "customer",
+        "energy_kwh",
+        "total_gross",
+        "currency",
+        "status",
+    ]
+    list_filter = ["status", InvoicedFilter, "evse__location__country", "started_at"]
+    search_fields = ["source_id", "evse__evse_id", "customer__email"]
+    date_hierarchy = "started_at"
+    list_select_related = ["evse", "customer"]
+    inlines = [SessionChargeLineInline]
+    show_full_result_count = False
+    actions = ["reprice"]
+    fieldsets = [
+        (
+            _("Session"),
+            {
+                "fields": [
+                    "operator",
+                    "source",
+                    "source_id",
+                    "payload_format",
+                    "status",
+                    "customer",
+                    "token",
+                    "location",
+                    "evse",
+                    "started_at",
+                    "ended_at",
+                    "received_at",
+                ]
+            },
+        ),
+        (_("Consumption"), {"fields": ["energy", "charging_time", "idle_time"]}),
+        (
+            _("Price"),
+            {
+                "fields": [
+                    "tariff",
+                    "currency",
+                    "total_net",
+                    "total_vat",
+                    "total_gross",
+                    "priced_at",
+                ]
+            },
+        ),
+        (
+            _("As received"),
+            {
+                "classes": ["collapse"],
+                "fields": ["charging_periods", "ocpi_totals", "tariff_snapshot", "raw_payload"],
+            },
+        ),
+    ]
+    readonly_fields = [field for _title, options in fieldsets for field in options["fields"]]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # Sessions are facts from the CPMS and may be on issued documents: never deleted here.
+        return False
+
+    def has_reprice_permission(self, request):
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.{get_permission_codename('change', opts)}")
+
+    @admin.display(description=_("location"))
+    def location(self, obj):
+        return obj.evse.location
+
+    @admin.display(description=_("energy"))
+    def energy(self, obj):
+        return f"{obj.energy_kwh} kWh"
+
+    @admin.display(description=_("charging time (h:mm)"))
+    def charging_time(self, obj):
+        return format_duration(obj.charging_seconds)
+
+    @admin.display(description=_("idle time (h:mm)"))
+    def idle_time(self, obj):
+        return format_duration(obj.idle_seconds)
+
+    @admin.action(description=_("Re-price selected sessions"), permissions=["reprice"])
+    def reprice(self, request, queryset):
+        count = queryset.count()
+        if count > REPRICE_LIMIT:
+            self.message_user(
+                request,
+                _("Select at most %(limit)d sessions at a time (%(count)d selected).")
+                % {"limit": REPRICE_LIMIT, "count": count},
+                messages.ERROR,
+            )
+            return None
+        repriced = 0
+        refused: dict[str, list[str]] = defaultdict(list)
+        sessions = queryset.select_related("evse__location", "operator__invoicing_settings")
+        for session in sessions.order_by("pk"):
+            try:
+                reprice_session(session=session)
+            except PricingError as exc:
+                refused[str(exc)].append(str(session))
+            except InvoicingSettings.DoesNotExist:
+                refused[str(_("The operator has no invoicing settings (VAT rates)."))].append(
+                    str(session)
+                )
+            else:
+                repriced += 1
+        if repriced:
+            self.message_user(
+                request,
+                ngettext("Re-priced %d session.", "Re-priced %d sessions.", repriced) % repriced,
+                messages.SUCCESS,
+            )
+        for reason, names in refused.items():
+            shown = ", ".join(names[:REFUSED_IDS_SHOWN])
+            if len(names) > REFUSED_IDS_SHOWN:
+                shown += ", …"
+            self.message_user(
+                request,
+                ngettext(
+                    "Refused %(count)d session (%(names)s): %(reason)s",
+                    "Refused %(count)d sessions (%(names)s): %(reason)s",
+                    len(names),
+                )
+                % {"count": len(names), "names": shown, "reason": reason},
+                messages.ERROR,
+            )
+        return None

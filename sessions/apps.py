@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+
+
+class ChargingConfig(AppConfig):
+    """Locations, EVSEs, OCPI tariffs and priced charging sessions.
+
+    The label is ``charging`` because ``sessions`` belongs to ``django.contrib.sessions``.
+    """
+
+    name = "sessions"
+    label = "charging"
+    verbose_name = "Charging"

@@ -1,0 +1,203 @@
+"""Locations, EVSEs, OCPI tariffs and charging sessions with their priced breakdown."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class Location(models.Model):
+    """A charging site; its time zone decides which tariff restrictions apply."""
+
+    operator = models.ForeignKey(
+        "invoicing.Operator", on_delete=models.PROTECT, related_name="locations"
+    )
+    name = models.CharField(_("name"), max_length=200)
+    street = models.CharField(_("street"), max_length=200)
+    postal_code = models.CharField(_("postal code"), max_length=20)
+    city = models.CharField(_("city"), max_length=100)
+    country = models.CharField(_("country"), max_length=2, help_text=_("ISO 3166-1 alpha-2."))
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, help_text=_("IANA name, e.g. Europe/Berlin.")
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.city}, {self.country})"
+
+
+class EVSE(models.Model):
+    """One charging point at a location, identified by its EVSE ID."""
+
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="evses")
+    evse_id = models.CharField(_("EVSE ID"), max_length=48, unique=True)
+    max_power_kw = models.DecimalField(
+        _("maximum power (kW)"), max_digits=7, decimal_places=2, null=True, blank=True
+    )
+
+    class Meta:
+        verbose_name = "EVSE"
+        verbose_name_plural = "EVSEs"
+        ordering = ["evse_id"]
+
+    def __str__(self) -> str:
+        return self.evse_id
+
+
+class Tariff(models.Model):
+    """An OCPI 2.2.1 tariff, kept as the JSON it was imported from (numbers stay exact)."""
+
+    operator = models.ForeignKey(
+        "invoicing.Operator", on_delete=models.PROTECT, related_name="tariffs"
+    )
+    ocpi_id = models.CharField(_("OCPI tariff ID"), max_length=36)
+    currency = models.CharField(_("currency"), max_length=3)
+    ocpi_json = models.TextField(_("OCPI JSON"))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["ocpi_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["operator", "ocpi_id"], name="tariff_id_unique_per_operator"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ocpi_id} ({self.currency})"
+
+
+class ChargingSession(models.Model):
+    """A charging session (CDR) from the CPMS, priced against the tariff valid at its start."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        COMPLETED = "completed", _("Completed")
+        INVOICED = "invoiced", _("Invoiced")
+
+    class PayloadFormat(models.TextChoices):
+        NATIVE = "native", _("Native record")
+        OCPI_CDR = "ocpi_cdr", _("OCPI 2.2.1 CDR")
+
+    operator = models.ForeignKey(
+        "invoicing.Operator", on_delete=models.PROTECT, related_name="charging_sessions"
+    )
+    source = models.CharField(
+        _("source"), max_length=50, help_text=_("The system that sent the session, e.g. a CPMS.")
+    )
+    source_id = models.CharField(_("source ID"), max_length=64)
+    payload_format = models.CharField(max_length=10, choices=PayloadFormat.choices)
+    customer = models.ForeignKey(
+        "customers.Customer",
+        on_delete=models.PROTECT,
+        related_name="charging_sessions",
+        null=True,
+        blank=True,
+    )
+    token = models.ForeignKey(
+        "customers.ChargingToken",
+        on_delete=models.SET_NULL,
+        related_name="charging_sessions",
+        null=True,
+        blank=True,
+    )
+    evse = models.ForeignKey(EVSE, on_delete=models.PROTECT, related_name="charging_sessions")
+    tariff = models.ForeignKey(Tariff, on_delete=models.PROTECT, related_name="charging_sessions")
+    tariff_snapshot = models.TextField(
+        _("tariff snapshot"), help_text=_("The OCPI tariff JSON as it was at session start.")
+    )
+    started_at = models.DateTimeField(_("start"), db_index=True)
+    ended_at = models.DateTimeField(_("end"), null=True, blank=True)
+    energy_kwh = models.DecimalField(_("energy (kWh)"), max_digits=12, decimal_places=3)
+    charging_seconds = models.PositiveIntegerField(_("charging time (s)"), default=0)
+    idle_seconds = models.PositiveIntegerField(_("idle time (s)"), default=0)
+    charging_periods = models.JSONField(_("charging periods"), default=list)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.COMPLETED
+    )
+    currency = models.CharField(_("currency"), max_length=3)
+    total_net = models.DecimalField(
+        _("total excl. VAT"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    total_vat = models.DecimalField(
+        _("VAT"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    total_gross = models.DecimalField(
+        _("total incl. VAT"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    ocpi_totals = models.JSONField(
+        _("OCPI totals"), default=dict, blank=True, help_text=_("Exact totals, as strings.")
+    )
+    priced_at = models.DateTimeField(_("priced at"), null=True, blank=True)
+    raw_payload = models.TextField(_("payload as received"))
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "source_id"], name="session_unique_per_source"
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gte=models.F("started_at")),
+                name="session_ends_after_start",
+            ),
+            models.CheckConstraint(
+                condition=Q(energy_kwh__gte=0), name="session_energy_not_negative"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["customer", "started_at"]),
+            models.Index(fields=["status", "started_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.source_id}"
+
+
+class SessionChargeLine(models.Model):
+    """One priced component of a session (energy, charging time, idle time, connection fee)."""
+
+    class Component(models.TextChoices):
+        ENERGY = "energy", _("Energy")
+        CHARGING_TIME = "charging_time", _("Charging time")
+        PARKING_TIME = "parking_time", _("Idle (parking) time")
+        CONNECTION_FEE = "connection_fee", _("Connection fee")
+        PRICE_ADJUSTMENT = "price_adjustment", _("Minimum/maximum price adjustment")
+
+    class Unit(models.TextChoices):
+        KWH = "kWh", _("kWh")
+        MINUTE = "minute", _("minute")
+        PACKAGE = "package", _("package")
+
+    class VatCategory(models.TextChoices):
+        ELECTRICITY = "electricity", _("Electricity")
+        SERVICES = "services", _("Services")
+
+    session = models.ForeignKey(
+        ChargingSession, on_delete=models.CASCADE, related_name="charge_lines"
+    )
+    position = models.PositiveSmallIntegerField(_("position"))
+    component = models.CharField(_("component"), max_length=20, choices=Component.choices)
+    quantity = models.DecimalField(_("quantity"), max_digits=14, decimal_places=3)
+    unit = models.CharField(_("unit"), max_length=10, choices=Unit.choices)
+    unit_price = models.DecimalField(_("unit price"), max_digits=14, decimal_places=6)
+    net = models.DecimalField(_("net"), max_digits=12, decimal_places=2)
+    vat_category = models.CharField(_("VAT category"), max_length=12, choices=VatCategory.choices)
+    vat_rate = models.DecimalField(_("VAT rate (%)"), max_digits=5, decimal_places=2)
+    vat = models.DecimalField(_("VAT"), max_digits=12, decimal_places=2)
+    gross = models.DecimalField(_("gross"), max_digits=12, decimal_places=2)
+
+    class Meta:
+        ordering = ["session", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "position"], name="charge_line_position_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_component_display()} {self.quantity} {self.unit}"

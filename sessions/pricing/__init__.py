@@ -1,0 +1,31 @@
+"""OCPI 2.2.1 tariff pricing: parse tariffs and CDRs, price sessions with a per-component breakdown.
+
+Pure Python (no Django import) so it is fast and testable; see docs/pricing.md for the rules.
+"""
+
+from .cdr import CdrInput, ChargingPeriod, parse_cdr, periods_from_native
+from .engine import BreakdownLine, Price, PricedSession, SessionTotals, VatRates, price_session
+from .errors import CdrError, PricingError, TariffError
+from .tariff import PriceComponent, PriceLimit, Restrictions, Tariff, TariffElement, parse_tariff
+
+__all__ = [
+    "BreakdownLine",
+    "CdrError",
+    "CdrInput",
+    "ChargingPeriod",
+    "Price",
+    "PriceComponent",
+    "PriceLimit",
+    "PricedSession",
+    "PricingError",
+    "Restrictions",
+    "SessionTotals",
+    "Tariff",
+    "TariffElement",
+    "TariffError",
+    "VatRates",
+    "parse_cdr",
+    "parse_tariff",
+    "periods_from_native",
+    "price_session",
+]

@@ -1,0 +1,606 @@
+"""Business operations on charging data: tariff import, session ingest (native and OCPI CDR)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from zoneinfo import ZoneInfoNotFoundError
+
+import simplejson
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from customers.models import ChargingToken, Customer
+from customers.services import get_anonymous_customer
+from invoicing.models import Operator
+from invoicing.money import vat_breakdown
+
+from .models import EVSE, ChargingSession, SessionChargeLine, Tariff
+from .pricing import (
+    ChargingPeriod,
+    PricedSession,
+    PricingError,
+    VatRates,
+    parse_cdr,
+    parse_tariff,
+    periods_from_native,
+    price_session,
+)
+
+
+class TariffImportError(ValueError):
+    """A tariff could not be imported; the message names the problem."""
+
+
+@dataclass
+class IngestOutcome:
+    """What happened to one submitted session: created, duplicate (unchanged) or rejected."""
+
+    index: int
+    source_id: str
+    status: str
+    session_id: int | None = None
+    errors: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "rejected"
+
+
+class SessionIngestError(ValueError):
+    """A single submitted session was refused; ``errors`` maps each field to its problems."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def load_json(text: str | bytes) -> Any:
+    """Parse JSON keeping every number exact (Decimal, never float)."""
+    return json.loads(text, parse_float=Decimal)
+
+
+def dump_json(data: Any) -> str:
+    """Serialise JSON with Decimals written as the exact numbers they are."""
+    return simplejson.dumps(data, use_decimal=True, ensure_ascii=False)
+
+
+# --- tariffs -------------------------------------------------------------------------------
+
+
+def import_tariff(*, operator: Operator, data: Mapping[str, Any] | str | bytes) -> Tariff:
+    """Create or replace the operator's tariff with this OCPI id; sessions keep their snapshot."""
+    if isinstance(data, str | bytes):
+        try:
+            data = load_json(data)
+        except json.JSONDecodeError as exc:
+            raise TariffImportError(
+                f"The tariff is not valid JSON: {exc.msg} (line {exc.lineno})."
+            ) from exc
+    if not isinstance(data, Mapping):
+        raise TariffImportError("The tariff must be a JSON object.")
+    try:
+        tariff = parse_tariff(dict(data))
+    except PricingError as exc:
+        raise TariffImportError(str(exc)) from exc
+    stored, _created = Tariff.objects.update_or_create(
+        operator=operator,
+        ocpi_id=tariff.id,
+        defaults={"currency": tariff.currency, "ocpi_json": dump_json(data)},
+    )
+    return stored
+
+
+def export_tariff(*, tariff: Tariff) -> dict[str, Any]:
+    """The tariff as OCPI 2.2.1 JSON, numbers exactly as imported."""
+    return load_json(tariff.ocpi_json)
+
+
+# --- pricing -------------------------------------------------------------------------------
+
+
+def vat_rates_for(operator: Operator) -> VatRates:
+    """The operator's fallback VAT rates: electricity for energy, services for the rest."""
+    settings = operator.invoicing_settings
+    return VatRates(
+        electricity=Decimal(settings.electricity_vat_rate),
+        services=Decimal(settings.services_vat_rate),
+    )
+
+
+def _charge_lines(session: ChargingSession, priced: PricedSession) -> list[SessionChargeLine]:
+    return [
+        SessionChargeLine(
+            session=session,
+            position=position,
+            component=line.component,
+            quantity=line.quantity,
+            unit=line.unit,
+            unit_price=line.unit_price,
+            net=line.net,
+            vat_category=line.vat_category,
+            vat_rate=line.vat_rate,
+            vat=line.vat,
+            gross=line.gross,
+        )
+        for position, line in enumerate(priced.lines, start=1)
+    ]
+
+
+def _apply_totals(session: ChargingSession, priced: PricedSession) -> None:
+    """Session totals as a document would show them: VAT per rate on the summed nets."""
+    summary = vat_breakdown((line.vat_rate, line.net) for line in priced.lines)
+    session.total_net = sum((net for net, _vat in summary.values()), Decimal("0.00"))
+    session.total_vat = sum((vat for _net, vat in summary.values()), Decimal("0.00"))
+    session.total_gross = session.total_net + session.total_vat
+    session.ocpi_totals = {k: v for k, v in priced.to_ocpi_json().items() if k != "lines"}
+    session.priced_at = timezone.now()
+
+
+def periods_from_json(periods: Sequence[Mapping[str, Any]]) -> list[ChargingPeriod]:
+    """Charging periods as stored on a session (ISO times, decimal strings)."""
+    return [
+        ChargingPeriod(
+            start=parse_datetime(p["start"]),
+            dimensions={k: Decimal(v) for k, v in p["dimensions"].items()},
+        )
+        for p in periods
+    ]
+
+
+def periods_to_json(periods: Sequence[ChargingPeriod]) -> list[dict[str, Any]]:
+    return [
+        {
+            "start": p.start.isoformat(),
+            "dimensions": {k: str(v) for k, v in p.dimensions.items()},
+        }
+        for p in periods
+    ]
+
+
+def reprice_session(*, session: ChargingSession) -> ChargingSession:
+    """Price a session again from its own tariff snapshot; invoiced sessions are never repriced."""
+    if session.status == ChargingSession.Status.INVOICED:
+        raise PricingError("An invoiced session keeps its price; correct it with a credit note.")
+    tariff = parse_tariff(load_json(session.tariff_snapshot))
+    priced = price_session(
+        tariff=tariff,
+        periods=periods_from_json(session.charging_periods),
+        start=session.started_at,
+        end=session.ended_at,
+        time_zone=session.evse.location.time_zone,
+        vat_rates=vat_rates_for(session.operator),
+    )
+    with transaction.atomic():
+        session.charge_lines.all().delete()
+        _apply_totals(session, priced)
+        session.save()
+        SessionChargeLine.objects.bulk_create(_charge_lines(session, priced))
+    return session
+
+
+# --- ingest --------------------------------------------------------------------------------
+
+
+@dataclass
+class _Candidate:
+    """A validated submission, ready to be priced and stored."""
+
+    index: int
+    source_id: str
+    payload_format: str
+    raw: str
+    evse_id: str
+    tariff_id: str
+    started_at: datetime
+    ended_at: datetime
+    periods: list[ChargingPeriod]
+    token_uid: str = ""
+    token_kind: str = ""
+    customer_id: int | None = None
+    ad_hoc_email: str = ""
+    embedded_tariff: dict[str, Any] | None = None
+    errors: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _error(errors: dict[str, list[str]], field_name: str, message: str) -> None:
+    errors.setdefault(field_name, []).append(message)
+
+
+def _required_str(data: Mapping[str, Any], name: str, errors: dict, max_length: int) -> str:
+    value = data.get(name)
+    if value in (None, ""):
+        _error(errors, name, "This field is required.")
+        return ""
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        _error(errors, name, "Must be a string.")
+        return ""
+    value = str(value).strip()
+    if len(value) > max_length:
+        _error(errors, name, f"Must be at most {max_length} characters.")
+    return value
+
+
+def _datetime(data: Mapping[str, Any], name: str, errors: dict) -> datetime | None:
+    value = data.get(name)
+    if value in (None, ""):
+        _error(errors, name, "This field is required.")
+        return None
+    parsed = parse_datetime(value) if isinstance(value, str) else None
+    if parsed is None:
+        _error(errors, name, "Must be an ISO 8601 date-time, e.g. 2026-03-01T18:30:00Z.")
+        return None
+    if timezone.is_naive(parsed):
+        _error(errors, name, "Must include a time-zone offset (Z or +01:00).")
+        return None
+    return parsed
+
+
+def _decimal(data: Mapping[str, Any], name: str, errors: dict, *, required: bool) -> Decimal:
+    value = data.get(name)
+    if value in (None, ""):
+        if required:
+            _error(errors, name, "This field is required.")
+        return Decimal("0")
+    try:
+        if isinstance(value, bool | float):
+            raise InvalidOperation
+        number = Decimal(str(value)) if isinstance(value, int | str | Decimal) else None
+        if number is None or not number.is_finite():
+            raise InvalidOperation
+    except InvalidOperation:
+        _error(errors, name, "Must be a decimal number (a JSON number or a string).")
+        return Decimal("0")
+    if number < 0:
+        _error(errors, name, "Must not be negative.")
+    return number
+
+
+def _validate_native(index: int, data: Any) -> _Candidate | dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if not isinstance(data, Mapping):
+        return {"non_field_errors": ["Each session must be a JSON object."]}
+    source_id = _required_str(data, "source_id", errors, 64)
+    evse_id = _required_str(data, "evse_id", errors, 48)
+    tariff_id = _required_str(data, "tariff_id", errors, 36)
+    started_at = _datetime(data, "start", errors)
+    ended_at = _datetime(data, "end", errors)
+    energy = _decimal(data, "energy_kwh", errors, required=True)
+    idle_minutes = _decimal(data, "idle_minutes", errors, required=False)
+    token_uid = str(data.get("token_uid") or "").strip()
+    customer_id = data.get("customer_id")
+    if customer_id not in (None, "") and (
+        not isinstance(customer_id, int) or isinstance(customer_id, bool)
+    ):
+        _error(errors, "customer_id", "Must be an integer customer id.")
+    if token_uid and customer_id not in (None, ""):
+        _error(errors, "customer_id", "Give either token_uid or customer_id, not both.")
+    ad_hoc_email = str(data.get("ad_hoc_email") or "").strip()
+    periods: list[ChargingPeriod] = []
+    if started_at and ended_at and not errors:
+        if ended_at < started_at:
+            _error(errors, "end", "The session must end after it starts.")
+        else:
+            try:
+                periods = periods_from_native(
+                    start=started_at,
+                    end=ended_at,
+                    energy_kwh=energy,
+                    idle_minutes=idle_minutes,
+                )
+            except PricingError as exc:
+                _error(errors, "idle_minutes", str(exc))
+    if errors:
+        return errors
+    return _Candidate(
+        index=index,
+        source_id=source_id,
+        payload_format=ChargingSession.PayloadFormat.NATIVE,
+        raw=dump_json(data),
+        evse_id=evse_id,
+        tariff_id=tariff_id,
+        started_at=started_at,
+        ended_at=ended_at,
+        periods=periods,
+        token_uid=token_uid,
+        customer_id=customer_id or None,
+        ad_hoc_email=ad_hoc_email,
+    )
+
+
+def _validate_cdr(index: int, data: Any) -> _Candidate | dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if not isinstance(data, Mapping):
+        return {"non_field_errors": ["The CDR must be a JSON object."]}
+    source_id = _required_str(data, "id", errors, 64)
+    location = data.get("cdr_location")
+    evse_id = ""
+    if not isinstance(location, Mapping) or not location.get("evse_id"):
+        _error(errors, "cdr_location.evse_id", "This field is required.")
+    else:
+        evse_id = str(location["evse_id"])
+    token = data.get("cdr_token") or {}
+    token_uid = str(token.get("uid") or "") if isinstance(token, Mapping) else ""
+    token_kind = str(token.get("type") or "") if isinstance(token, Mapping) else ""
+    embedded = None
+    tariff_id = ""
+    tariffs = data.get("tariffs") or []
+    if isinstance(tariffs, list) and tariffs and isinstance(tariffs[0], Mapping):
+        embedded = dict(tariffs[0])
+        tariff_id = str(embedded.get("id") or "")
+    periods_raw = data.get("charging_periods") or []
+    if not tariff_id and isinstance(periods_raw, list):
+        tariff_id = next(
+            (
+                str(p["tariff_id"])
+                for p in periods_raw
+                if isinstance(p, Mapping) and p.get("tariff_id")
+            ),
+            "",
+        )
+    if not tariff_id:
+        _error(errors, "tariffs", "Name the tariff: a tariff object or a period's tariff_id.")
+    try:
+        cdr = parse_cdr(dict(data))
+    except PricingError as exc:
+        _error(errors, "charging_periods", str(exc))
+        cdr = None
+    if errors or cdr is None:
+        return errors
+    return _Candidate(
+        index=index,
+        source_id=source_id,
+        payload_format=ChargingSession.PayloadFormat.OCPI_CDR,
+        raw=dump_json(data),
+        evse_id=evse_id,
+        tariff_id=tariff_id,
+        started_at=cdr.start,
+        ended_at=cdr.end,
+        periods=list(cdr.periods),
+        token_uid=token_uid,
+        token_kind=token_kind,
+        embedded_tariff=embedded,
+    )
+
+
+def ingest_sessions(
+    *,
+    operator: Operator,
+    source: str,
+    payloads: Iterable[Any],
+    payload_format: str = ChargingSession.PayloadFormat.NATIVE,
+    batch_size: int = 1000,
+) -> list[IngestOutcome]:
+    """Store and price sessions from the CPMS; a source id already stored changes nothing."""
+    outcomes: list[IngestOutcome] = []
+    batch: list[tuple[int, Any]] = []
+    for index, payload in enumerate(payloads):
+        batch.append((index, payload))
+        if len(batch) >= batch_size:
+            outcomes.extend(_ingest_batch(operator, source, batch, payload_format))
+            batch = []
+    if batch:
+        outcomes.extend(_ingest_batch(operator, source, batch, payload_format))
+    return outcomes
+
+
+def ingest_session(
+    *, operator: Operator, source: str, payload: Any, payload_format: str
+) -> tuple[ChargingSession, bool]:
+    """Store and price one session; returns (session, created) or raises SessionIngestError."""
+    (outcome,) = ingest_sessions(
+        operator=operator, source=source, payloads=[payload], payload_format=payload_format
+    )
+    if not outcome.ok:
+        raise SessionIngestError(outcome.errors)
+    return ChargingSession.objects.get(pk=outcome.session_id), outcome.status == "created"
+
+
+def _ingest_batch(
+    operator: Operator, source: str, batch: list[tuple[int, Any]], payload_format: str
+) -> list[IngestOutcome]:
+    validate = (
+        _validate_cdr
+        if payload_format == ChargingSession.PayloadFormat.OCPI_CDR
+        else (_validate_native)
+    )
+    outcomes: dict[int, IngestOutcome] = {}
+    candidates: list[_Candidate] = []
+    for index, payload in batch:
+        result = validate(index, payload)
+        if isinstance(result, _Candidate):
+            candidates.append(result)
+        else:
+            source_id = (
+                str(payload.get("source_id") or payload.get("id") or "")
+                if isinstance(payload, Mapping)
+                else ""
+            )
+            outcomes[index] = IngestOutcome(index, source_id, "rejected", errors=result)
+
+    # Re-sent sessions (already stored, or twice in this batch) change nothing.
+    existing = dict(
+        ChargingSession.objects.filter(
+            source=source, source_id__in=[c.source_id for c in candidates]
+        ).values_list("source_id", "id")
+    )
+    fresh: list[_Candidate] = []
+    seen: dict[str, int] = {}
+    for c in candidates:
+        if c.source_id in existing:
+            outcomes[c.index] = IngestOutcome(
+                c.index, c.source_id, "duplicate", existing[c.source_id]
+            )
+        elif c.source_id in seen:
+            outcomes[c.index] = IngestOutcome(
+                c.index,
+                c.source_id,
+                "rejected",
+                errors={
+                    "source_id": [f"Sent twice in one request (also item {seen[c.source_id]})."]
+                },
+            )
+        else:
+            seen[c.source_id] = c.index
+            fresh.append(c)
+
+    evses = {
+        e.evse_id: e
+        for e in EVSE.objects.filter(
+            location__operator=operator, evse_id__in={c.evse_id for c in fresh}
+        ).select_related("location")
+    }
+    tariffs = {
+        t.ocpi_id: t
+        for t in Tariff.objects.filter(operator=operator, ocpi_id__in={c.tariff_id for c in fresh})
+    }
+    tokens = {
+        t.uid: t
+        for t in ChargingToken.objects.filter(
+            customer__operator=operator, uid__in={c.token_uid for c in fresh if c.token_uid}
+        ).select_related("customer")
+    }
+    customer_ids = {c.customer_id for c in fresh if c.customer_id}
+    customers = Customer.objects.filter(operator=operator).in_bulk(customer_ids)
+    vat_rates = vat_rates_for(operator)
+    parsed_tariffs: dict[str, Any] = {}
+
+    to_store: list[tuple[_Candidate, ChargingSession, PricedSession]] = []
+    for c in fresh:
+        errors: dict[str, list[str]] = {}
+        evse = evses.get(c.evse_id)
+        if evse is None:
+            _error(errors, "evse_id", f"Unknown EVSE “{c.evse_id}”.")
+        tariff = tariffs.get(c.tariff_id)
+        if tariff is None:
+            _error(errors, "tariff_id", f"Unknown tariff “{c.tariff_id}”.")
+        token = tokens.get(c.token_uid) if c.token_uid else None
+        if c.token_uid and token is None:
+            _error(errors, "token_uid", f"Unknown charging token “{c.token_uid}”.")
+        customer = token.customer if token else None
+        if c.customer_id:
+            customer = customers.get(c.customer_id)
+            if customer is None:
+                _error(errors, "customer_id", f"Unknown customer {c.customer_id}.")
+        if errors:
+            outcomes[c.index] = IngestOutcome(c.index, c.source_id, "rejected", errors=errors)
+            continue
+        snapshot = dump_json(c.embedded_tariff) if c.embedded_tariff else tariff.ocpi_json
+        key = snapshot if c.embedded_tariff else tariff.ocpi_id
+        try:
+            if key not in parsed_tariffs:
+                parsed_tariffs[key] = parse_tariff(load_json(snapshot))
+            priced = price_session(
+                tariff=parsed_tariffs[key],
+                periods=c.periods,
+                start=c.started_at,
+                end=c.ended_at,
+                time_zone=evse.location.time_zone,
+                vat_rates=vat_rates,
+            )
+        except (PricingError, ZoneInfoNotFoundError) as exc:
+            outcomes[c.index] = IngestOutcome(
+                c.index, c.source_id, "rejected", errors={"tariff_id": [str(exc)]}
+            )
+            continue
+        session = ChargingSession(
+            operator=operator,
+            source=source,
+            source_id=c.source_id,
+            payload_format=c.payload_format,
+            customer=customer,
+            token=token,
+            evse=evse,
+            tariff=tariff,
+            tariff_snapshot=snapshot,
+            started_at=c.started_at,
+            ended_at=c.ended_at,
+            energy_kwh=priced.totals.total_energy,
+            # OCPI total_time is the whole session; charging time excludes the idle part.
+            charging_seconds=int(
+                (priced.totals.total_time - priced.totals.total_parking_time) * 3600
+            ),
+            idle_seconds=int(priced.totals.total_parking_time * 3600),
+            charging_periods=periods_to_json(c.periods),
+            status=ChargingSession.Status.COMPLETED,
+            currency=tariff.currency,
+            raw_payload=c.raw,
+        )
+        _apply_totals(session, priced)
+        to_store.append((c, session, priced))
+
+    if to_store:
+        _store(operator, to_store, outcomes)
+    return [outcomes[index] for index, _payload in batch]
+
+
+def _store(
+    operator: Operator,
+    to_store: list[tuple[_Candidate, ChargingSession, PricedSession]],
+    outcomes: dict[int, IngestOutcome],
+) -> None:
+    resolved = {c.index: s.customer for c, s, _p in to_store}
+    try:
+        with transaction.atomic():
+            _attach_customers(operator, to_store)
+            ChargingSession.objects.bulk_create([s for _c, s, _p in to_store])
+            SessionChargeLine.objects.bulk_create(
+                [line for _c, s, p in to_store for line in _charge_lines(s, p)]
+            )
+    except IntegrityError:
+        # Another request stored one of these source ids first: store one by one, and forget
+        # what the rolled-back attempt assigned (ids, customers created inside it).
+        for c, session, priced in to_store:
+            session.pk = None
+            session.customer = resolved[c.index]
+            try:
+                with transaction.atomic():
+                    _attach_customers(operator, [(c, session, priced)])
+                    session.save()
+                    SessionChargeLine.objects.bulk_create(_charge_lines(session, priced))
+            except IntegrityError as exc:
+                stored = ChargingSession.objects.filter(
+                    source=session.source, source_id=c.source_id
+                ).first()
+                outcomes[c.index] = (
+                    IngestOutcome(c.index, c.source_id, "duplicate", stored.pk)
+                    if stored
+                    else IngestOutcome(
+                        c.index,
+                        c.source_id,
+                        "rejected",
+                        errors={"non_field_errors": [f"The session could not be stored: {exc}"]},
+                    )
+                )
+            else:
+                outcomes[c.index] = IngestOutcome(c.index, c.source_id, "created", session.pk)
+        return
+    for c, session, _p in to_store:
+        outcomes[c.index] = IngestOutcome(c.index, c.source_id, "created", session.pk)
+
+
+def _attach_customers(
+    operator: Operator,
+    to_store: list[tuple[_Candidate, ChargingSession, PricedSession]],
+) -> None:
+    """Sessions without a customer go to an ad-hoc e-mail customer or the anonymous one."""
+    anonymous = None
+    now = timezone.now()
+    for c, session, _p in to_store:
+        if session.customer is not None:
+            continue
+        if c.ad_hoc_email:
+            session.customer = Customer.objects.create(
+                operator=operator,
+                kind=Customer.Kind.AD_HOC,
+                email=c.ad_hoc_email,
+                email_collected_at=now,
+            )
+        else:
+            anonymous = anonymous or get_anonymous_customer(operator=operator)
+            session.customer = anonymous

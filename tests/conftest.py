@@ -1,0 +1,43 @@
+"""Shared fixtures: an operator with its settings, database capabilities, a real Celery worker."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.conf import settings as django_settings
+
+from tests.factories import OperatorFactory
+
+
+def on_postgresql() -> bool:
+    return django_settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """`@pytest.mark.postgres` tests skip on SQLite with the reason, and never skip in CI."""
+    if item.get_closest_marker("postgres") and not on_postgresql():
+        if os.environ.get("CI"):
+            pytest.fail("CI must run PostgreSQL-only tests on PostgreSQL (set DATABASE_URL).")
+        pytest.skip("needs PostgreSQL (row locking, concurrent transactions); CI runs it there")
+
+
+@pytest.fixture
+def operator(db):
+    return OperatorFactory()
+
+
+@pytest.fixture
+def invoicing_settings(operator):
+    return operator.invoicing_settings
+
+
+@pytest.fixture
+def celery_worker_thread(transactional_db):
+    """A real Celery worker consuming from the configured broker, in a thread of this process."""
+    from celery.contrib.testing.worker import start_worker
+
+    from cpo_portal.celery import app
+
+    with start_worker(app, pool="solo", perform_ping_check=False, loglevel="WARNING") as worker:
+        yield worker

@@ -1,0 +1,78 @@
+"""The set-up commands `make run` uses: demo data loaded once, an admin user with a login."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+from django.db.models import Count
+
+from customers.models import Customer
+from sessions.models import ChargingSession, Location, SessionChargeLine
+
+
+def run(*args, **options) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out, stderr=StringIO(), **options)
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_seed_demo_loads_every_kind_of_demo_data_with_priced_sessions():
+    output = run("seed_demo", sessions=120)
+
+    assert "120 priced sessions" in output
+    assert Location.objects.values("country").distinct().count() >= 2
+    kinds = set(Customer.objects.values_list("kind", flat=True))
+    assert {"individual", "company", "anonymous", "ad_hoc"} <= kinds
+    sessions = ChargingSession.objects.all()
+    assert sessions.count() == 120
+    assert not sessions.filter(total_gross__isnull=True).exists()
+    assert not sessions.filter(ended_at__isnull=True).exists()
+    # Every session has its breakdown, and the line nets add up to the session's net total.
+    for session in sessions.annotate(lines=Count("charge_lines")):
+        assert session.lines >= 1
+        lines = SessionChargeLine.objects.filter(session=session)
+        assert sum(line.net for line in lines) == session.total_net
+        assert session.total_gross == session.total_net + session.total_vat
+
+
+@pytest.mark.django_db
+def test_seed_demo_spreads_sessions_over_the_last_two_months():
+    run("seed_demo", sessions=200)
+    first = ChargingSession.objects.order_by("started_at").first().started_at
+    last = ChargingSession.objects.order_by("started_at").last().started_at
+    assert (last - first).days >= 45
+
+
+@pytest.mark.django_db
+def test_seed_demo_runs_once_and_a_second_run_changes_nothing():
+    run("seed_demo", sessions=30)
+    output = run("seed_demo", sessions=30)
+    assert "already loaded" in output
+    assert ChargingSession.objects.count() == 30
+
+
+@pytest.mark.django_db
+def test_ensure_admin_creates_a_superuser_and_prints_how_to_log_in(settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    output = run("ensure_admin")
+    user = get_user_model().objects.get(username="admin")
+    assert user.is_superuser and user.is_staff
+    password = (tmp_path / "admin-credentials.txt").read_text().split()[1]
+    assert user.check_password(password)
+    assert "/admin/" in output and password in output
+
+    # A second run keeps the same password and still prints it.
+    assert password in run("ensure_admin")
+
+
+@pytest.mark.django_db
+def test_ensure_admin_outside_development_requires_a_password(settings):
+    settings.DEVELOPMENT = False
+    with pytest.raises(CommandError, match="--password"):
+        run("ensure_admin")
+    run("ensure_admin", password="a-long-chosen-password")
+    assert get_user_model().objects.get(username="admin").check_password("a-long-chosen-password")
