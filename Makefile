@@ -46,9 +46,13 @@ check: export CPO_PROFILE ?= development
 check: install
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
+# Pricing rate on one core, then bulk ingest into the configured database (PostgreSQL in CI).
+BENCH_SESSIONS ?= 100000
 bench: export CPO_PROFILE ?= development
 bench: install
+	$(BIN)/python manage.py migrate --no-input -v0
 	$(BIN)/python manage.py bench_pricing
+	$(BIN)/python manage.py bench_ingest --sessions $(BENCH_SESSIONS)
 
 clean:
 	rm -rf var/broker var/test

@@ -14,50 +14,8 @@ from tqdm import tqdm
 from customers.models import ChargingToken, Customer
 from invoicing.models import InvoicingSettings, Operator
 from sessions.models import EVSE, ChargingSession, Location, SessionChargeLine, Tariff
+from sessions.pricing.bench import BENCH_TARIFFS, BENCH_TIME_ZONES
 from sessions.services import import_tariff, ingest_sessions
-
-TARIFFS = [
-    {
-        "id": "BENCH-KWH",
-        "currency": "EUR",
-        "elements": [
-            {"price_components": [{"type": "ENERGY", "price": Decimal("0.49"), "step_size": 1}]},
-            {
-                "price_components": [
-                    {"type": "PARKING_TIME", "price": Decimal("6.00"), "step_size": 60}
-                ]
-            },
-        ],
-    },
-    {
-        "id": "BENCH-DAY-NIGHT",
-        "currency": "EUR",
-        "elements": [
-            {"price_components": [{"type": "FLAT", "price": Decimal("1.00"), "step_size": 1}]},
-            {
-                "price_components": [
-                    {"type": "ENERGY", "price": Decimal("0.69"), "step_size": 100}
-                ],
-                "restrictions": {"start_time": "07:00", "end_time": "22:00"},
-            },
-            {"price_components": [{"type": "ENERGY", "price": Decimal("0.55"), "step_size": 100}]},
-        ],
-        "max_price": {"excl_vat": Decimal("80.00"), "incl_vat": Decimal("95.20")},
-    },
-    {
-        "id": "BENCH-TIME",
-        "currency": "EUR",
-        "elements": [
-            {
-                "price_components": [
-                    {"type": "TIME", "price": Decimal("2.40"), "step_size": 60},
-                    {"type": "PARKING_TIME", "price": Decimal("3.00"), "step_size": 60},
-                ]
-            }
-        ],
-        "min_price": {"excl_vat": Decimal("2.00"), "incl_vat": Decimal("2.38")},
-    },
-]
 
 
 class Command(BaseCommand):
@@ -76,7 +34,7 @@ class Command(BaseCommand):
             raise CommandError("--sessions and --batch-size must be positive.")
         rng = random.Random(7)  # noqa: S311 - reproducible synthetic load, not secrets
         operator, evse_ids, token_uids = self._fixtures()
-        tariff_ids = [t["id"] for t in TARIFFS]
+        tariff_ids = [t["id"] for t in BENCH_TARIFFS]
         origin = datetime(2026, 1, 1, tzinfo=UTC)
         source = f"bench-{operator.pk}"
 
@@ -127,10 +85,10 @@ class Command(BaseCommand):
                 email="bench@example.org",
             )
             InvoicingSettings.objects.create(operator=operator)
-            for tariff in TARIFFS:
+            for tariff in BENCH_TARIFFS:
                 import_tariff(operator=operator, data=tariff)
             evse_ids = []
-            for index, tz in enumerate(("Europe/Berlin", "Europe/Paris", "Europe/Athens")):
+            for index, tz in enumerate(BENCH_TIME_ZONES):
                 location = Location.objects.create(
                     operator=operator,
                     name=f"Bench {index}",
