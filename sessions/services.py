@@ -30,6 +30,7 @@ from .pricing import (
     parse_tariff,
     periods_from_native,
     price_session,
+    split_periods_at_tariff_boundaries,
 )
 
 
@@ -495,6 +496,16 @@ def _ingest_batch(
         try:
             if key not in parsed_tariffs:
                 parsed_tariffs[key] = parse_tariff(load_json(snapshot))
+            if c.payload_format == ChargingSession.PayloadFormat.NATIVE:
+                # One long charging period would be priced at the rate of its start: cut it
+                # where the tariff can change (docs/pricing.md); the pieces are also stored.
+                c.periods = split_periods_at_tariff_boundaries(
+                    c.periods,
+                    tariff=parsed_tariffs[key],
+                    start=c.started_at,
+                    end=c.ended_at,
+                    time_zone=evse.location.time_zone,
+                )
             priced = price_session(
                 tariff=parsed_tariffs[key],
                 periods=c.periods,

@@ -6,6 +6,7 @@ Pure Python (no Django import) so it is fast and testable; see docs/pricing.md f
 from .cdr import CdrInput, ChargingPeriod, parse_cdr, periods_from_native
 from .engine import BreakdownLine, Price, PricedSession, SessionTotals, VatRates, price_session
 from .errors import CdrError, PricingError, TariffError
+from .split import split_periods_at_tariff_boundaries
 from .tariff import PriceComponent, PriceLimit, Restrictions, Tariff, TariffElement, parse_tariff
 
 __all__ = [
@@ -28,4 +29,5 @@ __all__ = [
     "parse_tariff",
     "periods_from_native",
     "price_session",
+    "split_periods_at_tariff_boundaries",
 ]

@@ -354,3 +354,108 @@ def test_session_vat_is_computed_per_rate_on_the_summed_nets(operator, evse):
     assert session.total_net == Decimal("0.55")
     assert session.total_vat == Decimal("0.10")
     assert session.total_gross == Decimal("0.65")
+
+
+# --- native records across tariff boundaries ---------------------------------------------------
+
+DAY_NIGHT_TARIFF = {
+    "id": "DN-1",
+    "currency": "EUR",
+    "elements": [
+        {
+            "price_components": [{"type": "ENERGY", "price": Decimal("0.60"), "step_size": 1}],
+            "restrictions": {"start_time": "07:00", "end_time": "22:00"},
+        },
+        {"price_components": [{"type": "ENERGY", "price": Decimal("0.40"), "step_size": 1}]},
+    ],
+}
+
+
+@pytest.fixture
+def day_night(operator):
+    return import_tariff(operator=operator, data=DAY_NIGHT_TARIFF)
+
+
+def energy_lines(session):
+    return [
+        (line.unit_price, line.quantity, line.net)
+        for line in session.charge_lines.order_by("position")
+        if line.component == "energy"
+    ]
+
+
+@pytest.mark.django_db
+def test_a_native_session_across_22_00_local_is_priced_at_the_day_and_the_night_rate(
+    operator, evse, day_night
+):
+    # The EVSE is in Europe/Berlin: 21:00-23:00 local in January is 20:00-22:00 UTC.
+    session, _ = ingest_session(
+        operator=operator,
+        source="cpms",
+        payload=native(
+            tariff_id="DN-1",
+            start="2026-01-15T21:00:00+01:00",
+            end="2026-01-15T23:00:00+01:00",
+            energy_kwh="20",
+            idle_minutes=0,
+        ),
+        payload_format="native",
+    )
+    assert energy_lines(session) == [
+        (Decimal("0.600000"), Decimal("10.000"), Decimal("6.00")),
+        (Decimal("0.400000"), Decimal("10.000"), Decimal("4.00")),
+    ]
+    assert session.total_net == Decimal("10.00")
+    assert session.energy_kwh == Decimal("20.000")
+    assert session.charging_seconds == 7200
+    # The stored periods are the pieces that were priced, so repricing gives the same total.
+    assert [p["start"] for p in session.charging_periods] == [
+        "2026-01-15T20:00:00+00:00",
+        "2026-01-15T21:00:00+00:00",
+    ]
+    reprice_session(session=session)
+    session.refresh_from_db()
+    assert session.total_net == Decimal("10.00")
+
+
+@pytest.mark.django_db
+def test_a_native_session_entirely_in_the_day_is_priced_as_one_period(operator, evse, day_night):
+    session, _ = ingest_session(
+        operator=operator,
+        source="cpms",
+        payload=native(
+            tariff_id="DN-1",
+            start="2026-01-15T10:00:00+01:00",
+            end="2026-01-15T12:00:00+01:00",
+            energy_kwh="20",
+            idle_minutes=0,
+        ),
+        payload_format="native",
+    )
+    assert energy_lines(session) == [(Decimal("0.600000"), Decimal("20.000"), Decimal("12.00"))]
+    assert session.total_net == Decimal("12.00")
+    assert len(session.charging_periods) == 1
+
+
+@pytest.mark.django_db
+def test_an_ocpi_cdr_is_not_split_its_periods_are_what_the_cpms_measured(operator, evse, day_night):
+    cdr = {
+        "id": "CDR-DN",
+        "start_date_time": "2026-01-15T20:00:00Z",
+        "end_date_time": "2026-01-15T22:00:00Z",
+        "currency": "EUR",
+        "cdr_location": {"evse_id": "DE*VWY*E000001"},
+        "charging_periods": [
+            {
+                "start_date_time": "2026-01-15T20:00:00Z",
+                "tariff_id": "DN-1",
+                "dimensions": [{"type": "ENERGY", "volume": 20}],
+            }
+        ],
+    }
+    session, _ = ingest_session(
+        operator=operator, source="roaming", payload=cdr, payload_format="ocpi_cdr"
+    )
+    # One period starting at 21:00 local: all of it at the day rate, as the CDR says.
+    assert energy_lines(session) == [(Decimal("0.600000"), Decimal("20.000"), Decimal("12.00"))]
+    assert len(session.charging_periods) == 1
