@@ -223,7 +223,12 @@ class ChargingSessionAdmin(admin.ModelAdmin):
             _("As received"),
             {
                 "classes": ["collapse"],
-                "fields": ["charging_periods", "ocpi_totals", "tariff_snapshot", "raw_payload"],
+                "fields": [
+                    "charging_periods",
+                    "ocpi_totals",
+                    "tariff_snapshot_json",
+                    "raw_payload",
+                ],
             },
         ),
     ]
@@ -242,6 +247,10 @@ class ChargingSessionAdmin(admin.ModelAdmin):
     def has_reprice_permission(self, request):
         opts = self.opts
         return request.user.has_perm(f"{opts.app_label}.{get_permission_codename('change', opts)}")
+
+    @admin.display(description=_("tariff snapshot"))
+    def tariff_snapshot_json(self, obj):
+        return obj.tariff_snapshot.ocpi_json
 
     @admin.display(description=_("location"))
     def location(self, obj):

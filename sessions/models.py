@@ -70,6 +70,20 @@ class Tariff(models.Model):
         return f"{self.ocpi_id} ({self.currency})"
 
 
+class TariffSnapshot(models.Model):
+    """A tariff's OCPI JSON exactly as sessions were priced with it, stored once per content."""
+
+    sha256 = models.CharField(_("SHA-256"), max_length=64, unique=True)
+    ocpi_json = models.TextField(_("OCPI JSON"))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"Tariff snapshot {self.sha256[:12]}"
+
+
 class ChargingSession(models.Model):
     """A charging session (CDR) from the CPMS, priced against the tariff valid at its start."""
 
@@ -106,8 +120,12 @@ class ChargingSession(models.Model):
     )
     evse = models.ForeignKey(EVSE, on_delete=models.PROTECT, related_name="charging_sessions")
     tariff = models.ForeignKey(Tariff, on_delete=models.PROTECT, related_name="charging_sessions")
-    tariff_snapshot = models.TextField(
-        _("tariff snapshot"), help_text=_("The OCPI tariff JSON as it was at session start.")
+    tariff_snapshot = models.ForeignKey(
+        TariffSnapshot,
+        on_delete=models.PROTECT,
+        related_name="charging_sessions",
+        verbose_name=_("tariff snapshot"),
+        help_text=_("The OCPI tariff JSON as it was at session start."),
     )
     started_at = models.DateTimeField(_("start"), db_index=True)
     ended_at = models.DateTimeField(_("end"), null=True, blank=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from customers.services import get_anonymous_customer
 from invoicing.models import Operator
 from invoicing.money import vat_breakdown
 
-from .models import EVSE, ChargingSession, SessionChargeLine, Tariff
+from .models import EVSE, ChargingSession, SessionChargeLine, Tariff, TariffSnapshot
 from .pricing import (
     ChargingPeriod,
     PricedSession,
@@ -164,11 +165,26 @@ def periods_to_json(periods: Sequence[ChargingPeriod]) -> list[dict[str, Any]]:
     ]
 
 
+def tariff_snapshots(texts: set[str]) -> dict[str, TariffSnapshot]:
+    """The stored snapshot for each tariff JSON text, storing each distinct text only once."""
+    by_hash = {hashlib.sha256(text.encode()).hexdigest(): text for text in texts}
+    found = {s.sha256: s for s in TariffSnapshot.objects.filter(sha256__in=by_hash)}
+    missing = [TariffSnapshot(sha256=h, ocpi_json=t) for h, t in by_hash.items() if h not in found]
+    if missing:
+        # Another ingest may store the same snapshot meanwhile: ignore it and read both back.
+        TariffSnapshot.objects.bulk_create(missing, ignore_conflicts=True)
+        found.update(
+            (s.sha256, s)
+            for s in TariffSnapshot.objects.filter(sha256__in=[m.sha256 for m in missing])
+        )
+    return {text: found[h] for h, text in by_hash.items()}
+
+
 def reprice_session(*, session: ChargingSession) -> ChargingSession:
     """Price a session again from its own tariff snapshot; invoiced sessions are never repriced."""
     if session.status == ChargingSession.Status.INVOICED:
         raise PricingError("An invoiced session keeps its price; correct it with a credit note.")
-    tariff = parse_tariff(load_json(session.tariff_snapshot))
+    tariff = parse_tariff(load_json(session.tariff_snapshot.ocpi_json))
     priced = price_session(
         tariff=tariff,
         periods=periods_from_json(session.charging_periods),
@@ -472,6 +488,7 @@ def _ingest_batch(
     parsed_tariffs: dict[str, Any] = {}
 
     to_store: list[tuple[_Candidate, ChargingSession, PricedSession]] = []
+    snapshot_of: dict[int, str] = {}
     for c in fresh:
         errors: dict[str, list[str]] = {}
         evse = evses.get(c.evse_id)
@@ -528,7 +545,6 @@ def _ingest_batch(
             token=token,
             evse=evse,
             tariff=tariff,
-            tariff_snapshot=snapshot,
             started_at=c.started_at,
             ended_at=c.ended_at,
             energy_kwh=priced.totals.total_energy,
@@ -543,9 +559,13 @@ def _ingest_batch(
             raw_payload=c.raw,
         )
         _apply_totals(session, priced)
+        snapshot_of[c.index] = snapshot
         to_store.append((c, session, priced))
 
     if to_store:
+        snapshots = tariff_snapshots(set(snapshot_of.values()))
+        for c, session, _priced in to_store:
+            session.tariff_snapshot = snapshots[snapshot_of[c.index]]
         _store(operator, to_store, outcomes)
     return [outcomes[index] for index, _payload in batch]
 

@@ -12,6 +12,7 @@ from django.utils import timezone
 from customers.models import ChargingToken, Customer
 from invoicing.models import InvoicingSettings, Operator
 from sessions.models import EVSE, ChargingSession, Location, Tariff
+from sessions.services import tariff_snapshots
 
 SIMPLE_TARIFF = {
     "country_code": "DE",
@@ -128,7 +129,9 @@ class ChargingSessionFactory(factory.django.DjangoModelFactory):
     customer = factory.SubFactory(CustomerFactory, operator=factory.SelfAttribute("..operator"))
     evse = factory.SubFactory(EVSEFactory, location__operator=factory.SelfAttribute("...operator"))
     tariff = factory.SubFactory(TariffFactory, operator=factory.SelfAttribute("..operator"))
-    tariff_snapshot = factory.LazyAttribute(lambda o: o.tariff.ocpi_json)
+    tariff_snapshot = factory.LazyAttribute(
+        lambda o: tariff_snapshots({o.tariff.ocpi_json})[o.tariff.ocpi_json]
+    )
     started_at = factory.LazyFunction(lambda: timezone.now() - timedelta(hours=3))
     ended_at = factory.LazyAttribute(lambda o: o.started_at + timedelta(hours=1))
     energy_kwh = Decimal("12.345")

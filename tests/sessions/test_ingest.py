@@ -13,7 +13,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from customers.models import Customer
-from sessions.models import ChargingSession, SessionChargeLine, Tariff
+from sessions.models import ChargingSession, SessionChargeLine, Tariff, TariffSnapshot
 from sessions.services import (
     SessionIngestError,
     import_tariff,
@@ -78,7 +78,7 @@ def test_a_native_record_is_stored_priced_with_a_line_per_component(operator, ev
     assert session.total_net == Decimal("11.20")
     assert session.total_vat == Decimal("2.13")  # 19% of 8.20 = 1.558 -> 1.56, of 3.00 = 0.57
     assert session.total_gross == Decimal("13.33")
-    assert session.tariff_snapshot and load_json(session.tariff_snapshot)["id"] == "AC-1"
+    assert load_json(session.tariff_snapshot.ocpi_json)["id"] == "AC-1"
 
 
 @pytest.mark.django_db
@@ -231,7 +231,7 @@ def test_a_session_keeps_the_tariff_snapshot_it_was_priced_with(operator, evse, 
     reprice_session(session=session)
     session.refresh_from_db()
     assert session.total_net == Decimal("11.20")
-    assert Tariff.objects.get(ocpi_id="AC-1").ocpi_json != session.tariff_snapshot
+    assert Tariff.objects.get(ocpi_id="AC-1").ocpi_json != session.tariff_snapshot.ocpi_json
 
 
 @pytest.mark.django_db
@@ -459,3 +459,17 @@ def test_an_ocpi_cdr_is_not_split_its_periods_are_what_the_cpms_measured(operato
     # One period starting at 21:00 local: all of it at the day rate, as the CDR says.
     assert energy_lines(session) == [(Decimal("0.600000"), Decimal("20.000"), Decimal("12.00"))]
     assert len(session.charging_periods) == 1
+
+
+@pytest.mark.django_db
+def test_sessions_priced_with_the_same_tariff_share_one_stored_snapshot(operator, evse, tariff):
+    ingest_sessions(
+        operator=operator, source="cpms", payloads=[native(source_id=f"S{n}") for n in range(5)]
+    )
+    assert TariffSnapshot.objects.count() == 1
+    import_tariff(operator=operator, data={**DAY_TARIFF, "currency": "CHF"})
+    ingest_sessions(operator=operator, source="cpms", payloads=[native(source_id="S9")])
+    assert TariffSnapshot.objects.count() == 2
+    assert ChargingSession.objects.get(source_id="S9").tariff_snapshot.ocpi_json != (
+        ChargingSession.objects.get(source_id="S0").tariff_snapshot.ocpi_json
+    )
