@@ -140,7 +140,7 @@ def _apply_totals(session: ChargingSession, priced: PricedSession) -> None:
     session.total_net = sum((net for net, _vat in summary.values()), Decimal("0.00"))
     session.total_vat = sum((vat for _net, vat in summary.values()), Decimal("0.00"))
     session.total_gross = session.total_net + session.total_vat
-    session.ocpi_totals = {k: v for k, v in priced.to_ocpi_json().items() if k != "lines"}
+    session.ocpi_totals = priced.totals_json()
     session.priced_at = timezone.now()
 
 

@@ -134,6 +134,10 @@ class PricedSession:
 
     def to_ocpi_json(self) -> dict[str, object]:
         """OCPI totals (4 decimals) and breakdown lines, every number as a string."""
+        return {**self.totals_json(), "lines": [line.to_json() for line in self.lines]}
+
+    def totals_json(self) -> dict[str, object]:
+        """OCPI totals only (4 decimals), every number as a string."""
         t = self.totals
         return {
             "total_cost": t.total_cost.to_json(),
@@ -145,7 +149,6 @@ class PricedSession:
             "total_parking_time": _ocpi(t.total_parking_time),
             "total_parking_cost": t.total_parking_cost.to_json(),
             "total_reservation_cost": t.total_reservation_cost.to_json(),
-            "lines": [line.to_json() for line in self.lines],
         }
 
 

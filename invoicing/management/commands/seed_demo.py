@@ -118,7 +118,7 @@ class Command(BaseCommand):
         operator = self._operator()
         evses = self._locations(operator)
         tariff_ids = [import_tariff(operator=operator, data=t).ocpi_id for t in TARIFFS]
-        drivers = self._customers(operator)
+        token_uids = [driver.tokens.get().uid for driver in self._customers(operator)]
 
         now = timezone.now().replace(second=0, microsecond=0)
         payloads = []
@@ -137,7 +137,7 @@ class Command(BaseCommand):
             }
             who = rng.random()
             if who < 0.75:
-                payload["token_uid"] = rng.choice(drivers).tokens.first().uid
+                payload["token_uid"] = rng.choice(token_uids)
             elif who < 0.85:
                 payload["ad_hoc_email"] = f"adhoc{n}@example.org"
             payloads.append(payload)
