@@ -1,4 +1,4 @@
-"""Operator (the supplier on every document) and its invoicing settings."""
+"""Operator and settings; numbering series, documents, billing runs and payments."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Round
 from django.utils.translation import gettext_lazy as _
 
 INVOICE_DETAIL_FIELDS = (
@@ -60,6 +62,12 @@ class Operator(models.Model):
         _("payment information"), blank=True, help_text=_("IBAN/BIC or payment instructions.")
     )
     currency = models.CharField(_("currency"), max_length=3, default="EUR")
+    time_zone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        default="Europe/Berlin",
+        help_text=_("IANA name. Decides issue dates and where a billing month starts and ends."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -189,3 +197,453 @@ class InvoicingSettings(models.Model):
 
     def __str__(self) -> str:
         return f"Invoicing settings of {self.operator}"
+
+
+class IssuedDocumentError(Exception):
+    """An issued document, its lines or its number were about to be changed or deleted."""
+
+
+class DocumentKind(models.TextChoices):
+    INVOICE = "invoice", _("Invoice")
+    PRO_FORMA = "pro_forma", _("Pro forma invoice")
+    SALES_RECEIPT = "sales_receipt", _("Sales receipt")
+    CREDIT_NOTE = "credit_note", _("Credit note")
+
+
+BILLING_KINDS = (DocumentKind.INVOICE, DocumentKind.PRO_FORMA, DocumentKind.SALES_RECEIPT)
+DEFAULT_PREFIXES = {
+    DocumentKind.INVOICE: "INV-",
+    DocumentKind.PRO_FORMA: "PF-",
+    DocumentKind.SALES_RECEIPT: "SR-",
+    DocumentKind.CREDIT_NOTE: "CN-",
+}
+
+
+class NumberingSeries(models.Model):
+    """A gap-free number sequence for one document kind; numbers are taken at issue, under lock."""
+
+    operator = models.ForeignKey(Operator, on_delete=models.CASCADE, related_name="series")
+    kind = models.CharField(_("document kind"), max_length=16, choices=DocumentKind.choices)
+    prefix = models.CharField(_("prefix"), max_length=20, blank=True)
+    next_number = models.PositiveBigIntegerField(
+        _("next number"),
+        default=1,
+        help_text=_("The number the next issued document gets (the starting number at first)."),
+    )
+    padding = models.PositiveSmallIntegerField(
+        _("zero padding"),
+        default=6,
+        validators=[MaxValueValidator(12)],
+        help_text=_("Digits, e.g. 6 prints number 42 as 000042."),
+    )
+
+    class Meta:
+        verbose_name = _("numbering series")
+        verbose_name_plural = _("numbering series")
+        ordering = ["operator", "kind"]
+        constraints = [
+            models.UniqueConstraint(fields=["operator", "kind"], name="one_series_per_kind"),
+            models.CheckConstraint(condition=Q(next_number__gte=1), name="series_starts_at_one"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.format(self.next_number)}…"
+
+    def format(self, number: int) -> str:
+        return f"{self.prefix}{number:0{self.padding}d}"
+
+
+class IssuingProfile(models.Model):
+    """Supplier details and content options as a document was issued with them, stored once."""
+
+    sha256 = models.CharField(_("SHA-256"), max_length=64, unique=True)
+    supplier = models.JSONField(_("supplier"))
+    content = models.JSONField(_("content options"))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.supplier.get('legal_name', '')} ({self.sha256[:12]})"
+
+
+class DocumentStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    ISSUED = "issued", _("Issued")
+    PAID = "paid", _("Paid")
+    OVERDUE = "overdue", _("Overdue")
+    CREDITED = "credited", _("Credited")
+
+
+class DocumentOrigin(models.TextChoices):
+    PER_SESSION = "per_session", _("After a session")
+    MONTHLY = "monthly", _("Monthly billing run")
+    CORRECTION = "correction", _("Correction")
+
+
+RECIPIENT_FIELDS = (
+    "recipient_name",
+    "recipient_company_registration_id",
+    "recipient_vat_id",
+    "recipient_street",
+    "recipient_postal_code",
+    "recipient_city",
+    "recipient_country",
+    "recipient_email",
+)
+
+
+class Document(models.Model):
+    """An invoice, pro forma, sales receipt or credit note; once issued it never changes."""
+
+    Kind = DocumentKind
+    Status = DocumentStatus
+    Origin = DocumentOrigin
+
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="documents")
+    kind = models.CharField(_("type"), max_length=16, choices=DocumentKind.choices)
+    origin = models.CharField(_("origin"), max_length=16, choices=DocumentOrigin.choices)
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=DocumentStatus.choices,
+        default=DocumentStatus.DRAFT,
+        db_index=True,
+    )
+    series = models.ForeignKey(
+        NumberingSeries, on_delete=models.PROTECT, related_name="documents", null=True, blank=True
+    )
+    number = models.PositiveBigIntegerField(_("sequence number"), null=True, blank=True)
+    display_number = models.CharField(_("number"), max_length=40, blank=True, db_index=True)
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="documents"
+    )
+    billing_run = models.ForeignKey(
+        "BillingRun",
+        on_delete=models.PROTECT,
+        related_name="documents",
+        null=True,
+        blank=True,
+    )
+    credited_document = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        related_name="credit_notes",
+        null=True,
+        blank=True,
+        verbose_name=_("credited document"),
+    )
+    reason = models.TextField(_("reason"), blank=True)
+    profile = models.ForeignKey(IssuingProfile, on_delete=models.PROTECT, related_name="+")
+    language = models.CharField(_("language"), max_length=8)
+    currency = models.CharField(_("currency"), max_length=3)
+    issue_date = models.DateField(_("issue date"))
+    due_date = models.DateField(_("due date"))
+    period_start = models.DateField(_("service period from"))
+    period_end = models.DateField(_("service period to"))
+    recipient_name = models.CharField(_("recipient name"), max_length=200, blank=True)
+    recipient_company_registration_id = models.CharField(
+        _("company registration ID"), max_length=50, blank=True
+    )
+    recipient_vat_id = models.CharField(_("recipient VAT ID"), max_length=20, blank=True)
+    recipient_street = models.CharField(_("street"), max_length=200, blank=True)
+    recipient_postal_code = models.CharField(_("postal code"), max_length=20, blank=True)
+    recipient_city = models.CharField(_("city"), max_length=100, blank=True)
+    recipient_country = models.CharField(_("country"), max_length=2, blank=True)
+    recipient_email = models.EmailField(_("e-mail"), blank=True)
+    delivery_country = models.CharField(_("country of delivery"), max_length=60, blank=True)
+    session_count = models.PositiveIntegerField(_("sessions"), default=0)
+    total_energy_kwh = models.DecimalField(
+        _("total energy (kWh)"), max_digits=16, decimal_places=3, default=Decimal("0")
+    )
+    total_duration_seconds = models.BigIntegerField(_("total duration (s)"), default=0)
+    vat_summary = models.JSONField(
+        _("VAT summary"), default=list, help_text=_("Net and VAT per rate, as strings.")
+    )
+    total_net = models.DecimalField(_("total excl. VAT"), max_digits=14, decimal_places=2)
+    total_vat = models.DecimalField(_("VAT"), max_digits=14, decimal_places=2)
+    total_gross = models.DecimalField(_("total incl. VAT"), max_digits=14, decimal_places=2)
+    amount_paid = models.DecimalField(
+        _("amount paid"), max_digits=14, decimal_places=2, default=Decimal("0")
+    )
+    paid_on = models.DateField(_("paid on"), null=True, blank=True)
+    issued_at = models.DateTimeField(_("issued at"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-issue_date", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["series", "number"], name="document_number_unique_in_series"
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(status=DocumentStatus.DRAFT, number__isnull=True, series__isnull=True)
+                    | (
+                        ~Q(status=DocumentStatus.DRAFT)
+                        & Q(number__isnull=False, series__isnull=False)
+                    )
+                ),
+                name="document_numbered_iff_issued",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(kind=DocumentKind.CREDIT_NOTE, credited_document__isnull=False)
+                    | (~Q(kind=DocumentKind.CREDIT_NOTE) & Q(credited_document__isnull=True))
+                ),
+                name="credit_note_references_its_original",
+            ),
+            models.UniqueConstraint(
+                fields=["credited_document"],
+                condition=Q(credited_document__isnull=False),
+                name="document_credited_at_most_once",
+            ),
+            models.CheckConstraint(
+                # Rounded so that SQLite, which adds decimals as floats, agrees with PostgreSQL.
+                condition=Q(total_gross=Round(models.F("total_net") + models.F("total_vat"), 2)),
+                name="document_gross_is_net_plus_vat",
+            ),
+            models.CheckConstraint(
+                condition=Q(due_date__gte=models.F("issue_date")),
+                name="document_due_on_or_after_issue",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["operator", "issue_date"]),
+            models.Index(fields=["customer", "issue_date"]),
+            models.Index(fields=["status", "due_date"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_number or f"{self.get_kind_display()} draft #{self.pk}"
+
+    def save(self, *args, **kwargs):
+        # The services change issued documents through queryset updates of the fields the law
+        # allows (status, payments, recipient details); PostgreSQL triggers refuse the rest.
+        if self.pk and self.is_issued:
+            raise IssuedDocumentError(f"{self} is issued and cannot be changed; credit it instead.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        if self.is_issued:
+            raise IssuedDocumentError(f"{self} is issued and cannot be deleted; credit it instead.")
+        return super().delete(*args, **kwargs)
+
+    @property
+    def is_issued(self) -> bool:
+        return self.status != DocumentStatus.DRAFT
+
+    @property
+    def outstanding(self) -> Decimal:
+        return self.total_gross - self.amount_paid
+
+
+class DocumentLine(models.Model):
+    """A row of a document's services table; per-session rows point at their session."""
+
+    class Service(models.TextChoices):
+        ENERGY = "energy", _("Energy")
+        CHARGING_TIME = "charging_time", _("Charging time")
+        PARKING_TIME = "parking_time", _("Idle (parking) time")
+        CONNECTION_FEE = "connection_fee", _("Connection fee")
+        PRICE_ADJUSTMENT = "price_adjustment", _("Minimum/maximum price adjustment")
+        CHARGING_SERVICES = "charging_services", _("Charging services")
+
+    class Unit(models.TextChoices):
+        KWH = "kWh", _("kWh")
+        MINUTE = "minute", _("minute")
+        PACKAGE = "package", _("package")
+        MONTH = "month", _("month")
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveIntegerField(_("position"))
+    service = models.CharField(_("service"), max_length=20, choices=Service.choices)
+    description = models.CharField(_("description"), max_length=200)
+    session = models.ForeignKey(
+        "charging.ChargingSession",
+        on_delete=models.PROTECT,
+        related_name="document_lines",
+        null=True,
+        blank=True,
+    )
+    quantity = models.DecimalField(_("quantity"), max_digits=16, decimal_places=3)
+    unit = models.CharField(_("unit"), max_length=10, choices=Unit.choices)
+    unit_price = models.DecimalField(_("unit price"), max_digits=14, decimal_places=6)
+    net = models.DecimalField(_("net"), max_digits=14, decimal_places=2)
+    vat_category = models.CharField(_("VAT category"), max_length=12)
+    vat_rate = models.DecimalField(_("VAT rate (%)"), max_digits=5, decimal_places=2)
+
+    class Meta:
+        ordering = ["document", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["document", "position"], name="document_line_position_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.description} {self.quantity} {self.unit}"
+
+
+class BilledSession(models.Model):
+    """Links a session to the document that bills (or credits) it: billed at most once per kind."""
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="billed_sessions")
+    session = models.ForeignKey(
+        "charging.ChargingSession", on_delete=models.PROTECT, related_name="billings"
+    )
+    document_kind = models.CharField(max_length=16, choices=DocumentKind.choices)
+    is_reversed = models.BooleanField(
+        _("reversed"),
+        default=False,
+        help_text=_("Set when a credit note cancels the document; the session may be billed anew."),
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "document_kind"],
+                condition=Q(is_reversed=False) & ~Q(document_kind=DocumentKind.CREDIT_NOTE),
+                name="session_billed_at_most_once_per_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"session {self.session_id} on document {self.document_id}"
+
+
+class RecipientCorrection(models.Model):
+    """A recorded change of an issued document's recipient details: who, when, old, new, why."""
+
+    document = models.ForeignKey(
+        Document, on_delete=models.PROTECT, related_name="recipient_corrections"
+    )
+    corrected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    corrected_by_name = models.CharField(_("corrected by"), max_length=150)
+    corrected_at = models.DateTimeField(_("corrected at"), auto_now_add=True)
+    reason = models.TextField(_("reason"))
+    old_values = models.JSONField(_("old values"))
+    new_values = models.JSONField(_("new values"))
+
+    class Meta:
+        ordering = ["document", "corrected_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Correction of {self.document} by {self.corrected_by_name}"
+
+
+class Payment(models.Model):
+    """Money received against a document; the document is paid once payments cover it."""
+
+    class Method(models.TextChoices):
+        BANK_TRANSFER = "bank_transfer", _("Bank transfer")
+        DIRECT_DEBIT = "direct_debit", _("Direct debit")
+        CARD = "card", _("Card")
+        CASH = "cash", _("Cash")
+        OTHER = "other", _("Other")
+
+    document = models.ForeignKey(Document, on_delete=models.PROTECT, related_name="payments")
+    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+    paid_on = models.DateField(_("paid on"))
+    method = models.CharField(_("method"), max_length=16, choices=Method.choices)
+    reference = models.CharField(_("reference"), max_length=100, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["document", "paid_on", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} on {self.paid_on}"
+
+
+class BillingRun(models.Model):
+    """Monthly billing of one closed period for an operator; re-running it bills nothing twice."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        RUNNING = "running", _("Running")
+        COMPLETED = "completed", _("Completed")
+        COMPLETED_WITH_ERRORS = "completed_with_errors", _("Completed with errors")
+
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="billing_runs")
+    period = models.DateField(_("period"), help_text=_("First day of the billed month."))
+    status = models.CharField(
+        _("status"), max_length=24, choices=Status.choices, default=Status.PENDING
+    )
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    customers_total = models.PositiveIntegerField(_("customers to bill"), default=0)
+    customers_billed = models.PositiveIntegerField(_("customers billed"), default=0)
+    customers_failed = models.PositiveIntegerField(_("customers failed"), default=0)
+    documents_issued = models.PositiveIntegerField(_("documents issued"), default=0)
+    sessions_billed = models.PositiveIntegerField(_("sessions billed"), default=0)
+    chunks_total = models.PositiveIntegerField(_("chunks"), default=0)
+    chunks_done = models.PositiveIntegerField(_("chunks done"), default=0)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-period", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["operator", "period"], name="one_run_per_period"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Billing run {self.period:%Y-%m} ({self.operator})"
+
+    @property
+    def duration(self):
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
+
+
+class BillingRunChunk(models.Model):
+    """A slice of a run's customers billed in one transaction; done exactly once."""
+
+    run = models.ForeignKey(BillingRun, on_delete=models.CASCADE, related_name="chunks")
+    attempt = models.PositiveIntegerField()
+    index = models.PositiveIntegerField()
+    customer_ids = models.JSONField()
+    is_done = models.BooleanField(default=False)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "attempt", "index"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "attempt", "index"], name="chunk_unique_in_attempt"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run} attempt {self.attempt} chunk {self.index}"
+
+
+class BillingRunError(models.Model):
+    """Why one customer could not be billed in a run (the rest of the run goes on)."""
+
+    run = models.ForeignKey(BillingRun, on_delete=models.CASCADE, related_name="errors")
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="billing_errors"
+    )
+    message = models.TextField(_("error"))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["run", "customer"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "customer"], name="one_error_per_customer"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer}: {self.message}"

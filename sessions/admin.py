@@ -158,9 +158,9 @@ class InvoicedFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
-            return queryset.filter(status=ChargingSession.Status.INVOICED)
+            return queryset.billed()
         if self.value() == "no":
-            return queryset.exclude(status=ChargingSession.Status.INVOICED)
+            return queryset.unbilled()
         return queryset
 
 

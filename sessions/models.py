@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
+
+from invoicing.models import BilledSession, DocumentKind
 
 
 class Location(models.Model):
@@ -84,13 +86,31 @@ class TariffSnapshot(models.Model):
         return f"Tariff snapshot {self.sha256[:12]}"
 
 
+class ChargingSessionQuerySet(models.QuerySet):
+    def billed(self) -> ChargingSessionQuerySet:
+        """Sessions on a live (not credited) invoice, pro forma or sales receipt."""
+        return self.filter(Exists(_live_billings()))
+
+    def unbilled(self) -> ChargingSessionQuerySet:
+        return self.exclude(Exists(_live_billings()))
+
+    def never_billed(self) -> ChargingSessionQuerySet:
+        """Sessions no document ever touched; credited sessions are re-billed only on request."""
+        return self.exclude(Exists(BilledSession.objects.filter(session=OuterRef("pk"))))
+
+
+def _live_billings():
+    return BilledSession.objects.filter(session=OuterRef("pk"), is_reversed=False).exclude(
+        document_kind=DocumentKind.CREDIT_NOTE
+    )
+
+
 class ChargingSession(models.Model):
     """A charging session (CDR) from the CPMS, priced against the tariff valid at its start."""
 
     class Status(models.TextChoices):
         ACTIVE = "active", _("Active")
         COMPLETED = "completed", _("Completed")
-        INVOICED = "invoiced", _("Invoiced")
 
     class PayloadFormat(models.TextChoices):
         NATIVE = "native", _("Native record")
@@ -153,6 +173,8 @@ class ChargingSession(models.Model):
     raw_payload = models.TextField(_("payload as received"))
     received_at = models.DateTimeField(auto_now_add=True)
 
+    objects = ChargingSessionQuerySet.as_manager()
+
     class Meta:
         ordering = ["-started_at", "-id"]
         constraints = [
@@ -170,6 +192,7 @@ class ChargingSession(models.Model):
         indexes = [
             models.Index(fields=["customer", "started_at"]),
             models.Index(fields=["status", "started_at"]),
+            models.Index(fields=["operator", "ended_at"]),
         ]
 
     def __str__(self) -> str:

@@ -18,8 +18,10 @@ from django.utils.dateparse import parse_datetime
 
 from customers.models import ChargingToken, Customer
 from customers.services import get_anonymous_customer
+from invoicing.composition import issued_per_session
 from invoicing.models import Operator
 from invoicing.money import vat_breakdown
+from invoicing.tasks import issue_session_documents
 
 from .models import EVSE, ChargingSession, SessionChargeLine, Tariff, TariffSnapshot
 from .pricing import (
@@ -182,7 +184,7 @@ def tariff_snapshots(texts: set[str]) -> dict[str, TariffSnapshot]:
 
 def reprice_session(*, session: ChargingSession) -> ChargingSession:
     """Price a session again from its own tariff snapshot; invoiced sessions are never repriced."""
-    if session.status == ChargingSession.Status.INVOICED:
+    if ChargingSession.objects.filter(pk=session.pk).billed().exists():
         raise PricingError("An invoiced session keeps its price; correct it with a credit note.")
     tariff = parse_tariff(load_json(session.tariff_snapshot.ocpi_json))
     priced = price_session(
@@ -567,7 +569,25 @@ def _ingest_batch(
         for c, session, _priced in to_store:
             session.tariff_snapshot = snapshots[snapshot_of[c.index]]
         _store(operator, to_store, outcomes)
+        _queue_per_session_documents(operator, to_store, outcomes)
     return [outcomes[index] for index, _payload in batch]
+
+
+def _queue_per_session_documents(
+    operator: Operator,
+    stored: list[tuple[_Candidate, ChargingSession, PricedSession]],
+    outcomes: dict[int, IngestOutcome],
+) -> None:
+    """Completed sessions of per-session customers get their document from a task, on commit."""
+    settings = operator.invoicing_settings
+    due = [
+        outcomes[c.index].session_id
+        for c, session, _p in stored
+        if outcomes[c.index].status == "created"
+        and issued_per_session(customer=session.customer, settings=settings)
+    ]
+    if due:
+        transaction.on_commit(lambda: issue_session_documents.delay(due))
 
 
 def _store(

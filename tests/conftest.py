@@ -39,5 +39,8 @@ def celery_worker_thread(transactional_db):
 
     from cpo_portal.celery import app
 
+    # Messages left by earlier tests point at rows that no longer exist (or, after a flush,
+    # at other rows with the same id): the worker starts on an empty queue.
+    app.control.purge()
     with start_worker(app, pool="solo", perform_ping_check=False, loglevel="WARNING") as worker:
         yield worker

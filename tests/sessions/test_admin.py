@@ -11,6 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from invoicing.services import issue_session_documents
 from sessions.models import ChargingSession, Tariff
 from sessions.services import (
     TariffImportError,
@@ -355,10 +356,18 @@ def test_session_changelist_uses_a_constant_number_of_queries(
     assert len(response.context["cl"].result_list) == 82
 
 
+def bill_on_a_sales_receipt(operator, session):
+    """Walk-in sessions get a sales receipt right away when the operator always issues one."""
+    settings = operator.invoicing_settings
+    settings.always_issue = True
+    settings.save()
+    assert [d.session_count for d in issue_session_documents(session_ids=[session.pk])] == [1]
+
+
 def test_sessions_can_be_filtered_by_invoiced(admin_client, operator, evse):
     import_tariff(operator=operator, data=TARIFF_JSON)
     ingest_many(operator, evse, 3)
-    ChargingSession.objects.filter(source_id="S0").update(status=ChargingSession.Status.INVOICED)
+    bill_on_a_sales_receipt(operator, ChargingSession.objects.get(source_id="S0"))
 
     invoiced = session_changelist(admin_client, "?invoiced=yes").context["cl"].result_list
     open_ = session_changelist(admin_client, "?invoiced=no").context["cl"].result_list
@@ -438,9 +447,7 @@ def test_reprice_action_refuses_an_invoiced_session_with_the_reason(
         operator=operator, source="test", payloads=[session_payload(evse, "S2")]
     )
     completed = ChargingSession.objects.get(pk=outcome.session_id)
-    ChargingSession.objects.filter(pk=priced_session.pk).update(
-        status=ChargingSession.Status.INVOICED
-    )
+    bill_on_a_sales_receipt(operator, priced_session)
     priced_at = ChargingSession.objects.get(pk=priced_session.pk).priced_at
 
     response = reprice(admin_client, priced_session, completed)

@@ -13,7 +13,9 @@ from tqdm import tqdm
 
 from customers.models import ChargingToken, Customer
 from customers.services import get_anonymous_customer
+from invoicing.billing import run_billing
 from invoicing.models import InvoicingSettings, Operator
+from invoicing.services import issue_session_documents, today_for
 from sessions.models import EVSE, Location
 from sessions.services import import_tariff, ingest_sessions
 
@@ -143,20 +145,32 @@ class Command(BaseCommand):
             payloads.append(payload)
 
         created = 0
+        session_ids: list[int] = []
         with tqdm(total=len(payloads), desc="Demo sessions", unit="session") as progress:
             for start in range(0, len(payloads), 100):
                 chunk = payloads[start : start + 100]
                 outcomes = ingest_sessions(operator=operator, source="demo-cpms", payloads=chunk)
                 created += sum(1 for o in outcomes if o.status == "created")
+                session_ids += [o.session_id for o in outcomes if o.status == "created"]
                 rejected = [o for o in outcomes if not o.ok]
                 if rejected:
                     raise CommandError(f"A demo session was rejected: {rejected[0].errors}")
                 progress.update(len(chunk))
+        # Both schedules, as Celery would run them: documents right after each session, and
+        # the monthly run for every month that is over.
+        per_session = issue_session_documents(session_ids=session_ids)
+        today = today_for(operator)
+        month = (today - timedelta(days=62)).replace(day=1)
+        monthly = 0
+        while month < today.replace(day=1):
+            monthly += run_billing(operator=operator, period=month).documents_issued
+            month = (month + timedelta(days=32)).replace(day=1)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data loaded: {len(evses)} EVSEs in {len(LOCATIONS)} locations, "
                 f"{len(TARIFFS)} tariffs, {Customer.objects.filter(operator=operator).count()} "
-                f"customers, {created} priced sessions."
+                f"customers, {created} priced sessions, {len(per_session)} per-session "
+                f"documents, {monthly} monthly documents."
             )
         )
 
@@ -175,6 +189,7 @@ class Command(BaseCommand):
         )
         InvoicingSettings.objects.create(
             operator=operator,
+            always_issue=True,
             electricity_vat_rate=Decimal("19.00"),
             services_vat_rate=Decimal("19.00"),
             notice="Thank you for charging with VoltWay.",
@@ -226,6 +241,12 @@ class Command(BaseCommand):
                     city=city,
                     country=country,
                     requires_invoice=index % 2 == 0,
+                    # Anna and Omar are billed after each session, the others monthly.
+                    billing_mode=(
+                        Customer.BillingMode.PER_SESSION
+                        if index in (0, 3)
+                        else Customer.BillingMode.OPERATOR_DEFAULT
+                    ),
                 )
             )
         drivers.append(

@@ -1,0 +1,50 @@
+"""Register the invoicing schedules with Celery Beat (visible and adjustable in the admin)."""
+
+from django.db import migrations
+
+SCHEDULES = [
+    (
+        "Monthly billing run",
+        "invoicing.run_monthly_billing",
+        {"minute": "0", "hour": "3", "day_of_month": "1"},
+        "Bills every monthly customer for the month that just closed.",
+    ),
+    (
+        "Mark overdue documents",
+        "invoicing.mark_overdue_documents",
+        {"minute": "0", "hour": "4", "day_of_month": "*"},
+        "Unpaid documents past their due date become overdue.",
+    ),
+    (
+        "Issue pending per-session documents",
+        "invoicing.issue_pending_session_documents",
+        {"minute": "15", "hour": "*", "day_of_month": "*"},
+        "Catches up per-session documents not issued right after the session.",
+    ),
+]
+
+
+def register(apps, schema_editor):
+    CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")
+    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
+    for name, task, when, description in SCHEDULES:
+        crontab, _ = CrontabSchedule.objects.get_or_create(
+            day_of_week="*", month_of_year="*", timezone="Europe/Berlin", **when
+        )
+        PeriodicTask.objects.get_or_create(
+            name=name, defaults={"task": task, "crontab": crontab, "description": description}
+        )
+
+
+def unregister(apps, schema_editor):
+    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
+    PeriodicTask.objects.filter(task__in=[task for _n, task, _w, _d in SCHEDULES]).delete()
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("invoicing", "0003_issued_documents_are_immutable"),
+        ("django_celery_beat", "0019_alter_periodictasks_options"),
+    ]
+
+    operations = [migrations.RunPython(register, unregister)]
