@@ -222,6 +222,11 @@ def _close_chunk(chunk: BillingRunChunk, result: ChunkResult) -> bool:
     )
     if not closed:
         return False
+    run = BillingRun.objects.select_for_update().only("attempts").get(pk=chunk.run_id)
+    if run.attempts != chunk.attempt:
+        # The run was started again while this chunk was billing: its documents stand, but the
+        # counters belong to the new attempt (documents and sessions are recounted at the end).
+        return True
     BillingRun.objects.filter(pk=chunk.run_id).update(
         chunks_done=F("chunks_done") + 1,
         customers_billed=F("customers_billed") + result.customers_billed,

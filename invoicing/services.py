@@ -347,24 +347,20 @@ def correct_recipient_details(
     with transaction.atomic():
         locked = (
             Document.objects.select_for_update(of=("self",))
-            .select_related("operator")
+            .select_related("operator__invoicing_settings", "customer")
             .get(pk=document.pk)
         )
         if locked.status == DocumentStatus.DRAFT:
             raise InvoicingError("Drafts take the customer's details when they are issued.")
-        detail_errors = invoice_detail_errors(
-            kind=Customer.Kind.INDIVIDUAL,
-            details={name.removeprefix("recipient_"): value for name, value in new.items()},
-            settings=locked.operator.invoicing_settings,
-        )
-        checked = {f"recipient_{name}" for name in ("vat_id", "email", "country")}
-        problems = {
-            f"recipient_{name}": message
-            for name, message in detail_errors.items()
-            if f"recipient_{name}" in checked & set(new)
-        }
+        problems = _recipient_problems(locked, new)
         if problems:
-            raise InvoicingError(" ".join(problems.values()))
+            raise InvoicingError(" ".join(problems))
+        for name, value in new.items():
+            field = Document._meta.get_field(name)
+            if len(value) > field.max_length:
+                raise InvoicingError(
+                    f"The {field.verbose_name} may have at most {field.max_length} characters."
+                )
         old = {name: getattr(locked, name) for name in new if getattr(locked, name) != new[name]}
         if not old:
             raise InvoicingError("These are already the document's recipient details.")
@@ -381,6 +377,21 @@ def correct_recipient_details(
         transaction.on_commit(lambda: outputs.after_recipient_correction(locked.pk))
     document.refresh_from_db()
     return correction
+
+
+def _recipient_problems(document: Document, new: Mapping[str, str]) -> list[str]:
+    """The same checks as the customer's invoice details (by their kind), on changed fields."""
+    kind = document.customer.kind
+    name_field = "company_name" if kind == Customer.Kind.COMPANY else "name"
+    as_detail = {name: name.removeprefix("recipient_") for name in RECIPIENT_FIELDS}
+    as_detail["recipient_name"] = name_field
+    details = {as_detail[name]: getattr(document, name) for name in RECIPIENT_FIELDS}
+    details.update({as_detail[name]: value for name, value in new.items()})
+    errors = invoice_detail_errors(
+        kind=kind, details=details, settings=document.operator.invoicing_settings
+    )
+    changed = {as_detail[name] for name in new}
+    return [message for detail, message in sorted(errors.items()) if detail in changed]
 
 
 # --- payments and due dates ------------------------------------------------------------------
@@ -431,10 +442,14 @@ def record_payment(
 
 
 def mark_overdue_documents(*, today: date | None = None) -> int:
-    """Issued documents still unpaid after their due date become overdue; returns how many."""
-    today = today or timezone.localdate()
-    return Document.objects.filter(
-        status=DocumentStatus.ISSUED,
-        due_date__lt=today,
-        total_gross__gt=0,
-    ).update(status=DocumentStatus.OVERDUE)
+    """Issued documents still unpaid after their due date (in the operator's time zone) become
+    overdue; returns how many."""
+    marked = 0
+    for operator in Operator.objects.all():
+        marked += Document.objects.filter(
+            operator=operator,
+            status=DocumentStatus.ISSUED,
+            due_date__lt=today or today_for(operator),
+            total_gross__gt=0,
+        ).update(status=DocumentStatus.OVERDUE)
+    return marked

@@ -19,6 +19,7 @@ from invoicing.services import (
     record_payment,
 )
 from sessions.models import ChargingSession
+from tests.factories import CompanyCustomerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -134,6 +135,8 @@ def test_recipient_correction_is_recorded_and_leaves_money_and_number_alone(invo
         ({"recipient_name": "X"}, "", "Say why"),
         ({"recipient_vat_id": "DE123"}, "Typo", "is not a valid EU VAT ID"),
         ({"recipient_country": "Germany"}, "Typo", "two-letter country code"),
+        ({"recipient_name": "x" * 201}, "Typo", "recipient name may have at most 200 characters"),
+        ({"recipient_name": " "}, "Typo", "The name is required for individual customers"),
     ],
 )
 def test_bad_corrections_are_refused_and_change_nothing(invoice, changes, reason, message):
@@ -144,6 +147,21 @@ def test_bad_corrections_are_refused_and_change_nothing(invoice, changes, reason
 
     assert Document.objects.values().get(pk=invoice.pk) == before
     assert not invoice.recipient_corrections.exists()
+
+
+def test_a_company_invoice_keeps_the_details_a_company_must_give(charge, operator):
+    company = CompanyCustomerFactory(operator=operator, billing_mode="per_session")
+    (invoice,) = issue_session_documents(session_ids=[charge(company)[0].pk])
+
+    with pytest.raises(InvoicingError, match="VAT ID is required for company customers"):
+        correct_recipient_details(
+            document=invoice, changes={"recipient_vat_id": ""}, reason="Remove"
+        )
+    correct_recipient_details(
+        document=invoice, changes={"recipient_name": "Logistik Nord AG"}, reason="Renamed"
+    )
+    invoice.refresh_from_db()
+    assert invoice.recipient_name == "Logistik Nord AG"
 
 
 def test_payments_mark_the_invoice_paid_once_they_cover_it(invoice):
