@@ -14,7 +14,13 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-install: $(STAMP)
+# Translations: locale/*/LC_MESSAGES/*.po compiled to .mo in pure Python (polib, a dependency),
+# so neither a laptop nor an image needs the gettext system package.
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/*.po))
+locale/%.mo: locale/%.po | $(STAMP)
+	$(BIN)/python -m invoicing.i18n $<
+
+install: $(STAMP) $(MO_FILES)
 
 # Web + Celery worker + Celery Beat on SQLite and a file-system broker, with demo data.
 run: export CPO_PROFILE ?= development
@@ -46,13 +52,15 @@ check: export CPO_PROFILE ?= development
 check: install
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
-# Pricing rate on one core, then bulk ingest into the configured database (PostgreSQL in CI).
+# Pricing rate on one core, bulk ingest into the configured database (PostgreSQL in CI), then
+# PDF rendering (one page, 1,000 sessions with breakdown, PDFs/s with two workers).
 BENCH_SESSIONS ?= 100000
 bench: export CPO_PROFILE ?= development
 bench: install
 	$(BIN)/python manage.py migrate --no-input -v0
 	$(BIN)/python manage.py bench_pricing
 	$(BIN)/python manage.py bench_ingest --sessions $(BENCH_SESSIONS)
+	$(BIN)/python manage.py bench_pdf
 
 clean:
 	rm -rf var/broker var/test

@@ -54,11 +54,13 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "import_export",
     "django_celery_beat",
     "invoicing",
     "customers",
     "sessions.apps.ChargingConfig",
+    # After the project's apps, so that `manage.py export` is invoicing's streaming command
+    # (docs/exports.md), not import-export's in-memory command of the same name.
+    "import_export",
 ]
 
 MIDDLEWARE = [
@@ -223,6 +225,10 @@ else:
     )
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="invoices@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Where EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend writes each message.
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
+# A mail server that stops answering must not hold a worker; the send task retries later.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -5,6 +5,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
+from customers.api.views import token_authorization
+
 from .api import api_root
 from .health import health
 
@@ -20,6 +22,7 @@ api_v1 = [
         SpectacularSwaggerView.as_view(url_name="api:schema", permission_classes=[AllowAny]),
         name="docs",
     ),
+    path("authorizations/<str:uid>", token_authorization, name="token-authorization"),
 ]
 
 urlpatterns = [

@@ -1,11 +1,16 @@
 """Back-office screens for customers and their charging tokens."""
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from invoicing.admin_exports import ExportAdminMixin
+from invoicing.composition import InvoicingError
+from invoicing.subscriptions import cancel_subscription, subscribe
+
 from .forms import CustomerAdminForm
-from .models import ChargingToken, Customer
+from .models import ChargingToken, Customer, Plan, Subscription, SubscriptionPeriod
 
 
 class ChargingTokenInline(admin.TabularInline):
@@ -15,7 +20,8 @@ class ChargingTokenInline(admin.TabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(ExportAdminMixin, admin.ModelAdmin):
+    exports = (("customers", _("customers"), _("Export selected customers as %(format)s")),)
     form = CustomerAdminForm
     list_display = [
         "id",
@@ -78,3 +84,114 @@ class ChargingTokenAdmin(admin.ModelAdmin):
     search_fields = ["uid"]
     raw_id_fields = ["customer"]
     list_select_related = ["customer"]
+
+
+@admin.register(Plan)
+class PlanAdmin(admin.ModelAdmin):
+    list_display = ["name", "fee", "period", "energy_price", "included_kwh", "is_active"]
+    list_filter = ["is_active", "period", "operator"]
+    search_fields = ["name"]
+    raw_id_fields = ["operator"]
+    fieldsets = [
+        (None, {"fields": ["operator", "name", "is_active"]}),
+        (_("Fee"), {"fields": ["fee", "period", "fee_vat_category"]}),
+        (_("Charging price for subscribers"), {"fields": ["energy_price", "included_kwh"]}),
+        (
+            _("Payment"),
+            {"fields": ["grace_days", "reminder_days", "suspend_after_days"]},
+        ),
+    ]
+
+    def has_delete_permission(self, request, obj=None):
+        # A plan with subscribers is retired ("on sale" off), never deleted.
+        return obj is None or not obj.subscriptions.exists()
+
+
+class SubscriptionPeriodInline(admin.TabularInline):
+    model = SubscriptionPeriod
+    fields = ["start", "end", "document", "reminder_sent_at", "overdue_notice_sent_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class SubscriptionAddForm(forms.ModelForm):
+    """Selling a plan: the customer, the plan and the first day of the first period."""
+
+    class Meta:
+        model = Subscription
+        fields = ["customer", "plan", "start_date"]
+
+    def clean(self):
+        data = super().clean()
+        customer, plan = data.get("customer"), data.get("plan")
+        if customer and plan and not self.errors:
+            try:
+                self.instance = subscribe(
+                    customer=customer, plan=plan, start_date=data["start_date"], commit=False
+                )
+            except InvoicingError as exc:
+                raise forms.ValidationError(str(exc)) from None
+        return data
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(admin.ModelAdmin):
+    list_display = [
+        "customer",
+        "plan",
+        "status",
+        "start_date",
+        "current_period_start",
+        "cancel_at_period_end",
+    ]
+    list_filter = ["status", "plan", "cancel_at_period_end"]
+    search_fields = ["customer__name", "customer__company_name", "customer__email"]
+    list_select_related = ["customer", "plan"]
+    raw_id_fields = ["customer"]
+    inlines = [SubscriptionPeriodInline]
+    actions = ["cancel_at_end_of_period"]
+    readonly_fields = [
+        "customer",
+        "plan",
+        "start_date",
+        "current_period_start",
+        "status",
+        "cancel_at_period_end",
+        "cancelled_on",
+    ]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = SubscriptionAddForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj else []
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj else []
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            form.instance = subscribe(
+                customer=obj.customer, plan=obj.plan, start_date=obj.start_date
+            )
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description=_("Cancel at the end of the current period"))
+    def cancel_at_end_of_period(self, request, queryset):
+        for subscription in queryset:
+            try:
+                cancel_subscription(subscription=subscription)
+            except InvoicingError as exc:
+                self.message_user(request, f"{subscription}: {exc}", messages.ERROR)
+            else:
+                self.message_user(
+                    request, f"{subscription} ends after the current period.", messages.SUCCESS
+                )

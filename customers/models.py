@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -21,6 +24,7 @@ class Customer(models.Model):
         OPERATOR_DEFAULT = "", _("Operator's issuing schedule")
         PER_SESSION = "per_session", _("Per session")
         MONTHLY = "monthly", _("Monthly")
+        SUBSCRIPTION = "subscription", _("On the subscription's renewal cycle")
 
     operator = models.ForeignKey(
         "invoicing.Operator", on_delete=models.PROTECT, related_name="customers"
@@ -103,3 +107,145 @@ class ChargingToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.uid}"
+
+
+class Plan(models.Model):
+    """A post-paid plan: a periodic fee, and what it changes in the price of charging."""
+
+    class Period(models.TextChoices):
+        MONTHLY = "monthly", _("Monthly")
+        QUARTERLY = "quarterly", _("Quarterly")
+        YEARLY = "yearly", _("Yearly")
+
+    class VatCategory(models.TextChoices):
+        ELECTRICITY = "electricity", _("Electricity")
+        SERVICES = "services", _("Services")
+
+    MONTHS = {Period.MONTHLY: 1, Period.QUARTERLY: 3, Period.YEARLY: 12}
+
+    operator = models.ForeignKey(
+        "invoicing.Operator", on_delete=models.PROTECT, related_name="plans"
+    )
+    name = models.CharField(_("name"), max_length=100)
+    fee = models.DecimalField(
+        _("fee per period (excl. VAT)"),
+        max_digits=10,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    period = models.CharField(
+        _("period"), max_length=10, choices=Period.choices, default=Period.MONTHLY
+    )
+    fee_vat_category = models.CharField(
+        _("VAT category of the fee"),
+        max_length=12,
+        choices=VatCategory.choices,
+        default=VatCategory.SERVICES,
+        help_text=_("The fee is taxed at the operator's rate for this category."),
+    )
+    energy_price = models.DecimalField(
+        _("energy price per kWh (excl. VAT)"),
+        max_digits=10,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("Subscribers pay this instead of the tariff's energy price. Empty: tariff."),
+    )
+    included_kwh = models.DecimalField(
+        _("included energy per period (kWh)"),
+        max_digits=10,
+        decimal_places=3,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    grace_days = models.PositiveSmallIntegerField(
+        _("payment grace period (days)"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: the operator's grace period."),
+    )
+    reminder_days = models.PositiveSmallIntegerField(
+        _("reminder before the due date (days)"), default=3
+    )
+    suspend_after_days = models.PositiveSmallIntegerField(
+        _("suspend after overdue (days)"),
+        default=14,
+        help_text=_("Days after the due date before charging is blocked."),
+    )
+    is_active = models.BooleanField(
+        _("on sale"), default=True, help_text=_("Retired plans keep their subscribers.")
+    )
+
+    class Meta:
+        ordering = ["operator", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["operator", "name"], name="plan_name_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.fee} / {self.get_period_display().lower()})"
+
+    @property
+    def months(self) -> int:
+        return self.MONTHS[self.period]
+
+
+class Subscription(models.Model):
+    """A customer's plan, billed post-paid at the end of each period."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Active")
+        PAST_DUE = "past_due", _("Past due")
+        SUSPENDED = "suspended", _("Suspended")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    LIVE = (Status.ACTIVE, Status.PAST_DUE, Status.SUSPENDED)
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="subscriptions")
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="subscriptions")
+    start_date = models.DateField(_("start date"))
+    current_period_start = models.DateField(_("current period from"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.ACTIVE, db_index=True
+    )
+    cancel_at_period_end = models.BooleanField(_("cancel at the end of the period"), default=False)
+    cancelled_on = models.DateField(_("cancelled on"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer"],
+                condition=~Q(status="cancelled"),
+                name="one_live_subscription_per_customer",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer} on {self.plan.name}"
+
+
+class SubscriptionPeriod(models.Model):
+    """One billed period of a subscription: invoiced once, reminded once, warned once."""
+
+    subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="periods")
+    start = models.DateField(_("from"))
+    end = models.DateField(_("to"), help_text=_("Last day of the period."))
+    document = models.OneToOneField(
+        "invoicing.Document", on_delete=models.PROTECT, related_name="subscription_period"
+    )
+    reminder_sent_at = models.DateTimeField(_("reminder sent"), null=True, blank=True)
+    overdue_notice_sent_at = models.DateTimeField(_("overdue notice sent"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["subscription", "start"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscription", "start"], name="subscription_period_billed_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subscription} {self.start} to {self.end}"

@@ -24,6 +24,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from kombu.exceptions import OperationalError as BrokerError
 
+from .admin_documents import OUTPUT_INLINES, DocumentOutputsAdminMixin
+from .admin_exports import ExportAdminMixin
 from .billing import parse_period, queue_billing_run, rebill_customer
 from .forms import (
     CreditNoteForm,
@@ -330,8 +332,13 @@ class RecipientCorrectionInline(ReadOnlyInline):
 
 
 @admin.register(Document)
-class DocumentAdmin(admin.ModelAdmin):
+class DocumentAdmin(DocumentOutputsAdminMixin, ExportAdminMixin, admin.ModelAdmin):
     """Issued documents are final: they are corrected by credit notes, never edited."""
+
+    exports = (
+        ("invoices", _("documents"), _("Export selected documents as %(format)s")),
+        ("lines", _("document lines"), _("Export lines of selected documents as %(format)s")),
+    )
 
     list_display = [
         "display_number",
@@ -345,14 +352,27 @@ class DocumentAdmin(admin.ModelAdmin):
         "total_gross",
         "currency",
         "total_energy_kwh",
+        "pdf_link",
     ]
     list_filter = ["status", "kind", "origin", "issue_date", "operator"]
     search_fields = ["display_number", "recipient_name", "recipient_email", "recipient_vat_id"]
     list_select_related = ["customer"]
     raw_id_fields = ["operator", "customer", "billing_run", "credited_document", "series"]
     show_full_result_count = False
-    inlines = [DocumentLineInline, BilledSessionInline, PaymentInline, RecipientCorrectionInline]
-    actions = ["credit_selected", "correct_selected", "pay_selected"]
+    inlines = [
+        DocumentLineInline,
+        BilledSessionInline,
+        PaymentInline,
+        RecipientCorrectionInline,
+        *OUTPUT_INLINES,
+    ]
+    actions = [
+        "credit_selected",
+        "correct_selected",
+        "pay_selected",
+        "resend_email",
+        "rerender_pdf",
+    ]
     fieldsets = [
         (
             _("Document"),

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from customers.models import Customer
 
+from .logos import LogoFormMixin
 from .models import (
     INVOICE_DETAIL_FIELDS,
     RECIPIENT_FIELDS,
@@ -61,7 +62,7 @@ class InvoiceDetailsField(forms.MultipleChoiceField):
         return [name for name in INVOICE_DETAIL_FIELDS if name in chosen]
 
 
-class InvoicingSettingsForm(forms.ModelForm):
+class InvoicingSettingsForm(LogoFormMixin, forms.ModelForm):
     """The operator's invoicing settings, with the mandatory invoice details as tick boxes."""
 
     # The model's defaults as initial values: a new operator starts with them ticked.

@@ -437,6 +437,11 @@ def record_payment(
             paid_on=paid_on if paid >= locked.total_gross else None,
             status=DocumentStatus.PAID if paid >= locked.total_gross else locked.status,
         )
+        if paid >= locked.total_gross:
+            # Imported here: subscriptions build on these services.
+            from .subscriptions import settle_after_payment
+
+            settle_after_payment(document=locked)
     document.refresh_from_db()
     return payment
 

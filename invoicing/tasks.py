@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from sessions.models import ChargingSession
 
-from . import billing, services
+from . import billing, services, subscriptions
 from .models import InvoicingSettings, Operator
 
 PER_SESSION_CATCH_UP = timedelta(days=35)
@@ -64,7 +64,79 @@ def run_monthly_billing() -> list[int]:
     return runs
 
 
+@shared_task(name="invoicing.renew_subscriptions")
+def renew_subscriptions() -> int:
+    """Daily: invoice every subscription period that has ended (catching up missed days)."""
+    return subscriptions.renew_subscriptions()
+
+
+@shared_task(name="invoicing.check_subscription_payments")
+def check_subscription_payments() -> None:
+    """Daily: reminders, overdue notices, past due and suspension of unpaid subscriptions."""
+    subscriptions.check_subscription_payments()
+
+
 @shared_task(name="invoicing.mark_overdue_documents")
 def mark_overdue_documents() -> int:
     """Daily: unpaid documents past their due date become overdue."""
     return services.mark_overdue_documents()
+
+
+# --- PDFs and e-mail delivery (invoicing/outputs.py, pdf.py, delivery.py) --------------------
+
+RENDER_RETRY_DELAYS = (10, 60, 300)
+
+
+@shared_task(name="invoicing.render_document_pdf", bind=True, acks_late=True, max_retries=3)
+def render_document_pdf(
+    self, document_id: int, reason: str = "issued", rendered_by_id: int | None = None
+) -> int | None:
+    """Render and store a document's PDF, then queue its automatic e-mail (queued on commit).
+
+    A render that cannot succeed (broken logo, missing font) is recorded and fails the task;
+    storage and database hiccups are retried.
+    """
+    from django.db import DatabaseError
+
+    from . import outputs, pdf
+
+    try:
+        document_file = outputs.render_document(
+            document_id=document_id, reason=reason, rendered_by_id=rendered_by_id
+        )
+    except pdf.RenderError:
+        raise
+    except (OSError, DatabaseError) as exc:
+        delay = RENDER_RETRY_DELAYS[min(self.request.retries, len(RENDER_RETRY_DELAYS) - 1)]
+        raise self.retry(exc=exc, countdown=delay) from exc
+    return document_file.pk if document_file else None
+
+
+@shared_task(name="invoicing.send_document_email", bind=True, acks_late=True, max_retries=5)
+def send_document_email(self, delivery_id: int) -> str:
+    """Send one e-mail delivery; failures are recorded and retried with growing delays."""
+    from . import delivery
+
+    try:
+        return delivery.send_email(delivery_id=delivery_id)
+    except delivery.TransientDeliveryError as exc:
+        raise self.retry(exc=exc, countdown=delivery.retry_delay(self.request.retries)) from exc
+
+
+@shared_task(name="invoicing.render_missing_pdfs")
+def render_missing_pdfs() -> int:
+    """Hourly: queue the PDFs of issued documents whose render task was lost."""
+    from . import outputs
+
+    return outputs.render_missing()
+
+
+@shared_task(name="invoicing.requeue_stale_deliveries")
+def requeue_stale_deliveries() -> int:
+    """Hourly: queue again the e-mails whose task was lost (sending twice is prevented)."""
+    from . import delivery
+
+    ids = delivery.stale_delivery_ids()
+    for delivery_id in ids:
+        send_document_email.delay(delivery_id)
+    return len(ids)

@@ -15,6 +15,7 @@ from django.utils.text import get_valid_filename
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from invoicing.admin_exports import ExportAdminMixin
 from invoicing.models import InvoicingSettings
 
 from .forms import TariffImportForm, pretty_json
@@ -165,8 +166,16 @@ class InvoicedFilter(admin.SimpleListFilter):
 
 
 @admin.register(ChargingSession)
-class ChargingSessionAdmin(admin.ModelAdmin):
+class ChargingSessionAdmin(ExportAdminMixin, admin.ModelAdmin):
     """Sessions are facts from the CPMS: they arrive through ingest and are only re-priced."""
+
+    exports = (
+        (
+            "sessions",
+            _("sessions with breakdown"),
+            _("Export selected sessions with breakdown as %(format)s"),
+        ),
+    )
 
     list_display = [
         "source_id",

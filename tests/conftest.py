@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import pytest
@@ -9,17 +10,33 @@ from django.conf import settings as django_settings
 
 from tests.factories import OperatorFactory
 
+# Debian's Chromium, driven by Playwright in tests marked `browser`.
+CHROMIUM = "/usr/bin/chromium"
+
 
 def on_postgresql() -> bool:
     return django_settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
 
 
+def missing_browser() -> str | None:
+    """Why the Playwright tests cannot drive Chromium here, or None when they can."""
+    if not os.access(CHROMIUM, os.X_OK):
+        return f"needs Chromium at {CHROMIUM} (apt-get install chromium)"
+    if importlib.util.find_spec("playwright") is None:
+        return "needs the playwright package (pip install -e '.[dev]')"
+    return None
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """`@pytest.mark.postgres` tests skip on SQLite with the reason, and never skip in CI."""
+    """`postgres` and `browser` tests skip, saying why, without their tool; in CI they fail."""
     if item.get_closest_marker("postgres") and not on_postgresql():
         if os.environ.get("CI"):
             pytest.fail("CI must run PostgreSQL-only tests on PostgreSQL (set DATABASE_URL).")
         pytest.skip("needs PostgreSQL (row locking, concurrent transactions); CI runs it there")
+    if item.get_closest_marker("browser") and (reason := missing_browser()):
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the browser tests: {reason}.")
+        pytest.skip(f"{reason}; CI runs it")
 
 
 @pytest.fixture

@@ -11,11 +11,12 @@ from django.db import transaction
 from django.utils import timezone
 from tqdm import tqdm
 
-from customers.models import ChargingToken, Customer
+from customers.models import ChargingToken, Customer, Plan
 from customers.services import get_anonymous_customer
 from invoicing.billing import run_billing
 from invoicing.models import InvoicingSettings, Operator
 from invoicing.services import issue_session_documents, today_for
+from invoicing.subscriptions import renew_subscriptions, subscribe
 from sessions.models import EVSE, Location
 from sessions.services import import_tariff, ingest_sessions
 
@@ -157,20 +158,30 @@ class Command(BaseCommand):
                     raise CommandError(f"A demo session was rejected: {rejected[0].errors}")
                 progress.update(len(chunk))
         # Both schedules, as Celery would run them: documents right after each session, and
-        # the monthly run for every month that is over.
-        per_session = issue_session_documents(session_ids=session_ids)
+        # the monthly run for every month that is over; Jane is on a plan billed on its cycle.
         today = today_for(operator)
+        plan = Plan.objects.create(
+            operator=operator,
+            name="VoltWay Flex",
+            fee=Decimal("9.90"),
+            energy_price=Decimal("0.39"),
+            included_kwh=Decimal("10"),
+        )
+        jane = Customer.objects.get(operator=operator, email="jane@example.org")
+        subscribe(customer=jane, plan=plan, start_date=(today - timedelta(days=62)).replace(day=1))
+        per_session = issue_session_documents(session_ids=session_ids)
         month = (today - timedelta(days=62)).replace(day=1)
         monthly = 0
         while month < today.replace(day=1):
             monthly += run_billing(operator=operator, period=month).documents_issued
             month = (month + timedelta(days=32)).replace(day=1)
+        renewals = renew_subscriptions(today=today)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data loaded: {len(evses)} EVSEs in {len(LOCATIONS)} locations, "
                 f"{len(TARIFFS)} tariffs, {Customer.objects.filter(operator=operator).count()} "
                 f"customers, {created} priced sessions, {len(per_session)} per-session "
-                f"documents, {monthly} monthly documents."
+                f"documents, {monthly} monthly documents, {renewals} subscription invoices."
             )
         )
 
