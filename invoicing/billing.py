@@ -83,7 +83,7 @@ def period_bounds(period: date, time_zone: str) -> tuple[datetime, datetime, dat
     return start, end, period, date.fromordinal(following.toordinal() - 1)
 
 
-def _billable_sessions(run: BillingRun):
+def _period_sessions(run: BillingRun):
     start, end, _first, _last = period_bounds(run.period, run.operator.time_zone)
     return ChargingSession.objects.filter(
         operator=run.operator,
@@ -91,7 +91,11 @@ def _billable_sessions(run: BillingRun):
         priced_at__isnull=False,
         ended_at__gte=start,
         ended_at__lt=end,
-    ).never_billed()
+    )
+
+
+def _billable_sessions(run: BillingRun):
+    return _period_sessions(run).never_billed()
 
 
 # --- planning --------------------------------------------------------------------------------
@@ -253,8 +257,8 @@ def _bill_customers(run: BillingRun, customer_ids: Iterable[int]) -> ChunkResult
         customers_on_schedule(settings=settings, schedule=MONTHLY), operator=operator
     ).in_bulk(list(customer_ids))
     sessions: dict[int, list[SessionFacts]] = defaultdict(list)
-    rows = (
-        _billable_sessions(run)
+    rows = list(
+        _period_sessions(run)
         .filter(customer_id__in=list(customers))
         .order_by("customer_id", "ended_at", "id")
         .values_list(
@@ -267,8 +271,15 @@ def _bill_customers(run: BillingRun, customer_ids: Iterable[int]) -> ChunkResult
             "currency",
         )
     )
+    # Billed sessions looked up by id: an anti-join would hash every session ever billed.
+    billed = set(
+        BilledSession.objects.filter(session_id__in=[row[1] for row in rows]).values_list(
+            "session_id", flat=True
+        )
+    )
     for customer_id, *facts in rows:
-        sessions[customer_id].append(SessionFacts(*facts))
+        if facts[0] not in billed:
+            sessions[customer_id].append(SessionFacts(*facts))
     session_ids = [s.session_id for facts in sessions.values() for s in facts]
     groups: dict[int, list[ChargeGroup]] = defaultdict(list)
     if session_ids:

@@ -36,10 +36,29 @@ def _queue_render(document_id: int, reason: str, rendered_by_id: int | None = No
     return True
 
 
+FAN_OUT_BATCH = 500
+
+
 def after_issue(document_ids: Sequence[int]) -> None:
     """Called on commit with the ids of newly issued documents."""
-    for document_id in document_ids:
-        _queue_render(document_id, DocumentFile.Reason.ISSUED)
+    if len(document_ids) == 1:
+        _queue_render(document_ids[0], DocumentFile.Reason.ISSUED)
+        return
+    from .tasks import queue_document_pdfs
+
+    # A billing chunk issues hundreds of documents: one message now, one per PDF in a worker.
+    for start in range(0, len(document_ids), FAN_OUT_BATCH):
+        batch = list(document_ids[start : start + FAN_OUT_BATCH])
+        try:
+            queue_document_pdfs.delay(batch)
+        except Exception:
+            # The documents are committed; `render_missing_pdfs` renders what was not queued.
+            logger.exception("Could not queue the PDFs of %s documents", len(batch))
+
+
+def queue_issued_pdfs(document_ids: Sequence[int]) -> int:
+    """One render task per issued document (run by a worker); returns how many were queued."""
+    return sum(_queue_render(i, DocumentFile.Reason.ISSUED) for i in document_ids)
 
 
 def after_recipient_correction(document_id: int) -> None:

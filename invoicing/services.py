@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
@@ -90,19 +90,12 @@ def store_drafts(
         document.billing_run = billing_run
     Document.objects.bulk_create(documents)
     lines = []
-    links = []
     for draft in drafts:
         for line in draft.lines:
             line.document = draft.document
             lines.append(line)
-        links.extend(
-            BilledSession(
-                document=draft.document, session_id=session_id, document_kind=draft.document.kind
-            )
-            for session_id in draft.session_ids
-        )
     DocumentLine.objects.bulk_create(lines, batch_size=5000)
-    BilledSession.objects.bulk_create(links, batch_size=5000)
+    _link_sessions(drafts)
     series = ensure_series(operator=documents[0].operator)
     by_kind: dict[str, list[int]] = {}
     for document in documents:
@@ -112,6 +105,32 @@ def store_drafts(
     issued_ids = [document.pk for document in documents]
     transaction.on_commit(lambda: outputs.after_issue(issued_ids))
     return documents
+
+
+def _link_sessions(drafts: Sequence[DocumentDraft]) -> None:
+    """One BilledSession row per billed session; on PostgreSQL three arrays, not model objects."""
+    if connection.vendor != "postgresql":
+        BilledSession.objects.bulk_create(
+            [
+                BilledSession(document=d.document, session_id=s, document_kind=d.document.kind)
+                for d in drafts
+                for s in d.session_ids
+            ],
+            batch_size=5000,
+        )
+        return
+    documents, sessions, kinds = [], [], []
+    for draft in drafts:
+        documents.extend([draft.document.pk] * len(draft.session_ids))
+        sessions.extend(draft.session_ids)
+        kinds.extend([draft.document.kind] * len(draft.session_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO invoicing_billedsession (document_id, session_id, document_kind, "
+            "is_reversed) SELECT d, s, k, false FROM unnest(%s::bigint[], %s::bigint[], "
+            "%s::varchar[]) AS t(d, s, k)",
+            [documents, sessions, kinds],
+        )
 
 
 # --- reading sessions for documents ---------------------------------------------------------

@@ -112,6 +112,14 @@ def render_document_pdf(
     return document_file.pk if document_file else None
 
 
+@shared_task(name="invoicing.queue_document_pdfs", acks_late=True)
+def queue_document_pdfs(document_ids: list[int]) -> int:
+    """Queue one render task per document issued by a billing chunk."""
+    from . import outputs
+
+    return outputs.queue_issued_pdfs(document_ids)
+
+
 @shared_task(name="invoicing.send_document_email", bind=True, acks_late=True, max_retries=5)
 def send_document_email(self, delivery_id: int) -> str:
     """Send one e-mail delivery; failures are recorded and retried with growing delays."""
