@@ -131,6 +131,12 @@ elif _db["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Staff sign in to the admin by username; drivers to the portal by e-mail (customers/auth.py).
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "customers.auth.EmailBackend",
+]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -213,13 +219,14 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
-# E-mail: console on a laptop, SMTP from EMAIL_URL in production.
+# E-mail: files in var/mail on a laptop (a PDF attachment would flood the console), SMTP from
+# EMAIL_URL in production.
 if env.str("EMAIL_URL", default=""):
     vars().update(env.email_url("EMAIL_URL"))
 else:
     EMAIL_BACKEND = env.str(
         "EMAIL_BACKEND",
-        default="django.core.mail.backends.console.EmailBackend"
+        default="django.core.mail.backends.filebased.EmailBackend"
         if DEVELOPMENT
         else "django.core.mail.backends.smtp.EmailBackend",
     )
