@@ -30,6 +30,7 @@ run: install
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py ensure_admin
+	$(BIN)/python manage.py ensure_demo_drivers
 	$(BIN)/honcho start -f Procfile
 
 # The whole suite; DATABASE_URL/CELERY_BROKER_URL pick PostgreSQL/Redis (CI does).
@@ -65,6 +66,7 @@ bench: install
 	$(BIN)/python manage.py bench_ingest --sessions $(BENCH_SESSIONS)
 	$(BIN)/python manage.py bench_billing --customers $(BENCH_BILLING_CUSTOMERS) --sessions $(BENCH_BILLING_SESSIONS)
 	$(BIN)/python manage.py bench_pdf
+	$(BIN)/python manage.py bench_admin
 
 clean:
 	rm -rf var/broker var/test

@@ -239,13 +239,31 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Integrators use API keys (docs/api.md); staff may call staff endpoints from the admin.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
+        "invoicing.api.auth.ApiKeyAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["invoicing.api.auth.ApiKeyRateThrottle"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "invoicing.api.formats.ApiCursorPagination",
+    "DEFAULT_PARSER_CLASSES": ["invoicing.api.formats.DecimalJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["invoicing.api.formats.ExactJSONRenderer"],
+    "EXCEPTION_HANDLER": "invoicing.api.framework.api_exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
 }
+# Requests per minute of an API key without its own limit (ApiKey.requests_per_minute).
+API_KEY_RATE = env.str("API_KEY_RATE", default="600/min")
+# How long an Idempotency-Key is remembered (at least 24 hours, the API's promise).
+API_IDEMPOTENCY_TTL_HOURS = max(24, env.int("API_IDEMPOTENCY_TTL_HOURS", default=24))
+# Finished webhook deliveries (and their attempts) are deleted after this many days.
+WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
+# Seconds a webhook receiver has to answer before the attempt counts as failed.
+WEBHOOK_TIMEOUT = env.int("WEBHOOK_TIMEOUT", default=10)
+# Throttle counters live in the cache: give every web process the same one in production
+# (CACHE_URL=redis://host:6379/1); the default is per process.
+CACHES = {"default": env.cache_url_config(env.str("CACHE_URL", default="") or "locmemcache://")}
 SPECTACULAR_SETTINGS = {
     "TITLE": "CPO back-office API",
     "DESCRIPTION": "Customers, charging sessions with priced breakdown, invoices and payments.",
@@ -255,6 +273,16 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "kind" and a "status": each choice set gets its own clear name.
+    "ENUM_NAME_OVERRIDES": {
+        "CustomerKindEnum": "customers.api.serializers.WRITABLE_KIND_CHOICES",
+        "BillingModeEnum": "customers.api.serializers.WRITABLE_BILLING_MODE_CHOICES",
+        "TokenKindEnum": "customers.models.ChargingToken.Kind",
+        "DocumentKindEnum": "invoicing.models.DocumentKind",
+        "DocumentStatusEnum": "invoicing.models.DocumentStatus",
+        "BillingRunStatusEnum": "invoicing.models.BillingRun.Status",
+        "PaymentMethodEnum": "invoicing.models.Payment.Method",
+    },
 }
 
 # Security: strict unless DEBUG; check --deploy stays clean with production-like variables.

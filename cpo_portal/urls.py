@@ -1,13 +1,13 @@
 """The four doors: admin (staff), API (integrators), portal (drivers), and the health probe."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
 from customers.api.views import token_authorization
 
-from .api import api_root
+from .api import api_not_found, api_root
 from .health import health
 
 admin.site.site_header = "CPO back-office"
@@ -23,11 +23,18 @@ api_v1 = [
         name="docs",
     ),
     path("authorizations/<str:uid>", token_authorization, name="token-authorization"),
+    # The integrator API (docs/api.md): each app's api/ package.
+    path("", include("customers.api.urls")),
+    path("", include("sessions.api.urls")),
+    path("", include("invoicing.api.urls")),
+    re_path(r"^(?P<path>.*)$", api_not_found, name="not-found"),
 ]
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"))),
     path("health/", health, name="health"),
+    # The portal's language switch: Django's set_language view (POST, CSRF-protected).
+    path("i18n/", include("django.conf.urls.i18n")),
     path("", include("customers.urls")),
 ]

@@ -35,7 +35,7 @@ class CustomerAdmin(ExportAdminMixin, admin.ModelAdmin):
     list_filter = ["kind", "requires_invoice", "country", "billing_mode"]
     search_fields = ["name", "company_name", "email", "vat_id"]
     list_select_related = ["operator"]
-    raw_id_fields = ["operator"]
+    raw_id_fields = ["operator", "user"]
     inlines = [ChargingTokenInline]
     show_full_result_count = False
     fieldsets = [
@@ -57,6 +57,16 @@ class CustomerAdmin(ExportAdminMixin, admin.ModelAdmin):
         (
             _("Billing"),
             {"fields": ["requires_invoice", "billing_mode", "email_collected_at"]},
+        ),
+        (
+            _("Portal account"),
+            {
+                "fields": ["user"],
+                "description": _(
+                    "The driver signs in to the self-service portal with this account's e-mail "
+                    "and password (see docs/portal.md); never a staff account."
+                ),
+            },
         ),
     ]
 

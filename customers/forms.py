@@ -1,14 +1,25 @@
-"""Back-office form for customers: invoice details checked by the one shared validation."""
+"""Customer forms (back-office and portal); invoice details are checked by customers.services."""
 
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
+from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth.forms import PasswordResetForm
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_variables
 
 from invoicing.models import InvoicingSettings
 
+from . import selectors
+from .auth import customer_of, is_back_office
 from .models import Customer
-from .services import invoice_detail_errors, normalise_vat_id
+from .services import (
+    PORTAL_KINDS,
+    invoice_detail_errors,
+    mandatory_invoice_fields,
+    normalise_vat_id,
+)
 
 
 class CustomerAdminForm(forms.ModelForm):
@@ -55,6 +66,7 @@ class CustomerAdminForm(forms.ModelForm):
             "country",
             "requires_invoice",
             "billing_mode",
+            "user",
         ]
         help_texts = {
             "operator": _("The charge point operator who bills this customer."),
@@ -91,6 +103,14 @@ class CustomerAdminForm(forms.ModelForm):
     def clean_country(self) -> str:
         return (self.cleaned_data.get("country") or "").strip().upper()
 
+    def clean_user(self):
+        user = self.cleaned_data.get("user")
+        if user is not None and is_back_office(user):
+            raise forms.ValidationError(
+                _("A back-office account cannot be a driver's portal account.")
+            )
+        return user
+
     def clean(self):
         cleaned_data = super().clean()
         operator = cleaned_data.get("operator")
@@ -119,6 +139,9 @@ class CustomerAdminForm(forms.ModelForm):
                 continue  # the field already says what is wrong with it
             self.add_error(field if field in self.fields else None, message)
 
+        if cleaned_data.get("user") is not None and kind not in PORTAL_KINDS:
+            self.add_error("user", _("Only individuals and companies have portal accounts."))
+
         if kind == Customer.Kind.ANONYMOUS:
             others = Customer.objects.filter(operator=operator, kind=Customer.Kind.ANONYMOUS)
             if self.instance.pk:
@@ -134,4 +157,185 @@ class CustomerAdminForm(forms.ModelForm):
 
         if "vat_id" in cleaned_data:
             cleaned_data["vat_id"] = normalise_vat_id(cleaned_data["vat_id"])
+        return cleaned_data
+
+
+# --- portal --------------------------------------------------------------------------------
+
+
+class PortalSignInForm(forms.Form):
+    """A driver's sign-in: e-mail and password; staff and unlinked accounts are turned away."""
+
+    email = forms.EmailField(
+        label=_("E-mail address"),
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+    password = forms.CharField(
+        label=_("Password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+    error_messages = {
+        # One message for an unknown address and a wrong password: it tells nobody who has
+        # an account.
+        "invalid_login": _("The e-mail address or the password is not correct."),
+        "back_office": _(
+            "This is a back-office account. Staff work in the back-office, not in the "
+            "drivers' portal; sign in there instead."
+        ),
+        "no_customer": _(
+            "This account is not linked to a customer yet. Please contact your charging operator."
+        ),
+    }
+
+    def __init__(self, request=None, *args, **kwargs):
+        self.request = request
+        self.user_cache = None
+        super().__init__(*args, **kwargs)
+
+    @sensitive_variables("password")
+    def clean(self):
+        email = self.cleaned_data.get("email")
+        password = self.cleaned_data.get("password")
+        if email and password:
+            user = authenticate(self.request, email=email, password=password)
+            if user is None:
+                raise forms.ValidationError(
+                    self.error_messages["invalid_login"], code="invalid_login"
+                )
+            if is_back_office(user):
+                raise forms.ValidationError(self.error_messages["back_office"], code="back_office")
+            if customer_of(user) is None:
+                raise forms.ValidationError(self.error_messages["no_customer"], code="no_customer")
+            self.user_cache = user
+        return self.cleaned_data
+
+    def get_user(self):
+        return self.user_cache
+
+
+class PortalPasswordResetForm(PasswordResetForm):
+    """Password reset for drivers only: back-office accounts get no e-mail from the portal."""
+
+    email = forms.EmailField(
+        label=_("E-mail address"),
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+
+    def get_users(self, email):
+        # Unlike Django's default, accounts created without a password (invited drivers) may
+        # set their first one this way.
+        users = get_user_model()._default_manager.filter(
+            email__iexact=email,
+            is_active=True,
+            is_staff=False,
+            is_superuser=False,
+            customer__isnull=False,
+        )
+        return (user for user in users if user.email.casefold() == email.casefold())
+
+
+def _text(label, max_length, *, autocomplete="", help_text=""):
+    attrs = {"autocomplete": autocomplete} if autocomplete else {}
+    return forms.CharField(
+        label=label,
+        max_length=max_length,
+        required=False,
+        help_text=help_text,
+        widget=forms.TextInput(attrs=attrs),
+    )
+
+
+class InvoiceDetailsForm(forms.Form):
+    """A driver's own invoice details; which are mandatory is the operator's choice, checked by
+    customers.services like everywhere else."""
+
+    kind = forms.ChoiceField(
+        label=_("I am invoiced as"),
+        choices=[
+            (Customer.Kind.INDIVIDUAL, _("an individual")),
+            (Customer.Kind.COMPANY, _("a company")),
+        ],
+        widget=forms.RadioSelect,
+    )
+    name = _text(_("Full name"), 200, autocomplete="name")
+    company_name = _text(_("Company name"), 200, autocomplete="organization")
+    company_registration_id = _text(
+        _("Company registration ID"),
+        50,
+        help_text=_("Commercial register number, e.g. HRB 12345 B."),
+    )
+    vat_id = _text(
+        _("VAT ID"),
+        40,
+        help_text=_("EU VAT ID with its country prefix, e.g. DE136695976."),
+    )
+    email = forms.CharField(
+        label=_("E-mail for invoices"),
+        max_length=254,
+        required=False,
+        help_text=_("Invoices and payment reminders go to this address."),
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+    street = _text(_("Street and number"), 200, autocomplete="street-address")
+    postal_code = _text(_("Postal code"), 20, autocomplete="postal-code")
+    city = _text(_("City"), 100, autocomplete="address-level2")
+    country = _text(
+        _("Country"),
+        10,
+        autocomplete="country",
+        help_text=_("Two-letter country code, e.g. DE, FR, GR."),
+    )
+    language = forms.ChoiceField(
+        label=_("Language of invoices and e-mails"),
+        choices=[("", _("The operator's default")), *settings.LANGUAGES],
+        required=False,
+    )
+    requires_invoice = forms.BooleanField(
+        label=_("I need a full invoice with these details"),
+        required=False,
+        help_text=_("For example for your employer or your company's accounts."),
+    )
+
+    def __init__(self, *args, customer: Customer, **kwargs):
+        self.customer = customer
+        self.operator_settings = selectors.operator_settings(customer=customer)
+        super().__init__(*args, **kwargs)
+
+    def mandatory_for(self, kind: str) -> list[str]:
+        if self.operator_settings is None:
+            return []
+        return mandatory_invoice_fields(settings=self.operator_settings, kind=kind)
+
+    @property
+    def current_kind(self) -> str:
+        kind = self.data.get("kind") if self.is_bound else self.initial.get("kind")
+        return kind if kind in PORTAL_KINDS else Customer.Kind.INDIVIDUAL
+
+    @property
+    def mandatory(self) -> set[str]:
+        """The fields the operator requires for the kind chosen in the form."""
+        return set(self.mandatory_for(self.current_kind))
+
+    def clean_country(self) -> str:
+        return (self.cleaned_data.get("country") or "").strip().upper()
+
+    def clean(self):
+        cleaned_data = super().clean()
+        kind = cleaned_data.get("kind")
+        if not kind:
+            return cleaned_data  # the kind carries its own error
+        if self.operator_settings is None:
+            raise forms.ValidationError(
+                _("Your operator has not set up invoicing yet; please try again later.")
+            )
+        errors = invoice_detail_errors(
+            kind=kind, details=cleaned_data, settings=self.operator_settings
+        )
+        for field, message in errors.items():
+            if field not in self.errors:
+                self.add_error(field if field in self.fields else None, message)
         return cleaned_data

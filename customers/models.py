@@ -58,6 +58,17 @@ class Customer(models.Model):
         blank=True,
         help_text=_("Ad-hoc e-mails are erased 30 days after this moment."),
     )
+    # SET_NULL: closing a driver's sign-in must not touch the customer, whose issued documents
+    # are kept for years (and protect it from deletion anyway).
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="customer",
+        verbose_name=_("portal account"),
+        help_text=_("The driver's sign-in for the self-service portal (never a staff account)."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
@@ -13,7 +15,7 @@ from django.utils.translation import gettext as _
 from stdnum.eu import vat as eu_vat
 from stdnum.exceptions import ValidationError as StdnumValidationError
 
-from invoicing.models import InvoicingSettings, Operator
+from invoicing.models import INVOICE_DETAIL_FIELDS, InvoicingSettings, Operator
 
 from .models import Customer
 
@@ -90,6 +92,65 @@ def validate_invoice_details(
     errors = invoice_detail_errors(kind=kind, details=details, settings=settings)
     if errors:
         raise ValidationError(errors)
+
+
+# What a driver may change about themselves in the portal; operator, billing mode and the
+# e-mail collection date stay with the back-office.
+PORTAL_EDITABLE_FIELDS = (*INVOICE_DETAIL_FIELDS, "kind", "language", "requires_invoice")
+PORTAL_KINDS = (Customer.Kind.INDIVIDUAL, Customer.Kind.COMPANY)
+
+
+class PortalAccountError(Exception):
+    """A portal account cannot be created or linked as asked."""
+
+
+def update_invoice_details(*, customer: Customer, details: Mapping[str, object]) -> Customer:
+    """Save a driver's own invoice details once the operator's rules pass; documents already
+    issued keep the details frozen on them."""
+    kind = str(details.get("kind") or customer.kind)
+    if kind not in PORTAL_KINDS:
+        raise ValidationError({"kind": _("Choose individual or company.")})
+    try:
+        settings = customer.operator.invoicing_settings
+    except InvoicingSettings.DoesNotExist as exc:
+        raise ValidationError(
+            _("Your operator has not set up invoicing yet; please try again later.")
+        ) from exc
+    values = {name: details.get(name, getattr(customer, name)) for name in PORTAL_EDITABLE_FIELDS}
+    for name in INVOICE_DETAIL_FIELDS:
+        values[name] = str(values[name] or "").strip()
+    values["kind"] = kind
+    values["country"] = values["country"].upper()
+    validate_invoice_details(kind=kind, details=values, settings=settings)
+    values["vat_id"] = normalise_vat_id(values["vat_id"])
+    values["requires_invoice"] = bool(values["requires_invoice"])
+    with transaction.atomic():
+        for name, value in values.items():
+            setattr(customer, name, value)
+        customer.save(update_fields=[*PORTAL_EDITABLE_FIELDS, "updated_at"])
+    return customer
+
+
+def create_portal_account(*, customer: Customer, password: str | None = None) -> AbstractBaseUser:
+    """Give a driver (individual or company) a portal sign-in under the customer's e-mail; without
+    a password the account can only be entered after a password reset by e-mail."""
+    if customer.kind not in PORTAL_KINDS:
+        raise PortalAccountError("Only individuals and companies get a portal account.")
+    if customer.user_id is not None:
+        raise PortalAccountError(f"{customer} already has a portal account.")
+    email = customer.email.strip()
+    if not email:
+        raise PortalAccountError(f"{customer} has no e-mail address to sign in with.")
+    User = get_user_model()
+    if User.objects.filter(email__iexact=email).exists():
+        raise PortalAccountError(f"An account with the e-mail {email} exists already.")
+    with transaction.atomic():
+        user = User.objects.create_user(
+            username=email.lower(), email=email, password=password, is_staff=False
+        )
+        Customer.objects.filter(pk=customer.pk).update(user=user)
+        customer.user = user
+    return user
 
 
 def get_anonymous_customer(*, operator: Operator) -> Customer:

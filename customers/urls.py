@@ -1,11 +1,36 @@
-"""Drivers' self-service portal."""
+"""Drivers' self-service portal, mounted at the site root by cpo_portal/urls.py."""
 
 from django.urls import path
 
-from . import views
+from .views import accounts, pages
 
 app_name = "portal"
 
 urlpatterns = [
-    path("", views.landing, name="landing"),
+    path("", accounts.landing, name="landing"),
+    path("sign-in/", accounts.SignInView.as_view(), name="sign-in"),
+    path("sign-out/", accounts.SignOutView.as_view(), name="sign-out"),
+    path("password-reset/", accounts.PasswordResetView.as_view(), name="password-reset"),
+    path(
+        "password-reset/sent/",
+        accounts.PasswordResetSentView.as_view(),
+        name="password-reset-sent",
+    ),
+    path(
+        "password-reset/<uidb64>/<token>/",
+        accounts.PasswordResetConfirmView.as_view(),
+        name="password-reset-confirm",
+    ),
+    path(
+        "password-reset/done/",
+        accounts.PasswordResetCompleteView.as_view(),
+        name="password-reset-complete",
+    ),
+    path("sessions/", pages.session_list, name="sessions"),
+    path("sessions/<int:session_id>/", pages.session_detail, name="session"),
+    path("invoices/", pages.invoice_list, name="invoices"),
+    path("invoices/<int:document_id>/", pages.invoice_detail, name="invoice"),
+    path("invoices/<int:document_id>/pdf/", pages.invoice_pdf, name="invoice-pdf"),
+    path("details/", pages.invoice_details, name="details"),
+    path("subscription/", pages.subscription, name="subscription"),
 ]

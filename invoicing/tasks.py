@@ -148,3 +148,47 @@ def requeue_stale_deliveries() -> int:
     for delivery_id in ids:
         send_document_email.delay(delivery_id)
     return len(ids)
+
+
+# --- integrator API: webhooks and idempotency keys (invoicing/webhooks.py, idempotency.py)
+
+
+@shared_task(name="invoicing.deliver_webhook", acks_late=True)
+def deliver_webhook(delivery_id: int) -> str:
+    """One attempt of a webhook delivery; a soon retry is queued, later ones wait for the sweep."""
+    from . import webhooks
+
+    result = webhooks.deliver(delivery_id=delivery_id)
+    if result.retry_in is not None and result.retry_in <= webhooks.COUNTDOWN_LIMIT:
+        deliver_webhook.apply_async((delivery_id,), countdown=result.retry_in.total_seconds())
+    return result.status
+
+
+@shared_task(name="invoicing.queue_webhook_deliveries", acks_late=True)
+def queue_webhook_deliveries(delivery_ids: list[int]) -> int:
+    """Fan a batch of webhook deliveries out into one task each."""
+    for delivery_id in delivery_ids:
+        deliver_webhook.delay(delivery_id)
+    return len(delivery_ids)
+
+
+@shared_task(name="invoicing.sweep_webhooks")
+def sweep_webhooks() -> int:
+    """Every minute: queue the webhook deliveries that are due (retries, lost tasks)."""
+    from . import webhooks
+
+    ids = webhooks.due_delivery_ids()
+    for delivery_id in ids:
+        deliver_webhook.delay(delivery_id)
+    return len(ids)
+
+
+@shared_task(name="invoicing.clean_integrator_records")
+def clean_integrator_records() -> dict[str, int]:
+    """Hourly: idempotency keys after 24 h, finished webhook events after the retention."""
+    from . import idempotency, webhooks
+
+    return {
+        "idempotency_records": idempotency.delete_expired(),
+        "webhook_events": webhooks.delete_finished(),
+    }

@@ -16,6 +16,11 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from invoicing.admin_exports import ExportAdminMixin
+from invoicing.admin_lists import (
+    DateRangeFilter,
+    EstimatedCountPaginator,
+    RelatedAutocompleteFilter,
+)
 from invoicing.models import InvoicingSettings
 
 from .forms import TariffImportForm, pretty_json
@@ -165,6 +170,15 @@ class InvoicedFilter(admin.SimpleListFilter):
         return queryset
 
 
+class LocationFilter(RelatedAutocompleteFilter):
+    """A location picked in a search box: a network has too many for one link each."""
+
+    title = _("location")
+    parameter_name = "location"
+    lookup = "evse__location"
+    source_field = "charging.EVSE.location"
+
+
 @admin.register(ChargingSession)
 class ChargingSessionAdmin(ExportAdminMixin, admin.ModelAdmin):
     """Sessions are facts from the CPMS: they arrive through ingest and are only re-priced."""
@@ -187,12 +201,25 @@ class ChargingSessionAdmin(ExportAdminMixin, admin.ModelAdmin):
         "currency",
         "status",
     ]
-    list_filter = ["status", InvoicedFilter, "evse__location__country", "started_at"]
+    # At ten million sessions every filter is an index scan and builds its choices without
+    # scanning the sessions; no date_hierarchy, whose year and month links are DISTINCT queries
+    # over every session (docs/operations.md, "Admin lists at scale").
+    list_filter = [
+        ("started_at", DateRangeFilter),
+        "status",
+        InvoicedFilter,
+        LocationFilter,
+        "evse__location__country",
+    ]
     search_fields = ["source_id", "evse__evse_id", "customer__email"]
-    date_hierarchy = "started_at"
+    search_help_text = _(
+        "The beginning of a source ID, a whole EVSE ID or a customer's whole e-mail address."
+    )
     list_select_related = ["evse", "customer"]
     inlines = [SessionChargeLineInline]
+    paginator = EstimatedCountPaginator
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER  # a count per filter choice over every session
     actions = ["reprice"]
     fieldsets = [
         (
@@ -242,6 +269,15 @@ class ChargingSessionAdmin(ExportAdminMixin, admin.ModelAdmin):
         ),
     ]
     readonly_fields = [field for _title, options in fieldsets for field in options["fields"]]
+
+    @property
+    def media(self):
+        return super().media + LocationFilter.media()
+
+    def get_search_results(self, request, queryset, search_term):
+        # The whole term, prefix-anchored or exact: Django's default (every word anywhere in
+        # each field, across joins) is a sequential scan over all sessions.
+        return queryset.search(search_term), False
 
     def has_add_permission(self, request):
         return False

@@ -46,7 +46,7 @@ def test_add_page_groups_fields_for_a_cpo(admin_client, operator):
 
     assert response.status_code == 200
     titles = [fieldset.name for fieldset in response.context["adminform"]]
-    assert titles == ["Customer", "Invoice details", "Address", "Billing"]
+    assert titles == ["Customer", "Invoice details", "Address", "Billing", "Portal account"]
     assert "tokens-TOTAL_FORMS" in response.text  # the charging tokens inline
 
 
@@ -205,3 +205,22 @@ def test_customer_changelist_uses_a_constant_number_of_queries(
         response = changelist(admin_client)
 
     assert len(response.context["cl"].result_list) == min(2 * count + 3, 100)
+
+
+def test_a_driver_account_can_be_linked_as_the_portal_account(admin_client, operator):
+    from django.contrib.auth import get_user_model
+
+    driver = get_user_model().objects.create_user("fleet", email="fleet@example.org")
+
+    response = admin_client.post(reverse(ADD_URL), company_form(operator, user=driver.pk))
+
+    assert response.status_code == 302
+    assert Customer.objects.get(company_name="Fleet Services GmbH").user == driver
+
+
+def test_a_staff_account_is_never_a_portal_account(admin_client, admin_user, operator):
+    response = admin_client.post(reverse(ADD_URL), company_form(operator, user=admin_user.pk))
+
+    assert form_errors(response) == {
+        "user": ["A back-office account cannot be a driver's portal account."]
+    }

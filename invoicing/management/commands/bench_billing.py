@@ -436,8 +436,11 @@ class Command(BaseCommand):
 
 
 @contextmanager
-def scratch_database(name: str, *, keep: bool) -> Iterator[None]:
-    """Create, migrate and switch to a database of our own; switch back and drop it after."""
+def scratch_database(name: str, *, keep: bool, comment: str = SCRATCH_COMMENT) -> Iterator[None]:
+    """Create, migrate and switch to a database of our own; switch back and drop it after.
+
+    `comment` marks the database as a benchmark's, so that only such a database is dropped.
+    """
     # Issued documents cannot be deleted (PostgreSQL triggers): the benchmark never writes to
     # the configured database, so it leaves nothing there.
     original = connection.settings_dict["NAME"]
@@ -448,12 +451,12 @@ def scratch_database(name: str, *, keep: bool) -> Iterator[None]:
             [name],
         )
         found = cursor.fetchone()
-        if found and found[0] != SCRATCH_COMMENT:
+        if found and found[0] != comment:
             raise CommandError(f"The database “{name}” exists and is not a benchmark scratch one.")
         if found:  # left behind by --keep or a killed run
             cursor.execute(f"DROP DATABASE {quoted} WITH (FORCE)")
         cursor.execute(f"CREATE DATABASE {quoted}")
-        cursor.execute(f"COMMENT ON DATABASE {quoted} IS %s", [SCRATCH_COMMENT])
+        cursor.execute(f"COMMENT ON DATABASE {quoted} IS %s", [comment])
     _switch_database(name)
     try:
         call_command("migrate", interactive=False, verbosity=0, stdout=StringIO())

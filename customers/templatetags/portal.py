@@ -1,0 +1,82 @@
+"""Formatting for the portal's pages, in the active language: money, energy, durations, times."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django import template
+from django.utils import formats, timezone, translation
+
+from invoicing import pdf
+
+register = template.Library()
+
+LRI, PDI = "\u2066", "\u2069"
+
+
+def _ltr(text: str) -> str:
+    """Numbers with units stay in reading order inside right-to-left text (as on the PDFs)."""
+    return f"{LRI}{text}{PDI}" if text and translation.get_language_bidi() else text
+
+
+@register.filter
+def money(value, currency: str = "") -> str:
+    """An amount with 2 decimals and the language's separators, then the currency: 12.50 EUR."""
+    if value is None or value == "":
+        return ""
+    text = pdf.money(Decimal(value))
+    return _ltr(f"{text}\u00a0{currency}" if currency else text)
+
+
+@register.filter
+def kwh(value) -> str:
+    """Energy with 3 decimals: 12.345 kWh."""
+    if value is None:
+        return ""
+    return _ltr(f"{pdf.decimal_text(Decimal(value), places=3)}\u00a0kWh")
+
+
+@register.filter
+def duration(value) -> str:
+    """Seconds or a timedelta as hours and minutes: 1 h 05 min."""
+    if value is None or value == "":
+        return ""
+    seconds = value.total_seconds() if isinstance(value, timedelta) else value
+    return pdf.duration_text(int(seconds))
+
+
+@register.filter
+def rate(value) -> str:
+    """A VAT rate without needless decimals: 19 %."""
+    return "" if value is None else _ltr(pdf.rate_text(value))
+
+
+@register.filter
+def local_datetime(value: datetime | None, time_zone: str = "") -> str:
+    """A moment as the clock showed it at the charger (the location's time zone)."""
+    if value is None:
+        return ""
+    try:
+        zone = ZoneInfo(time_zone) if time_zone else timezone.get_current_timezone()
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = timezone.get_current_timezone()
+    moment = timezone.localtime(value, zone)
+    day = formats.date_format(moment, "DATE_FORMAT", use_l10n=True)
+    clock = formats.time_format(moment, "TIME_FORMAT", use_l10n=True)
+    return f"{day}, {clock}"
+
+
+@register.filter
+def session_duration(session) -> str:
+    """From plugging in to unplugging (charging and idle time); empty while in progress."""
+    if session.ended_at is None:
+        return ""
+    return duration(session.ended_at - session.started_at)
+
+
+@register.filter
+def unit_price(value) -> str:
+    """A price per unit with 2 to 6 decimals, as many as it has: 0.39, 0.041667."""
+    return "" if value is None else _ltr(pdf.unit_price_text(Decimal(value)))

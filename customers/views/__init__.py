@@ -1,0 +1,1 @@
+"""The drivers' self-service portal: accounts, sessions, invoices, details and subscription."""

@@ -1,0 +1,350 @@
+"""Documents (invoices, pro formas, receipts, credit notes), payments and billing runs."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+from rest_framework.reverse import reverse
+
+from sessions.api.serializers import ChargeLineSerializer
+
+from ..models import (
+    BillingRun,
+    BillingRunError,
+    Document,
+    DocumentKind,
+    DocumentLine,
+    DocumentStatus,
+    Payment,
+)
+
+
+def _money(help_text: str, **kwargs) -> serializers.DecimalField:
+    return serializers.DecimalField(max_digits=14, decimal_places=2, help_text=help_text, **kwargs)
+
+
+class VatRowSerializer(serializers.Serializer):
+    """Net, VAT and gross of one VAT rate (VAT computed on the sum of the nets)."""
+
+    rate = serializers.DecimalField(max_digits=5, decimal_places=2, help_text="VAT rate, %.")
+    net = _money("Sum of the net line amounts at this rate.")
+    vat = _money("VAT at this rate, rounded half up.")
+    gross = _money("net + VAT.")
+
+
+class RecipientSerializer(serializers.Serializer):
+    """The recipient as frozen on the document at issue (or corrected since, with a record)."""
+
+    name = serializers.CharField(source="recipient_name", help_text="Name or company name.")
+    company_registration_id = serializers.CharField(
+        source="recipient_company_registration_id", help_text="Commercial register number."
+    )
+    vat_id = serializers.CharField(source="recipient_vat_id", help_text="VAT ID.")
+    street = serializers.CharField(source="recipient_street", help_text="Street and number.")
+    postal_code = serializers.CharField(source="recipient_postal_code", help_text="Postal code.")
+    city = serializers.CharField(source="recipient_city", help_text="City.")
+    country = serializers.CharField(source="recipient_country", help_text="ISO 3166-1 alpha-2.")
+    email = serializers.CharField(source="recipient_email", help_text="E-mail address.")
+
+
+class InvoiceSerializer(serializers.ModelSerializer):
+    """A document as listed: number, status, dates, totals and the VAT summary."""
+
+    id = serializers.IntegerField(help_text="The document's id in this API.")
+    number = serializers.CharField(source="display_number", help_text="e.g. INV-000042.")
+    kind = serializers.ChoiceField(
+        choices=DocumentKind.choices,
+        help_text="invoice, pro_forma, sales_receipt or credit_note.",
+    )
+    status = serializers.ChoiceField(
+        choices=DocumentStatus.choices, help_text="issued, paid, overdue or credited."
+    )
+    origin = serializers.CharField(
+        help_text="per_session, monthly, subscription or correction (credit notes, reissues)."
+    )
+    customer = serializers.IntegerField(source="customer_id", help_text="The customer's id.")
+    recipient = RecipientSerializer(source="*", help_text="Recipient details on the document.")
+    issue_date = serializers.DateField(help_text="Issue date (operator's time zone).")
+    due_date = serializers.DateField(help_text="Payment due date.")
+    period_start = serializers.DateField(help_text="First day of the service period.")
+    period_end = serializers.DateField(help_text="Last day of the service period.")
+    currency = serializers.CharField(help_text="ISO 4217 currency.")
+    total_net = _money("Total excl. VAT.")
+    total_vat = _money("Total VAT.")
+    total_gross = _money("Total incl. VAT.")
+    amount_paid = _money("Sum of the payments recorded.")
+    outstanding = _money("Still to pay: total incl. VAT minus payments.")
+    paid_on = serializers.DateField(allow_null=True, help_text="When it was paid in full.")
+    vat_summary = VatRowSerializer(many=True, help_text="Net, VAT and gross per VAT rate.")
+    session_count = serializers.IntegerField(help_text="How many sessions it bills.")
+    total_energy_kwh = serializers.DecimalField(
+        max_digits=16, decimal_places=3, help_text="Energy of its sessions, kWh."
+    )
+    credited_document = serializers.IntegerField(
+        source="credited_document_id",
+        allow_null=True,
+        help_text="For a credit note: the id of the document it cancels.",
+    )
+    credit_note = serializers.SerializerMethodField(
+        help_text="For a credited document: the id of the credit note that cancels it."
+    )
+    issued_at = serializers.DateTimeField(allow_null=True, help_text="When it was issued.")
+    pdf_url = serializers.SerializerMethodField(help_text="Where to download its PDF.")
+
+    class Meta:
+        model = Document
+        fields = [
+            "id",
+            "number",
+            "kind",
+            "status",
+            "origin",
+            "customer",
+            "recipient",
+            "issue_date",
+            "due_date",
+            "period_start",
+            "period_end",
+            "currency",
+            "total_net",
+            "total_vat",
+            "total_gross",
+            "amount_paid",
+            "outstanding",
+            "paid_on",
+            "vat_summary",
+            "session_count",
+            "total_energy_kwh",
+            "credited_document",
+            "credit_note",
+            "issued_at",
+            "pdf_url",
+        ]
+        read_only_fields = fields
+
+    def get_credit_note(self, document: Document) -> int | None:
+        # Prefetched by the views: no query per row.
+        notes = document.credit_notes.all()
+        return notes[0].pk if notes else None
+
+    def get_pdf_url(self, document: Document) -> str:
+        return reverse("api:invoice-pdf", args=[document.pk], request=self.context.get("request"))
+
+
+class DocumentLineSerializer(serializers.ModelSerializer):
+    """A row of the services table."""
+
+    position = serializers.IntegerField(help_text="Row number.")
+    service = serializers.CharField(help_text="energy, charging_time, … or charging_services.")
+    description = serializers.CharField(help_text="As printed.")
+    session = serializers.IntegerField(
+        source="session_id", allow_null=True, help_text="The session of a per-session row."
+    )
+    quantity = serializers.DecimalField(max_digits=16, decimal_places=3, help_text="Quantity.")
+    unit = serializers.CharField(help_text="kWh, minute, package or month.")
+    unit_price = serializers.DecimalField(
+        max_digits=14, decimal_places=6, help_text="Price per unit excl. VAT."
+    )
+    net = _money("Amount excl. VAT.")
+    vat_category = serializers.CharField(help_text="electricity or services.")
+    vat_rate = serializers.DecimalField(max_digits=5, decimal_places=2, help_text="VAT rate, %.")
+
+    class Meta:
+        model = DocumentLine
+        fields = [
+            "position",
+            "service",
+            "description",
+            "session",
+            "quantity",
+            "unit",
+            "unit_price",
+            "net",
+            "vat_category",
+            "vat_rate",
+        ]
+
+
+class InvoiceSessionSerializer(serializers.Serializer):
+    """A session billed by the document, with its own priced breakdown."""
+
+    id = serializers.IntegerField(source="session.id", help_text="The session's id.")
+    source_id = serializers.CharField(source="session.source_id", help_text="Its source id.")
+    evse_id = serializers.CharField(source="session.evse.evse_id", help_text="EVSE ID.")
+    started_at = serializers.DateTimeField(source="session.started_at", help_text="Start.")
+    ended_at = serializers.DateTimeField(
+        source="session.ended_at", allow_null=True, help_text="End."
+    )
+    energy_kwh = serializers.DecimalField(
+        source="session.energy_kwh", max_digits=12, decimal_places=3, help_text="Energy, kWh."
+    )
+    total_net = _money("The session's total excl. VAT.", source="session.total_net")
+    total_vat = _money("The session's VAT.", source="session.total_vat")
+    total_gross = _money("The session's total incl. VAT.", source="session.total_gross")
+    breakdown = ChargeLineSerializer(
+        source="session.charge_lines", many=True, help_text="One line per priced component."
+    )
+
+
+class PaymentSerializer(serializers.ModelSerializer):
+    """Money received against a document."""
+
+    id = serializers.IntegerField(read_only=True, help_text="The payment's id.")
+    invoice = serializers.IntegerField(
+        source="document_id", read_only=True, help_text="The document paid."
+    )
+    amount = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        help_text='Amount received, a decimal string with at most 2 decimals, e.g. "19.99".',
+    )
+    paid_on = serializers.DateField(help_text="When the money was received.")
+    method = serializers.ChoiceField(
+        choices=Payment.Method.choices,
+        help_text="bank_transfer, direct_debit, card, cash or other.",
+    )
+    reference = serializers.CharField(
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Your reference, e.g. the bank transaction or PSP id.",
+    )
+    created_at = serializers.DateTimeField(read_only=True, help_text="When it was recorded.")
+
+    class Meta:
+        model = Payment
+        fields = ["id", "invoice", "amount", "paid_on", "method", "reference", "created_at"]
+
+
+class InvoiceDetailSerializer(InvoiceSerializer):
+    """A document with its lines, its sessions and their breakdown, and its payments."""
+
+    reason = serializers.CharField(help_text="Why a credit note was issued (printed on it).")
+    language = serializers.CharField(help_text="Language of the document.")
+    delivery_country = serializers.CharField(help_text="Country of delivery, as printed.")
+    billing_run = serializers.IntegerField(
+        source="billing_run_id", allow_null=True, help_text="The monthly run that issued it."
+    )
+    supplier = serializers.JSONField(
+        source="profile.supplier", help_text="The operator's details as printed at issue."
+    )
+    lines = DocumentLineSerializer(many=True, help_text="The services table.")
+    sessions = InvoiceSessionSerializer(
+        source="billed_sessions",
+        many=True,
+        help_text="Every session billed, with its breakdown (also paginated at "
+        "/sessions/?invoice=<id>).",
+    )
+    payments = PaymentSerializer(many=True, help_text="Payments recorded, oldest first.")
+
+    class Meta(InvoiceSerializer.Meta):
+        fields = [
+            *InvoiceSerializer.Meta.fields,
+            "reason",
+            "language",
+            "delivery_country",
+            "billing_run",
+            "supplier",
+            "lines",
+            "sessions",
+            "payments",
+        ]
+        read_only_fields = fields
+
+
+class CreditNoteRequestSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=2000, help_text="Why the document is cancelled; printed on the credit note."
+    )
+    reissue = serializers.BooleanField(
+        default=False,
+        help_text="Also issue a replacement for the same sessions with today's customer "
+        "details and settings.",
+    )
+
+
+class CreditNoteResultSerializer(serializers.Serializer):
+    credit_note = InvoiceDetailSerializer(help_text="The credit note, with its own number.")
+    replacement = InvoiceDetailSerializer(
+        allow_null=True, help_text="The replacement document, when reissue was asked."
+    )
+
+
+class BillingRunSerializer(serializers.ModelSerializer):
+    """A monthly billing run and how far it got."""
+
+    id = serializers.IntegerField(read_only=True, help_text="The run's id.")
+    period = serializers.SerializerMethodField(help_text="The billed month, YYYY-MM.")
+    status = serializers.ChoiceField(
+        choices=BillingRun.Status.choices,
+        read_only=True,
+        help_text="pending, running, completed or completed_with_errors.",
+    )
+    attempts = serializers.IntegerField(read_only=True, help_text="Times it was started.")
+    customers_total = serializers.IntegerField(
+        read_only=True, help_text="Customers to bill in the latest attempt."
+    )
+    customers_billed = serializers.IntegerField(read_only=True, help_text="Customers billed.")
+    customers_failed = serializers.IntegerField(
+        read_only=True, help_text="Customers not billed (see errors)."
+    )
+    documents_issued = serializers.IntegerField(read_only=True, help_text="Documents issued.")
+    sessions_billed = serializers.IntegerField(read_only=True, help_text="Sessions billed.")
+    chunks_total = serializers.IntegerField(read_only=True, help_text="Chunks planned.")
+    chunks_done = serializers.IntegerField(read_only=True, help_text="Chunks done.")
+    started_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="Start of the latest attempt."
+    )
+    finished_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="When it finished."
+    )
+
+    class Meta:
+        model = BillingRun
+        fields = [
+            "id",
+            "period",
+            "status",
+            "attempts",
+            "customers_total",
+            "customers_billed",
+            "customers_failed",
+            "documents_issued",
+            "sessions_billed",
+            "chunks_total",
+            "chunks_done",
+            "started_at",
+            "finished_at",
+        ]
+
+    @extend_schema_field({"type": "string", "pattern": r"^\d{4}-\d{2}$", "example": "2026-10"})
+    def get_period(self, run: BillingRun) -> str:
+        return f"{run.period.year:04d}-{run.period.month:02d}"
+
+
+class BillingRunRequestSerializer(serializers.Serializer):
+    period = serializers.RegexField(
+        r"^\d{4}-\d{2}$",
+        max_length=7,
+        help_text="The closed month to bill, YYYY-MM; starting a month again bills only what "
+        "is still unbilled.",
+    )
+
+    def validate_period(self, value: str) -> str:
+        if not 1970 <= int(value[:4]) <= 9998:
+            raise serializers.ValidationError("Use a month between 1970-01 and 9998-12.")
+        return value
+
+
+class BillingRunErrorSerializer(serializers.ModelSerializer):
+    customer = serializers.IntegerField(source="customer_id", help_text="The customer's id.")
+    message = serializers.CharField(help_text="Why they were not billed.")
+    created_at = serializers.DateTimeField(help_text="When it was recorded.")
+
+    class Meta:
+        model = BillingRunError
+        fields = ["customer", "message", "created_at"]

@@ -1,0 +1,266 @@
+"""Documents, their PDFs, credit notes and payments, and billing runs, for integrators."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import Prefetch
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from kombu.exceptions import OperationalError as BrokerError
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.response import Response
+
+from ..admin_documents import pdf_response
+from ..billing import parse_period, queue_billing_run
+from ..composition import InvoicingError
+from ..models import BilledSession, BillingRun, Document, DocumentKind, DocumentStatus
+from ..pdf import latest_file
+from ..services import PAYABLE_STATUSES, issue_credit_note, record_payment
+from .filters import IdFilter
+from .framework import Conflict, ExactJSONRenderer, IntegratorViewSet, PdfRenderer
+from .serializers import (
+    BillingRunErrorSerializer,
+    BillingRunRequestSerializer,
+    BillingRunSerializer,
+    CreditNoteRequestSerializer,
+    CreditNoteResultSerializer,
+    InvoiceDetailSerializer,
+    InvoiceSerializer,
+    PaymentSerializer,
+)
+
+# How long a client should wait before asking again for a PDF that is still being rendered.
+PDF_RETRY_AFTER_SECONDS = 30
+
+
+class ServiceUnavailable(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The work could not be queued; try again shortly."
+
+
+class InvoiceFilter(django_filters.FilterSet):
+    issued_from = django_filters.DateFilter(
+        field_name="issue_date", lookup_expr="gte", help_text="Issued on or after (YYYY-MM-DD)."
+    )
+    issued_to = django_filters.DateFilter(
+        field_name="issue_date", lookup_expr="lte", help_text="Issued on or before (YYYY-MM-DD)."
+    )
+    status = django_filters.ChoiceFilter(
+        choices=[c for c in DocumentStatus.choices if c[0] != DocumentStatus.DRAFT],
+        help_text="issued, paid, overdue or credited.",
+    )
+    kind = django_filters.ChoiceFilter(
+        choices=DocumentKind.choices, help_text="invoice, pro_forma, sales_receipt, credit_note."
+    )
+    customer = IdFilter(field_name="customer_id", help_text="Only this customer's documents.")
+    number = django_filters.CharFilter(
+        field_name="display_number", help_text="The document with this number, e.g. INV-000042."
+    )
+
+    class Meta:
+        model = Document
+        fields = []
+
+
+@extend_schema(tags=["invoices"])
+class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, IntegratorViewSet):
+    """Every issued document of the operator: invoices, pro formas, receipts, credit notes."""
+
+    filterset_class = InvoiceFilter
+
+    queryset = Document.objects.none()
+
+    def scoped_queryset(self, operator):
+        documents = (
+            Document.objects.filter(operator=operator)
+            .exclude(status=DocumentStatus.DRAFT)
+            .prefetch_related(Prefetch("credit_notes", queryset=Document.objects.only("id")))
+        )
+        return self._with_details(documents) if self.action == "retrieve" else documents
+
+    @staticmethod
+    def _with_details(documents):
+        """Lines, payments and sessions with their breakdown in four queries, whatever the size."""
+        return documents.select_related("profile").prefetch_related(
+            "lines",
+            "payments",
+            Prefetch(
+                "billed_sessions",
+                queryset=BilledSession.objects.select_related("session__evse")
+                .prefetch_related("session__charge_lines")
+                .order_by("session__started_at", "session_id"),
+            ),
+        )
+
+    def get_serializer_class(self):
+        return InvoiceDetailSerializer if self.action == "retrieve" else InvoiceSerializer
+
+    def _detail(self, document: Document) -> dict:
+        fresh = self._with_details(self.get_queryset()).get(pk=document.pk)
+        return InvoiceDetailSerializer(fresh, context=self.get_serializer_context()).data
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # Errors of the PDF download are JSON even when the client asked for a PDF.
+        if isinstance(response, Response) and isinstance(
+            getattr(request, "accepted_renderer", None), PdfRenderer
+        ):
+            request.accepted_renderer = ExactJSONRenderer()
+            request.accepted_media_type = ExactJSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
+
+    @extend_schema(summary="List documents")
+    def list(self, request, *args, **kwargs):
+        """Newest first; filter by issue-date range, status, kind, customer or number."""
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(summary="Read a document")
+    def retrieve(self, request, *args, **kwargs):
+        """With its lines, VAT summary, every session's breakdown and its payments."""
+        return super().retrieve(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Download a document's PDF",
+        responses={
+            (200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="PDF."),
+            409: OpenApiResponse(
+                description="The PDF is still being rendered; retry after Retry-After seconds."
+            ),
+        },
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="pdf",
+        renderer_classes=[ExactJSONRenderer, PdfRenderer],
+    )
+    def pdf(self, request, *args, **kwargs):
+        """The stored PDF (the newest revision); it is never rendered in the request."""
+        document = self.get_object()
+        document_file = latest_file(document)
+        if document_file is None:
+            return Response(
+                {"detail": "The PDF is still being rendered; try again shortly."},
+                status=status.HTTP_409_CONFLICT,
+                headers={"Retry-After": str(PDF_RETRY_AFTER_SECONDS)},
+            )
+        return pdf_response(document_file, as_attachment=True)
+
+    @extend_schema(
+        summary="Cancel a document with a credit note",
+        request=CreditNoteRequestSerializer,
+        responses={201: CreditNoteResultSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="credit-note")
+    def credit_note(self, request, *args, **kwargs):
+        """Every line negated, its own number; the document becomes credited. 409 when it is a
+        credit note or already credited."""
+        document = self.get_object()
+        serializer = CreditNoteRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            credit_note, replacement = issue_credit_note(
+                document=document,
+                reason=serializer.validated_data["reason"],
+                reissue=serializer.validated_data["reissue"],
+            )
+        except InvoicingError as exc:
+            document.refresh_from_db()
+            if document.kind == DocumentKind.CREDIT_NOTE or document.status in (
+                DocumentStatus.CREDITED,
+                DocumentStatus.DRAFT,
+            ):
+                raise Conflict(str(exc)) from exc
+            raise
+        return Response(
+            {
+                "credit_note": self._detail(credit_note),
+                "replacement": self._detail(replacement) if replacement else None,
+            },
+            status=status.HTTP_201_CREATED,
+        )
+
+    @extend_schema(
+        methods=["GET"],
+        summary="List a document's payments",
+        responses={200: PaymentSerializer(many=True)},
+    )
+    @extend_schema(
+        methods=["POST"],
+        summary="Record a payment",
+        request=PaymentSerializer,
+        responses={201: PaymentSerializer},
+    )
+    @action(detail=True, methods=["get", "post"], url_path="payments", pagination_class=None)
+    def payments(self, request, *args, **kwargs):
+        """A document is paid once payments cover its total; overpaying is refused (400), and
+        documents that are paid, credited or credit notes take no payment (409)."""
+        document = self.get_object()
+        if request.method == "GET":
+            return Response(PaymentSerializer(document.payments.all(), many=True).data)
+        serializer = PaymentSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            payment = record_payment(document=document, **serializer.validated_data)
+        except InvoicingError as exc:
+            document.refresh_from_db()
+            if document.kind == DocumentKind.CREDIT_NOTE or document.status not in PAYABLE_STATUSES:
+                raise Conflict(str(exc)) from exc
+            raise ValidationError({"amount": [str(exc)]}) from exc
+        return Response(PaymentSerializer(payment).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(tags=["billing runs"])
+class BillingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, IntegratorViewSet):
+    """Monthly billing runs of the operator: start one for a closed month, watch it."""
+
+    serializer_class = BillingRunSerializer
+    # The billing service queues its chunks right after planning, before any outer commit.
+    atomic_writes = False
+
+    queryset = BillingRun.objects.none()
+
+    def scoped_queryset(self, operator):
+        return BillingRun.objects.filter(operator=operator)
+
+    @extend_schema(summary="List billing runs")
+    def list(self, request, *args, **kwargs):
+        """Newest first."""
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(summary="Read a billing run")
+    def retrieve(self, request, *args, **kwargs):
+        """Status and counts; poll until completed or completed_with_errors."""
+        return super().retrieve(request, *args, **kwargs)
+
+    @extend_schema(
+        summary="Start a billing run",
+        request=BillingRunRequestSerializer,
+        responses={202: BillingRunSerializer},
+    )
+    def create(self, request, *args, **kwargs):
+        """Plans the run of a closed month and hands its chunks to the workers (202); starting
+        a month again bills only what is still unbilled, never anything twice."""
+        serializer = BillingRunRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            period = parse_period(serializer.validated_data["period"])
+            run = queue_billing_run(operator=self.operator, period=period)
+        except InvoicingError as exc:
+            raise ValidationError({"period": [str(exc)]}) from exc
+        except BrokerError as exc:
+            raise ServiceUnavailable(
+                "The run was planned but not handed to the workers; start the same month again."
+            ) from exc
+        return Response(BillingRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        summary="List a billing run's errors", responses=BillingRunErrorSerializer(many=True)
+    )
+    @action(detail=True, methods=["get"], url_path="errors")
+    def errors(self, request, *args, **kwargs):
+        """The customers the run could not bill, and why."""
+        run = self.get_object()
+        page = self.paginate_queryset(run.errors.order_by("-id"))
+        return self.get_paginated_response(BillingRunErrorSerializer(page, many=True).data)

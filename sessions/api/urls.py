@@ -1,0 +1,11 @@
+"""Tariff and session endpoints, mounted under /api/v1/ by cpo_portal/urls.py."""
+
+from rest_framework.routers import SimpleRouter
+
+from .views import SessionViewSet, TariffViewSet
+
+router = SimpleRouter()
+router.register("tariffs", TariffViewSet, basename="tariff")
+router.register("sessions", SessionViewSet, basename="session")
+
+urlpatterns = router.urls
