@@ -2,6 +2,8 @@
 
 from django.db import migrations
 
+from cpo_portal.beat_schedules import register_schedules
+
 SCHEDULES = [
     (
         "Monthly billing run",
@@ -24,27 +26,10 @@ SCHEDULES = [
 ]
 
 
-def register(apps, schema_editor):
-    CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    for name, task, when, description in SCHEDULES:
-        crontab, _ = CrontabSchedule.objects.get_or_create(
-            day_of_week="*", month_of_year="*", timezone="Europe/Berlin", **when
-        )
-        PeriodicTask.objects.get_or_create(
-            name=name, defaults={"task": task, "crontab": crontab, "description": description}
-        )
-
-
-def unregister(apps, schema_editor):
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    PeriodicTask.objects.filter(task__in=[task for _n, task, _w, _d in SCHEDULES]).delete()
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("invoicing", "0003_issued_documents_are_immutable"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
-    operations = [migrations.RunPython(register, unregister)]
+    operations = [register_schedules(SCHEDULES)]

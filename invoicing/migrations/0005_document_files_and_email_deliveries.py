@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import migrations, models
 
 import invoicing.models
+from cpo_portal.beat_schedules import register_schedules
 
 SCHEDULES = [
     (
@@ -20,23 +21,6 @@ SCHEDULES = [
         "Sends the document e-mails whose task was lost; a sent e-mail is never sent again.",
     ),
 ]
-
-
-def register(apps, schema_editor):
-    CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    for name, task, when, description in SCHEDULES:
-        crontab, _ = CrontabSchedule.objects.get_or_create(
-            day_of_week="*", month_of_year="*", timezone="Europe/Berlin", **when
-        )
-        PeriodicTask.objects.get_or_create(
-            name=name, defaults={"task": task, "crontab": crontab, "description": description}
-        )
-
-
-def unregister(apps, schema_editor):
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    PeriodicTask.objects.filter(task__in=[task for _n, task, _w, _d in SCHEDULES]).delete()
 
 
 class Migration(migrations.Migration):
@@ -273,5 +257,5 @@ class Migration(migrations.Migration):
                 name="email_sent_iff_sent_at",
             ),
         ),
-        migrations.RunPython(register, unregister),
+        register_schedules(SCHEDULES),
     ]

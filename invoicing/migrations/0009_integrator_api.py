@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import migrations, models
 
 import invoicing.models
+from cpo_portal.beat_schedules import register_schedules
 
 # Beat schedules of the integrator API, visible and adjustable in the admin (Periodic tasks).
 SCHEDULES = [
@@ -21,23 +22,6 @@ SCHEDULES = [
         "Deletes idempotency keys after 24 hours and finished webhook deliveries after 30 days.",
     ),
 ]
-
-
-def register_schedules(apps, schema_editor):
-    CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    for name, task, when, description in SCHEDULES:
-        crontab, _ = CrontabSchedule.objects.get_or_create(
-            day_of_week="*", month_of_year="*", timezone="Europe/Berlin", **when
-        )
-        PeriodicTask.objects.get_or_create(
-            name=name, defaults={"task": task, "crontab": crontab, "description": description}
-        )
-
-
-def unregister_schedules(apps, schema_editor):
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    PeriodicTask.objects.filter(task__in=[task for _n, task, _w, _d in SCHEDULES]).delete()
 
 
 class Migration(migrations.Migration):
@@ -485,5 +469,5 @@ class Migration(migrations.Migration):
                 fields=("event", "endpoint"), name="webhook_delivered_once_per_endpoint"
             ),
         ),
-        migrations.RunPython(register_schedules, unregister_schedules),
+        register_schedules(SCHEDULES),
     ]
