@@ -249,7 +249,11 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     def body(self, obj: WebhookDelivery) -> str:
         return obj.event.body
 
-    @admin.action(description=_("Send the selected deliveries again now"))
+    def has_resend_permission(self, request) -> bool:
+        """Re-sending is the one change staff make to a delivery (the support role may)."""
+        return request.user.has_perm("invoicing.change_webhookdelivery")
+
+    @admin.action(description=_("Send the selected deliveries again now"), permissions=["resend"])
     def send_again(self, request, queryset):
         deliveries = list(queryset.exclude(status=WebhookDelivery.Status.DELIVERED))
         for delivery in deliveries:

@@ -19,7 +19,7 @@ from customers.models import Customer
 from customers.services import invoice_detail_errors, normalise_vat_id
 from sessions.models import ChargingSession, SessionChargeLine
 
-from . import outputs
+from . import outputs, webhooks
 from .composition import (
     ChargeGroup,
     DocumentDraft,
@@ -102,6 +102,7 @@ def store_drafts(
         by_kind.setdefault(document.kind, []).append(document.pk)
     for kind in sorted(by_kind):
         issue_drafts(series_id=series[kind].pk, document_ids=by_kind[kind])
+    webhooks.emit(operator=documents[0].operator_id, event="invoice.issued", objects=documents)
     issued_ids = [document.pk for document in documents]
     transaction.on_commit(lambda: outputs.after_issue(issued_ids))
     return documents
@@ -314,6 +315,9 @@ def issue_credit_note(
         (credit_note,) = store_drafts([draft])
         BilledSession.objects.filter(document=original).update(is_reversed=True)
         Document.objects.filter(pk=original.pk).update(status=DocumentStatus.CREDITED)
+        webhooks.emit(
+            operator=original.operator_id, event="invoice.credited", objects=[original.pk]
+        )
         replacement = None
         if reissue:
             replacement = _reissue(original=original, issue_date=issue_date)
@@ -457,6 +461,7 @@ def record_payment(
             status=DocumentStatus.PAID if paid >= locked.total_gross else locked.status,
         )
         if paid >= locked.total_gross:
+            webhooks.emit(operator=locked.operator_id, event="invoice.paid", objects=[locked.pk])
             # Imported here: subscriptions build on these services.
             from .subscriptions import settle_after_payment
 
@@ -470,10 +475,21 @@ def mark_overdue_documents(*, today: date | None = None) -> int:
     overdue; returns how many."""
     marked = 0
     for operator in Operator.objects.all():
-        marked += Document.objects.filter(
-            operator=operator,
-            status=DocumentStatus.ISSUED,
-            due_date__lt=today or today_for(operator),
-            total_gross__gt=0,
-        ).update(status=DocumentStatus.OVERDUE)
+        with transaction.atomic():
+            # Locked first, so a payment committing meanwhile is neither overwritten nor
+            # announced as overdue.
+            due = list(
+                Document.objects.select_for_update()
+                .filter(
+                    operator=operator,
+                    status=DocumentStatus.ISSUED,
+                    due_date__lt=today or today_for(operator),
+                    total_gross__gt=0,
+                )
+                .values_list("pk", flat=True)
+            )
+            if not due:
+                continue
+            marked += Document.objects.filter(pk__in=due).update(status=DocumentStatus.OVERDUE)
+            webhooks.emit(operator=operator, event="invoice.overdue", objects=due)
     return marked

@@ -12,12 +12,15 @@ from typing import Any
 from zoneinfo import ZoneInfoNotFoundError
 
 import simplejson
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from customers.models import ChargingToken, Customer
 from customers.services import get_anonymous_customer
+from invoicing import webhooks
 from invoicing.composition import issued_per_session
 from invoicing.models import Operator
 from invoicing.money import vat_breakdown
@@ -35,6 +38,8 @@ from .pricing import (
     price_session,
     split_periods_at_tariff_boundaries,
 )
+
+AD_HOC_EMAIL_MAX_LENGTH = Customer._meta.get_field("email").max_length
 
 
 class TariffImportError(ValueError):
@@ -200,6 +205,7 @@ def reprice_session(*, session: ChargingSession) -> ChargingSession:
         _apply_totals(session, priced)
         session.save()
         SessionChargeLine.objects.bulk_create(_charge_lines(session, priced))
+        webhooks.emit(operator=session.operator_id, event="session.priced", objects=[session])
     return session
 
 
@@ -300,6 +306,17 @@ def _validate_native(index: int, data: Any) -> _Candidate | dict[str, list[str]]
     if token_uid and customer_id not in (None, ""):
         _error(errors, "customer_id", "Give either token_uid or customer_id, not both.")
     ad_hoc_email = str(data.get("ad_hoc_email") or "").strip()
+    if ad_hoc_email:
+        try:
+            if len(ad_hoc_email) > AD_HOC_EMAIL_MAX_LENGTH:
+                raise ValidationError("too long")
+            validate_email(ad_hoc_email)
+        except ValidationError:
+            _error(
+                errors,
+                "ad_hoc_email",
+                f"Enter a valid e-mail address of at most {AD_HOC_EMAIL_MAX_LENGTH} characters.",
+            )
     periods: list[ChargingPeriod] = []
     if started_at and ended_at and not errors:
         if ended_at < started_at:
@@ -603,6 +620,9 @@ def _store(
             SessionChargeLine.objects.bulk_create(
                 [line for _c, s, p in to_store for line in _charge_lines(s, p)]
             )
+            webhooks.emit(
+                operator=operator, event="session.priced", objects=[s for _c, s, _p in to_store]
+            )
     except IntegrityError:
         # Another request stored one of these source ids first: store one by one, and forget
         # what the rolled-back attempt assigned (ids, customers created inside it).
@@ -614,6 +634,7 @@ def _store(
                     _attach_customers(operator, [(c, session, priced)])
                     session.save()
                     SessionChargeLine.objects.bulk_create(_charge_lines(session, priced))
+                    webhooks.emit(operator=operator, event="session.priced", objects=[session])
             except IntegrityError as exc:
                 stored = ChargingSession.objects.filter(
                     source=session.source, source_id=c.source_id

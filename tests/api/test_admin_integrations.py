@@ -6,7 +6,7 @@ import re
 
 import invoicing.admin_integrations  # noqa: F401  (registered by invoicing/admin.py's import)
 from invoicing.integrations import authenticate_key
-from invoicing.models import ApiKey, Integrator, WebhookDelivery, WebhookEndpoint
+from invoicing.models import ApiKey, Integrator, WebhookEndpoint
 from tests.api.conftest import make_key
 
 
@@ -80,7 +80,7 @@ def test_a_failed_delivery_is_sent_again_from_the_list(
     )
 
     assert page.status_code == 200
-    assert WebhookDelivery.objects.get().status == "pending"
+    assert event.deliveries.get().status == "pending"
     detail = admin_client.get(
         f"/admin/invoicing/webhookdelivery/{event.deliveries.get().pk}/change/"
     )

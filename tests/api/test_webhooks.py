@@ -41,6 +41,14 @@ def endpoint(integrator, receiver) -> WebhookEndpoint:
     return WebhookEndpoint.objects.create(integrator=integrator, url=receiver.url)
 
 
+@pytest.fixture
+def document(endpoint, per_session_customer):
+    """An issued invoice whose own events are cleared, for tests that emit by hand."""
+    document = issue_invoice_for(per_session_customer)
+    WebhookEvent.objects.all().delete()
+    return document
+
+
 def verify(endpoint: WebhookEndpoint, headers: dict[str, str], body: bytes) -> bool:
     """What a receiver does (docs/api.md), written out independently of invoicing.webhooks."""
     key = base64.b64decode(endpoint.secret.split("_", 1)[1])
@@ -106,9 +114,8 @@ def test_a_session_priced_event_carries_the_totals(operator, endpoint):
 
 
 def test_events_are_queued_only_after_commit_and_vanish_with_a_rollback(
-    operator, endpoint, per_session_customer, django_capture_on_commit_callbacks
+    operator, document, django_capture_on_commit_callbacks
 ):
-    document = issue_invoice_for(per_session_customer)
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks, transaction.atomic():
         webhooks.emit(operator=operator, event="invoice.issued", objects=[document])
@@ -197,9 +204,8 @@ def test_an_unreachable_endpoint_is_a_failed_attempt_with_the_reason(
 
 
 def test_the_sweep_sends_what_was_committed_but_never_queued(
-    operator, endpoint, receiver, per_session_customer, django_capture_on_commit_callbacks
+    operator, document, receiver, django_capture_on_commit_callbacks
 ):
-    document = issue_invoice_for(per_session_customer)
     # The process dies right after commit: the on-commit queueing never happens.
     with django_capture_on_commit_callbacks(execute=False):
         webhooks.emit(operator=operator, event="invoice.issued", objects=[document])
@@ -229,8 +235,7 @@ def test_a_switched_off_endpoint_gets_nothing(operator, endpoint, receiver, per_
     assert receiver.received == []
 
 
-def test_finished_events_are_deleted_after_the_retention(operator, endpoint, per_session_customer):
-    document = issue_invoice_for(per_session_customer)
+def test_finished_events_are_deleted_after_the_retention(operator, document):
     (done,) = webhooks.emit(operator=operator, event="invoice.issued", objects=[document])
     (pending,) = webhooks.emit(operator=operator, event="invoice.paid", objects=[document])
     done.deliveries.update(status="delivered")
@@ -258,7 +263,6 @@ def test_a_committed_event_reaches_the_integrator_through_a_real_worker_and_a_re
     # A session of a customer who gets no document: only the webhook tasks reach the worker.
     with transaction.atomic():
         session = make_priced_session(operator, CustomerFactory(operator=operator))
-        webhooks.emit(operator=operator, event="session.priced", objects=[session])
         assert receiver.received == []  # nothing leaves before the commit
 
     received = receiver.wait_for(2, timeout=30)

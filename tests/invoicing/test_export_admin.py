@@ -32,7 +32,7 @@ DOCUMENTS = reverse("admin:invoicing_document_changelist")
 SESSIONS = reverse("admin:charging_chargingsession_changelist")
 CUSTOMERS = reverse("admin:customers_customer_changelist")
 JOBS = reverse("admin:invoicing_exportjob_changelist")
-ROLES_MIGRATION = importlib.import_module("invoicing.migrations.0008_back_office_roles")
+ROLES_MIGRATION = importlib.import_module("invoicing.migrations.0011_integrator_roles")
 
 
 def export_url(changelist: str, what: str, fmt: str, query: str = "") -> str:
@@ -400,7 +400,13 @@ def test_the_roles_migration_can_run_again_and_gives_exact_permissions(roles):
         content_type__app_label__in=["customers", "charging", "invoicing", "django_celery_beat"]
     )
     assert manager == {f"{p.content_type.app_label}.{p.codename}" for p in business}
+    assert {"invoicing.add_apikey", "invoicing.change_webhookendpoint"} <= manager
     assert not any(p.startswith("auth.") for p in manager | accountant | support)
+    # Keys and signing secrets are not accounting data; support sees and re-sends deliveries.
+    integrations = ("integrator", "apikey", "webhook", "idempotency")
+    assert not any(model in p for p in accountant for model in integrations)
+    assert {"invoicing.view_webhookdelivery", "invoicing.change_webhookdelivery"} <= support
+    assert not any("apikey" in p or "webhookendpoint" in p for p in support)
 
 
 def test_accountant_views_and_exports_but_changes_nothing(client, login, months, customer):
@@ -461,3 +467,32 @@ def test_staff_without_a_role_sees_nothing(client, login):
 
     assert client.get(DOCUMENTS).status_code == 403
     assert client.post(export_url(DOCUMENTS, "invoices", "csv")).status_code == 403
+
+
+def test_integrations_in_the_admin_follow_the_roles(client, login, operator):
+    from invoicing.models import Integrator, WebhookDelivery, WebhookEndpoint
+
+    integrator = Integrator.objects.create(operator=operator, name="ERP")
+    WebhookEndpoint.objects.create(integrator=integrator, url="http://127.0.0.1:9/hooks")
+    make_priced_session(operator, CustomerFactory(operator=operator))  # session.priced
+    delivery = WebhookDelivery.objects.get()
+    delivery_list = reverse("admin:invoicing_webhookdelivery_changelist")
+    keys = reverse("admin:invoicing_apikey_changelist")
+    resend = {"action": "send_again", "_selected_action": [delivery.pk]}
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(status="failed")
+
+    login("Accountant")
+    assert client.get(delivery_list).status_code == 403
+    assert client.get(keys).status_code == 403
+
+    client.logout()
+    login("Support")
+    assert "send_again" in client.get(delivery_list).text
+    assert client.get(keys).status_code == 403
+    client.post(delivery_list, resend)
+    assert WebhookDelivery.objects.get().status == "pending"
+
+    client.logout()
+    login("Billing manager")
+    assert client.get(keys).status_code == 200
+    assert client.get(reverse("admin:invoicing_apikey_add")).status_code == 200

@@ -19,7 +19,7 @@ from tests.conftest import CHROMIUM
 from tests.factories import CustomerFactory
 from tests.invoicing.helpers import make_priced_session
 
-ROLES_MIGRATION = importlib.import_module("invoicing.migrations.0008_back_office_roles")
+ROLES_MIGRATION = importlib.import_module("invoicing.migrations.0011_integrator_roles")
 
 # Without /usr/bin/chromium or playwright it skips with the reason (fails in CI): conftest.py.
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -217,6 +217,26 @@ def test_an_ad_hoc_email_becomes_an_ad_hoc_customer_with_its_collection_time(
 
 
 @pytest.mark.django_db
+def test_a_bad_ad_hoc_email_refuses_only_its_own_session(operator, evse, tariff):
+    outcomes = ingest_sessions(
+        operator=operator,
+        source="terminal",
+        payloads=[
+            native(source_id="LONG", ad_hoc_email="a" * 250 + "@example.org"),
+            native(source_id="TYPO", ad_hoc_email="walkup@"),
+            native(source_id="GOOD", ad_hoc_email="walkup@example.org"),
+        ],
+    )
+
+    assert [o.status for o in outcomes] == ["rejected", "rejected", "created"]
+    assert "254 characters" in outcomes[0].errors["ad_hoc_email"][0]
+    assert "ad_hoc_email" in outcomes[1].errors
+    assert list(ChargingSession.objects.values_list("source_id", "customer__email")) == [
+        ("GOOD", "walkup@example.org")
+    ]
+
+
+@pytest.mark.django_db
 def test_a_session_keeps_the_tariff_snapshot_it_was_priced_with(operator, evse, tariff):
     session, _ = ingest_session(
         operator=operator, source="cpms", payload=native(), payload_format="native"
