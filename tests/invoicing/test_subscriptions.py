@@ -148,8 +148,11 @@ def test_reminders_overdue_suspension_and_reactivation_happen_on_their_days(
     invoice = Document.objects.get()
     assert reminder.to == [subscriber.email]
     assert invoice.display_number in reminder.subject
-    assert "overdue" in notice.subject
-    assert "7 days" in notice.body
+    # In the customer's language (German), as the invoice itself.
+    assert reminder.subject.startswith("Erinnerung: Rechnung")
+    assert "überfällig" in notice.subject
+    assert "innerhalb von 7 Tagen" in notice.body
+    assert "Tagen" in notice.alternatives[0][0]  # the HTML part too
     assert client.get(authorization).json() == {
         "token": "04AABBCC",
         "kind": "rfid",
