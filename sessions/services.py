@@ -26,6 +26,7 @@ from invoicing.models import Operator
 from invoicing.money import vat_breakdown
 from invoicing.tasks import issue_session_documents
 
+from .bulk import insert_models, insert_rows
 from .models import EVSE, ChargingSession, SessionChargeLine, Tariff, TariffSnapshot
 from .pricing import (
     ChargingPeriod,
@@ -122,23 +123,44 @@ def vat_rates_for(operator: Operator) -> VatRates:
     )
 
 
-def _charge_lines(session: ChargingSession, priced: PricedSession) -> list[SessionChargeLine]:
+CHARGE_LINE_FIELDS = (
+    "session",
+    "position",
+    "component",
+    "quantity",
+    "unit",
+    "unit_price",
+    "net",
+    "vat_category",
+    "vat_rate",
+    "vat",
+    "gross",
+)
+
+
+def _charge_line_rows(session_id: int, priced: PricedSession) -> list[tuple]:
+    """The session's breakdown lines as rows in the order of CHARGE_LINE_FIELDS."""
     return [
-        SessionChargeLine(
-            session=session,
-            position=position,
-            component=line.component,
-            quantity=line.quantity,
-            unit=line.unit,
-            unit_price=line.unit_price,
-            net=line.net,
-            vat_category=line.vat_category,
-            vat_rate=line.vat_rate,
-            vat=line.vat,
-            gross=line.gross,
+        (
+            session_id,
+            position,
+            line.component,
+            line.quantity,
+            line.unit,
+            line.unit_price,
+            line.net,
+            line.vat_category,
+            line.vat_rate,
+            line.vat,
+            line.gross,
         )
         for position, line in enumerate(priced.lines, start=1)
     ]
+
+
+def _store_charge_lines(stored: Iterable[tuple[ChargingSession, PricedSession]]) -> None:
+    rows = [row for session, priced in stored for row in _charge_line_rows(session.pk, priced)]
+    insert_rows(SessionChargeLine, CHARGE_LINE_FIELDS, rows)
 
 
 def _apply_totals(session: ChargingSession, priced: PricedSession) -> None:
@@ -204,7 +226,7 @@ def reprice_session(*, session: ChargingSession) -> ChargingSession:
         session.charge_lines.all().delete()
         _apply_totals(session, priced)
         session.save()
-        SessionChargeLine.objects.bulk_create(_charge_lines(session, priced))
+        _store_charge_lines([(session, priced)])
         webhooks.emit(operator=session.operator_id, event="session.priced", objects=[session])
     return session
 
@@ -616,10 +638,8 @@ def _store(
     try:
         with transaction.atomic():
             _attach_customers(operator, to_store)
-            ChargingSession.objects.bulk_create([s for _c, s, _p in to_store])
-            SessionChargeLine.objects.bulk_create(
-                [line for _c, s, p in to_store for line in _charge_lines(s, p)]
-            )
+            insert_models([s for _c, s, _p in to_store])
+            _store_charge_lines((s, p) for _c, s, p in to_store)
             webhooks.emit(
                 operator=operator, event="session.priced", objects=[s for _c, s, _p in to_store]
             )
@@ -633,7 +653,7 @@ def _store(
                 with transaction.atomic():
                     _attach_customers(operator, [(c, session, priced)])
                     session.save()
-                    SessionChargeLine.objects.bulk_create(_charge_lines(session, priced))
+                    _store_charge_lines([(session, priced)])
                     webhooks.emit(operator=operator, event="session.priced", objects=[session])
             except IntegrityError as exc:
                 stored = ChargingSession.objects.filter(

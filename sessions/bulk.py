@@ -1,0 +1,85 @@
+"""Inserting many rows at once: PostgreSQL COPY, or Django's bulk_create on other databases.
+
+Ingest stores thousands of sessions and breakdown lines per batch. Django's bulk INSERT on
+PostgreSQL spends most of its time quoting values in Python (text arrays for UNNEST); COPY hands
+psycopg's C dumpers plain rows. Constraints and triggers apply as with INSERT, and a violation
+raises Django's IntegrityError, so callers handle both paths alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.db import connection, models
+from psycopg import sql
+
+
+def insert_models(objects: Sequence[models.Model]) -> None:
+    """Insert new instances of one model and set their primary keys."""
+    if not objects:
+        return
+    model = type(objects[0])
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(objects)
+        return
+    meta = model._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    prepare = [_prepare_for(f) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [meta.db_table, meta.pk.column, len(objects)],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+        rows = (
+            (pk, *(p(f.pre_save(obj, True)) for f, p in zip(fields, prepare, strict=True)))
+            for pk, obj in zip(ids, objects, strict=True)
+        )
+        _copy(cursor, meta.db_table, [meta.pk.column, *(f.column for f in fields)], rows)
+    for pk, obj in zip(ids, objects, strict=True):
+        obj.pk = pk
+        obj._state.adding = False
+        obj._state.db = connection.alias
+
+
+def insert_rows(
+    model: type[models.Model], field_names: Sequence[str], rows: Sequence[tuple]
+) -> None:
+    """Insert rows of plain values given in the order of `field_names` (ids are generated)."""
+    if not rows:
+        return
+    fields = [model._meta.get_field(name) for name in field_names]
+    if connection.vendor != "postgresql":
+        attnames = [f.attname for f in fields]
+        model.objects.bulk_create(
+            [model(**dict(zip(attnames, row, strict=True))) for row in rows], batch_size=2000
+        )
+        return
+    prepare = [_prepare_for(f) for f in fields]
+    if all(p is _same for p in prepare):
+        prepared = rows
+    else:
+        prepared = [tuple(p(v) for p, v in zip(prepare, row, strict=True)) for row in rows]
+    with connection.cursor() as cursor:
+        _copy(cursor, model._meta.db_table, [f.column for f in fields], prepared)
+
+
+def _same(value):
+    return value
+
+
+def _prepare_for(field: models.Field):
+    """What a value needs before psycopg can dump it: JSON is wrapped, the rest goes as is."""
+    if isinstance(field, models.JSONField):
+        return lambda value: connection.ops.adapt_json_value(value, field.encoder)
+    return _same
+
+
+def _copy(cursor, table: str, columns: Sequence[str], rows) -> None:
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    # Django wraps errors of execute() only; COPY's must become IntegrityError etc. too.
+    with connection.wrap_database_errors, cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(row)

@@ -1,0 +1,68 @@
+"""Bulk inserts (COPY on PostgreSQL) store exactly what bulk_create would, and fail alike."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.db import IntegrityError, transaction
+
+from sessions.bulk import insert_models, insert_rows
+from sessions.models import ChargingSession, SessionChargeLine
+from tests.invoicing.helpers import make_priced_session
+
+pytestmark = pytest.mark.django_db
+
+
+def copy_of(session: ChargingSession, source_id: str) -> ChargingSession:
+    fields = {
+        f.attname: getattr(session, f.attname)
+        for f in ChargingSession._meta.concrete_fields
+        if not f.primary_key and f.attname != "received_at"
+    }
+    return ChargingSession(**{**fields, "source_id": source_id})
+
+
+def test_new_sessions_get_ids_and_keep_every_value(operator):
+    original = make_priced_session(operator, None)
+    copies = [copy_of(original, "COPY-1"), copy_of(original, "COPY-2")]
+
+    insert_models(copies)
+
+    assert all(c.pk and not c._state.adding for c in copies)
+    stored = ChargingSession.objects.get(pk=copies[1].pk)
+    for field in ChargingSession._meta.concrete_fields:
+        if field.attname not in ("id", "source_id", "received_at"):
+            assert getattr(stored, field.attname) == getattr(original, field.attname), field
+    assert stored.charging_periods == original.charging_periods  # JSON, not a string
+    assert stored.received_at is not None
+
+
+def test_a_duplicate_source_id_is_an_integrity_error_and_stores_nothing(operator):
+    original = make_priced_session(operator, None)
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_models([copy_of(original, "NEW"), copy_of(original, original.source_id)])
+
+    assert not ChargingSession.objects.filter(source_id="NEW").exists()
+
+
+def test_rows_are_stored_in_the_order_of_the_named_fields(operator):
+    session = make_priced_session(operator, None)
+    session.charge_lines.all().delete()
+
+    fields = ("session", "component", "quantity", "unit", "unit_price", "net", "position")
+    fields += ("vat_category", "vat_rate", "vat", "gross")
+    row = (session.pk, "energy", Decimal("1.500"), "kWh", Decimal("0.4"), Decimal("0.60"), 1)
+    row += ("electricity", Decimal("19.00"), Decimal("0.11"), Decimal("0.71"))
+
+    insert_rows(SessionChargeLine, fields, [row])
+
+    line = session.charge_lines.get()
+    assert (line.position, line.component, line.quantity, line.unit_price, line.gross) == (
+        1,
+        "energy",
+        Decimal("1.500"),
+        Decimal("0.400000"),
+        Decimal("0.71"),
+    )
