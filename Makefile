@@ -53,9 +53,11 @@ check: export CPO_PROFILE ?= development
 check: install
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
-# Pricing rate on one core, bulk ingest into the configured database (PostgreSQL in CI), then a
-# monthly billing run over Celery workers in a scratch database next to it (PostgreSQL + broker),
-# then PDF rendering (one page, 1,000 sessions with breakdown, PDFs/s with two workers).
+# Pricing rate on one core; bulk ingest into the configured database (PostgreSQL in CI) through
+# the service and through the API (gunicorn, 2 workers); a monthly billing run over Celery
+# workers in a scratch database next to it (PostgreSQL + broker); PDF rendering (one page,
+# 1,000 sessions with breakdown, PDFs/s with two workers); admin lists and the API's invoice
+# list over 1,000,000 documents.
 BENCH_SESSIONS ?= 100000
 BENCH_BILLING_CUSTOMERS ?= 100000
 BENCH_BILLING_SESSIONS ?= 1000000
@@ -64,6 +66,8 @@ bench: install
 	$(BIN)/python manage.py migrate --no-input -v0
 	$(BIN)/python manage.py bench_pricing
 	$(BIN)/python manage.py bench_ingest --sessions $(BENCH_SESSIONS)
+	$(BIN)/python manage.py bench_ingest --api --sessions $(BENCH_SESSIONS)
+	$(BIN)/python manage.py bench_ingest --api --webhook --sessions $(BENCH_SESSIONS)
 	$(BIN)/python manage.py bench_billing --customers $(BENCH_BILLING_CUSTOMERS) --sessions $(BENCH_BILLING_SESSIONS)
 	$(BIN)/python manage.py bench_pdf
 	$(BIN)/python manage.py bench_admin
