@@ -76,7 +76,13 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Integrato
         documents = (
             Document.objects.filter(operator=operator)
             .exclude(status=DocumentStatus.DRAFT)
-            .prefetch_related(Prefetch("credit_notes", queryset=Document.objects.only("id")))
+            # The credit note's own link is loaded too: deferred, prefetching would read it
+            # back with one query per credit note on the page.
+            .prefetch_related(
+                Prefetch(
+                    "credit_notes", queryset=Document.objects.only("id", "credited_document_id")
+                )
+            )
         )
         return self._with_details(documents) if self.action == "retrieve" else documents
 
