@@ -1,5 +1,6 @@
 """The admin-list benchmark (`make bench`) measures every page in a scratch database it drops."""
 
+import re
 from io import StringIO
 
 import pytest
@@ -23,6 +24,7 @@ def test_bench_admin_times_each_list_page_and_leaves_nothing():
         customers=60,
         locations=4,
         repeat=1,
+        api_repeat=2,
         stdout=out,
         stderr=StringIO(),
     )
@@ -33,6 +35,26 @@ def test_bench_admin_times_each_list_page_and_leaves_nothing():
         assert page in report
     assert "680 documents" in report.split("first page", 1)[1]  # counted exactly: small
     assert "Meets the target" in report or "Misses the target" in report
+    # The integrator API's invoice list, measured in the same data with a read key.
+    api = report.split("Integrator API invoice list", 1)[1]
+    assert "/api/v1/invoices/" in api
+    rows = {
+        found["page"].split(" ", 1)[0]: int(found["rows"])
+        for found in re.finditer(
+            r"^  (?P<page>\S.*?)\s+\d+ ms\s+\d+ ms\s+\d+ ms\s+\d+\s+(?P<rows>\d+)$", api, re.M
+        )
+    }
+    assert rows["first"] == 50
+    assert rows["page_size=500"] == 500  # 680 documents: a full page of the largest size
+    assert rows["kind=credit_note"] == 680 // 34  # one document in 34
+    (number,) = [page for page in rows if page.startswith("number=")]
+    assert rows[number] == 1
+    # The deep page, reached through `next` links: 680 documents make 14 pages of 50.
+    assert "page 14 (after 13 next links)" in api
+    assert rows["page"] == 680 - 13 * 50
+    assert "the same" in api and "queries on every page" in api
+    assert "all 14 timed API requests: p95" in api  # 7 pages, 2 each
+    assert "API invoice list meets the target" in api or "API invoice list misses" in api
     assert connection.settings_dict["NAME"] == database
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [f"{database}_bench_admin"])

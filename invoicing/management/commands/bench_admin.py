@@ -1,8 +1,11 @@
-"""Benchmark: the document and session admin lists over a million documents and ten million
-sessions on PostgreSQL, in a scratch database next to the configured one."""
+"""Benchmark: the document and session admin lists, and the integrator API's invoice list, over
+a million documents and ten million sessions on PostgreSQL, in a scratch database next to the
+configured one."""
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import platform
 import re
@@ -14,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from io import StringIO
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -30,17 +33,30 @@ from psycopg import sql
 from tqdm import tqdm
 
 from customers.models import Customer
+from invoicing.api.formats import ApiCursorPagination
 from invoicing.composition import profile_for
+from invoicing.integrations import create_api_key
 from invoicing.management.commands.bench_billing import (
     _fixtures,
     _switch_database,
     scratch_database,
 )
-from invoicing.models import Document, DocumentKind, NumberingSeries
+from invoicing.models import (
+    ApiKey,
+    Document,
+    DocumentKind,
+    DocumentStatus,
+    Integrator,
+    NumberingSeries,
+)
 from invoicing.numbering import ensure_series
 from sessions.models import EVSE, Location
 
 TARGET_MS = 300
+API_TARGET_P95_MS = 100
+# The benchmark key's own throttle: far above the few hundred requests of a measurement.
+API_REQUESTS_PER_MINUTE = 1_000_000
+API_DEEP_PAGE_HOPS = 50  # `next` links followed from the first page to the deep page
 SCRATCH_COMMENT = "cpo-portal bench_admin scratch database; dropped after the benchmark"
 BATCH_ROWS = 1_000_000
 EVSES_PER_LOCATION = 5
@@ -292,26 +308,43 @@ class Size:
 
 @dataclass
 class Measure:
-    """One admin page, requested `repeat` times."""
+    """One page, requested `repeat` times."""
 
-    list_name: str
     page: str
     url: str
     timings_ms: list[float]
     queries: int
     rows: int
-    shown: str
 
     @property
     def median(self) -> float:
         return statistics.median(self.timings_ms)
 
+    @property
+    def p95(self) -> float:
+        return percentile(self.timings_ms, 95)
+
+
+@dataclass
+class AdminMeasure(Measure):
+    """One admin page: its list, and the row count its paginator shows."""
+
+    list_name: str
+    shown: str
+
+
+def percentile(values: list[float], percent: float) -> float:
+    """Nearest rank: the smallest value that at least `percent` % of the values do not exceed."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(percent / 100 * len(ordered)) - 1)]
+
 
 class Command(BaseCommand):
     help = (
         "Time the document and session admin lists (first page, filtered, search, page 50) "
-        "over 1,000,000 documents and 10,000,000 sessions on PostgreSQL, in a scratch database "
-        "created (and dropped) for it; report the median server time and queries per page."
+        "and the integrator API's invoice list (pages, filters, a deep cursor) over 1,000,000 "
+        "documents and 10,000,000 sessions on PostgreSQL, in a scratch database created (and "
+        "dropped) for it; report the server time and queries per page."
     )
 
     def add_arguments(self, parser):
@@ -323,7 +356,13 @@ class Command(BaseCommand):
             "--months", type=int, default=36, help="History the rows spread over (default 36)."
         )
         parser.add_argument(
-            "--repeat", type=int, default=5, help="Timed requests per page (default 5)."
+            "--repeat", type=int, default=5, help="Timed requests per admin page (default 5)."
+        )
+        parser.add_argument(
+            "--api-repeat",
+            type=int,
+            default=20,
+            help="Timed requests per API page (default 20).",
         )
         parser.add_argument(
             "--database-name",
@@ -351,8 +390,8 @@ class Command(BaseCommand):
             locations=options["locations"],
             months=options["months"],
         )
-        if min(vars(size).values()) < 1 or options["repeat"] < 1:
-            raise CommandError("Sizes, --months and --repeat must be positive.")
+        if min(vars(size).values()) < 1 or min(options["repeat"], options["api_repeat"]) < 1:
+            raise CommandError("Sizes, --months, --repeat and --api-repeat must be positive.")
         scratch = options["database_name"] or f"{connection.settings_dict['NAME']}_bench_admin"
         if scratch == connection.settings_dict["NAME"]:
             raise CommandError("The scratch database must not be the configured database.")
@@ -360,7 +399,9 @@ class Command(BaseCommand):
         if options["reuse"]:
             with reused_database(scratch):
                 measures, counts = self._measure(options["repeat"]), _table_estimates()
+                api_measures = self._measure_api(options["api_repeat"])
             self.stdout.write(self._report(measures, counts, reused=True))
+            self.stdout.write(self._api_report(api_measures))
             return
         with scratch_database(scratch, keep=options["keep"], comment=SCRATCH_COMMENT):
             self.stderr.write(
@@ -372,8 +413,10 @@ class Command(BaseCommand):
             _generate(size)
             generated = time.perf_counter() - started
             measures, counts = self._measure(options["repeat"]), _table_estimates()
+            api_measures = self._measure_api(options["api_repeat"])
         self.stdout.write(f"Data generated in {generated:.0f} s (not measured).")
         self.stdout.write(self._report(measures, counts, reused=False))
+        self.stdout.write(self._api_report(api_measures))
         if options["keep"]:
             self.stdout.write(
                 f"The data stays in the database “{scratch}” (--keep); measure again with --reuse."
@@ -381,7 +424,7 @@ class Command(BaseCommand):
 
     # --- measuring -------------------------------------------------------------------------
 
-    def _measure(self, repeat: int) -> list[Measure]:
+    def _measure(self, repeat: int) -> list[AdminMeasure]:
         user_model = get_user_model()
         user, _created = user_model.objects.get_or_create(
             username="bench-admin", defaults={"is_staff": True, "is_superuser": True}
@@ -394,7 +437,7 @@ class Command(BaseCommand):
             measures.append(_measure_page(client, list_name, page, url, repeat))
         return measures
 
-    def _report(self, measures: list[Measure], counts: dict[str, int], *, reused: bool) -> str:
+    def _report(self, measures: list[AdminMeasure], counts: dict[str, int], *, reused: bool) -> str:
         lines = [
             f"Admin lists on {_machine()}",
             f"  {counts['invoicing_document']:,} documents, "
@@ -418,6 +461,66 @@ class Command(BaseCommand):
             if within
             else f"Misses the target of {TARGET_MS} ms: {slowest.list_name}, {slowest.page}, "
             f"{slowest.median:.0f} ms."
+        )
+        style = self.style.SUCCESS if within else self.style.WARNING
+        return "\n".join(lines) + "\n" + style(verdict)
+
+    def _measure_api(self, repeat: int) -> list[Measure]:
+        """Each API page with a read key of an integrator of the benchmark operator."""
+        operator_id = Document.objects.order_by("-pk").values_list("operator", flat=True).first()
+        if operator_id is None:
+            raise CommandError("No documents to list.")
+        integrator, _created = Integrator.objects.get_or_create(
+            operator_id=operator_id,
+            session_source="bench-admin-api",
+            defaults={"name": "bench_admin ERP"},
+        )
+        key = create_api_key(
+            integrator=integrator,
+            name="bench_admin read key",
+            scope=ApiKey.Scope.READ,
+            requests_per_minute=API_REQUESTS_PER_MINUTE,
+        ).plaintext
+        client = Client(HTTP_HOST=_allowed_host(), HTTP_AUTHORIZATION=f"Bearer {key}")
+        pages = _api_pages(client)
+        return [
+            _measure_api_page(client, page, url, repeat)
+            for page, url in tqdm(pages, desc="Measure API", unit="page", file=sys.stderr)
+        ]
+
+    def _api_report(self, measures: list[Measure]) -> str:
+        timings = [ms for m in measures for ms in m.timings_ms]
+        overall = percentile(timings, 95)
+        lines = [
+            f"Integrator API invoice list ({reverse('api:invoice-list')}, read key, "
+            f"{len(measures[0].timings_ms)} timed requests per page after a warm-up):",
+            f"  {'page':<52} {'median':>8} {'p95':>7} {'max':>7} {'queries':>7} {'rows':>5}",
+        ]
+        for m in measures:
+            lines.append(
+                f"  {m.page:<52} {m.median:5.0f} ms {m.p95:4.0f} ms {max(m.timings_ms):4.0f} ms "
+                f"{m.queries:>7} {m.rows:>5}"
+            )
+        lines.append(f"  all {len(timings)} timed API requests: p95 {overall:.0f} ms")
+        with_rows = [m for m in measures if m.rows]
+        queries = sorted({m.queries for m in with_rows})
+        if len(queries) == 1:
+            rows = sorted(m.rows for m in with_rows)
+            lines.append(
+                f"  the same {queries[0]} queries on every page, {rows[0]} to {rows[-1]} rows."
+            )
+        else:
+            lines.append(
+                self.style.WARNING(f"  queries per page differ ({queries}): a query per row?")
+            )
+        slowest = max(measures, key=lambda m: m.p95)
+        within = overall <= API_TARGET_P95_MS
+        verdict = (
+            f"API invoice list meets the target: p95 {overall:.0f} ms <= {API_TARGET_P95_MS} ms "
+            f"(slowest page: {slowest.page}, p95 {slowest.p95:.0f} ms)."
+            if within
+            else f"API invoice list misses the target of p95 <= {API_TARGET_P95_MS} ms: "
+            f"{overall:.0f} ms (slowest page: {slowest.page}, p95 {slowest.p95:.0f} ms)."
         )
         style = self.style.SUCCESS if within else self.style.WARNING
         return "\n".join(lines) + "\n" + style(verdict)
@@ -500,11 +603,80 @@ def _pages() -> list[tuple[str, str, str]]:
     ]
 
 
+def _api_pages(client: Client) -> list[tuple[str, str]]:
+    """(page, URL) of every measured page of the API's invoice list, with values from the data."""
+    today = timezone.localdate()
+    month_start = today.replace(day=1)
+    last_month_end = month_start - timedelta(days=1)
+    quarter_start = _months_before(month_start, 3)
+    listed = Document.objects.exclude(status=DocumentStatus.DRAFT)
+    customer = (
+        Customer.objects.filter(kind=Customer.Kind.INDIVIDUAL, documents__isnull=False)
+        .order_by("pk")
+        .first()
+    )
+    customer_id = customer.pk if customer else 0
+    customer_documents = listed.filter(customer_id=customer_id).count()
+    invoice = listed.filter(kind=DocumentKind.INVOICE).order_by("pk").first()
+    number = invoice.display_number if invoice else "INV"
+    largest = ApiCursorPagination.max_page_size
+    rows = [
+        (f"first page (default size, {ApiCursorPagination.page_size})", {}),
+        (f"page_size={largest} (the largest)", {"page_size": largest}),
+        (
+            "status=paid + issued_from/issued_to (last 3 months)",
+            {
+                "status": DocumentStatus.PAID,
+                "issued_from": quarter_start.isoformat(),
+                "issued_to": last_month_end.isoformat(),
+            },
+        ),
+        ("kind=credit_note", {"kind": DocumentKind.CREDIT_NOTE}),
+        (f"customer={customer_id} ({customer_documents:,} documents)", {"customer": customer_id}),
+        (f"number={number}", {"number": number}),
+    ]
+    url = reverse("api:invoice-list")
+    pages = [(page, f"{url}?{urlencode(params)}" if params else url) for page, params in rows]
+    # The deep page: reached as an integrator reaches it, by following `next` links.
+    deep, hops = url, 0
+    while hops < API_DEEP_PAGE_HOPS:
+        following = _api_get(client, deep).get("next")
+        if not following:
+            break
+        parts = urlsplit(following)
+        deep, hops = f"{parts.path}?{parts.query}", hops + 1
+    pages.append((f"page {hops + 1} (after {hops} next links)", deep))
+    return pages
+
+
+def _api_get(client: Client, url: str) -> dict:
+    response = client.get(url, secure=True)
+    if response.status_code != 200:
+        raise CommandError(f"{url} answered {response.status_code}: {response.content[:200]!r}")
+    return json.loads(response.content)
+
+
+def _measure_api_page(client: Client, page: str, url: str, repeat: int) -> Measure:
+    _api_get(client, url)  # warm-up; it also records the key's use of this minute (a write)
+    with CaptureQueriesContext(connection) as queries:
+        rows = len(_api_get(client, url)["results"])
+    # Read now: the next request clears the connection's query log.
+    query_count = len(queries.captured_queries)
+    timings = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        response = client.get(url, secure=True)
+        timings.append((time.perf_counter() - started) * 1000)
+        if response.status_code != 200:
+            raise CommandError(f"{url} answered {response.status_code}.")
+    return Measure(page=page, url=url, timings_ms=timings, queries=query_count, rows=rows)
+
+
 PAGINATOR_RE = re.compile(r'<p class="paginator">(.*?)</p>', re.S)
 TAG_RE = re.compile(r"<[^>]+>")
 
 
-def _measure_page(client: Client, list_name: str, page: str, url: str, repeat: int) -> Measure:
+def _measure_page(client: Client, list_name: str, page: str, url: str, repeat: int) -> AdminMeasure:
     response = client.get(url, secure=True)  # warm-up: templates, caches, buffers
     if response.status_code != 200:
         raise CommandError(f"{url} answered {response.status_code}.")
@@ -523,7 +695,7 @@ def _measure_page(client: Client, list_name: str, page: str, url: str, repeat: i
         words = " ".join(TAG_RE.sub(" ", found.group(1)).replace("Show all", "").split())
         count = re.search(r"((?:about )?[\d,.]+ \D+)$", words)
         shown = count.group(1) if count else words[-40:]
-    return Measure(
+    return AdminMeasure(
         list_name=list_name,
         page=page,
         url=url,
