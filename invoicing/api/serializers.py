@@ -19,6 +19,10 @@ from ..models import (
     DocumentStatus,
     Payment,
 )
+from .lists import CompiledListSerializer
+
+# An id no document has, replaced by each document's id in the PDF URL.
+PDF_URL_PLACEHOLDER = 987654321987654321
 
 
 def _money(help_text: str, **kwargs) -> serializers.DecimalField:
@@ -93,6 +97,10 @@ class InvoiceSerializer(serializers.ModelSerializer):
     issued_at = serializers.DateTimeField(allow_null=True, help_text="When it was issued.")
     pdf_url = serializers.SerializerMethodField(help_text="Where to download its PDF.")
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._pdf_url: tuple[str, ...] | None = None
+
     class Meta:
         model = Document
         fields = [
@@ -123,14 +131,21 @@ class InvoiceSerializer(serializers.ModelSerializer):
             "pdf_url",
         ]
         read_only_fields = fields
+        list_serializer_class = CompiledListSerializer
 
     def get_credit_note(self, document: Document) -> int | None:
-        # Prefetched by the views: no query per row.
-        notes = document.credit_notes.all()
-        return notes[0].pk if notes else None
+        # Annotated by the view's queryset: no query per row.
+        return document.credit_note_id
 
     def get_pdf_url(self, document: Document) -> str:
-        return reverse("api:invoice-pdf", args=[document.pk], request=self.context.get("request"))
+        # One reverse() per page, not per row: it was a third of a 500-row page's time.
+        if self._pdf_url is None:
+            url = reverse(
+                "api:invoice-pdf", args=[PDF_URL_PLACEHOLDER], request=self.context.get("request")
+            )
+            self._pdf_url = tuple(url.split(f"/{PDF_URL_PLACEHOLDER}/"))
+        before, after = self._pdf_url
+        return f"{before}/{document.pk}/{after}"
 
 
 class DocumentLineSerializer(serializers.ModelSerializer):

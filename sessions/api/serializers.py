@@ -12,6 +12,7 @@ from rest_framework import serializers
 from customers.api.serializers import DETAIL_FIELDS
 from customers.models import Customer
 from customers.services import invoice_detail_errors
+from invoicing.api.lists import CompiledListSerializer
 
 from ..models import ChargingSession, SessionChargeLine
 
@@ -203,6 +204,7 @@ class SessionSerializer(serializers.ModelSerializer):
             "breakdown",
         ]
         read_only_fields = fields
+        list_serializer_class = CompiledListSerializer
 
 
 # --- writing (request shapes) -------------------------------------------------------------------

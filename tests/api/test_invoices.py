@@ -9,7 +9,7 @@ import pytest
 
 from invoicing import pdf
 from invoicing.models import Document, DocumentStatus, Payment
-from invoicing.services import issue_credit_note
+from invoicing.services import issue_credit_note, record_payment
 from tests.factories import CustomerFactory
 from tests.invoicing.helpers import issue_invoice_for
 
@@ -187,3 +187,18 @@ def test_a_page_of_documents_costs_the_same_queries_whatever_its_size(api, opera
         return len(captured)
 
     assert queries(1) == queries(5)
+
+
+def test_a_listed_document_says_exactly_what_its_detail_says(api, invoice, monthly_company):
+    monthly = issue_invoice_for(monthly_company, sessions=2)
+    credit_note, _ = issue_credit_note(document=monthly, reason="Wrong tariff")
+    record_payment(document=invoice, amount=invoice.total_gross, paid_on=invoice.issue_date)
+
+    listed = api.get(INVOICES).json()["results"]
+
+    assert [d["id"] for d in listed] == [credit_note.pk, monthly.pk, invoice.pk]
+    for row in listed:
+        detail = api.get(f"{INVOICES}{row['id']}/").json()
+        assert row == {field: detail[field] for field in row}
+    assert listed[1]["credit_note"] == credit_note.pk
+    assert listed[0]["credited_document"] == monthly.pk

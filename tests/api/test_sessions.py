@@ -322,3 +322,23 @@ def test_collect_only_issues_nothing_and_the_api_has_what_an_external_system_nee
     assert session["ended_at"] == datetime(2026, 3, 2, 10, tzinfo=UTC).isoformat().replace(
         "+00:00", "Z"
     )
+
+
+def test_a_listed_session_says_exactly_what_its_detail_says(
+    api, operator, evse, tariff, per_session_customer
+):
+    issue_invoice_for(per_session_customer)
+    billed = ChargingSession.objects.get(customer=per_session_customer)
+    token_customer = CustomerFactory(operator=operator, vat_id="", street="")
+    api.post("/api/v1/tokens/", {"customer": token_customer.pk, "kind": "rfid", "uid": "04LIST"})
+    api.post(SESSIONS, native(evse, tariff, source_id="L-1", token_uid="04LIST", idle_minutes=5))
+    api.post(SESSIONS, native(evse, tariff, source_id="L-2", ad_hoc_email="ad.hoc@example.org"))
+    api.post(SESSIONS, native(evse, tariff, source_id="L-3"))
+
+    listed = api.get(SESSIONS).json()["results"]
+
+    assert len(listed) == 4 and listed[-1]["id"] == billed.pk
+    for row in listed:
+        assert row == api.get(f"{SESSIONS}{row['id']}/").json()
+    assert listed[2]["token"]["uid"] == "04LIST"
+    assert listed[-1]["documents"][0]["kind"] == "invoice"
