@@ -21,12 +21,12 @@ from django.utils.dateparse import parse_datetime
 from customers.models import ChargingToken, Customer
 from customers.services import get_anonymous_customer
 from invoicing import webhooks
+from invoicing.bulk import insert_models, insert_rows
 from invoicing.composition import issued_per_session
 from invoicing.models import Operator
 from invoicing.money import vat_breakdown
 from invoicing.tasks import issue_session_documents
 
-from .bulk import insert_models, insert_rows
 from .models import EVSE, ChargingSession, SessionChargeLine, Tariff, TariffSnapshot
 from .pricing import (
     ChargingPeriod,
