@@ -29,6 +29,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from .bulk import insert_models
 from .models import (
     Document,
     Operator,
@@ -93,14 +94,13 @@ def emit(*, operator: Operator | int, event: str, objects: Iterable[object]) -> 
         )
         for object_id, data in _payloads(event, ids, operator_id).items()
     ]
-    WebhookEvent.objects.bulk_create(events)
-    deliveries = WebhookDelivery.objects.bulk_create(
-        [
-            WebhookDelivery(event=e, endpoint=p, next_attempt_at=now)
-            for e in events
-            for p in endpoints
-        ]
-    )
+    # COPY on PostgreSQL: a bulk of 1,000 sessions writes 1,000 bodies, which Django's bulk
+    # INSERT quoted in Python.
+    insert_models(events)
+    deliveries = [
+        WebhookDelivery(event=e, endpoint=p, next_attempt_at=now) for e in events for p in endpoints
+    ]
+    insert_models(deliveries)
     delivery_ids = [d.pk for d in deliveries]
     transaction.on_commit(lambda: queue_deliveries(delivery_ids))
     return events
@@ -111,9 +111,12 @@ def _payloads(event: str, ids: Sequence[int], operator_id: int) -> dict[int, dic
     if event == WebhookEventType.SESSION_PRICED:
         from sessions.models import ChargingSession
 
-        sessions = ChargingSession.objects.filter(
-            pk__in=ids, operator_id=operator_id
-        ).select_related("evse", "tariff")
+        # Only the columns the event shows: not the payload, periods and tariff JSON.
+        sessions = (
+            ChargingSession.objects.filter(pk__in=ids, operator_id=operator_id)
+            .select_related("evse", "tariff")
+            .only(*SESSION_EVENT_FIELDS)
+        )
         found = {s.pk: _session_data(s) for s in sessions}
     else:
         documents = Document.objects.filter(pk__in=ids, operator_id=operator_id)
@@ -134,6 +137,24 @@ def _payloads(event: str, ids: Sequence[int], operator_id: int) -> dict[int, dic
 
 def _money(value) -> str | None:
     return None if value is None else str(value)
+
+
+SESSION_EVENT_FIELDS = (
+    "source",
+    "source_id",
+    "customer",
+    "evse",
+    "evse__evse_id",
+    "tariff",
+    "tariff__ocpi_id",
+    "started_at",
+    "ended_at",
+    "energy_kwh",
+    "currency",
+    "total_net",
+    "total_vat",
+    "total_gross",
+)
 
 
 def _session_data(session) -> dict:
