@@ -454,16 +454,18 @@ class Command(BaseCommand):
                 f"{max(m.timings_ms):4.0f} ms {m.queries:>7} {m.rows:>5}  {m.shown}"
             )
         slowest = max(measures, key=lambda m: m.median)
-        within = slowest.median < TARGET_MS
-        verdict = (
-            f"Meets the target: every page under {TARGET_MS} ms (slowest: {slowest.list_name}, "
-            f"{slowest.page}, {slowest.median:.0f} ms)."
-            if within
-            else f"Misses the target of {TARGET_MS} ms: {slowest.list_name}, {slowest.page}, "
-            f"{slowest.median:.0f} ms."
+        return self._with_verdict(
+            lines,
+            within=slowest.median < TARGET_MS,
+            met=f"Meets the target: every page under {TARGET_MS} ms (slowest: "
+            f"{slowest.list_name}, {slowest.page}, {slowest.median:.0f} ms).",
+            missed=f"Misses the target of {TARGET_MS} ms: {slowest.list_name}, {slowest.page}, "
+            f"{slowest.median:.0f} ms.",
         )
+
+    def _with_verdict(self, lines: list[str], *, within: bool, met: str, missed: str) -> str:
         style = self.style.SUCCESS if within else self.style.WARNING
-        return "\n".join(lines) + "\n" + style(verdict)
+        return "\n".join(lines) + "\n" + style(met if within else missed)
 
     def _measure_api(self, repeat: int) -> list[Measure]:
         """Each API page with a read key of an integrator of the benchmark operator."""
@@ -514,16 +516,14 @@ class Command(BaseCommand):
                 self.style.WARNING(f"  queries per page differ ({queries}): a query per row?")
             )
         slowest = max(measures, key=lambda m: m.p95)
-        within = overall <= API_TARGET_P95_MS
-        verdict = (
-            f"API invoice list meets the target: p95 {overall:.0f} ms <= {API_TARGET_P95_MS} ms "
-            f"(slowest page: {slowest.page}, p95 {slowest.p95:.0f} ms)."
-            if within
-            else f"API invoice list misses the target of p95 <= {API_TARGET_P95_MS} ms: "
-            f"{overall:.0f} ms (slowest page: {slowest.page}, p95 {slowest.p95:.0f} ms)."
+        return self._with_verdict(
+            lines,
+            within=overall <= API_TARGET_P95_MS,
+            met=f"API invoice list meets the target: p95 {overall:.0f} ms <= "
+            f"{API_TARGET_P95_MS} ms (slowest page: {slowest.page}, p95 {slowest.p95:.0f} ms).",
+            missed=f"API invoice list misses the target of p95 <= {API_TARGET_P95_MS} ms: "
+            f"{overall:.0f} ms (slowest page: {slowest.page}, p95 {slowest.p95:.0f} ms).",
         )
-        style = self.style.SUCCESS if within else self.style.WARNING
-        return "\n".join(lines) + "\n" + style(verdict)
 
 
 def _pages() -> list[tuple[str, str, str]]:
