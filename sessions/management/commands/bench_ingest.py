@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from customers.models import ChargingToken, Customer
 from invoicing.integrations import create_api_key
+from invoicing.management.commands.bench_admin import percentile
 from invoicing.models import (
     ApiKey,
     Integrator,
@@ -211,7 +212,7 @@ class Command(BaseCommand):
             f"through the API (POST /api/v1/sessions/bulk/, {len(took)} requests of up to "
             f"{batch_size:,} sessions, gunicorn with "
             f"{workers} worker process(es), {clients} client thread(s); request median "
-            f"{statistics.median(took) * 1000:,.0f} ms, p95 {_p95(took) * 1000:,.0f} ms"
+            f"{statistics.median(took) * 1000:,.0f} ms, p95 {percentile(took, 95) * 1000:,.0f} ms"
         )
         if webhook:
             deliveries = WebhookDelivery.objects.filter(event__operator=operator).count()
@@ -394,8 +395,3 @@ def _post(host: str, port: int, key: str, body: bytes) -> tuple[int, bytes]:
         return response.status, response.read()
     finally:
         conn.close()
-
-
-def _p95(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
