@@ -242,15 +242,15 @@ REST_FRAMEWORK = {
     # Integrators use API keys (docs/api.md); staff may call staff endpoints from the admin.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "invoicing.api.auth.ApiKeyAuthentication",
+        "cpo_portal.kernel.api.auth.ApiKeyAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_THROTTLE_CLASSES": ["invoicing.api.auth.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["cpo_portal.kernel.api.auth.ApiKeyRateThrottle"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "invoicing.api.formats.ApiCursorPagination",
-    "DEFAULT_PARSER_CLASSES": ["invoicing.api.formats.DecimalJSONParser"],
-    "DEFAULT_RENDERER_CLASSES": ["invoicing.api.formats.ExactJSONRenderer"],
-    "EXCEPTION_HANDLER": "invoicing.api.framework.api_exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "cpo_portal.kernel.api.formats.ApiCursorPagination",
+    "DEFAULT_PARSER_CLASSES": ["cpo_portal.kernel.api.formats.DecimalJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["cpo_portal.kernel.api.formats.ExactJSONRenderer"],
+    "EXCEPTION_HANDLER": "cpo_portal.kernel.api.framework.api_exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
 }
 # Requests per minute of an API key without its own limit (ApiKey.requests_per_minute).

@@ -5,12 +5,11 @@ from django.contrib import admin, messages
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from invoicing.admin_exports import ExportAdminMixin
-from invoicing.composition import InvoicingError
-from invoicing.subscriptions import cancel_subscription, subscribe
-
-from .forms import CustomerAdminForm
-from .models import ChargingToken, Customer, Plan, Subscription, SubscriptionPeriod
+from cpo_portal.kernel.admin.exports import ExportAdminMixin
+from customers.forms import CustomerAdminForm
+from customers.models import ChargingToken, Customer, Plan, Subscription, SubscriptionPeriod
+from invoicing.documents.composition import InvoicingError
+from invoicing.subscriptions.lifecycle import cancel_subscription, subscribe
 
 
 class ChargingTokenInline(admin.TabularInline):

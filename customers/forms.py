@@ -9,17 +9,16 @@ from django.contrib.auth.forms import PasswordResetForm
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
-from invoicing.models import InvoicingSettings
-
-from . import selectors
-from .auth import customer_of, is_back_office
-from .models import Customer
-from .services import (
+from customers import selectors
+from customers.auth import customer_of, is_back_office
+from customers.models import Customer
+from customers.services import (
     PORTAL_KINDS,
     invoice_detail_errors,
     mandatory_invoice_fields,
     normalise_vat_id,
 )
+from invoicing.models import InvoicingSettings
 
 
 class CustomerAdminForm(forms.ModelForm):

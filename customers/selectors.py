@@ -11,10 +11,9 @@ from datetime import date, timedelta
 
 from django.db.models import Count, Prefetch, QuerySet, Sum
 
+from customers.models import Customer, Subscription, SubscriptionPeriod
 from invoicing.models import Document, DocumentFile, DocumentStatus, InvoicingSettings
 from sessions.models import ChargingSession
-
-from .models import Customer, Subscription, SubscriptionPeriod
 
 
 def operator_settings(*, customer: Customer) -> InvoicingSettings | None:

@@ -15,9 +15,8 @@ from django.utils.translation import gettext as _
 from stdnum.eu import vat as eu_vat
 from stdnum.exceptions import ValidationError as StdnumValidationError
 
+from customers.models import Customer
 from invoicing.models import INVOICE_DETAIL_FIELDS, InvoicingSettings, Operator
-
-from .models import Customer
 
 AD_HOC_EMAIL_RETENTION = timedelta(days=30)
 

@@ -7,10 +7,11 @@ from datetime import timedelta
 from celery import shared_task
 from django.utils import timezone
 
+from invoicing.billing import runs as billing
+from invoicing.documents import issuing as services
+from invoicing.models import InvoicingSettings, Operator
+from invoicing.subscriptions import lifecycle as subscriptions
 from sessions.models import ChargingSession
-
-from . import billing, services, subscriptions
-from .models import InvoicingSettings, Operator
 
 PER_SESSION_CATCH_UP = timedelta(days=35)
 
@@ -98,7 +99,8 @@ def render_document_pdf(
     """
     from django.db import DatabaseError
 
-    from . import outputs, pdf
+    from invoicing.output import pdf
+    from invoicing.output import pipeline as outputs
 
     try:
         document_file = outputs.render_document(
@@ -115,7 +117,7 @@ def render_document_pdf(
 @shared_task(name="invoicing.queue_document_pdfs", acks_late=True)
 def queue_document_pdfs(document_ids: list[int]) -> int:
     """Queue one render task per document issued by a billing chunk."""
-    from . import outputs
+    from invoicing.output import pipeline as outputs
 
     return outputs.queue_issued_pdfs(document_ids)
 
@@ -123,7 +125,7 @@ def queue_document_pdfs(document_ids: list[int]) -> int:
 @shared_task(name="invoicing.send_document_email", bind=True, acks_late=True, max_retries=5)
 def send_document_email(self, delivery_id: int) -> str:
     """Send one e-mail delivery; failures are recorded and retried with growing delays."""
-    from . import delivery
+    from invoicing.output import emails as delivery
 
     try:
         return delivery.send_email(delivery_id=delivery_id)
@@ -134,7 +136,7 @@ def send_document_email(self, delivery_id: int) -> str:
 @shared_task(name="invoicing.render_missing_pdfs")
 def render_missing_pdfs() -> int:
     """Hourly: queue the PDFs of issued documents whose render task was lost."""
-    from . import outputs
+    from invoicing.output import pipeline as outputs
 
     return outputs.render_missing()
 
@@ -142,7 +144,7 @@ def render_missing_pdfs() -> int:
 @shared_task(name="invoicing.requeue_stale_deliveries")
 def requeue_stale_deliveries() -> int:
     """Hourly: queue again the e-mails whose task was lost (sending twice is prevented)."""
-    from . import delivery
+    from invoicing.output import emails as delivery
 
     ids = delivery.stale_delivery_ids()
     for delivery_id in ids:
@@ -156,7 +158,7 @@ def requeue_stale_deliveries() -> int:
 @shared_task(name="invoicing.deliver_webhook", acks_late=True)
 def deliver_webhook(delivery_id: int) -> str:
     """One attempt of a webhook delivery; a soon retry is queued, later ones wait for the sweep."""
-    from . import webhooks
+    from cpo_portal.kernel.integrations import webhooks
 
     result = webhooks.deliver(delivery_id=delivery_id)
     if result.retry_in is not None and result.retry_in <= webhooks.COUNTDOWN_LIMIT:
@@ -175,7 +177,7 @@ def queue_webhook_deliveries(delivery_ids: list[int]) -> int:
 @shared_task(name="invoicing.sweep_webhooks")
 def sweep_webhooks() -> int:
     """Every minute: queue the webhook deliveries that are due (retries, lost tasks)."""
-    from . import webhooks
+    from cpo_portal.kernel.integrations import webhooks
 
     ids = webhooks.due_delivery_ids()
     for delivery_id in ids:
@@ -186,7 +188,7 @@ def sweep_webhooks() -> int:
 @shared_task(name="invoicing.clean_integrator_records")
 def clean_integrator_records() -> dict[str, int]:
     """Hourly: idempotency keys after 24 h, finished webhook events after the retention."""
-    from . import idempotency, webhooks
+    from cpo_portal.kernel.integrations import idempotency, webhooks
 
     return {
         "idempotency_records": idempotency.delete_expired(),

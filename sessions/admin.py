@@ -15,18 +15,17 @@ from django.utils.text import get_valid_filename
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from invoicing.admin_exports import ExportAdminMixin
-from invoicing.admin_lists import (
+from cpo_portal.kernel.admin.exports import ExportAdminMixin
+from cpo_portal.kernel.admin.lists import (
     DateRangeFilter,
     EstimatedCountPaginator,
     RelatedAutocompleteFilter,
 )
 from invoicing.models import InvoicingSettings
-
-from .forms import TariffImportForm, pretty_json
-from .models import EVSE, ChargingSession, Location, SessionChargeLine, Tariff
-from .pricing import PricingError
-from .services import dump_json, export_tariff, reprice_session
+from sessions.forms import TariffImportForm, pretty_json
+from sessions.models import EVSE, ChargingSession, Location, SessionChargeLine, Tariff
+from sessions.pricing import PricingError
+from sessions.services import dump_json, export_tariff, reprice_session
 
 REPRICE_LIMIT = 1000
 REFUSED_IDS_SHOWN = 20

@@ -10,9 +10,8 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from invoicing.models import Operator
-
-from .models import Tariff
-from .services import TariffImportError, export_tariff, import_tariff, load_json
+from sessions.models import Tariff
+from sessions.services import TariffImportError, export_tariff, import_tariff, load_json
 
 MAX_TARIFF_FILE_BYTES = 1024 * 1024
 

@@ -18,17 +18,16 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from cpo_portal.kernel.bulk import insert_models, insert_rows
+from cpo_portal.kernel.integrations import webhooks
+from cpo_portal.kernel.money import vat_breakdown
 from customers.models import ChargingToken, Customer
 from customers.services import get_anonymous_customer
-from invoicing import webhooks
-from invoicing.bulk import insert_models, insert_rows
-from invoicing.composition import issued_per_session
+from invoicing.documents.composition import issued_per_session
 from invoicing.models import Operator
-from invoicing.money import vat_breakdown
 from invoicing.tasks import issue_session_documents
-
-from .models import EVSE, ChargingSession, SessionChargeLine, Tariff, TariffSnapshot
-from .pricing import (
+from sessions.models import EVSE, ChargingSession, SessionChargeLine, Tariff, TariffSnapshot
+from sessions.pricing import (
     ChargingPeriod,
     PricedSession,
     PricingError,

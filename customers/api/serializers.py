@@ -5,10 +5,9 @@ from __future__ import annotations
 from django.utils import timezone
 from rest_framework import serializers
 
+from customers.models import ChargingToken, Customer
+from customers.services import invoice_detail_errors, normalise_vat_id
 from invoicing.models import InvoicingSettings
-
-from ..models import ChargingToken, Customer
-from ..services import invoice_detail_errors, normalise_vat_id
 
 # The anonymous customer exists once per operator and is made by the ingest, never by hand;
 # the subscription mode is set by selling a plan (admin), not by editing the customer.

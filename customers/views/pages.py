@@ -14,18 +14,17 @@ from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
-from invoicing import pdf
-from invoicing.admin_documents import pdf_response
+from cpo_portal.kernel.money import ZERO
+from customers import selectors
+from customers.forms import InvoiceDetailsForm
+from customers.models import Customer
+from customers.services import PORTAL_EDITABLE_FIELDS, update_invoice_details
+from customers.views.access import driver_required, page
+from invoicing.admin.documents import pdf_response
 from invoicing.models import Document, DocumentKind, DocumentLine, DocumentStatus
-from invoicing.money import ZERO
-from invoicing.subscriptions import period_end
+from invoicing.output import pdf
+from invoicing.subscriptions.lifecycle import period_end
 from sessions.models import ChargingSession
-
-from .. import selectors
-from ..forms import InvoiceDetailsForm
-from ..models import Customer
-from ..services import PORTAL_EDITABLE_FIELDS, update_invoice_details
-from .access import driver_required, page
 
 PAGE_SIZE = 25
 # A monthly invoice may bill hundreds of sessions; its page links the first ones.

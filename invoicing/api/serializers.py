@@ -8,9 +8,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
-from sessions.api.serializers import ChargeLineSerializer
-
-from ..models import (
+from cpo_portal.kernel.api.lists import CompiledListSerializer
+from invoicing.models import (
     BillingRun,
     BillingRunError,
     Document,
@@ -19,7 +18,7 @@ from ..models import (
     DocumentStatus,
     Payment,
 )
-from .lists import CompiledListSerializer
+from sessions.api.serializers import ChargeLineSerializer
 
 # An id no document has, replaced by each document's id in the PDF URL.
 PDF_URL_PLACEHOLDER = 987654321987654321

@@ -12,15 +12,15 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 
-from ..admin_documents import pdf_response
-from ..billing import parse_period, queue_billing_run
-from ..composition import InvoicingError
-from ..models import BilledSession, BillingRun, Document, DocumentKind, DocumentStatus
-from ..pdf import latest_file
-from ..services import PAYABLE_STATUSES, issue_credit_note, record_payment
-from .filters import IdFilter
-from .framework import Conflict, ExactJSONRenderer, IntegratorViewSet, PdfRenderer
-from .serializers import (
+from cpo_portal.kernel.api.framework import (
+    Conflict,
+    ExactJSONRenderer,
+    IntegratorViewSet,
+    PdfRenderer,
+)
+from invoicing.admin.documents import pdf_response
+from invoicing.api.filters import IdFilter
+from invoicing.api.serializers import (
     BillingRunErrorSerializer,
     BillingRunRequestSerializer,
     BillingRunSerializer,
@@ -30,6 +30,11 @@ from .serializers import (
     InvoiceSerializer,
     PaymentSerializer,
 )
+from invoicing.billing.runs import parse_period, queue_billing_run
+from invoicing.documents.composition import InvoicingError
+from invoicing.documents.issuing import PAYABLE_STATUSES, issue_credit_note, record_payment
+from invoicing.models import BilledSession, BillingRun, Document, DocumentKind, DocumentStatus
+from invoicing.output.pdf import latest_file
 
 # How long a client should wait before asking again for a PDF that is still being rendered.
 PDF_RETRY_AFTER_SECONDS = 30

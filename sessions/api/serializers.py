@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from cpo_portal.kernel.api.lists import CompiledListSerializer
 from customers.api.serializers import DETAIL_FIELDS
 from customers.models import Customer
 from customers.services import invoice_detail_errors
-from invoicing.api.lists import CompiledListSerializer
-
-from ..models import ChargingSession, SessionChargeLine
+from sessions.models import ChargingSession, SessionChargeLine
 
 BULK_LIMIT = 1000
 

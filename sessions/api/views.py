@@ -12,25 +12,24 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from cpo_portal.kernel.api.framework import IntegratorViewSet
 from invoicing.api.filters import IdFilter, InstantFilter, PeriodFilter
-from invoicing.api.framework import IntegratorViewSet
 from invoicing.models import BilledSession
-
-from ..models import ChargingSession, Tariff
-from ..services import (
-    IngestOutcome,
-    TariffImportError,
-    export_tariff,
-    import_tariff,
-    ingest_sessions,
-)
-from .serializers import (
+from sessions.api.serializers import (
     BulkResultSerializer,
     BulkSessionsSerializer,
     NativeSessionSerializer,
     OcpiCdrSerializer,
     OcpiTariffSerializer,
     SessionSerializer,
+)
+from sessions.models import ChargingSession, Tariff
+from sessions.services import (
+    IngestOutcome,
+    TariffImportError,
+    export_tariff,
+    import_tariff,
+    ingest_sessions,
 )
 
 NATIVE = ChargingSession.PayloadFormat.NATIVE

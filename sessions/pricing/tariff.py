@@ -13,8 +13,8 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from ._values import read_datetime, read_int, read_number
-from .errors import TariffError
+from sessions.pricing._values import read_datetime, read_int, read_number
+from sessions.pricing.errors import TariffError
 
 __all__ = [
     "DAYS_OF_WEEK",

@@ -9,8 +9,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from cpo_portal.kernel.integrations import idempotency
 from customers.models import Customer
-from invoicing import idempotency
 from invoicing.models import Document, IdempotencyRecord, Integrator
 from invoicing.tasks import clean_integrator_records
 from tests.api.conftest import Api, make_integrator, make_key

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from invoicing import pdf
+from invoicing.documents.issuing import issue_credit_note, record_payment
 from invoicing.models import Document, DocumentStatus, Payment
-from invoicing.services import issue_credit_note, record_payment
+from invoicing.output import pdf
 from tests.factories import CustomerFactory
 from tests.invoicing.helpers import issue_invoice_for
 

@@ -8,13 +8,13 @@ from decimal import Decimal
 
 import pytest
 
-from invoicing.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
-from invoicing.services import (
+from invoicing.documents.issuing import (
     InvoicingError,
     issue_credit_note,
     mark_overdue_documents,
     record_payment,
 )
+from invoicing.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from sessions.services import reprice_session
 from tests.factories import CustomerFactory
 from tests.invoicing.helpers import (

@@ -16,7 +16,8 @@ from django.urls import reverse
 
 from customers.models import Customer
 from invoicing import tasks
-from invoicing.billing import previous_period, run_billing
+from invoicing.billing.runs import previous_period, run_billing
+from invoicing.documents.issuing import correct_recipient_details, record_payment, today_for
 from invoicing.models import (
     RECIPIENT_FIELDS,
     BillingRun,
@@ -30,7 +31,6 @@ from invoicing.models import (
     Payment,
     RecipientCorrection,
 )
-from invoicing.services import correct_recipient_details, record_payment, today_for
 from tests.factories import CustomerFactory, OperatorFactory
 from tests.invoicing.helpers import issue_invoice_for, make_priced_session
 

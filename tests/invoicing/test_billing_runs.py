@@ -17,7 +17,8 @@ from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from django_celery_beat.models import PeriodicTask
 
-from invoicing.billing import (
+from cpo_portal.kernel.money import round_money
+from invoicing.billing.runs import (
     bill_chunk,
     pending_chunk_ids,
     plan_billing_run,
@@ -25,10 +26,9 @@ from invoicing.billing import (
     rebill_customer,
     run_billing,
 )
-from invoicing.composition import InvoicingError
+from invoicing.documents.composition import InvoicingError
+from invoicing.documents.issuing import issue_session_documents
 from invoicing.models import BilledSession, BillingRun, Document, DocumentKind, InvoicingSettings
-from invoicing.money import round_money
-from invoicing.services import issue_session_documents
 from tests.factories import CompanyCustomerFactory, CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -321,7 +321,7 @@ django.setup()
 from django.db import connection
 connection.settings_dict["NAME"] = os.environ["CPO_TEST_DATABASE_NAME"]
 from datetime import date
-from invoicing.billing import run_billing
+from invoicing.billing.runs import run_billing
 from invoicing.models import Operator
 run_billing(operator=Operator.objects.get(), period=date(2026, 10, 1), chunk_customers=1)
 """

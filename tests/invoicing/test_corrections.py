@@ -8,16 +8,16 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth import get_user_model
 
-from invoicing.billing import run_billing
-from invoicing.composition import InvoicingError
-from invoicing.models import BilledSession, Document, DocumentKind, DocumentStatus
-from invoicing.services import (
+from invoicing.billing.runs import run_billing
+from invoicing.documents.composition import InvoicingError
+from invoicing.documents.issuing import (
     correct_recipient_details,
     issue_credit_note,
     issue_session_documents,
     mark_overdue_documents,
     record_payment,
 )
+from invoicing.models import BilledSession, Document, DocumentKind, DocumentStatus
 from sessions.models import ChargingSession
 from tests.factories import CompanyCustomerFactory
 

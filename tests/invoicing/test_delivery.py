@@ -20,9 +20,11 @@ from django.urls import path
 from PIL import Image
 
 from customers.models import Customer
-from invoicing import delivery, outputs, pdf
-from invoicing.admin_documents import OUTPUT_INLINES, DocumentOutputsAdminMixin
+from invoicing.admin.documents import OUTPUT_INLINES, DocumentOutputsAdminMixin
 from invoicing.models import Document, DocumentFile, EmailDelivery
+from invoicing.output import emails as delivery
+from invoicing.output import pdf
+from invoicing.output import pipeline as outputs
 from invoicing.tasks import send_document_email
 from tests.invoicing.test_pdf import _compiled_translations, issue_document, set_options
 from tests.invoicing.test_pdf import setup as setup
@@ -270,7 +272,7 @@ def test_issuing_a_document_renders_and_emails_it_through_the_workers(setup, cel
 def test_a_recipient_correction_renders_a_new_revision_through_the_workers(
     setup, celery_worker_thread
 ):
-    from invoicing.services import correct_recipient_details
+    from invoicing.documents.issuing import correct_recipient_details
 
     document = issue_document(setup)
     deadline = time.monotonic() + 60

@@ -10,6 +10,8 @@ from multiprocessing import get_context
 import pytest
 from django.db import IntegrityError, connection, transaction
 
+from invoicing.documents.issuing import issue_session_documents, record_payment
+from invoicing.documents.numbering import ensure_series
 from invoicing.models import (
     BilledSession,
     Document,
@@ -18,8 +20,6 @@ from invoicing.models import (
     NumberingSeries,
     Payment,
 )
-from invoicing.numbering import ensure_series
-from invoicing.services import issue_session_documents, record_payment
 from tests.invoicing.concurrent_issuer import issue_one_by_one
 
 pytestmark = pytest.mark.django_db

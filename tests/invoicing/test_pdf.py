@@ -24,9 +24,15 @@ from django.utils import translation
 from PIL import Image
 from pypdf import PdfReader
 
+from cpo_portal import i18n
 from customers.models import Customer
-from invoicing import i18n, pdf
-from invoicing.billing import previous_period, run_billing
+from invoicing.billing.runs import previous_period, run_billing
+from invoicing.documents.issuing import (
+    correct_recipient_details,
+    issue_credit_note,
+    issue_session_documents,
+    today_for,
+)
 from invoicing.models import (
     Document,
     DocumentFile,
@@ -34,12 +40,7 @@ from invoicing.models import (
     InvoicingSettings,
     RenderFailure,
 )
-from invoicing.services import (
-    correct_recipient_details,
-    issue_credit_note,
-    issue_session_documents,
-    today_for,
-)
+from invoicing.output import pdf
 from sessions.services import import_tariff, ingest_sessions
 from tests.factories import CustomerFactory, EVSEFactory
 

@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from invoicing.services import issue_session_documents
+from invoicing.documents.issuing import issue_session_documents
 from sessions.models import ChargingSession, Tariff
 from sessions.services import (
     TariffImportError,

@@ -1,0 +1,382 @@
+"""Outgoing webhooks: events written to an outbox with the change, delivered signed, retried.
+
+`emit` is called by the services inside their transaction: it writes one `WebhookEvent` per
+object (with the exact JSON body) and one `WebhookDelivery` per subscribed endpoint, and
+queues the deliveries once the transaction commits. A crash between commit and queueing loses
+nothing: the minutely sweep sends what is due. Each attempt is signed in the style of the
+Standard Webhooks specification (headers webhook-id, webhook-timestamp, webhook-signature
+``v1,<base64 HMAC-SHA256 of "id.timestamp.body">``), recorded, and retried with growing delays
+for more than a day. Delivery is at least once: receivers deduplicate by webhook-id.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import simplejson
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from cpo_portal.kernel.bulk import insert_models
+from invoicing.models import (
+    Document,
+    Operator,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+    WebhookEventType,
+)
+
+logger = logging.getLogger(__name__)
+
+# Waits after attempt 1, 2, …: about 27.6 hours from the first attempt to the last of eight.
+RETRY_DELAYS = (
+    timedelta(seconds=5),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=5),
+    timedelta(hours=10),
+    timedelta(hours=10),
+)
+# Retries this soon are queued with a countdown; later ones are left to the minutely sweep
+# (a countdown of hours would sit in the broker, beyond Redis's visibility timeout).
+COUNTDOWN_LIMIT = timedelta(minutes=5)
+# The sweep leaves deliveries this young to the task queued on commit or by countdown.
+SWEEP_GRACE = timedelta(seconds=30)
+SWEEP_BATCH = 1000
+FAN_OUT_BATCH = 500
+RESPONSE_EXCERPT = 500
+USER_AGENT = "cpo-portal-webhooks/1"
+
+
+# --- writing events into the outbox --------------------------------------------------------------
+
+
+def emit(*, operator: Operator | int, event: str, objects: Iterable[object]) -> list[WebhookEvent]:
+    """Write each object's event into the outbox in the caller's transaction; sent on commit."""
+    if event not in WebhookEventType.values:
+        raise ValueError(f"Unknown webhook event “{event}”.")
+    operator_id = operator if isinstance(operator, int) else operator.pk
+    ids = list(dict.fromkeys(o if isinstance(o, int) else o.pk for o in objects))
+    if not ids:
+        return []
+    endpoints = [
+        endpoint
+        for endpoint in WebhookEndpoint.objects.filter(
+            integrator__operator_id=operator_id, integrator__is_active=True, is_active=True
+        )
+        if not endpoint.events or event in endpoint.events
+    ]
+    if not endpoints:
+        return []
+    now = timezone.now()
+    events = [
+        WebhookEvent(
+            operator_id=operator_id,
+            message_id=f"msg_{uuid.uuid4().hex}",
+            type=event,
+            object_id=object_id,
+            body=_dumps({"type": event, "timestamp": _instant(now), "data": data}),
+        )
+        for object_id, data in _payloads(event, ids, operator_id).items()
+    ]
+    # COPY on PostgreSQL: a bulk of 1,000 sessions writes 1,000 bodies, which Django's bulk
+    # INSERT quoted in Python.
+    insert_models(events)
+    deliveries = [
+        WebhookDelivery(event=e, endpoint=p, next_attempt_at=now) for e in events for p in endpoints
+    ]
+    insert_models(deliveries)
+    delivery_ids = [d.pk for d in deliveries]
+    transaction.on_commit(lambda: queue_deliveries(delivery_ids))
+    return events
+
+
+def _payloads(event: str, ids: Sequence[int], operator_id: int) -> dict[int, dict]:
+    """The event's data per object, read as committed in this transaction (one query)."""
+    if event == WebhookEventType.SESSION_PRICED:
+        from sessions.models import ChargingSession
+
+        # Only the columns the event shows: not the payload, periods and tariff JSON.
+        sessions = (
+            ChargingSession.objects.filter(pk__in=ids, operator_id=operator_id)
+            .select_related("evse", "tariff")
+            .only(*SESSION_EVENT_FIELDS)
+        )
+        found = {s.pk: _session_data(s) for s in sessions}
+    else:
+        documents = Document.objects.filter(pk__in=ids, operator_id=operator_id)
+        found = {d.pk: _document_data(d) for d in documents}
+        if event == WebhookEventType.INVOICE_CREDITED:
+            notes = dict(
+                Document.objects.filter(credited_document_id__in=list(found)).values_list(
+                    "credited_document_id", "id"
+                )
+            )
+            for document_id, data in found.items():
+                data["credit_note_id"] = notes.get(document_id)
+    missing = set(ids) - set(found)
+    if missing:
+        logger.warning("No %s event for objects of another operator: %s", event, sorted(missing))
+    return {object_id: found[object_id] for object_id in ids if object_id in found}
+
+
+def _money(value) -> str | None:
+    return None if value is None else str(value)
+
+
+SESSION_EVENT_FIELDS = (
+    "source",
+    "source_id",
+    "customer",
+    "evse",
+    "evse__evse_id",
+    "tariff",
+    "tariff__ocpi_id",
+    "started_at",
+    "ended_at",
+    "energy_kwh",
+    "currency",
+    "total_net",
+    "total_vat",
+    "total_gross",
+)
+
+
+def _session_data(session) -> dict:
+    return {
+        "id": session.pk,
+        "source": session.source,
+        "source_id": session.source_id,
+        "customer_id": session.customer_id,
+        "evse_id": session.evse.evse_id,
+        "tariff_id": session.tariff.ocpi_id,
+        "started_at": _instant(session.started_at),
+        "ended_at": _instant(session.ended_at),
+        "energy_kwh": _money(session.energy_kwh),
+        "currency": session.currency,
+        "total_net": _money(session.total_net),
+        "total_vat": _money(session.total_vat),
+        "total_gross": _money(session.total_gross),
+    }
+
+
+def _document_data(document: Document) -> dict:
+    return {
+        "id": document.pk,
+        "number": document.display_number,
+        "kind": document.kind,
+        "status": document.status,
+        "customer_id": document.customer_id,
+        "issue_date": document.issue_date.isoformat(),
+        "due_date": document.due_date.isoformat(),
+        "currency": document.currency,
+        "total_net": _money(document.total_net),
+        "total_vat": _money(document.total_vat),
+        "total_gross": _money(document.total_gross),
+        "amount_paid": _money(document.amount_paid),
+        "outstanding": _money(document.outstanding),
+        "paid_on": document.paid_on.isoformat() if document.paid_on else None,
+        "credited_document_id": document.credited_document_id,
+    }
+
+
+def _instant(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _dumps(data: dict) -> str:
+    return simplejson.dumps(data, use_decimal=True, ensure_ascii=False, separators=(",", ":"))
+
+
+# --- signing -------------------------------------------------------------------------------------
+
+
+def signature(*, secret: str, message_id: str, timestamp: int, body: str) -> str:
+    """`v1,<base64 HMAC-SHA256>` of "id.timestamp.body" with the endpoint's secret."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{message_id}.{timestamp}.{body}".encode()
+    return "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+
+
+def signed_headers(*, endpoint: WebhookEndpoint, event: WebhookEvent, timestamp: int) -> dict:
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "webhook-id": event.message_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signature(
+            secret=endpoint.secret,
+            message_id=event.message_id,
+            timestamp=timestamp,
+            body=event.body,
+        ),
+    }
+
+
+# --- delivering ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    status: str
+    retry_in: timedelta | None = None
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    # A receiver that redirects has not received the event: the attempt fails with its 3xx.
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirects)
+
+
+def _post(url: str, body: bytes, headers: dict, timeout: float) -> tuple[int | None, str, str]:
+    """(status, error, start of the response); the integrator's endpoint is the outside world."""
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
+    try:
+        with _opener.open(request, timeout=timeout) as response:
+            return response.status, "", _excerpt(response)
+    except urllib.error.HTTPError as exc:
+        return exc.code, f"HTTP {exc.code}", _excerpt(exc)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return None, f"{type(exc).__name__}: {reason}", ""
+
+
+def _excerpt(response) -> str:
+    try:
+        return response.read(RESPONSE_EXCERPT).decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def _claim(delivery_id: int, now: datetime) -> bool:
+    lock = timedelta(seconds=settings.WEBHOOK_TIMEOUT * 3)
+    return bool(
+        WebhookDelivery.objects.filter(
+            Q(locked_until__isnull=True) | Q(locked_until__lt=now),
+            pk=delivery_id,
+            status=WebhookDelivery.Status.PENDING,
+            next_attempt_at__lte=now,
+        ).update(locked_until=now + lock)
+    )
+
+
+def deliver(*, delivery_id: int) -> DeliveryResult:
+    """One recorded attempt of a due delivery; one not due, taken or done is left alone."""
+    now = timezone.now()
+    if not _claim(delivery_id, now):
+        return DeliveryResult("skipped")
+    delivery = WebhookDelivery.objects.select_related("event", "endpoint__integrator").get(
+        pk=delivery_id
+    )
+    endpoint = delivery.endpoint
+    if not (endpoint.is_active and endpoint.integrator.is_active):
+        WebhookDelivery.objects.filter(pk=delivery_id).update(
+            status=WebhookDelivery.Status.FAILED,
+            locked_until=None,
+            last_error="The endpoint or its integrator was switched off.",
+        )
+        return DeliveryResult(WebhookDelivery.Status.FAILED)
+    timestamp = int(time.time())
+    headers = signed_headers(endpoint=endpoint, event=delivery.event, timestamp=timestamp)
+    started = time.monotonic()
+    code, error, excerpt = _post(
+        endpoint.url, delivery.event.body.encode(), headers, settings.WEBHOOK_TIMEOUT
+    )
+    duration_ms = int((time.monotonic() - started) * 1000)
+    number = delivery.attempts + 1
+    delivered = code is not None and 200 <= code < 300
+    retry_in = None
+    if delivered:
+        changes = {"status": WebhookDelivery.Status.DELIVERED, "delivered_at": timezone.now()}
+    elif number > len(RETRY_DELAYS):
+        changes = {"status": WebhookDelivery.Status.FAILED}
+    else:
+        retry_in = RETRY_DELAYS[number - 1]
+        changes = {"next_attempt_at": timezone.now() + retry_in}
+    with transaction.atomic():
+        WebhookAttempt.objects.create(
+            delivery_id=delivery_id,
+            number=number,
+            attempted_at=now,
+            status_code=code,
+            error=error,
+            response_excerpt=excerpt,
+            duration_ms=duration_ms,
+        )
+        WebhookDelivery.objects.filter(pk=delivery_id).update(
+            attempts=number,
+            last_status_code=code,
+            last_error=error,
+            locked_until=None,
+            **changes,
+        )
+    return DeliveryResult(changes.get("status", WebhookDelivery.Status.PENDING), retry_in)
+
+
+def queue_deliveries(delivery_ids: Sequence[int]) -> None:
+    """Queue the delivery tasks (after commit); what cannot be queued is left to the sweep."""
+    from invoicing.tasks import deliver_webhook, queue_webhook_deliveries
+
+    try:
+        if len(delivery_ids) <= 20:
+            for delivery_id in delivery_ids:
+                deliver_webhook.delay(delivery_id)
+            return
+        # A billing chunk emits hundreds of events: one message now, the fan-out in a worker.
+        for start in range(0, len(delivery_ids), FAN_OUT_BATCH):
+            queue_webhook_deliveries.delay(list(delivery_ids[start : start + FAN_OUT_BATCH]))
+    except Exception:
+        # The outbox rows are committed; the minutely sweep delivers them.
+        logger.exception("Could not queue %s webhook deliveries", len(delivery_ids))
+
+
+def due_delivery_ids(*, now: datetime | None = None, limit: int = SWEEP_BATCH) -> list[int]:
+    """Pending deliveries whose attempt is due and that no worker is sending."""
+    now = now or timezone.now()
+    return list(
+        WebhookDelivery.objects.filter(
+            Q(locked_until__isnull=True) | Q(locked_until__lt=now),
+            status=WebhookDelivery.Status.PENDING,
+            next_attempt_at__lte=now - SWEEP_GRACE,
+        )
+        .order_by("next_attempt_at", "id")
+        .values_list("id", flat=True)[:limit]
+    )
+
+
+def retry_now(*, delivery: WebhookDelivery) -> None:
+    """Staff's "send again": the delivery is due now (one more attempt if it had given up)."""
+    WebhookDelivery.objects.filter(pk=delivery.pk).exclude(
+        status=WebhookDelivery.Status.DELIVERED
+    ).update(status=WebhookDelivery.Status.PENDING, next_attempt_at=timezone.now())
+    transaction.on_commit(lambda: queue_deliveries([delivery.pk]))
+
+
+def delete_finished(*, now: datetime | None = None) -> int:
+    """Delete events older than the retention whose deliveries are all finished."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.WEBHOOK_RETENTION_DAYS)
+    old = WebhookEvent.objects.filter(created_at__lt=cutoff).exclude(
+        deliveries__status=WebhookDelivery.Status.PENDING
+    )
+    deleted, _by_model = WebhookEvent.objects.filter(pk__in=old.values("pk")).delete()
+    return deleted
