@@ -9,7 +9,6 @@ from django.contrib.auth.forms import PasswordResetForm
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
-from customers import selectors
 from customers.auth import customer_of, is_back_office
 from customers.models import Customer
 from customers.services import (
@@ -18,6 +17,7 @@ from customers.services import (
     mandatory_invoice_fields,
     normalise_vat_id,
 )
+from customers.views import selectors
 from invoicing.models import InvoicingSettings
 
 

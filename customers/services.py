@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
@@ -15,8 +16,8 @@ from django.utils.translation import gettext as _
 from stdnum.eu import vat as eu_vat
 from stdnum.exceptions import ValidationError as StdnumValidationError
 
-from customers.models import Customer
-from invoicing.models import INVOICE_DETAIL_FIELDS, InvoicingSettings, Operator
+from cpo_portal.kernel.tenancy import Operator
+from customers.models import INVOICE_DETAIL_FIELDS, Customer
 
 AD_HOC_EMAIL_RETENTION = timedelta(days=30)
 
@@ -33,7 +34,14 @@ FIELD_LABELS = {
 }
 
 
-def mandatory_invoice_fields(*, settings: InvoicingSettings, kind: str) -> list[str]:
+class MandatoryFields(Protocol):
+    """Which invoice-detail fields an operator requires (its invoicing settings)."""
+
+    mandatory_fields_individual: list[str] | None
+    mandatory_fields_company: list[str] | None
+
+
+def mandatory_invoice_fields(*, settings: MandatoryFields, kind: str) -> list[str]:
     """The invoice-detail fields the operator requires for this kind of customer."""
     if kind == Customer.Kind.COMPANY:
         return list(settings.mandatory_fields_company or [])
@@ -50,7 +58,7 @@ def normalise_vat_id(value: str) -> str:
 
 
 def invoice_detail_errors(
-    *, kind: str, details: Mapping[str, object], settings: InvoicingSettings
+    *, kind: str, details: Mapping[str, object], settings: MandatoryFields
 ) -> dict[str, str]:
     """One clear message per missing or invalid invoice-detail field (admin, API and portal)."""
     errors: dict[str, str] = {}
@@ -85,7 +93,7 @@ def invoice_detail_errors(
 
 
 def validate_invoice_details(
-    *, kind: str, details: Mapping[str, object], settings: InvoicingSettings
+    *, kind: str, details: Mapping[str, object], settings: MandatoryFields
 ) -> None:
     """Raise a ValidationError with one message per problem field; return if all is well."""
     errors = invoice_detail_errors(kind=kind, details=details, settings=settings)
@@ -111,7 +119,7 @@ def update_invoice_details(*, customer: Customer, details: Mapping[str, object])
         raise ValidationError({"kind": _("Choose individual or company.")})
     try:
         settings = customer.operator.invoicing_settings
-    except InvoicingSettings.DoesNotExist as exc:
+    except ObjectDoesNotExist as exc:
         raise ValidationError(
             _("Your operator has not set up invoicing yet; please try again later.")
         ) from exc

@@ -21,11 +21,13 @@ from cpo_portal.kernel.admin.lists import (
     EstimatedCountPaginator,
     RelatedAutocompleteFilter,
 )
+from invoicing.documents.repricing import reprice_unbilled_session
+from invoicing.documents.selectors import billed, unbilled
 from invoicing.models import InvoicingSettings
 from sessions.forms import TariffImportForm, pretty_json
 from sessions.models import EVSE, ChargingSession, Location, SessionChargeLine, Tariff
 from sessions.pricing import PricingError
-from sessions.services import dump_json, export_tariff, reprice_session
+from sessions.services import dump_json, export_tariff
 
 REPRICE_LIMIT = 1000
 REFUSED_IDS_SHOWN = 20
@@ -163,9 +165,9 @@ class InvoicedFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
-            return queryset.billed()
+            return billed(queryset)
         if self.value() == "no":
-            return queryset.unbilled()
+            return unbilled(queryset)
         return queryset
 
 
@@ -328,7 +330,7 @@ class ChargingSessionAdmin(ExportAdminMixin, admin.ModelAdmin):
         sessions = queryset.select_related("evse__location", "operator__invoicing_settings")
         for session in sessions.order_by("pk"):
             try:
-                reprice_session(session=session)
+                reprice_unbilled_session(session=session)
             except PricingError as exc:
                 refused[str(exc)].append(str(session))
             except InvoicingSettings.DoesNotExist:

@@ -9,7 +9,7 @@ from django import forms
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
-from invoicing.models import Operator
+from cpo_portal.kernel.tenancy import Operator
 from sessions.models import Tariff
 from sessions.services import TariffImportError, export_tariff, import_tariff, load_json
 

@@ -21,11 +21,9 @@ from django.utils.dateparse import parse_datetime
 from cpo_portal.kernel.bulk import insert_models, insert_rows
 from cpo_portal.kernel.integrations import webhooks
 from cpo_portal.kernel.money import vat_breakdown
+from cpo_portal.kernel.tenancy import Operator
 from customers.models import ChargingToken, Customer
 from customers.services import get_anonymous_customer
-from invoicing.documents.composition import issued_per_session
-from invoicing.models import Operator
-from invoicing.tasks import issue_session_documents
 from sessions.models import EVSE, ChargingSession, SessionChargeLine, Tariff, TariffSnapshot
 from sessions.pricing import (
     ChargingPeriod,
@@ -38,6 +36,7 @@ from sessions.pricing import (
     price_session,
     split_periods_at_tariff_boundaries,
 )
+from sessions.signals import sessions_ingested
 
 AD_HOC_EMAIL_MAX_LENGTH = Customer._meta.get_field("email").max_length
 
@@ -209,9 +208,7 @@ def tariff_snapshots(texts: set[str]) -> dict[str, TariffSnapshot]:
 
 
 def reprice_session(*, session: ChargingSession) -> ChargingSession:
-    """Price a session again from its own tariff snapshot; invoiced sessions are never repriced."""
-    if ChargingSession.objects.filter(pk=session.pk).billed().exists():
-        raise PricingError("An invoiced session keeps its price; correct it with a credit note.")
+    """Price a session again from its own tariff snapshot (invoicing refuses invoiced ones)."""
     tariff = parse_tariff(load_json(session.tariff_snapshot.ocpi_json))
     priced = price_session(
         tariff=tariff,
@@ -607,25 +604,19 @@ def _ingest_batch(
         for c, session, _priced in to_store:
             session.tariff_snapshot = snapshots[snapshot_of[c.index]]
         _store(operator, to_store, outcomes)
-        _queue_per_session_documents(operator, to_store, outcomes)
+        _announce_ingested(operator, to_store, outcomes)
     return [outcomes[index] for index, _payload in batch]
 
 
-def _queue_per_session_documents(
+def _announce_ingested(
     operator: Operator,
     stored: list[tuple[_Candidate, ChargingSession, PricedSession]],
     outcomes: dict[int, IngestOutcome],
 ) -> None:
-    """Completed sessions of per-session customers get their document from a task, on commit."""
-    settings = operator.invoicing_settings
-    due = [
-        outcomes[c.index].session_id
-        for c, session, _p in stored
-        if outcomes[c.index].status == "created"
-        and issued_per_session(customer=session.customer, settings=settings)
-    ]
-    if due:
-        transaction.on_commit(lambda: issue_session_documents.delay(due))
+    """Tell the layers above which sessions were created (receivers queue their documents)."""
+    created = [session for c, session, _p in stored if outcomes[c.index].status == "created"]
+    if created:
+        sessions_ingested.send(sender=ChargingSession, operator=operator, sessions=created)
 
 
 def _store(

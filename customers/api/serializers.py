@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.utils import timezone
 from rest_framework import serializers
 
-from customers.models import ChargingToken, Customer
+from customers.models import INVOICE_DETAIL_FIELDS, ChargingToken, Customer
 from customers.services import invoice_detail_errors, normalise_vat_id
 from invoicing.models import InvoicingSettings
 
@@ -16,17 +16,6 @@ WRITABLE_BILLING_MODES = (
     Customer.BillingMode.OPERATOR_DEFAULT,
     Customer.BillingMode.PER_SESSION,
     Customer.BillingMode.MONTHLY,
-)
-DETAIL_FIELDS = (
-    "name",
-    "company_name",
-    "company_registration_id",
-    "vat_id",
-    "street",
-    "postal_code",
-    "city",
-    "country",
-    "email",
 )
 
 
@@ -143,7 +132,7 @@ class CustomerSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "kind",
-            *DETAIL_FIELDS,
+            *INVOICE_DETAIL_FIELDS,
             "language",
             "requires_invoice",
             "billing_mode",
@@ -168,7 +157,7 @@ class CustomerSerializer(serializers.ModelSerializer):
     def get_invoice_detail_errors(self, customer: Customer) -> dict[str, str]:
         if customer.kind == Customer.Kind.ANONYMOUS:
             return {}
-        details = {name: getattr(customer, name) for name in DETAIL_FIELDS}
+        details = {name: getattr(customer, name) for name in INVOICE_DETAIL_FIELDS}
         return invoice_detail_errors(kind=customer.kind, details=details, settings=self._settings())
 
     def validate(self, attrs):
@@ -186,7 +175,7 @@ class CustomerSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError(
                 {"billing_mode": ["The customer is billed on a subscription; cancel it first."]}
             )
-        for name in DETAIL_FIELDS:
+        for name in INVOICE_DETAIL_FIELDS:
             if name in attrs:
                 attrs[name] = attrs[name].strip()
         if "country" in attrs:
@@ -194,7 +183,7 @@ class CustomerSerializer(serializers.ModelSerializer):
         kind = attrs.get("kind", instance.kind if instance else None)
         details = {
             name: attrs.get(name, getattr(instance, name) if instance else "")
-            for name in DETAIL_FIELDS
+            for name in INVOICE_DETAIL_FIELDS
         }
         errors = invoice_detail_errors(kind=kind, details=details, settings=self._settings())
         if errors:

@@ -15,10 +15,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
 from cpo_portal.kernel.money import ZERO
-from customers import selectors
 from customers.forms import InvoiceDetailsForm
 from customers.models import Customer
 from customers.services import PORTAL_EDITABLE_FIELDS, update_invoice_details
+from customers.views import selectors
 from customers.views.access import driver_required, page
 from invoicing.admin.documents import pdf_response
 from invoicing.models import Document, DocumentKind, DocumentLine, DocumentStatus

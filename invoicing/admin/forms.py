@@ -9,10 +9,9 @@ from django.db.models import Max
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
-from customers.models import Customer
+from customers.models import INVOICE_DETAIL_FIELDS, Customer
 from invoicing.documents.issuing import today_for
 from invoicing.models import (
-    INVOICE_DETAIL_FIELDS,
     RECIPIENT_FIELDS,
     Document,
     InvoicingSettings,

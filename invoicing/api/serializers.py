@@ -18,7 +18,7 @@ from invoicing.models import (
     DocumentStatus,
     Payment,
 )
-from sessions.api.serializers import ChargeLineSerializer
+from sessions.representations import ChargeLineSerializer
 
 # An id no document has, replaced by each document's id in the PDF URL.
 PDF_URL_PLACEHOLDER = 987654321987654321

@@ -34,6 +34,7 @@ from invoicing.documents.composition import (
     recipient_errors,
 )
 from invoicing.documents.issuing import charge_groups, store_drafts, today_for
+from invoicing.documents.selectors import never_billed
 from invoicing.models import (
     BilledSession,
     BillingRun,
@@ -44,6 +45,7 @@ from invoicing.models import (
     InvoicingSettings,
     Operator,
 )
+from invoicing.signals import billing_chunks_planned
 from sessions.models import ChargingSession
 
 logger = logging.getLogger(__name__)
@@ -94,7 +96,7 @@ def _period_sessions(run: BillingRun):
 
 
 def _billable_sessions(run: BillingRun):
-    return _period_sessions(run).never_billed()
+    return never_billed(_period_sessions(run))
 
 
 # --- planning --------------------------------------------------------------------------------
@@ -372,11 +374,8 @@ def queue_billing_run(
     *, operator: Operator, period: date, chunk_customers: int = CHUNK_CUSTOMERS
 ) -> BillingRun:
     """Plan a run and fan its chunks out to the Celery workers once the plan is committed."""
-    from invoicing.tasks import bill_chunk as bill_chunk_task
-
     run = plan_billing_run(operator=operator, period=period, chunk_customers=chunk_customers)
-    for chunk_id in pending_chunk_ids(run):
-        bill_chunk_task.delay(chunk_id)
+    billing_chunks_planned.send(sender=BillingRun, chunk_ids=pending_chunk_ids(run))
     return run
 
 

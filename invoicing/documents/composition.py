@@ -18,10 +18,9 @@ from django.db.models import Q
 from django.utils import translation
 
 from cpo_portal.kernel.money import ZERO, round_money, vat_breakdown
-from customers.models import Customer
+from customers.models import INVOICE_DETAIL_FIELDS, Customer
 from customers.services import invoice_detail_errors
 from invoicing.models import (
-    INVOICE_DETAIL_FIELDS,
     RECIPIENT_FIELDS,
     Document,
     DocumentKind,
@@ -31,6 +30,7 @@ from invoicing.models import (
     IssuingProfile,
     Operator,
 )
+from sessions.models import ChargingSession
 
 Schedule = InvoicingSettings.IssuingSchedule
 SERVICE_ORDER = [
@@ -75,6 +75,16 @@ def issued_per_session(*, customer: Customer, settings: InvoicingSettings) -> bo
         issuing_schedule_of(customer=customer, settings=settings) == Schedule.PER_SESSION
         and document_kind_for(customer=customer, settings=settings) is not None
     )
+
+
+def per_session_due(*, operator: Operator, sessions: Iterable[ChargingSession]) -> list[int]:
+    """Ids of the ingested sessions whose customer gets a document after each session."""
+    settings = operator.invoicing_settings
+    return [
+        session.pk
+        for session in sessions
+        if issued_per_session(customer=session.customer, settings=settings)
+    ]
 
 
 def customers_on_schedule(*, settings: InvoicingSettings, schedule: str) -> Q:

@@ -34,6 +34,7 @@ from invoicing.documents.composition import (
     recipient_errors,
 )
 from invoicing.documents.numbering import ensure_series, issue_drafts
+from invoicing.documents.selectors import billed, never_billed
 from invoicing.models import (
     RECIPIENT_FIELDS,
     BilledSession,
@@ -48,7 +49,7 @@ from invoicing.models import (
     Payment,
     RecipientCorrection,
 )
-from invoicing.output import pipeline as outputs
+from invoicing.signals import documents_issued, recipient_corrected
 from sessions.models import ChargingSession, SessionChargeLine
 
 logger = logging.getLogger(__name__)
@@ -103,8 +104,7 @@ def store_drafts(
     for kind in sorted(by_kind):
         issue_drafts(series_id=series[kind].pk, document_ids=by_kind[kind])
     webhooks.emit(operator=documents[0].operator_id, event="invoice.issued", objects=documents)
-    issued_ids = [document.pk for document in documents]
-    transaction.on_commit(lambda: outputs.after_issue(issued_ids))
+    documents_issued.send(sender=Document, document_ids=[document.pk for document in documents])
     return documents
 
 
@@ -202,12 +202,13 @@ def issue_session_documents(
     that need no document are skipped, so running this twice issues nothing twice.
     """
     sessions = (
-        ChargingSession.objects.filter(
-            pk__in=list(session_ids),
-            status=ChargingSession.Status.COMPLETED,
-            priced_at__isnull=False,
+        never_billed(
+            ChargingSession.objects.filter(
+                pk__in=list(session_ids),
+                status=ChargingSession.Status.COMPLETED,
+                priced_at__isnull=False,
+            )
         )
-        .never_billed()
         .select_related("customer", "operator__invoicing_settings")
         .order_by("ended_at", "id")
     )
@@ -274,7 +275,7 @@ def _issue_for_sessions(
             (document,) = store_drafts([draft])
     except IntegrityError:
         # The unique (session, kind) constraint: a concurrent task billed these sessions.
-        if ChargingSession.objects.filter(pk__in=session_ids).billed().exists():
+        if billed(ChargingSession.objects.filter(pk__in=session_ids)).exists():
             return None
         raise
     document.refresh_from_db()
@@ -397,7 +398,7 @@ def correct_recipient_details(
             old_values=old,
             new_values=new,
         )
-        transaction.on_commit(lambda: outputs.after_recipient_correction(locked.pk))
+        recipient_corrected.send(sender=Document, document_id=locked.pk)
     document.refresh_from_db()
     return correction
 

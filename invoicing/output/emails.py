@@ -22,6 +22,7 @@ from django.utils import timezone, translation
 
 from invoicing.models import Document, DocumentFile, DocumentKind, EmailDelivery
 from invoicing.output import pdf
+from invoicing.signals import email_delivery_queued
 
 logger = logging.getLogger(__name__)
 
@@ -47,18 +48,8 @@ def retry_delay(retries: int) -> int:
 
 
 def _queue(delivery: EmailDelivery) -> None:
-    from invoicing.tasks import send_document_email
-
-    delivery_id = delivery.pk
-
-    def send() -> None:
-        try:
-            send_document_email.delay(delivery_id)
-        except Exception:
-            # The broker is down: the row stays queued and `requeue_stale_deliveries` sends it.
-            logger.exception("Could not queue e-mail delivery %s; it stays queued", delivery_id)
-
-    transaction.on_commit(send)
+    """Announce the queued delivery; its receiver sends it through a worker after commit."""
+    email_delivery_queued.send(sender=EmailDelivery, delivery_id=delivery.pk)
 
 
 def queue_automatic_email(*, document_file: DocumentFile) -> EmailDelivery | None:

@@ -1,6 +1,8 @@
 """What follows an issue or a correction once it is committed: the PDF and its delivery.
 
-The services call these hooks on commit; they only queue Celery tasks (a request never renders).
+The receivers of `documents_issued` and `recipient_corrected` (invoicing/receivers.py) call these
+hooks on commit; they announce the work, and the receivers queue Celery tasks (a request never
+renders).
 The tasks call back into `render_document` / `render_missing`, which hold the sequence:
 render and store the PDF, then queue the automatic e-mail when the document asks for it.
 """
@@ -11,10 +13,14 @@ import logging
 from collections.abc import Sequence
 from datetime import timedelta
 
+from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from invoicing.models import Document, DocumentFile, DocumentStatus, RenderFailure
+from invoicing.output import emails as delivery
+from invoicing.output import pdf
+from invoicing.signals import pdf_batch_requested, pdf_render_requested
 
 logger = logging.getLogger(__name__)
 
@@ -25,10 +31,10 @@ MISSING_PDF_BATCH = 5000
 
 
 def _queue_render(document_id: int, reason: str, rendered_by_id: int | None = None) -> bool:
-    from invoicing.tasks import render_document_pdf
-
     try:
-        render_document_pdf.delay(document_id, reason, rendered_by_id)
+        pdf_render_requested.send(
+            sender=Document, document_id=document_id, reason=reason, rendered_by_id=rendered_by_id
+        )
     except Exception:
         # The documents are committed; `render_missing_pdfs` renders what was not queued.
         logger.exception("Could not queue the PDF of document %s", document_id)
@@ -44,13 +50,11 @@ def after_issue(document_ids: Sequence[int]) -> None:
     if len(document_ids) == 1:
         _queue_render(document_ids[0], DocumentFile.Reason.ISSUED)
         return
-    from invoicing.tasks import queue_document_pdfs
-
     # A billing chunk issues hundreds of documents: one message now, one per PDF in a worker.
     for start in range(0, len(document_ids), FAN_OUT_BATCH):
         batch = list(document_ids[start : start + FAN_OUT_BATCH])
         try:
-            queue_document_pdfs.delay(batch)
+            pdf_batch_requested.send(sender=Document, document_ids=batch)
         except Exception:
             # The documents are committed; `render_missing_pdfs` renders what was not queued.
             logger.exception("Could not queue the PDFs of %s documents", len(batch))
@@ -78,12 +82,6 @@ def render_document(
 ) -> DocumentFile | None:
     """Render and store the PDF (once per cause); an issued document's PDF is then e-mailed
     when its frozen content options say so. Idempotent: the e-mail is queued once per PDF."""
-    from django.contrib.auth import get_user_model
-
-    # Imported here: the services import this module, and xhtml2pdf need not load with them.
-    from invoicing.output import emails as delivery
-    from invoicing.output import pdf
-
     rendered_by = (
         get_user_model().objects.filter(pk=rendered_by_id).first() if rendered_by_id else None
     )

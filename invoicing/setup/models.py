@@ -12,17 +12,6 @@ from django.utils.translation import gettext_lazy as _
 
 from cpo_portal.kernel.tenancy import Operator
 
-INVOICE_DETAIL_FIELDS = (
-    "name",
-    "company_name",
-    "company_registration_id",
-    "vat_id",
-    "street",
-    "postal_code",
-    "city",
-    "country",
-    "email",
-)
 DEFAULT_MANDATORY_FOR_INDIVIDUALS = ["name", "email"]
 DEFAULT_MANDATORY_FOR_COMPANIES = [
     "company_name",

@@ -37,6 +37,7 @@ from invoicing.documents.issuing import (
     store_drafts,
     today_for,
 )
+from invoicing.documents.selectors import never_billed
 from invoicing.models import Document, DocumentLine, DocumentOrigin, DocumentStatus, Operator
 from sessions.models import ChargingSession
 
@@ -220,13 +221,14 @@ def _period_sessions(
     if start != subscription.start_date:
         ended &= Q(ended_at__gte=datetime.combine(start, time.min, tzinfo=zone))
     return list(
-        ChargingSession.objects.filter(
-            ended,
-            customer=subscription.customer,
-            status=ChargingSession.Status.COMPLETED,
-            priced_at__isnull=False,
+        never_billed(
+            ChargingSession.objects.filter(
+                ended,
+                customer=subscription.customer,
+                status=ChargingSession.Status.COMPLETED,
+                priced_at__isnull=False,
+            )
         )
-        .never_billed()
         .order_by("ended_at", "id")
         .values_list("id", flat=True)
     )

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from cpo_portal.kernel.api.framework import IntegratorViewSet
 from invoicing.api.filters import IdFilter, InstantFilter, PeriodFilter
+from invoicing.documents.selectors import billed, unbilled
 from invoicing.models import BilledSession
 from sessions.api.serializers import (
     BulkResultSerializer,
@@ -152,7 +153,7 @@ class SessionFilter(django_filters.FilterSet):
     def filter_invoiced(self, queryset, name, value):
         if value is None:
             return queryset
-        return queryset.billed() if value else queryset.unbilled()
+        return billed(queryset) if value else unbilled(queryset)
 
     def filter_invoice(self, queryset, name, value):
         return queryset.filter(
@@ -180,7 +181,7 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Integrato
     queryset = ChargingSession.objects.none()
 
     def scoped_queryset(self, operator):
-        billed = ChargingSession.objects.filter(pk=OuterRef("pk")).billed()
+        billed_here = billed(ChargingSession.objects.filter(pk=OuterRef("pk")))
         return (
             ChargingSession.objects.filter(operator=operator)
             .select_related("customer", "token", "evse__location", "tariff")
@@ -191,7 +192,7 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Integrato
                     queryset=BilledSession.objects.select_related("document").order_by("id"),
                 ),
             )
-            .annotate(invoiced=Exists(billed))
+            .annotate(invoiced=Exists(billed_here))
         )
 
     def _ingest(self, payloads: list[Any], payload_format: str) -> list[IngestOutcome]:

@@ -14,6 +14,7 @@ from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from cpo_portal.kernel.integrations import webhooks
+from cpo_portal.kernel.integrations.tasks import clean_integrator_records
 from invoicing.documents.issuing import issue_credit_note
 from invoicing.models import (
     WebhookAttempt,
@@ -21,7 +22,6 @@ from invoicing.models import (
     WebhookEndpoint,
     WebhookEvent,
 )
-from invoicing.tasks import clean_integrator_records
 from tests.api.conftest import make_integrator
 from tests.api.receiver import start_receiver
 from tests.factories import CustomerFactory, OperatorFactory

@@ -17,6 +17,7 @@ from invoicing.documents.issuing import (
     mark_overdue_documents,
     record_payment,
 )
+from invoicing.documents.selectors import billed
 from invoicing.models import BilledSession, Document, DocumentKind, DocumentStatus
 from sessions.models import ChargingSession
 from tests.factories import CompanyCustomerFactory
@@ -55,7 +56,7 @@ def test_credited_sessions_are_billed_again_only_with_a_replacement(charge, invo
 
     issue_credit_note(document=invoice, reason="Cancelled")
 
-    assert not ChargingSession.objects.filter(pk=session.pk).billed().exists()
+    assert not billed(ChargingSession.objects.filter(pk=session.pk)).exists()
     assert issue_session_documents(session_ids=[session.pk]) == []
     assert run_billing(operator=operator, period=date(2026, 10, 1)).documents_issued == 0
 
@@ -77,7 +78,7 @@ def test_a_replacement_takes_todays_customer_details(invoice, per_session_custom
     )
     assert replacement.total_gross == invoice.total_gross
     session = invoice.billed_sessions.get().session
-    assert ChargingSession.objects.filter(pk=session.pk).billed().exists()
+    assert billed(ChargingSession.objects.filter(pk=session.pk)).exists()
     assert BilledSession.objects.filter(session=session).count() == 3  # original, credit, new
 
 

@@ -25,6 +25,7 @@ from invoicing.models import Document, DocumentFile, EmailDelivery
 from invoicing.output import emails as delivery
 from invoicing.output import pdf
 from invoicing.output import pipeline as outputs
+from invoicing.signals import pdf_render_requested
 from invoicing.tasks import send_document_email
 from tests.invoicing.test_pdf import _compiled_translations, issue_document, set_options
 from tests.invoicing.test_pdf import setup as setup
@@ -345,10 +346,16 @@ def test_the_admin_actions_queue_a_rerender_and_a_resend(
     document = issue_document(setup)
     rendered(document)
     queued_renders = []
-    monkeypatch.setattr(outputs, "_queue_render", lambda *args: queued_renders.append(args) or True)
-    url = "/admin/invoicing/document/"
 
-    client.post(url, {"action": "rerender_pdf", "_selected_action": [document.pk]})
+    def render_requested(sender, *, document_id, reason, rendered_by_id=None, **kwargs):
+        queued_renders.append((document_id, reason, rendered_by_id))
+
+    pdf_render_requested.connect(render_requested)
+    url = "/admin/invoicing/document/"
+    try:
+        client.post(url, {"action": "rerender_pdf", "_selected_action": [document.pk]})
+    finally:
+        pdf_render_requested.disconnect(render_requested)
     with django_capture_on_commit_callbacks(execute=False):
         client.post(url, {"action": "resend_email", "_selected_action": [document.pk]})
 

@@ -16,7 +16,7 @@ from django.utils.translation import ngettext
 
 from cpo_portal.kernel.integrations import webhooks
 from cpo_portal.kernel.integrations.keys import create_api_key, revoke_api_key
-from invoicing.models import (
+from cpo_portal.kernel.integrations.models import (
     ApiKey,
     Integrator,
     WebhookAttempt,

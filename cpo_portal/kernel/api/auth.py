@@ -13,7 +13,8 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.throttling import SimpleRateThrottle
 
 from cpo_portal.kernel.integrations.keys import ApiKeyError, authenticate_key
-from invoicing.models import ApiKey, Integrator, Operator
+from cpo_portal.kernel.integrations.models import ApiKey, Integrator
+from cpo_portal.kernel.tenancy import Operator
 
 
 class IntegratorPrincipal:

@@ -34,8 +34,10 @@ from cpo_portal.kernel.api.formats import (
     render_json,
 )
 from cpo_portal.kernel.integrations import idempotency
+from cpo_portal.kernel.integrations.models import ApiKey
+from cpo_portal.kernel.tenancy import Operator
 from invoicing.documents.composition import InvoicingError
-from invoicing.models import ApiKey, IssuedDocumentError, Operator
+from invoicing.models import IssuedDocumentError
 
 __all__ = [
     "ApiCursorPagination",

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from invoicing.models import IdempotencyRecord, Integrator
+from cpo_portal.kernel.integrations.models import IdempotencyRecord, Integrator
 
 # A request that crashed without answering frees its key after this long.
 IN_FLIGHT_LOCK = timedelta(minutes=5)

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from invoicing.models import ApiKey, Integrator
+from cpo_portal.kernel.integrations.models import ApiKey, Integrator
 
 KEY_PREFIX = "cpo"
 # Writing last_used_at on every request would turn every read into a write; once a minute is

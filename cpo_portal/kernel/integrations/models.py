@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import secrets
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -137,9 +140,6 @@ class WebhookEventType(models.TextChoices):
 
 def new_webhook_secret() -> str:
     """A Standard Webhooks signing secret: "whsec_" and 32 random bytes in base64."""
-    import base64
-    import secrets
-
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 

@@ -19,7 +19,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -30,15 +30,15 @@ from django.db.models import Q
 from django.utils import timezone
 
 from cpo_portal.kernel.bulk import insert_models
-from invoicing.models import (
-    Document,
-    Operator,
+from cpo_portal.kernel.integrations.models import (
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
     WebhookEvent,
     WebhookEventType,
 )
+from cpo_portal.kernel.signals import webhook_deliveries_written
+from cpo_portal.kernel.tenancy import Operator
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def emit(*, operator: Operator | int, event: str, objects: Iterable[object]) -> 
             message_id=f"msg_{uuid.uuid4().hex}",
             type=event,
             object_id=object_id,
-            body=_dumps({"type": event, "timestamp": _instant(now), "data": data}),
+            body=_dumps({"type": event, "timestamp": instant(now), "data": data}),
         )
         for object_id, data in _payloads(event, ids, operator_id).items()
     ]
@@ -106,96 +106,33 @@ def emit(*, operator: Operator | int, event: str, objects: Iterable[object]) -> 
     return events
 
 
-def _payloads(event: str, ids: Sequence[int], operator_id: int) -> dict[int, dict]:
-    """The event's data per object, read as committed in this transaction (one query)."""
-    if event == WebhookEventType.SESSION_PRICED:
-        from sessions.models import ChargingSession
+# What each event says about its objects: the app that owns the objects registers a reader at
+# start-up (its AppConfig.ready), so the kernel never imports the apps above it.
+PayloadReader = Callable[[str, Sequence[int], int], dict[int, dict]]
+_payload_readers: dict[str, PayloadReader] = {}
 
-        # Only the columns the event shows: not the payload, periods and tariff JSON.
-        sessions = (
-            ChargingSession.objects.filter(pk__in=ids, operator_id=operator_id)
-            .select_related("evse", "tariff")
-            .only(*SESSION_EVENT_FIELDS)
-        )
-        found = {s.pk: _session_data(s) for s in sessions}
-    else:
-        documents = Document.objects.filter(pk__in=ids, operator_id=operator_id)
-        found = {d.pk: _document_data(d) for d in documents}
-        if event == WebhookEventType.INVOICE_CREDITED:
-            notes = dict(
-                Document.objects.filter(credited_document_id__in=list(found)).values_list(
-                    "credited_document_id", "id"
-                )
-            )
-            for document_id, data in found.items():
-                data["credit_note_id"] = notes.get(document_id)
+
+def register_payloads(*, events: Iterable[str], reader: PayloadReader) -> None:
+    """Let `reader(event, ids, operator_id)` describe the objects of these events."""
+    for event in events:
+        _payload_readers[event] = reader
+
+
+def _payloads(event: str, ids: Sequence[int], operator_id: int) -> dict[int, dict]:
+    """The event's data per object, read as committed in this transaction."""
+    found = _payload_readers[event](event, ids, operator_id)
     missing = set(ids) - set(found)
     if missing:
         logger.warning("No %s event for objects of another operator: %s", event, sorted(missing))
     return {object_id: found[object_id] for object_id in ids if object_id in found}
 
 
-def _money(value) -> str | None:
+def money_text(value) -> str | None:
+    """A Decimal as the exact string an event shows (None stays null)."""
     return None if value is None else str(value)
 
 
-SESSION_EVENT_FIELDS = (
-    "source",
-    "source_id",
-    "customer",
-    "evse",
-    "evse__evse_id",
-    "tariff",
-    "tariff__ocpi_id",
-    "started_at",
-    "ended_at",
-    "energy_kwh",
-    "currency",
-    "total_net",
-    "total_vat",
-    "total_gross",
-)
-
-
-def _session_data(session) -> dict:
-    return {
-        "id": session.pk,
-        "source": session.source,
-        "source_id": session.source_id,
-        "customer_id": session.customer_id,
-        "evse_id": session.evse.evse_id,
-        "tariff_id": session.tariff.ocpi_id,
-        "started_at": _instant(session.started_at),
-        "ended_at": _instant(session.ended_at),
-        "energy_kwh": _money(session.energy_kwh),
-        "currency": session.currency,
-        "total_net": _money(session.total_net),
-        "total_vat": _money(session.total_vat),
-        "total_gross": _money(session.total_gross),
-    }
-
-
-def _document_data(document: Document) -> dict:
-    return {
-        "id": document.pk,
-        "number": document.display_number,
-        "kind": document.kind,
-        "status": document.status,
-        "customer_id": document.customer_id,
-        "issue_date": document.issue_date.isoformat(),
-        "due_date": document.due_date.isoformat(),
-        "currency": document.currency,
-        "total_net": _money(document.total_net),
-        "total_vat": _money(document.total_vat),
-        "total_gross": _money(document.total_gross),
-        "amount_paid": _money(document.amount_paid),
-        "outstanding": _money(document.outstanding),
-        "paid_on": document.paid_on.isoformat() if document.paid_on else None,
-        "credited_document_id": document.credited_document_id,
-    }
-
-
-def _instant(moment: datetime | None) -> str | None:
+def instant(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
@@ -334,17 +271,9 @@ def deliver(*, delivery_id: int) -> DeliveryResult:
 
 
 def queue_deliveries(delivery_ids: Sequence[int]) -> None:
-    """Queue the delivery tasks (after commit); what cannot be queued is left to the sweep."""
-    from invoicing.tasks import deliver_webhook, queue_webhook_deliveries
-
+    """Announce deliveries to send now (after commit); what is not queued is left to the sweep."""
     try:
-        if len(delivery_ids) <= 20:
-            for delivery_id in delivery_ids:
-                deliver_webhook.delay(delivery_id)
-            return
-        # A billing chunk emits hundreds of events: one message now, the fan-out in a worker.
-        for start in range(0, len(delivery_ids), FAN_OUT_BATCH):
-            queue_webhook_deliveries.delay(list(delivery_ids[start : start + FAN_OUT_BATCH]))
+        webhook_deliveries_written.send(sender=WebhookDelivery, delivery_ids=list(delivery_ids))
     except Exception:
         # The outbox rows are committed; the minutely sweep delivers them.
         logger.exception("Could not queue %s webhook deliveries", len(delivery_ids))
