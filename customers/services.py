@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from stdnum.eu import vat as eu_vat
 from stdnum.exceptions import ValidationError as StdnumValidationError
 
+from cpo_portal.kernel.errors import InvalidInput
 from customers.models import Customer
 from invoicing.models import INVOICE_DETAIL_FIELDS, InvoicingSettings, Operator
 
@@ -99,7 +100,7 @@ PORTAL_EDITABLE_FIELDS = (*INVOICE_DETAIL_FIELDS, "kind", "language", "requires_
 PORTAL_KINDS = (Customer.Kind.INDIVIDUAL, Customer.Kind.COMPANY)
 
 
-class PortalAccountError(Exception):
+class PortalAccountError(InvalidInput):
     """A portal account cannot be created or linked as asked."""
 
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from cpo_portal.kernel.bulk import insert_models, insert_rows
+from cpo_portal.kernel.errors import InvalidInput
 from cpo_portal.kernel.integrations import webhooks
 from cpo_portal.kernel.money import vat_breakdown
 from customers.models import ChargingToken, Customer
@@ -42,8 +43,13 @@ from sessions.pricing import (
 AD_HOC_EMAIL_MAX_LENGTH = Customer._meta.get_field("email").max_length
 
 
-class TariffImportError(ValueError):
-    """A tariff could not be imported; the message names the problem."""
+class TariffImportError(InvalidInput, ValueError):
+    """A tariff could not be imported; the message names the problem (`path: problem`)."""
+
+    def __init__(self, message: str):
+        path, separator, problem = message.partition(": ")
+        named = separator and path and " " not in path
+        super().__init__(message, errors={path: [problem]} if named else None)
 
 
 @dataclass

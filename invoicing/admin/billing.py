@@ -8,7 +8,6 @@ from datetime import timedelta
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db import DatabaseError
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -17,10 +16,12 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from kombu.exceptions import OperationalError as BrokerError
 
+from cpo_portal.kernel.admin.errors import show_domain_error
+from cpo_portal.kernel.errors import DomainError
 from invoicing.admin.common import ACTION_TEMPLATE, FirstRowsInline, change_url
 from invoicing.admin.forms import StartBillingRunForm
-from invoicing.billing.runs import parse_period, queue_billing_run, rebill_customer
-from invoicing.documents.issuing import InvoicingError, today_for
+from invoicing.billing.runs import parse_period, queue_billing_run, rebill_failed_customers
+from invoicing.documents.issuing import today_for
 from invoicing.models import BillingRun, BillingRunError, Operator
 
 logger = logging.getLogger(__name__)
@@ -174,8 +175,8 @@ class BillingRunAdmin(admin.ModelAdmin):
             try:
                 period = parse_period(form.cleaned_data["period"])
                 run = queue_billing_run(operator=operator, period=period)
-            except InvoicingError as exc:
-                self.message_user(request, str(exc), messages.ERROR)
+            except DomainError as exc:
+                show_domain_error(self, request, exc)
             except BrokerError as exc:
                 # The plan is stored; starting the month again re-queues what is unbilled.
                 logger.exception("Billing run chunks could not be queued")
@@ -244,34 +245,20 @@ class BillingRunAdmin(admin.ModelAdmin):
 
     def rebill(self, request, run: BillingRun) -> None:
         """Bill each customer with an error again, e.g. after their invoice details were fixed."""
-        errors = list(run.errors.select_related("customer").order_by("customer_id"))
-        if not errors:
+        result = rebill_failed_customers(run=run)
+        if not result.tried:
             self.message_user(
                 request, _("%(run)s has no failed customers.") % {"run": run}, messages.WARNING
             )
             return
-        billed = documents = 0
-        failures: dict[str, str] = {}
-        for error in errors:
-            customer = error.customer
-            try:
-                result = rebill_customer(run=run, customer=customer)
-            except (InvoicingError, DatabaseError) as exc:
-                # The run's own chunks treat a database refusal as that customer's failure too.
-                logger.warning("Re-billing %s in %s failed: %s", customer, run, exc)
-                failures[str(customer)] = str(exc)
-                continue
-            billed += result.customers_billed
-            documents += result.documents
-            if result.errors and customer.pk in result.errors:
-                failures[str(customer)] = result.errors[customer.pk]
-        if len(failures) < len(errors):
+        billed, documents, failures = result.customers_billed, result.documents, result.failures
+        if len(failures) < result.tried:
             self.log_change(request, run, f"Failed customers billed again: {billed} billed.")
             issued = ngettext("%d document issued", "%d documents issued", documents) % documents
             self.message_user(
                 request,
                 _("%(run)s: billed %(billed)d of %(tried)d failed customers again (%(issued)s).")
-                % {"run": run, "billed": billed, "tried": len(errors), "issued": issued},
+                % {"run": run, "billed": billed, "tried": result.tried, "issued": issued},
                 messages.SUCCESS,
             )
         if failures:

@@ -21,6 +21,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from cpo_portal.kernel.admin.errors import show_domain_error
 from cpo_portal.kernel.admin.exports import ExportAdminMixin
 from cpo_portal.kernel.admin.lists import (
     DateRangeFilter,
@@ -28,6 +29,7 @@ from cpo_portal.kernel.admin.lists import (
     distinct_values,
     list_filter_media,
 )
+from cpo_portal.kernel.errors import DomainError
 from customers.models import Customer
 from invoicing.admin.common import (
     ACTION_TEMPLATE,
@@ -39,8 +41,9 @@ from invoicing.admin.common import (
     hours_minutes,
 )
 from invoicing.admin.forms import CreditNoteForm, PaymentForm, RecipientCorrectionForm
+from invoicing.documents import actions
+from invoicing.documents.actions import DocumentActionRefused, allowed_actions, require_action
 from invoicing.documents.issuing import (
-    InvoicingError,
     correct_recipient_details,
     issue_credit_note,
     record_payment,
@@ -196,8 +199,9 @@ class DocumentOutputsAdminMixin:
         queued, problems = 0, []
         for document in queryset.select_related("profile"):
             try:
+                require_action(document, actions.RESEND)
                 delivery.resend_email(document=document, requested_by=request.user)
-            except delivery.DeliveryError as exc:
+            except (DocumentActionRefused, delivery.DeliveryError) as exc:
                 problems.append(str(exc))
             else:
                 queued += 1
@@ -218,7 +222,9 @@ class DocumentOutputsAdminMixin:
     @admin.action(description=_("Re-render the PDF"), permissions=["rerender"])
     def rerender_pdf(self, request, queryset):
         queued = failed = 0
-        for document in queryset.exclude(status=Document.Status.DRAFT):
+        for document in queryset:
+            if actions.RERENDER not in allowed_actions(document):
+                continue
             if outputs.request_rerender(document=document, requested_by=request.user):
                 queued += 1
             else:
@@ -561,17 +567,14 @@ class DocumentAdmin(DocumentOutputsAdminMixin, ExportAdminMixin, admin.ModelAdmi
 
     def document_buttons(self, request, document) -> list[tuple[str, str]]:
         """Which corrections the detail page offers; the services still decide on each."""
+        allowed = allowed_actions(document)
         buttons = []
-        is_credit_note = document.kind == DocumentKind.CREDIT_NOTE
         if self.has_correct_permission(request):
-            if not is_credit_note and document.status != DocumentStatus.CREDITED:
+            if actions.CREDIT in allowed:
                 buttons.append(("credit_note", _("Issue credit note")))
-            buttons.append(("correct_recipient", _("Correct recipient details")))
-        if (
-            self.has_pay_permission(request)
-            and not is_credit_note
-            and document.status in (DocumentStatus.ISSUED, DocumentStatus.OVERDUE)
-        ):
+            if actions.CORRECT_RECIPIENT in allowed:
+                buttons.append(("correct_recipient", _("Correct recipient details")))
+        if self.has_pay_permission(request) and actions.RECORD_PAYMENT in allowed:
             buttons.append(("record_payment", _("Record payment")))
         return [(self.action_url(name, document), label) for name, label in buttons]
 
@@ -619,8 +622,8 @@ class DocumentAdmin(DocumentOutputsAdminMixin, ExportAdminMixin, admin.ModelAdmi
         if form.is_bound and form.is_valid():
             try:
                 message, target = perform(request, document, form)
-            except InvoicingError as exc:
-                self.message_user(request, str(exc), messages.ERROR)
+            except DomainError as exc:
+                show_domain_error(self, request, exc)
             else:
                 self.message_user(request, message, messages.SUCCESS)
                 return HttpResponseRedirect(change_url(target))
