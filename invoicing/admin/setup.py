@@ -7,8 +7,8 @@ from django.db.models import Max
 from django.utils.translation import gettext_lazy as _
 
 from invoicing.admin.forms import InvoicingSettingsForm, NumberingSeriesForm
-from invoicing.documents.numbering import ensure_series
 from invoicing.models import InvoicingSettings, NumberingSeries, Operator
+from invoicing.setup.operators import ensure_series, set_up_operator
 
 
 class InvoicingSettingsInline(admin.StackedInline):
@@ -100,5 +100,4 @@ class OperatorAdmin(admin.ModelAdmin):
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         # An untouched settings form is not saved by Django; documents need settings and series.
-        InvoicingSettings.objects.get_or_create(operator=form.instance)
-        ensure_series(operator=form.instance)
+        set_up_operator(operator=form.instance)

@@ -34,7 +34,7 @@ from invoicing.documents.composition import (
     profile_for,
     recipient_errors,
 )
-from invoicing.documents.numbering import ensure_series, issue_drafts
+from invoicing.documents.numbering import issue_drafts
 from invoicing.models import (
     RECIPIENT_FIELDS,
     BilledSession,
@@ -49,6 +49,7 @@ from invoicing.models import (
     RecipientCorrection,
 )
 from invoicing.output import pipeline as outputs
+from invoicing.setup.operators import ensure_series
 from sessions.models import ChargingSession, SessionChargeLine
 
 logger = logging.getLogger(__name__)

@@ -172,9 +172,7 @@ def test_one_customers_bad_data_fails_that_customer_not_the_run(charge, operator
     assert billed_once([unbilled])
 
 
-def test_rebilling_a_runs_failed_customers_bills_the_fixed_and_names_the_others(
-    charge, operator
-):
+def test_rebilling_a_runs_failed_customers_bills_the_fixed_and_names_the_others(charge, operator):
     fixed = CompanyCustomerFactory(
         operator=operator, billing_mode="monthly", vat_id="", company_name="Fixed Ltd"
     )
