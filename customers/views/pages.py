@@ -14,14 +14,15 @@ from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
+from cpo_portal.kernel.files import file_response
 from cpo_portal.kernel.money import ZERO
 from customers import selectors
 from customers.forms import InvoiceDetailsForm
 from customers.models import Customer
 from customers.services import PORTAL_EDITABLE_FIELDS, update_invoice_details
 from customers.views.access import driver_required, page
-from invoicing.admin.documents import pdf_response
 from invoicing.models import Document, DocumentKind, DocumentLine, DocumentStatus
+from invoicing.output import emails as delivery
 from invoicing.output import pdf
 from invoicing.subscriptions.lifecycle import period_end
 from sessions.models import ChargingSession
@@ -192,7 +193,12 @@ def invoice_pdf(request: HttpRequest, customer: Customer, document_id: int) -> H
     if document_file is None:
         messages.info(request, _("The PDF is still being prepared. Please try again in a minute."))
         return redirect("portal:invoice", document_id=document_id)
-    return pdf_response(document_file, as_attachment=True)
+    return file_response(
+        document_file.file,
+        delivery.attachment_name(document_file.document),
+        as_attachment=True,
+        content_type="application/pdf",
+    )
 
 
 # --- invoice details -------------------------------------------------------------------------

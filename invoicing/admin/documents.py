@@ -12,7 +12,7 @@ import logging
 from django.contrib import admin, messages
 from django.contrib.admin.utils import display_for_value, unquote
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -30,6 +30,7 @@ from cpo_portal.kernel.admin.lists import (
     list_filter_media,
 )
 from cpo_portal.kernel.errors import DomainError
+from cpo_portal.kernel.files import file_response
 from customers.models import Customer
 from invoicing.admin.common import (
     ACTION_TEMPLATE,
@@ -65,20 +66,6 @@ from invoicing.output import emails as delivery
 from invoicing.output import pipeline as outputs
 
 logger = logging.getLogger(__name__)
-
-
-def pdf_response(document_file: DocumentFile, *, as_attachment: bool = False) -> FileResponse:
-    """The stored PDF as a streamed response (for admin, portal and API views alike)."""
-    try:
-        handle = document_file.file.open("rb")
-    except FileNotFoundError as exc:
-        raise Http404("The stored PDF is missing.") from exc
-    return FileResponse(
-        handle,
-        as_attachment=as_attachment,
-        filename=delivery.attachment_name(document_file.document),
-        content_type="application/pdf",
-    )
 
 
 class _ReadOnlyInline(admin.TabularInline):
@@ -179,7 +166,9 @@ class DocumentOutputsAdminMixin:
             return HttpResponseRedirect(
                 reverse("admin:invoicing_document_change", args=[document.pk])
             )
-        return pdf_response(document_file)
+        return file_response(
+            document_file.file, delivery.attachment_name(document), content_type="application/pdf"
+        )
 
     @admin.display(description=_("PDF"))
     def pdf_link(self, obj):

@@ -17,7 +17,7 @@ from cpo_portal.kernel.api.framework import (
     IntegratorViewSet,
     PdfRenderer,
 )
-from invoicing.admin.documents import pdf_response
+from cpo_portal.kernel.files import file_response
 from invoicing.api.filters import IdFilter
 from invoicing.api.serializers import (
     BillingRunErrorSerializer,
@@ -32,6 +32,7 @@ from invoicing.api.serializers import (
 from invoicing.billing.runs import parse_period, queue_billing_run
 from invoicing.documents.issuing import issue_credit_note, record_payment
 from invoicing.models import BilledSession, BillingRun, Document, DocumentKind, DocumentStatus
+from invoicing.output import emails as delivery
 from invoicing.output.pdf import latest_file
 
 # How long a client should wait before asking again for a PDF that is still being rendered.
@@ -156,7 +157,12 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Integrato
                 status=status.HTTP_409_CONFLICT,
                 headers={"Retry-After": str(PDF_RETRY_AFTER_SECONDS)},
             )
-        return pdf_response(document_file, as_attachment=True)
+        return file_response(
+            document_file.file,
+            delivery.attachment_name(document),
+            as_attachment=True,
+            content_type="application/pdf",
+        )
 
     @extend_schema(
         summary="Cancel a document with a credit note",
