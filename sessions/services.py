@@ -67,14 +67,6 @@ class IngestOutcome:
         return self.status != "rejected"
 
 
-class SessionIngestError(ValueError):
-    """A single submitted session was refused; ``errors`` maps each field to its problems."""
-
-    def __init__(self, errors: dict[str, list[str]]):
-        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
-        self.errors = errors
-
-
 def load_json(text: str | bytes) -> Any:
     """Parse JSON keeping every number exact (Decimal, never float)."""
     return json.loads(text, parse_float=Decimal)
@@ -450,18 +442,6 @@ def ingest_sessions(
     if batch:
         outcomes.extend(_ingest_batch(operator, source, batch, payload_format))
     return outcomes
-
-
-def ingest_session(
-    *, operator: Operator, source: str, payload: Any, payload_format: str
-) -> tuple[ChargingSession, bool]:
-    """Store and price one session; returns (session, created) or raises SessionIngestError."""
-    (outcome,) = ingest_sessions(
-        operator=operator, source=source, payloads=[payload], payload_format=payload_format
-    )
-    if not outcome.ok:
-        raise SessionIngestError(outcome.errors)
-    return ChargingSession.objects.get(pk=outcome.session_id), outcome.status == "created"
 
 
 def _ingest_batch(
