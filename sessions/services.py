@@ -80,8 +80,8 @@ def dump_json(data: Any) -> str:
 # --- tariffs -------------------------------------------------------------------------------
 
 
-def import_tariff(*, operator: Operator, data: Mapping[str, Any] | str | bytes) -> Tariff:
-    """Create or replace the operator's tariff with this OCPI id; sessions keep their snapshot."""
+def read_tariff(data: Mapping[str, Any] | str | bytes) -> Mapping[str, Any]:
+    """The OCPI 2.2.1 tariff in JSON text or a mapping, checked; TariffImportError says why not."""
     if isinstance(data, str | bytes):
         try:
             data = load_json(data)
@@ -92,9 +92,16 @@ def import_tariff(*, operator: Operator, data: Mapping[str, Any] | str | bytes) 
     if not isinstance(data, Mapping):
         raise TariffImportError("The tariff must be a JSON object.")
     try:
-        tariff = parse_tariff(dict(data))
+        parse_tariff(dict(data))
     except PricingError as exc:
         raise TariffImportError(str(exc)) from exc
+    return data
+
+
+def import_tariff(*, operator: Operator, data: Mapping[str, Any] | str | bytes) -> Tariff:
+    """Create or replace the operator's tariff with this OCPI id; sessions keep their snapshot."""
+    data = read_tariff(data)
+    tariff = parse_tariff(dict(data))
     stored, _created = Tariff.objects.update_or_create(
         operator=operator,
         ocpi_id=tariff.id,
