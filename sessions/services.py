@@ -23,7 +23,7 @@ from cpo_portal.kernel.errors import InvalidInput
 from cpo_portal.kernel.integrations import webhooks
 from cpo_portal.kernel.money import vat_breakdown
 from customers.models import ChargingToken, Customer
-from customers.services import get_anonymous_customer
+from customers.services import create_customer, get_anonymous_customer
 from invoicing.documents.composition import issued_per_session
 from invoicing.models import Operator
 from invoicing.tasks import issue_session_documents
@@ -674,16 +674,12 @@ def _attach_customers(
 ) -> None:
     """Sessions without a customer go to an ad-hoc e-mail customer or the anonymous one."""
     anonymous = None
-    now = timezone.now()
     for c, session, _p in to_store:
         if session.customer is not None:
             continue
         if c.ad_hoc_email:
-            session.customer = Customer.objects.create(
-                operator=operator,
-                kind=Customer.Kind.AD_HOC,
-                email=c.ad_hoc_email,
-                email_collected_at=now,
+            session.customer = create_customer(
+                operator=operator, values={"kind": Customer.Kind.AD_HOC, "email": c.ad_hoc_email}
             )
         else:
             anonymous = anonymous or get_anonymous_customer(operator=operator)

@@ -7,13 +7,13 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
+from cpo_portal.kernel.errors import InvalidInput
 from cpo_portal.kernel.files import file_response
 from cpo_portal.kernel.money import ZERO
 from customers import selectors
@@ -217,9 +217,10 @@ def invoice_details(request: HttpRequest, customer: Customer) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             update_invoice_details(customer=customer, details=form.cleaned_data)
-        except ValidationError as exc:
+        except InvalidInput as exc:
             # The form ran the same rules; this only catches a change made meanwhile.
-            form.add_error(None, exc)
+            for name, problems in exc.errors.items():
+                form.add_error(name if name in form.fields else None, problems)
         else:
             messages.success(
                 request,

@@ -18,7 +18,7 @@ from django.utils import timezone
 from cpo_portal.kernel.integrations import webhooks
 from cpo_portal.kernel.money import round_money
 from customers.models import Customer
-from customers.services import invoice_detail_errors, normalise_vat_id
+from customers.services import clean_invoice_details, invoice_detail_errors
 from invoicing.documents.actions import CORRECT_RECIPIENT, CREDIT, RECORD_PAYMENT, require_action
 from invoicing.documents.composition import (
     ChargeGroup,
@@ -356,11 +356,11 @@ def correct_recipient_details(
     reason = (reason or "").strip()
     if not reason:
         raise InvoicingError("Say why the recipient details are corrected.")
-    new = {name: str(value or "").strip() for name, value in changes.items()}
-    if new.get("recipient_vat_id"):
-        new["recipient_vat_id"] = normalise_vat_id(new["recipient_vat_id"])
-    if new.get("recipient_country"):
-        new["recipient_country"] = new["recipient_country"].upper()
+    # Cleaned like the customer's own invoice details (stripped, country in capitals, VAT ID
+    # compact).
+    as_detail = {name: name.removeprefix("recipient_") for name in changes}
+    cleaned = clean_invoice_details({as_detail[name]: value for name, value in changes.items()})
+    new = {name: cleaned[as_detail[name]] for name in changes}
     with transaction.atomic():
         locked = (
             Document.objects.select_for_update(of=("self",))
