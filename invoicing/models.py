@@ -34,7 +34,6 @@ from invoicing.documents.models import (
 from invoicing.output.models import DocumentFile, EmailDelivery, RenderFailure, document_file_path
 from invoicing.payments.models import Payment
 from invoicing.setup.models import (
-    BILLING_KINDS,
     DEFAULT_MANDATORY_FOR_COMPANIES,
     DEFAULT_MANDATORY_FOR_INDIVIDUALS,
     DEFAULT_PREFIXES,
@@ -48,7 +47,6 @@ from invoicing.setup.models import (
 )
 
 __all__ = [
-    "BILLING_KINDS",
     "DEFAULT_MANDATORY_FOR_COMPANIES",
     "DEFAULT_MANDATORY_FOR_INDIVIDUALS",
     "DEFAULT_PREFIXES",

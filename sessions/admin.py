@@ -27,7 +27,7 @@ from invoicing.models import InvoicingSettings
 from sessions.forms import TariffImportForm, pretty_json
 from sessions.models import EVSE, ChargingSession, Location, SessionChargeLine, Tariff
 from sessions.pricing import PricingError
-from sessions.services import dump_json, export_tariff
+from sessions.services import dump_json, export_tariff, import_tariff
 
 REPRICE_LIMIT = 1000
 REFUSED_IDS_SHOWN = 20
@@ -98,8 +98,14 @@ class TariffAdmin(admin.ModelAdmin):
     def ocpi_json_pretty(self, obj):
         return format_html("<pre>{}</pre>", pretty_json(export_tariff(tariff=obj)))
 
+    def save_form(self, request, form, change):
+        """The checked JSON, imported by the tariff service (it creates or replaces the row)."""
+        form.save(commit=False)  # no model fields of its own; readies save_related
+        form.instance = import_tariff(operator=form.operator, data=form.tariff_data)
+        return form.instance
+
     def save_model(self, request, obj, form, change):
-        """Nothing left to write: validating the form imported the tariff (import_tariff)."""
+        """Nothing left to write: save_form imported the tariff."""
 
     def get_urls(self):
         opts = self.model._meta

@@ -19,11 +19,12 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from cpo_portal.kernel.bulk import insert_models, insert_rows
+from cpo_portal.kernel.errors import InvalidInput
 from cpo_portal.kernel.integrations import webhooks
 from cpo_portal.kernel.money import vat_breakdown
 from cpo_portal.kernel.tenancy import Operator
 from customers.models import ChargingToken, Customer
-from customers.services import get_anonymous_customer
+from customers.services import create_customer, get_anonymous_customer
 from sessions.models import EVSE, ChargingSession, SessionChargeLine, Tariff, TariffSnapshot
 from sessions.pricing import (
     ChargingPeriod,
@@ -41,8 +42,13 @@ from sessions.signals import sessions_ingested
 AD_HOC_EMAIL_MAX_LENGTH = Customer._meta.get_field("email").max_length
 
 
-class TariffImportError(ValueError):
-    """A tariff could not be imported; the message names the problem."""
+class TariffImportError(InvalidInput, ValueError):
+    """A tariff could not be imported; the message names the problem (`path: problem`)."""
+
+    def __init__(self, message: str):
+        path, separator, problem = message.partition(": ")
+        named = separator and path and " " not in path
+        super().__init__(message, errors={path: [problem]} if named else None)
 
 
 @dataclass
@@ -60,14 +66,6 @@ class IngestOutcome:
         return self.status != "rejected"
 
 
-class SessionIngestError(ValueError):
-    """A single submitted session was refused; ``errors`` maps each field to its problems."""
-
-    def __init__(self, errors: dict[str, list[str]]):
-        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
-        self.errors = errors
-
-
 def load_json(text: str | bytes) -> Any:
     """Parse JSON keeping every number exact (Decimal, never float)."""
     return json.loads(text, parse_float=Decimal)
@@ -81,8 +79,8 @@ def dump_json(data: Any) -> str:
 # --- tariffs -------------------------------------------------------------------------------
 
 
-def import_tariff(*, operator: Operator, data: Mapping[str, Any] | str | bytes) -> Tariff:
-    """Create or replace the operator's tariff with this OCPI id; sessions keep their snapshot."""
+def read_tariff(data: Mapping[str, Any] | str | bytes) -> Mapping[str, Any]:
+    """The OCPI 2.2.1 tariff in JSON text or a mapping, checked; TariffImportError says why not."""
     if isinstance(data, str | bytes):
         try:
             data = load_json(data)
@@ -93,9 +91,16 @@ def import_tariff(*, operator: Operator, data: Mapping[str, Any] | str | bytes) 
     if not isinstance(data, Mapping):
         raise TariffImportError("The tariff must be a JSON object.")
     try:
-        tariff = parse_tariff(dict(data))
+        parse_tariff(dict(data))
     except PricingError as exc:
         raise TariffImportError(str(exc)) from exc
+    return data
+
+
+def import_tariff(*, operator: Operator, data: Mapping[str, Any] | str | bytes) -> Tariff:
+    """Create or replace the operator's tariff with this OCPI id; sessions keep their snapshot."""
+    data = read_tariff(data)
+    tariff = parse_tariff(dict(data))
     stored, _created = Tariff.objects.update_or_create(
         operator=operator,
         ocpi_id=tariff.id,
@@ -443,18 +448,6 @@ def ingest_sessions(
     return outcomes
 
 
-def ingest_session(
-    *, operator: Operator, source: str, payload: Any, payload_format: str
-) -> tuple[ChargingSession, bool]:
-    """Store and price one session; returns (session, created) or raises SessionIngestError."""
-    (outcome,) = ingest_sessions(
-        operator=operator, source=source, payloads=[payload], payload_format=payload_format
-    )
-    if not outcome.ok:
-        raise SessionIngestError(outcome.errors)
-    return ChargingSession.objects.get(pk=outcome.session_id), outcome.status == "created"
-
-
 def _ingest_batch(
     operator: Operator, source: str, batch: list[tuple[int, Any]], payload_format: str
 ) -> list[IngestOutcome]:
@@ -672,16 +665,12 @@ def _attach_customers(
 ) -> None:
     """Sessions without a customer go to an ad-hoc e-mail customer or the anonymous one."""
     anonymous = None
-    now = timezone.now()
     for c, session, _p in to_store:
         if session.customer is not None:
             continue
         if c.ad_hoc_email:
-            session.customer = Customer.objects.create(
-                operator=operator,
-                kind=Customer.Kind.AD_HOC,
-                email=c.ad_hoc_email,
-                email_collected_at=now,
+            session.customer = create_customer(
+                operator=operator, values={"kind": Customer.Kind.AD_HOC, "email": c.ad_hoc_email}
             )
         else:
             anonymous = anonymous or get_anonymous_customer(operator=operator)

@@ -17,20 +17,6 @@ ZERO = Decimal("0")
 HUNDRED = Decimal("100")
 
 
-def to_decimal(value: object) -> Decimal:
-    """Convert a JSON number, string or int to Decimal without passing through float."""
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, bool):
-        raise TypeError("a boolean is not an amount")
-    if isinstance(value, int | str):
-        return Decimal(value)
-    if isinstance(value, float):
-        # repr() of a float is the shortest string that round-trips, so 0.1 stays 0.1.
-        return Decimal(repr(value))
-    raise TypeError(f"cannot use {type(value).__name__} as an amount")
-
-
 def round_money(amount: Decimal) -> Decimal:
     """Round an amount to cents, half up."""
     return amount.quantize(MONEY_PLACES, rounding=ROUND_HALF_UP)

@@ -30,6 +30,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
+from cpo_portal.kernel.errors import InvalidInput
 from customers.models import Customer
 from customers.resources import CustomerResource
 from invoicing.accounting.resources import (
@@ -61,7 +62,7 @@ CONTENT_TYPES = {
 Progress = Callable[[int], None]
 
 
-class ExportError(Exception):
+class ExportError(InvalidInput):
     """An export that cannot be made as asked (unknown export or format, bad dates)."""
 
 

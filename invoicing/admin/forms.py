@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.admin.widgets import AdminDateWidget
-from django.db import transaction
-from django.db.models import Max
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
+from cpo_portal.kernel.errors import InvalidInput
 from customers.models import INVOICE_DETAIL_FIELDS, Customer
 from invoicing.documents.issuing import today_for
+from invoicing.documents.numbering import change_next_number, check_next_number
 from invoicing.models import (
     RECIPIENT_FIELDS,
     Document,
@@ -108,21 +108,20 @@ class NumberingSeriesForm(forms.ModelForm):
         value = self.cleaned_data["next_number"]
         if not self.instance.pk:
             return value
-        # The series row stays locked until the admin's transaction commits, so no document
+        # The rule locks the series row until the admin's transaction commits, so no document
         # can be issued between this check and the save with a number this form hands out.
-        with transaction.atomic():
-            series = NumberingSeries.objects.select_for_update().get(pk=self.instance.pk)
-            last = Document.objects.filter(series=series).aggregate(last=Max("number"))["last"]
-        if last is not None and value != last + 1:
-            raise forms.ValidationError(
-                _(
-                    "%(last)s is the last number issued in this series: the next number must be "
-                    "%(next)d, or the numbering would repeat a number or leave a gap."
-                ),
-                code="number_used",
-                params={"last": series.format(last), "next": last + 1},
-            )
+        try:
+            check_next_number(series=self.instance, next_number=value)
+        except InvalidInput as exc:
+            raise forms.ValidationError(str(exc), code="number_used") from exc
         return value
+
+    def save(self, commit=True):
+        series = super().save(commit=False)
+        if not commit or series.pk is None:
+            return super().save(commit=commit)
+        series.save(update_fields=["prefix", "padding"])
+        return change_next_number(series=series, next_number=self.cleaned_data["next_number"])
 
 
 # --- document actions ------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -62,7 +62,7 @@ def parse_period(text: str) -> date:
         return date(year, month, 1)
     except ValueError:
         raise InvoicingError(
-            f"“{text}” is not a month; write it as YYYY-MM, e.g. 2026-10."
+            f"“{text}” is not a month; write it as YYYY-MM, e.g. 2026-10.", field="period"
         ) from None
 
 
@@ -112,7 +112,9 @@ def plan_billing_run(
     """Start (or resume) the run of a closed month: plan chunks over what is still unbilled."""
     period = period.replace(day=1)
     if period >= today_for(operator).replace(day=1):
-        raise InvoicingError(f"{period:%Y-%m} is not over yet; only closed months are billed.")
+        raise InvoicingError(
+            f"{period:%Y-%m} is not over yet; only closed months are billed.", field="period"
+        )
     settings = operator.invoicing_settings
     with transaction.atomic():
         run, _created = BillingRun.objects.get_or_create(operator=operator, period=period)
@@ -392,4 +394,36 @@ def rebill_customer(*, run: BillingRun, customer: Customer) -> ChunkResult:
     if run.status == BillingRun.Status.COMPLETED_WITH_ERRORS and not run.errors.exists():
         BillingRun.objects.filter(pk=run.pk).update(status=BillingRun.Status.COMPLETED)
         run.refresh_from_db()
+    return result
+
+
+@dataclass
+class RebillResult:
+    """What billing a run's failed customers again did."""
+
+    tried: int = 0
+    customers_billed: int = 0
+    documents: int = 0
+    # Customer (as shown) -> why they are still not billed, in customer order.
+    failures: dict[str, str] = field(default_factory=dict)
+
+
+def rebill_failed_customers(*, run: BillingRun) -> RebillResult:
+    """Bill each customer with an error in the run again (e.g. after their invoice details were
+    fixed), one by one: a customer who fails again keeps an error and does not stop the rest."""
+    errors = list(run.errors.select_related("customer").order_by("customer_id"))
+    result = RebillResult(tried=len(errors))
+    for error in errors:
+        customer = error.customer
+        try:
+            billed = rebill_customer(run=run, customer=customer)
+        except (InvoicingError, DatabaseError) as exc:
+            # The run's own chunks treat a database refusal as that customer's failure too.
+            logger.warning("Re-billing %s in %s failed: %s", customer, run, exc)
+            result.failures[str(customer)] = str(exc)
+            continue
+        result.customers_billed += billed.customers_billed
+        result.documents += billed.documents
+        if billed.errors and customer.pk in billed.errors:
+            result.failures[str(customer)] = billed.errors[customer.pk]
     return result

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Q
 from django.utils import translation
 
+from cpo_portal.kernel.errors import InvalidInput
 from cpo_portal.kernel.money import ZERO, round_money, vat_breakdown
 from customers.models import INVOICE_DETAIL_FIELDS, Customer
 from customers.services import invoice_detail_errors
@@ -44,7 +45,7 @@ WALK_IN_KINDS = (Customer.Kind.ANONYMOUS, Customer.Kind.AD_HOC)
 CONTRACT_KINDS = (Customer.Kind.INDIVIDUAL, Customer.Kind.COMPANY)
 
 
-class InvoicingError(Exception):
+class InvoicingError(InvalidInput):
     """A document cannot be issued or changed; the message says why in the user's terms."""
 
 

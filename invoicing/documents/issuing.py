@@ -18,7 +18,8 @@ from django.utils import timezone
 from cpo_portal.kernel.integrations import webhooks
 from cpo_portal.kernel.money import round_money
 from customers.models import Customer
-from customers.services import invoice_detail_errors, normalise_vat_id
+from customers.services import clean_invoice_details, invoice_detail_errors
+from invoicing.documents.actions import CORRECT_RECIPIENT, CREDIT, RECORD_PAYMENT, require_action
 from invoicing.documents.composition import (
     ChargeGroup,
     DocumentDraft,
@@ -33,14 +34,13 @@ from invoicing.documents.composition import (
     profile_for,
     recipient_errors,
 )
-from invoicing.documents.numbering import ensure_series, issue_drafts
+from invoicing.documents.numbering import issue_drafts
 from invoicing.documents.selectors import billed, never_billed
 from invoicing.models import (
     RECIPIENT_FIELDS,
     BilledSession,
     BillingRun,
     Document,
-    DocumentKind,
     DocumentLine,
     DocumentOrigin,
     DocumentStatus,
@@ -49,6 +49,7 @@ from invoicing.models import (
     Payment,
     RecipientCorrection,
 )
+from invoicing.setup.operators import ensure_series
 from invoicing.signals import documents_issued, recipient_corrected
 from sessions.models import ChargingSession, SessionChargeLine
 
@@ -64,8 +65,6 @@ __all__ = [
     "sessions_due_per_session",
     "store_drafts",
 ]
-
-PAYABLE_STATUSES = (DocumentStatus.ISSUED, DocumentStatus.OVERDUE)
 
 
 def today_for(operator: Operator) -> date:
@@ -295,20 +294,15 @@ def issue_credit_note(
     """Cancel an issued document with a credit note that negates every line; optionally issue
     a replacement for the same sessions with today's customer details. Returns both."""
     reason = (reason or "").strip()
-    if not reason:
-        raise InvoicingError("A credit note needs a reason (it is printed on the document).")
     with transaction.atomic():
         original = (
             Document.objects.select_for_update(of=("self",))
             .select_related("operator__invoicing_settings", "customer", "profile")
             .get(pk=document.pk)
         )
-        if original.kind == DocumentKind.CREDIT_NOTE:
-            raise InvoicingError("A credit note cannot be credited; issue a new invoice instead.")
-        if original.status == DocumentStatus.DRAFT:
-            raise InvoicingError("A draft has no number yet; it is not credited but discarded.")
-        if original.status == DocumentStatus.CREDITED:
-            raise InvoicingError(f"{original} is already credited.")
+        require_action(original, CREDIT)
+        if not reason:
+            raise InvoicingError("A credit note needs a reason (it is printed on the document).")
         issue_date = issue_date or today_for(original.operator)
         draft = compose_credit_note(
             original=original, reason=reason, issue_date=issue_date, profile=original.profile
@@ -363,19 +357,18 @@ def correct_recipient_details(
     reason = (reason or "").strip()
     if not reason:
         raise InvoicingError("Say why the recipient details are corrected.")
-    new = {name: str(value or "").strip() for name, value in changes.items()}
-    if new.get("recipient_vat_id"):
-        new["recipient_vat_id"] = normalise_vat_id(new["recipient_vat_id"])
-    if new.get("recipient_country"):
-        new["recipient_country"] = new["recipient_country"].upper()
+    # Cleaned like the customer's own invoice details (stripped, country in capitals, VAT ID
+    # compact).
+    as_detail = {name: name.removeprefix("recipient_") for name in changes}
+    cleaned = clean_invoice_details({as_detail[name]: value for name, value in changes.items()})
+    new = {name: cleaned[as_detail[name]] for name in changes}
     with transaction.atomic():
         locked = (
             Document.objects.select_for_update(of=("self",))
             .select_related("operator__invoicing_settings", "customer")
             .get(pk=document.pk)
         )
-        if locked.status == DocumentStatus.DRAFT:
-            raise InvoicingError("Drafts take the customer's details when they are issued.")
+        require_action(locked, CORRECT_RECIPIENT)
         problems = _recipient_problems(locked, new)
         if problems:
             raise InvoicingError(" ".join(problems))
@@ -432,21 +425,18 @@ def record_payment(
 ) -> Payment:
     """Record money received; the document is paid once payments cover its total."""
     amount = round_money(Decimal(amount))
-    if amount <= 0:
-        raise InvoicingError("A payment amount must be more than zero.")
-    if method not in Payment.Method.values:
-        raise InvoicingError(f"Unknown payment method “{method}”.")
     with transaction.atomic():
         locked = Document.objects.select_for_update(of=("self",)).get(pk=document.pk)
-        if locked.kind == DocumentKind.CREDIT_NOTE:
-            raise InvoicingError("Payments are recorded against invoices, not credit notes.")
-        if locked.status not in PAYABLE_STATUSES:
-            raise InvoicingError(
-                f"{locked} is {locked.get_status_display().lower()}; no payment is due."
-            )
+        require_action(locked, RECORD_PAYMENT)
+        if amount <= 0:
+            raise InvoicingError("A payment amount must be more than zero.", field="amount")
+        if method not in Payment.Method.values:
+            raise InvoicingError(f"Unknown payment method “{method}”.", field="method")
         outstanding = locked.total_gross - locked.amount_paid
         if amount > outstanding:
-            raise InvoicingError(f"{amount} is more than the {outstanding} still due on {locked}.")
+            raise InvoicingError(
+                f"{amount} is more than the {outstanding} still due on {locked}.", field="amount"
+            )
         payment = Payment.objects.create(
             document=locked,
             amount=amount,

@@ -14,11 +14,12 @@ from django.utils.translation import gettext_lazy as _
 from stdnum.eu import vat as eu_vat
 from stdnum.exceptions import ValidationError as NotAVatId
 
+from cpo_portal.kernel.errors import StateConflict
 from cpo_portal.kernel.tenancy import Operator
 from invoicing.setup.models import DocumentKind, IssuingProfile, NumberingSeries
 
 
-class IssuedDocumentError(Exception):
+class IssuedDocumentError(StateConflict):
     """An issued document, its lines or its number were about to be changed or deleted."""
 
 

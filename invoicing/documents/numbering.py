@@ -13,26 +13,36 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from django.db import connection, transaction
+from django.db.models import Max
 from django.utils import timezone
 
-from invoicing.models import (
-    DEFAULT_PREFIXES,
-    Document,
-    DocumentKind,
-    DocumentStatus,
-    NumberingSeries,
-    Operator,
-)
+from invoicing.documents.composition import InvoicingError
+from invoicing.models import Document, DocumentStatus, NumberingSeries
 
 
-def ensure_series(*, operator: Operator) -> dict[str, NumberingSeries]:
-    """The operator's series for every document kind, created with default prefixes if missing."""
-    series = {s.kind: s for s in NumberingSeries.objects.filter(operator=operator)}
-    for kind in DocumentKind:
-        if kind not in series:
-            series[kind], _created = NumberingSeries.objects.get_or_create(
-                operator=operator, kind=kind, defaults={"prefix": DEFAULT_PREFIXES[kind]}
-            )
+def check_next_number(*, series: NumberingSeries, next_number: int) -> None:
+    """Once a series has issued a document its next number is the one after the last issued
+    (no number twice, no gap); before that it may start anywhere from 1. Locks the series row
+    until the caller's transaction ends, so nothing is issued in between."""
+    if next_number < 1:
+        raise InvoicingError("The next number must be 1 or more.", field="next_number")
+    with transaction.atomic():
+        locked = NumberingSeries.objects.select_for_update().get(pk=series.pk)
+        last = Document.objects.filter(series=locked).aggregate(last=Max("number"))["last"]
+    if last is not None and next_number != last + 1:
+        raise InvoicingError(
+            f"{locked.format(last)} is the last number issued in this series: the next number "
+            f"must be {last + 1}, or the numbering would repeat a number or leave a gap.",
+            field="next_number",
+        )
+
+
+def change_next_number(*, series: NumberingSeries, next_number: int) -> NumberingSeries:
+    """Set the number the next document of the series gets (see check_next_number)."""
+    with transaction.atomic():
+        check_next_number(series=series, next_number=next_number)
+        NumberingSeries.objects.filter(pk=series.pk).update(next_number=next_number)
+    series.next_number = next_number
     return series
 
 
@@ -78,10 +88,3 @@ def issue_drafts(
             # A document that is not a draft any more would leave a hole in the series.
             raise RuntimeError("Only drafts can be issued; the whole issue is rolled back.")
     return [display for _id, _number, display in rows]
-
-
-def issue_document(*, document: Document, series: NumberingSeries) -> Document:
-    """Number and issue one draft (per-session documents, credit notes)."""
-    issue_drafts(series_id=series.pk, document_ids=[document.pk])
-    document.refresh_from_db()
-    return document

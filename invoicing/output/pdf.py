@@ -805,12 +805,3 @@ def _existing_for(document: Document, reason: str, correction) -> DocumentFile |
     if correction is not None:
         return document.files.filter(correction=correction).first()
     return latest_file(document)
-
-
-def file_sha256(document_file: DocumentFile) -> str:
-    """The SHA-256 of the stored bytes, to check them against the recorded one."""
-    digest = hashlib.sha256()
-    with document_file.file.open("rb") as handle:
-        for block in iter(lambda: handle.read(1024 * 1024), b""):
-            digest.update(block)
-    return digest.hexdigest()

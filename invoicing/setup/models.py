@@ -164,7 +164,6 @@ class DocumentKind(models.TextChoices):
     CREDIT_NOTE = "credit_note", _("Credit note")
 
 
-BILLING_KINDS = (DocumentKind.INVOICE, DocumentKind.PRO_FORMA, DocumentKind.SALES_RECEIPT)
 DEFAULT_PREFIXES = {
     DocumentKind.INVOICE: "INV-",
     DocumentKind.PRO_FORMA: "PF-",

@@ -27,7 +27,6 @@ from sessions.api.serializers import (
 from sessions.models import ChargingSession, Tariff
 from sessions.services import (
     IngestOutcome,
-    TariffImportError,
     export_tariff,
     import_tariff,
     ingest_sessions,
@@ -35,14 +34,6 @@ from sessions.services import (
 
 NATIVE = ChargingSession.PayloadFormat.NATIVE
 OCPI_CDR = ChargingSession.PayloadFormat.OCPI_CDR
-
-
-def _field_errors(message: str) -> dict[str, list[str]]:
-    """`elements[0].price: must be a number` as {"elements[0].price": ["must be a number"]}."""
-    path, separator, text = message.partition(": ")
-    if separator and path and " " not in path:
-        return {path: [text]}
-    return {"detail": [message]}
 
 
 # --- tariffs -------------------------------------------------------------------------------------
@@ -66,10 +57,7 @@ class TariffViewSet(IntegratorViewSet):
         if not isinstance(data, dict):
             raise ValidationError({"detail": ["The tariff must be a JSON object."]})
         existed = Tariff.objects.filter(operator=self.operator, ocpi_id=data.get("id")).exists()
-        try:
-            tariff = import_tariff(operator=self.operator, data=data)
-        except TariffImportError as exc:
-            raise ValidationError(_field_errors(str(exc))) from exc
+        tariff = import_tariff(operator=self.operator, data=data)
         return tariff, not existed
 
     @extend_schema(summary="List tariffs", responses=OcpiTariffSerializer(many=True))

@@ -122,12 +122,6 @@ class Tariff:
     # The engine caches its compiled form of the tariff here (see engine._plan_for).
     _plan: Any = field(default=None, init=False, repr=False, compare=False, hash=False)
 
-    def is_valid_at(self, moment: datetime) -> bool:
-        """A tariff applies to sessions starting in [start_date_time, end_date_time)."""
-        if self.start_date_time is not None and moment < self.start_date_time:
-            return False
-        return self.end_date_time is None or moment < self.end_date_time
-
 
 def parse_tariff(data: Mapping[str, Any]) -> Tariff:
     """Validate an OCPI 2.2.1 Tariff object and return it as frozen dataclasses."""

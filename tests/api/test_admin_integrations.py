@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-import cpo_portal.kernel.admin.integrations  # noqa: F401  (registered by invoicing/admin.py's import)
+import cpo_portal.kernel.admin.integrations  # noqa: F401  (registered by invoicing/admin/__init__.py)
 from cpo_portal.kernel.integrations.keys import authenticate_key
 from invoicing.models import ApiKey, Integrator, WebhookEndpoint
 from tests.api.conftest import make_key

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 
+from invoicing.documents.actions import DocumentActionRefused
 from invoicing.documents.issuing import (
     InvoicingError,
     issue_credit_note,
@@ -78,7 +79,7 @@ def test_issuing_paying_and_going_overdue_are_each_announced_once(
     record_payment(document=paid, amount=Decimal("1.00"), paid_on=paid.issue_date)
     assert events("invoice.paid") == []  # partly paid is not paid
     record_payment(document=paid, amount=paid.total_gross - 1, paid_on=paid.issue_date)
-    with pytest.raises(InvoicingError):
+    with pytest.raises(DocumentActionRefused):
         record_payment(document=paid, amount=Decimal("1.00"), paid_on=paid.issue_date)
     after_due = unpaid.due_date + timedelta(days=1)
     mark_overdue_documents(today=after_due)

@@ -327,7 +327,7 @@ def test_a_monthly_document_lists_its_sessions_and_says_when_some_are_left_out(
     monthly = CustomerFactory(operator=operator, requires_invoice=True, name="Fleet Driver")
     document = issue_invoice_for(monthly, sessions=3)
     assert (document.origin, document.session_count) == (DocumentOrigin.MONTHLY, 3)
-    monkeypatch.setattr("invoicing.admin.INLINE_ROWS_SHOWN", 2)
+    monkeypatch.setattr("invoicing.admin.common.INLINE_ROWS_SHOWN", 2)
 
     response = admin_client.get(document_url(document))
 

@@ -9,6 +9,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from invoicing.billing.runs import run_billing
+from invoicing.documents.actions import DocumentActionRefused
 from invoicing.documents.composition import InvoicingError
 from invoicing.documents.issuing import (
     correct_recipient_details,
@@ -92,9 +93,9 @@ def test_a_credit_note_needs_a_reason(invoice, reason, message):
 def test_a_document_is_credited_once_and_credit_notes_are_not_credited(invoice):
     credit_note, _ = issue_credit_note(document=invoice, reason="Cancelled")
 
-    with pytest.raises(InvoicingError, match="already credited"):
+    with pytest.raises(DocumentActionRefused, match="already credited"):
         issue_credit_note(document=invoice, reason="Again")
-    with pytest.raises(InvoicingError, match="credit note cannot be credited"):
+    with pytest.raises(DocumentActionRefused, match="credit note cannot be credited"):
         issue_credit_note(document=credit_note, reason="Undo")
     assert Document.objects.filter(kind=DocumentKind.CREDIT_NOTE).count() == 1
 
@@ -180,7 +181,7 @@ def test_payments_mark_the_invoice_paid_once_they_cover_it(invoice):
 
     invoice.refresh_from_db()
     assert (invoice.status, invoice.paid_on) == (DocumentStatus.PAID, date(2026, 10, 12))
-    with pytest.raises(InvoicingError, match="no payment is due"):
+    with pytest.raises(DocumentActionRefused, match="no payment is due"):
         record_payment(document=invoice, amount=Decimal("1"), paid_on=date(2026, 10, 13))
 
 

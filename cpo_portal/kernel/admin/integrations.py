@@ -1,6 +1,6 @@
 """Back-office screens of the integrator API: integrators, their API keys and webhooks.
 
-Imported at the bottom of invoicing/admin.py. A new API key is shown once, on the page after
+Imported by invoicing/admin/__init__.py. A new API key is shown once, on the page after
 saving it; only its hash is stored. Webhook endpoints are edited on their integrator's page;
 deliveries are read-only, with their attempts, and can be sent again.
 """

@@ -33,11 +33,10 @@ from cpo_portal.kernel.api.formats import (
     PdfRenderer,
     render_json,
 )
+from cpo_portal.kernel.errors import InvalidInput, StateConflict
 from cpo_portal.kernel.integrations import idempotency
 from cpo_portal.kernel.integrations.models import ApiKey
 from cpo_portal.kernel.tenancy import Operator
-from invoicing.documents.composition import InvoicingError
-from invoicing.models import IssuedDocumentError
 
 __all__ = [
     "ApiCursorPagination",
@@ -110,16 +109,15 @@ def _translate(exc: Exception) -> Exception:
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
         return exceptions.ValidationError(detail)
-    if isinstance(exc, InvoicingError):
-        return exceptions.ValidationError({"detail": [str(exc)]})
-    if isinstance(exc, IssuedDocumentError):
+    # Every domain error derives from the kernel's: 400 with the messages per field, or 409.
+    if isinstance(exc, StateConflict):
         return Conflict(str(exc))
+    if isinstance(exc, InvalidInput):
+        return exceptions.ValidationError(exc.errors)
     if isinstance(exc, ObjectDoesNotExist):
         return exceptions.NotFound()
     if isinstance(exc, DjangoPermissionDenied):
         return exceptions.PermissionDenied()
-    if isinstance(exc, idempotency.IdempotencyInFlight):
-        return Conflict(str(exc))
     if isinstance(exc, idempotency.IdempotencyMismatch):
         return Unprocessable(str(exc))
     if isinstance(exc, RequestDataTooBig):

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from cpo_portal.kernel.errors import StateConflict
 from cpo_portal.kernel.integrations.models import IdempotencyRecord, Integrator
 
 # A request that crashed without answering frees its key after this long.
@@ -26,7 +27,7 @@ def ttl() -> timedelta:
     return timedelta(hours=getattr(settings, "API_IDEMPOTENCY_TTL_HOURS", 24))
 
 
-class IdempotencyInFlight(Exception):
+class IdempotencyInFlight(StateConflict):
     """The same key is being processed by another request right now."""
 
 

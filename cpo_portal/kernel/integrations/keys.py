@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from cpo_portal.kernel.errors import DomainError
 from cpo_portal.kernel.integrations.models import ApiKey, Integrator
 
 KEY_PREFIX = "cpo"
@@ -25,7 +26,7 @@ KEY_PREFIX = "cpo"
 LAST_USED_PRECISION = timedelta(minutes=1)
 
 
-class ApiKeyError(Exception):
+class ApiKeyError(DomainError):
     """The presented key is unknown, revoked or expired; the message says which."""
 
 

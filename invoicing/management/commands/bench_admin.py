@@ -36,7 +36,6 @@ from cpo_portal.kernel.api.formats import ApiCursorPagination
 from cpo_portal.kernel.integrations.keys import create_api_key
 from customers.models import Customer
 from invoicing.documents.composition import profile_for
-from invoicing.documents.numbering import ensure_series
 from invoicing.management.commands.bench_billing import (
     _fixtures,
     _switch_database,
@@ -50,6 +49,7 @@ from invoicing.models import (
     Integrator,
     NumberingSeries,
 )
+from invoicing.setup.operators import ensure_series
 from sessions.models import EVSE, Location
 
 TARGET_MS = 300
