@@ -44,11 +44,7 @@ from invoicing.admin.common import (
 from invoicing.admin.forms import CreditNoteForm, PaymentForm, RecipientCorrectionForm
 from invoicing.documents import actions
 from invoicing.documents.actions import DocumentActionRefused, allowed_actions, require_action
-from invoicing.documents.issuing import (
-    correct_recipient_details,
-    issue_credit_note,
-    record_payment,
-)
+from invoicing.documents.issuing import correct_recipient_details, issue_credit_note
 from invoicing.models import (
     RECIPIENT_FIELDS,
     BilledSession,
@@ -64,6 +60,7 @@ from invoicing.models import (
 )
 from invoicing.output import emails as delivery
 from invoicing.output import pipeline as outputs
+from invoicing.payments.recording import record_payment
 
 logger = logging.getLogger(__name__)
 

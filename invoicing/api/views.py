@@ -30,10 +30,11 @@ from invoicing.api.serializers import (
     PaymentSerializer,
 )
 from invoicing.billing.runs import parse_period, queue_billing_run
-from invoicing.documents.issuing import issue_credit_note, record_payment
+from invoicing.documents.issuing import issue_credit_note
 from invoicing.models import BilledSession, BillingRun, Document, DocumentKind, DocumentStatus
 from invoicing.output import emails as delivery
 from invoicing.output.pdf import latest_file
+from invoicing.payments.recording import record_payment
 
 # How long a client should wait before asking again for a PDF that is still being rendered.
 PDF_RETRY_AFTER_SECONDS = 30

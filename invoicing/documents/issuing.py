@@ -9,17 +9,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
-from decimal import Decimal
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
 from cpo_portal.kernel.integrations import webhooks
-from cpo_portal.kernel.money import round_money
 from customers.models import Customer
 from customers.services import clean_invoice_details, invoice_detail_errors
-from invoicing.documents.actions import CORRECT_RECIPIENT, CREDIT, RECORD_PAYMENT, require_action
+from invoicing.documents.actions import CORRECT_RECIPIENT, CREDIT, require_action
 from invoicing.documents.composition import (
     ChargeGroup,
     DocumentDraft,
@@ -46,7 +44,6 @@ from invoicing.models import (
     DocumentStatus,
     InvoicingSettings,
     Operator,
-    Payment,
     RecipientCorrection,
 )
 from invoicing.setup.operators import ensure_series
@@ -61,7 +58,6 @@ __all__ = [
     "issue_credit_note",
     "issue_session_documents",
     "mark_overdue_documents",
-    "record_payment",
     "sessions_due_per_session",
     "store_drafts",
 ]
@@ -412,53 +408,6 @@ def _recipient_problems(document: Document, new: Mapping[str, str]) -> list[str]
 
 
 # --- payments and due dates ------------------------------------------------------------------
-
-
-def record_payment(
-    *,
-    document: Document,
-    amount: Decimal,
-    paid_on: date,
-    method: str = Payment.Method.BANK_TRANSFER,
-    reference: str = "",
-    recorded_by=None,
-) -> Payment:
-    """Record money received; the document is paid once payments cover its total."""
-    amount = round_money(Decimal(amount))
-    with transaction.atomic():
-        locked = Document.objects.select_for_update(of=("self",)).get(pk=document.pk)
-        require_action(locked, RECORD_PAYMENT)
-        if amount <= 0:
-            raise InvoicingError("A payment amount must be more than zero.", field="amount")
-        if method not in Payment.Method.values:
-            raise InvoicingError(f"Unknown payment method “{method}”.", field="method")
-        outstanding = locked.total_gross - locked.amount_paid
-        if amount > outstanding:
-            raise InvoicingError(
-                f"{amount} is more than the {outstanding} still due on {locked}.", field="amount"
-            )
-        payment = Payment.objects.create(
-            document=locked,
-            amount=amount,
-            paid_on=paid_on,
-            method=method,
-            reference=reference,
-            recorded_by=recorded_by,
-        )
-        paid = locked.amount_paid + amount
-        Document.objects.filter(pk=locked.pk).update(
-            amount_paid=paid,
-            paid_on=paid_on if paid >= locked.total_gross else None,
-            status=DocumentStatus.PAID if paid >= locked.total_gross else locked.status,
-        )
-        if paid >= locked.total_gross:
-            webhooks.emit(operator=locked.operator_id, event="invoice.paid", objects=[locked.pk])
-            # Imported here: subscriptions build on these services.
-            from invoicing.subscriptions.lifecycle import settle_after_payment
-
-            settle_after_payment(document=locked)
-    document.refresh_from_db()
-    return payment
 
 
 def mark_overdue_documents(*, today: date | None = None) -> int:

@@ -7,9 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from invoicing.documents.issuing import issue_credit_note, record_payment
+from invoicing.documents.issuing import issue_credit_note
 from invoicing.models import Document, DocumentStatus, Payment
 from invoicing.output import pdf
+from invoicing.payments.recording import record_payment
 from tests.factories import CustomerFactory
 from tests.invoicing.helpers import issue_invoice_for
 

@@ -9,13 +9,9 @@ from decimal import Decimal
 import pytest
 
 from invoicing.documents.actions import DocumentActionRefused
-from invoicing.documents.issuing import (
-    InvoicingError,
-    issue_credit_note,
-    mark_overdue_documents,
-    record_payment,
-)
+from invoicing.documents.issuing import InvoicingError, issue_credit_note, mark_overdue_documents
 from invoicing.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from invoicing.payments.recording import record_payment
 from sessions.services import reprice_session
 from tests.factories import CustomerFactory
 from tests.invoicing.helpers import (

@@ -17,7 +17,7 @@ from django.urls import reverse
 from customers.models import Customer
 from invoicing import tasks
 from invoicing.billing.runs import previous_period, run_billing
-from invoicing.documents.issuing import correct_recipient_details, record_payment, today_for
+from invoicing.documents.issuing import correct_recipient_details, today_for
 from invoicing.models import (
     RECIPIENT_FIELDS,
     BillingRun,
@@ -31,6 +31,7 @@ from invoicing.models import (
     Payment,
     RecipientCorrection,
 )
+from invoicing.payments.recording import record_payment
 from tests.factories import CustomerFactory, OperatorFactory
 from tests.invoicing.helpers import issue_invoice_for, make_priced_session
 

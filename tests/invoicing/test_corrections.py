@@ -16,10 +16,10 @@ from invoicing.documents.issuing import (
     issue_credit_note,
     issue_session_documents,
     mark_overdue_documents,
-    record_payment,
 )
 from invoicing.documents.selectors import billed
 from invoicing.models import BilledSession, Document, DocumentKind, DocumentStatus
+from invoicing.payments.recording import record_payment
 from sessions.models import ChargingSession
 from tests.factories import CompanyCustomerFactory
 

@@ -10,7 +10,8 @@ import pytest
 from cpo_portal.kernel.errors import StateConflict
 from invoicing.documents import actions
 from invoicing.documents.actions import DocumentActionRefused, allowed_actions, require_action
-from invoicing.documents.issuing import issue_credit_note, issue_session_documents, record_payment
+from invoicing.documents.issuing import issue_credit_note, issue_session_documents
+from invoicing.payments.recording import record_payment
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 
 from invoicing.documents.composition import InvoicingError
-from invoicing.documents.issuing import issue_session_documents, record_payment
+from invoicing.documents.issuing import issue_session_documents
 from invoicing.documents.numbering import change_next_number
 from invoicing.models import (
     BilledSession,
@@ -21,6 +21,7 @@ from invoicing.models import (
     NumberingSeries,
     Payment,
 )
+from invoicing.payments.recording import record_payment
 from invoicing.setup.operators import ensure_series
 from tests.invoicing.concurrent_issuer import issue_one_by_one
 

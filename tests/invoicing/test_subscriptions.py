@@ -14,8 +14,8 @@ from django.urls import reverse
 from customers.models import ChargingToken, Customer, Plan, Subscription
 from invoicing.billing.runs import run_billing
 from invoicing.documents.composition import InvoicingError
-from invoicing.documents.issuing import record_payment
 from invoicing.models import BilledSession, Document
+from invoicing.payments.recording import record_payment
 from invoicing.subscriptions.lifecycle import (
     SUSPENSION_REASON,
     cancel_subscription,
