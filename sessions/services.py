@@ -75,9 +75,13 @@ class SessionIngestError(ValueError):
         self.errors = errors
 
 
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
 def load_json(text: str | bytes) -> Any:
-    """Parse JSON keeping every number exact (Decimal, never float)."""
-    return json.loads(text, parse_float=Decimal)
+    """Parse JSON keeping every number exact (Decimal, never float); NaN and Infinity refused."""
+    return json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
 
 
 def dump_json(data: Any) -> str:
@@ -97,6 +101,9 @@ def import_tariff(*, operator: Operator, data: Mapping[str, Any] | str | bytes) 
             raise TariffImportError(
                 f"The tariff is not valid JSON: {exc.msg} (line {exc.lineno})."
             ) from exc
+        except (ValueError, RecursionError) as exc:
+            # An integer of 5,000 digits, NaN, or nesting deeper than Python recurses.
+            raise TariffImportError(f"The tariff is not valid JSON: {exc}.") from exc
     if not isinstance(data, Mapping):
         raise TariffImportError("The tariff must be a JSON object.")
     problem = limits.json_problem(data)
@@ -303,8 +310,13 @@ def _datetime(data: Mapping[str, Any], name: str, errors: dict) -> datetime | No
     except OverflowError:
         _error(errors, name, "Must be a date-time within the years 1 to 9999 in UTC.")
         return None
-    except PricingError as exc:
-        _error(errors, name, str(exc).partition(": ")[2])
+    except PricingError:
+        _error(
+            errors,
+            name,
+            f"Must be a date-time within the years {limits.EARLIEST_SESSION_TIME.year} to "
+            f"{limits.LATEST_SESSION_TIME.year - 1} (limit).",
+        )
         return None
     return parsed
 

@@ -15,8 +15,9 @@ from customers.services import invoice_detail_errors
 from invoicing.api.lists import CompiledListSerializer
 
 from ..models import ChargingSession, SessionChargeLine
+from ..pricing.limits import MAX_BULK_ITEMS
 
-BULK_LIMIT = 1000
+BULK_LIMIT = MAX_BULK_ITEMS
 
 
 # --- reading ------------------------------------------------------------------------------------

@@ -42,8 +42,8 @@ __all__ = [
 MAX_TARIFF_ELEMENTS = 100
 #: Price components of one tariff element (OCPI has four types; the first of each type is used).
 MAX_PRICE_COMPONENTS = 10
-#: Distinct restriction times of day (start_time/end_time) in one tariff: every quarter hour.
-MAX_TIMES_OF_DAY = 96
+#: Distinct restriction times of day (start_time/end_time) in one tariff: every half hour.
+MAX_TIMES_OF_DAY = 48
 #: Charging periods of one CDR (a CPMS writes one per tariff or power change).
 MAX_CHARGING_PERIODS = 1000
 #: Items of one `POST /sessions/bulk/` request.
