@@ -393,7 +393,9 @@ def _validate_native(index: int, data: Any) -> _Candidate | dict[str, list[str]]
     token_uid = str(data.get("token_uid") or "").strip()
     customer_id = data.get("customer_id")
     if customer_id not in (None, "") and (
-        not isinstance(customer_id, int) or isinstance(customer_id, bool)
+        not isinstance(customer_id, int)
+        or isinstance(customer_id, bool)
+        or abs(customer_id) >= limits.MAX_JSON_NUMBER
     ):
         _error(errors, "customer_id", "Must be an integer customer id.")
     if len(token_uid) > 64:
@@ -546,6 +548,18 @@ def ingest_session(
     return ChargingSession.objects.get(pk=outcome.session_id), outcome.status == "created"
 
 
+def _echoed_source_id(payload: Any) -> str:
+    """A rejected item's source id as sent, when it is one (not a list, a huge number, ...)."""
+    if not isinstance(payload, Mapping):
+        return ""
+    value = payload.get("source_id") or payload.get("id")
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return ""
+    if limits.json_problem(value) is not None:
+        return ""
+    return str(value)
+
+
 def _ingest_batch(
     operator: Operator, source: str, batch: list[tuple[int, Any]], payload_format: str
 ) -> list[IngestOutcome]:
@@ -561,12 +575,9 @@ def _ingest_batch(
         if isinstance(result, _Candidate):
             candidates.append(result)
         else:
-            source_id = (
-                str(payload.get("source_id") or payload.get("id") or "")
-                if isinstance(payload, Mapping)
-                else ""
+            outcomes[index] = IngestOutcome(
+                index, _echoed_source_id(payload), "rejected", errors=result
             )
-            outcomes[index] = IngestOutcome(index, source_id, "rejected", errors=result)
 
     # Re-sent sessions (already stored, or twice in this batch) change nothing.
     existing = dict(

@@ -13,9 +13,11 @@ import string
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sessions.models import ChargingSession
 from sessions.pricing import (
     CdrError,
     PricingError,
@@ -26,21 +28,27 @@ from sessions.pricing import (
     price_session,
     split_periods_at_tariff_boundaries,
 )
-from sessions.services import _Candidate, _validate_cdr, _validate_native
-
-TARIFF = parse_tariff(
-    {
-        "id": "T-1",
-        "currency": "EUR",
-        "elements": [
-            {
-                "price_components": [{"type": "ENERGY", "price": Decimal("0.4"), "step_size": 1}],
-                "restrictions": {"start_time": "08:00", "end_time": "20:00", "max_kwh": 20},
-            },
-            {"price_components": [{"type": "TIME", "price": Decimal("2"), "step_size": 60}]},
-        ],
-    }
+from sessions.services import (
+    _Candidate,
+    _validate_cdr,
+    _validate_native,
+    import_tariff,
+    ingest_sessions,
 )
+from tests.factories import EVSEFactory
+
+TARIFF_JSON = {
+    "id": "T-1",
+    "currency": "EUR",
+    "elements": [
+        {
+            "price_components": [{"type": "ENERGY", "price": Decimal("0.4"), "step_size": 1}],
+            "restrictions": {"start_time": "08:00", "end_time": "20:00", "max_kwh": 20},
+        },
+        {"price_components": [{"type": "TIME", "price": Decimal("2"), "step_size": 60}]},
+    ],
+}
+TARIFF = parse_tariff(TARIFF_JSON)
 
 NASTY_TIMES = [
     "2026-02-30T10:00:00+01:00",
@@ -203,7 +211,7 @@ cdrs = record(
         "total_energy": numbers,
     }
 )
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _price_if_accepted(result) -> None:
@@ -256,3 +264,49 @@ def test_the_tariff_parser_raises_only_tariff_errors(data):
 def test_the_cdr_parser_raises_only_cdr_errors(data):
     with contextlib.suppress(CdrError):
         parse_cdr(data)
+
+
+HOSTILE_FIELDS = [
+    ("source_id", "\ud800", "source_id"),
+    ("source_id", 10**5000, "source_id"),
+    ("source_id", [[["x"]]], "source_id"),
+    ("customer_id", 10**30, "customer_id"),
+    ("token_uid", "\udfff", "token_uid"),
+    ("energy_kwh", Decimal("1E+400"), "energy_kwh"),
+    ("idle_minutes", "1e400", "idle_minutes"),
+    ("start", "0001-01-01T00:30:00+01:00", "start"),
+    ("end", "9999-12-31T23:30:00-01:00", "end"),
+    ("end", "2026-03-02T10:00:00+99:00", "end"),
+    ("extra", deep(400), "extra"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "field"),
+    HOSTILE_FIELDS,
+    ids=[f"{name}-{i}" for i, (name, _value, _field) in enumerate(HOSTILE_FIELDS)],
+)
+def test_the_ingest_rejects_a_hostile_item_and_stores_its_neighbours(operator, name, value, field):
+    """What the commands send straight to the service (no API parser in front of it)."""
+    EVSEFactory(location__operator=operator, evse_id="DE*VWY*E000001")
+    import_tariff(operator=operator, data=TARIFF_JSON)
+    good = {
+        "source_id": "S-1",
+        "evse_id": "DE*VWY*E000001",
+        "tariff_id": "T-1",
+        "start": "2026-03-02T10:00:00+01:00",
+        "end": "2026-03-02T11:00:00+01:00",
+        "energy_kwh": "10",
+    }
+
+    first, hostile, last = ingest_sessions(
+        operator=operator,
+        source="cpms",
+        payloads=[good, {**good, "source_id": "S-2", name: value}, {**good, "source_id": "S-3"}],
+    )
+
+    assert (first.status, last.status) == ("created", "created")
+    assert hostile.status == "rejected"
+    assert any(key.startswith(field) for key in hostile.errors), hostile.errors
+    assert hostile.source_id in ("S-2", "")
+    assert sorted(ChargingSession.objects.values_list("source_id", flat=True)) == ["S-1", "S-3"]

@@ -16,6 +16,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.urls import reverse
 
 from sessions.models import ChargingSession, Tariff
 from sessions.pricing import (
@@ -374,3 +375,38 @@ def test_a_thousand_year_native_session_is_refused_by_the_ingest_at_once(operato
 
     assert outcome.errors == {"end": ["A session lasts at most 31 days (limit)."]}
     assert time.perf_counter() - begun < 1
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            json.dumps(tariff_json([{"price_components": [component()]}] * 101), default=str),
+            "elements: at most 100 tariff elements (limit), got 101",
+        ),
+        (
+            json.dumps(tariff_json(), default=str).replace('"0.40"', "1e400"),
+            "elements[0].price_components[0].price: Must be a number below 10^15",
+        ),
+        (
+            json.dumps(
+                tariff_json([{"price_components": [component()], "restrictions": {"x": 1}}]),
+                default=str,
+            ).replace('"x": 1', '"min_duration": 1000000000000000'),
+            "elements[0].restrictions.min_duration: Must be a number below 10^15",
+        ),
+        ("[" * 100_000 + "]" * 100_000, "The tariff is not valid JSON"),
+    ],
+    ids=["101_elements", "price_1e400", "min_duration_1e15", "nested_100000_deep"],
+)
+def test_the_admin_tariff_import_refuses_what_the_limits_refuse(
+    admin_client, operator, text, message
+):
+    response = admin_client.post(
+        reverse("admin:charging_tariff_add"), {"operator": operator.pk, "ocpi_json_text": text}
+    )
+
+    assert response.status_code == 200
+    (error,) = response.context["adminform"].form.errors["ocpi_json_text"]
+    assert error.startswith(message)
+    assert not Tariff.objects.exists()
