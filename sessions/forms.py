@@ -94,7 +94,7 @@ class TariffImportForm(forms.ModelForm):
         """Add creates a tariff and change replaces this one; neither silently hits another."""
         try:
             data = load_json(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             return ""  # import_tariff words the JSON error
         tariff_id = data.get("id") if isinstance(data, dict) else None
         if not isinstance(tariff_id, str):

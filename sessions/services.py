@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfoNotFoundError
@@ -21,6 +22,7 @@ from django.utils.dateparse import parse_datetime
 from cpo_portal.kernel.bulk import insert_models, insert_rows
 from cpo_portal.kernel.errors import InvalidInput
 from cpo_portal.kernel.integrations import webhooks
+from cpo_portal.kernel.json_limits import MAX_JSON_NUMBER, json_problem
 from cpo_portal.kernel.money import vat_breakdown
 from cpo_portal.kernel.tenancy import Operator
 from customers.models import ChargingToken, Customer
@@ -30,7 +32,9 @@ from sessions.pricing import (
     ChargingPeriod,
     PricedSession,
     PricingError,
+    TariffError,
     VatRates,
+    limits,
     parse_cdr,
     parse_tariff,
     periods_from_native,
@@ -38,6 +42,8 @@ from sessions.pricing import (
     split_periods_at_tariff_boundaries,
 )
 from sessions.signals import sessions_ingested
+
+logger = logging.getLogger(__name__)
 
 AD_HOC_EMAIL_MAX_LENGTH = Customer._meta.get_field("email").max_length
 
@@ -66,9 +72,13 @@ class IngestOutcome:
         return self.status != "rejected"
 
 
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
 def load_json(text: str | bytes) -> Any:
-    """Parse JSON keeping every number exact (Decimal, never float)."""
-    return json.loads(text, parse_float=Decimal)
+    """Parse JSON keeping every number exact (Decimal, never float); NaN and Infinity refused."""
+    return json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
 
 
 def dump_json(data: Any) -> str:
@@ -88,8 +98,14 @@ def read_tariff(data: Mapping[str, Any] | str | bytes) -> Mapping[str, Any]:
             raise TariffImportError(
                 f"The tariff is not valid JSON: {exc.msg} (line {exc.lineno})."
             ) from exc
+        except (ValueError, RecursionError) as exc:
+            # An integer of 5,000 digits, NaN, or nesting deeper than Python recurses.
+            raise TariffImportError(f"The tariff is not valid JSON: {exc}.") from exc
     if not isinstance(data, Mapping):
         raise TariffImportError("The tariff must be a JSON object.")
+    problem = json_problem(data)
+    if problem is not None:
+        raise TariffImportError(f"{problem[0] or 'tariff'}: {problem[1]}")
     try:
         parse_tariff(dict(data))
     except PricingError as exc:
@@ -279,17 +295,42 @@ def _datetime(data: Mapping[str, Any], name: str, errors: dict) -> datetime | No
     if value in (None, ""):
         _error(errors, name, "This field is required.")
         return None
-    parsed = parse_datetime(value) if isinstance(value, str) else None
+    try:
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:
+        # Well-formed but impossible: 30 February, 25:00, an offset of +99:00.
+        parsed = None
     if parsed is None:
         _error(errors, name, "Must be an ISO 8601 date-time, e.g. 2026-03-01T18:30:00Z.")
         return None
     if timezone.is_naive(parsed):
         _error(errors, name, "Must include a time-zone offset (Z or +01:00).")
         return None
+    try:
+        # 0001-01-01T00:30:00+01:00 is in year 0 in UTC: not a time Python can hold.
+        limits.within_session_years(parsed.astimezone(UTC), name, PricingError)
+    except OverflowError:
+        _error(errors, name, "Must be a date-time within the years 1 to 9999 in UTC.")
+        return None
+    except PricingError:
+        _error(
+            errors,
+            name,
+            f"Must be a date-time within the years {limits.EARLIEST_SESSION_TIME.year} to "
+            f"{limits.LATEST_SESSION_TIME.year - 1} (limit).",
+        )
+        return None
     return parsed
 
 
-def _decimal(data: Mapping[str, Any], name: str, errors: dict, *, required: bool) -> Decimal:
+def _decimal(
+    data: Mapping[str, Any],
+    name: str,
+    errors: dict,
+    *,
+    required: bool,
+    maximum: Decimal | None = None,
+) -> Decimal:
     value = data.get(name)
     if value in (None, ""):
         if required:
@@ -298,34 +339,69 @@ def _decimal(data: Mapping[str, Any], name: str, errors: dict, *, required: bool
     try:
         if isinstance(value, bool | float):
             raise InvalidOperation
-        number = Decimal(str(value)) if isinstance(value, int | str | Decimal) else None
+        number = Decimal(value.strip()) if isinstance(value, str) else None
+        if isinstance(value, int | Decimal):
+            number = Decimal(value)
         if number is None or not number.is_finite():
             raise InvalidOperation
-    except InvalidOperation:
+    except (InvalidOperation, ValueError):
         _error(errors, name, "Must be a decimal number (a JSON number or a string).")
         return Decimal("0")
     if number < 0:
         _error(errors, name, "Must not be negative.")
+    elif maximum is not None and number > maximum:
+        _error(errors, name, f"Must be at most {maximum} (limit).")
+        return Decimal("0")
     return number
+
+
+_MAX_SESSION_MINUTES = Decimal(int(limits.MAX_SESSION_DURATION.total_seconds()) // 60)
+
+
+def _json_errors(data: Any) -> dict[str, list[str]]:
+    """Nesting, numbers and text that no session may hold (the API's parser refuses them too)."""
+    problem = json_problem(data)
+    if problem is None:
+        return {}
+    path, message = problem
+    return {path or "non_field_errors": [message]}
+
+
+def _pricing_errors(exc: PricingError, default: str) -> dict[str, list[str]]:
+    """`charging_periods[2].start_date_time: …` as that field's error (else `default`'s)."""
+    path, separator, text = str(exc).partition(": ")
+    if separator and path and " " not in path:
+        return {path: [text]}
+    return {default: [str(exc)]}
 
 
 def _validate_native(index: int, data: Any) -> _Candidate | dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if not isinstance(data, Mapping):
         return {"non_field_errors": ["Each session must be a JSON object."]}
+    if errors := _json_errors(data):
+        return errors
     source_id = _required_str(data, "source_id", errors, 64)
     evse_id = _required_str(data, "evse_id", errors, 48)
     tariff_id = _required_str(data, "tariff_id", errors, 36)
     started_at = _datetime(data, "start", errors)
     ended_at = _datetime(data, "end", errors)
-    energy = _decimal(data, "energy_kwh", errors, required=True)
-    idle_minutes = _decimal(data, "idle_minutes", errors, required=False)
+    energy = _decimal(
+        data, "energy_kwh", errors, required=True, maximum=limits.MAX_SESSION_ENERGY_KWH
+    )
+    idle_minutes = _decimal(
+        data, "idle_minutes", errors, required=False, maximum=_MAX_SESSION_MINUTES
+    )
     token_uid = str(data.get("token_uid") or "").strip()
     customer_id = data.get("customer_id")
     if customer_id not in (None, "") and (
-        not isinstance(customer_id, int) or isinstance(customer_id, bool)
+        not isinstance(customer_id, int)
+        or isinstance(customer_id, bool)
+        or abs(customer_id) >= MAX_JSON_NUMBER
     ):
         _error(errors, "customer_id", "Must be an integer customer id.")
+    if len(token_uid) > 64:
+        _error(errors, "token_uid", "Must be at most 64 characters.")
     if token_uid and customer_id not in (None, ""):
         _error(errors, "customer_id", "Give either token_uid or customer_id, not both.")
     ad_hoc_email = str(data.get("ad_hoc_email") or "").strip()
@@ -344,6 +420,12 @@ def _validate_native(index: int, data: Any) -> _Candidate | dict[str, list[str]]
     if started_at and ended_at and not errors:
         if ended_at < started_at:
             _error(errors, "end", "The session must end after it starts.")
+        elif ended_at - started_at > limits.MAX_SESSION_DURATION:
+            _error(
+                errors,
+                "end",
+                f"A session lasts at most {limits.MAX_SESSION_DURATION.days} days (limit).",
+            )
         else:
             try:
                 periods = periods_from_native(
@@ -353,7 +435,7 @@ def _validate_native(index: int, data: Any) -> _Candidate | dict[str, list[str]]
                     idle_minutes=idle_minutes,
                 )
             except PricingError as exc:
-                _error(errors, "idle_minutes", str(exc))
+                errors.update(_pricing_errors(exc, "idle_minutes"))
     if errors:
         return errors
     return _Candidate(
@@ -376,6 +458,8 @@ def _validate_cdr(index: int, data: Any) -> _Candidate | dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if not isinstance(data, Mapping):
         return {"non_field_errors": ["The CDR must be a JSON object."]}
+    if errors := _json_errors(data):
+        return errors
     source_id = _required_str(data, "id", errors, 64)
     location = data.get("cdr_location")
     evse_id = ""
@@ -392,6 +476,12 @@ def _validate_cdr(index: int, data: Any) -> _Candidate | dict[str, list[str]]:
     if isinstance(tariffs, list) and tariffs and isinstance(tariffs[0], Mapping):
         embedded = dict(tariffs[0])
         tariff_id = str(embedded.get("id") or "")
+        try:
+            # Refused here, before any pricing, with the path inside the CDR.
+            parse_tariff(embedded)
+        except TariffError as exc:
+            for path, messages in _pricing_errors(exc, "").items():
+                errors[f"tariffs[0].{path}" if path else "tariffs[0]"] = messages
     periods_raw = data.get("charging_periods") or []
     if not tariff_id and isinstance(periods_raw, list):
         tariff_id = next(
@@ -407,7 +497,7 @@ def _validate_cdr(index: int, data: Any) -> _Candidate | dict[str, list[str]]:
     try:
         cdr = parse_cdr(dict(data))
     except PricingError as exc:
-        _error(errors, "charging_periods", str(exc))
+        errors.update(_pricing_errors(exc, "charging_periods"))
         cdr = None
     if errors or cdr is None:
         return errors
@@ -448,6 +538,18 @@ def ingest_sessions(
     return outcomes
 
 
+def _echoed_source_id(payload: Any) -> str:
+    """A rejected item's source id as sent, when it is one (not a list, a huge number, ...)."""
+    if not isinstance(payload, Mapping):
+        return ""
+    value = payload.get("source_id") or payload.get("id")
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return ""
+    if json_problem(value) is not None:
+        return ""
+    return str(value)
+
+
 def _ingest_batch(
     operator: Operator, source: str, batch: list[tuple[int, Any]], payload_format: str
 ) -> list[IngestOutcome]:
@@ -463,12 +565,9 @@ def _ingest_batch(
         if isinstance(result, _Candidate):
             candidates.append(result)
         else:
-            source_id = (
-                str(payload.get("source_id") or payload.get("id") or "")
-                if isinstance(payload, Mapping)
-                else ""
+            outcomes[index] = IngestOutcome(
+                index, _echoed_source_id(payload), "rejected", errors=result
             )
-            outcomes[index] = IngestOutcome(index, source_id, "rejected", errors=result)
 
     # Re-sent sessions (already stored, or twice in this batch) change nothing.
     existing = dict(
@@ -564,6 +663,17 @@ def _ingest_batch(
         except (PricingError, ZoneInfoNotFoundError) as exc:
             outcomes[c.index] = IngestOutcome(
                 c.index, c.source_id, "rejected", errors={"tariff_id": [str(exc)]}
+            )
+            continue
+        except ArithmeticError:
+            # Input the validators let through but the arithmetic could not hold: this item is
+            # refused, the rest of the batch is still stored (and the gap is in the log).
+            logger.exception("Session %r could not be priced", c.source_id)
+            outcomes[c.index] = IngestOutcome(
+                c.index,
+                c.source_id,
+                "rejected",
+                errors={"non_field_errors": ["The session could not be priced with its tariff."]},
             )
             continue
         session = ChargingSession(

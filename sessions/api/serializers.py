@@ -13,9 +13,10 @@ from cpo_portal.kernel.api.lists import CompiledListSerializer
 from customers.models import INVOICE_DETAIL_FIELDS, Customer
 from customers.services import invoice_detail_errors
 from sessions.models import ChargingSession
+from sessions.pricing.limits import MAX_BULK_ITEMS
 from sessions.representations import ChargeLineSerializer
 
-BULK_LIMIT = 1000
+BULK_LIMIT = MAX_BULK_ITEMS
 
 
 # --- reading ------------------------------------------------------------------------------------

@@ -11,9 +11,17 @@ __all__ = ["read_datetime", "read_int", "read_number", "utc_datetime"]
 
 
 def read_number(
-    value: object, path: str, error: type[PricingError], *, minimum: Decimal | None = None
+    value: object,
+    path: str,
+    error: type[PricingError],
+    *,
+    minimum: Decimal | None = None,
+    maximum: Decimal | None = None,
 ) -> Decimal:
-    """Read a JSON number as an exact Decimal; strings and booleans are not numbers in OCPI."""
+    """Read a JSON number as an exact Decimal; strings and booleans are not numbers in OCPI.
+
+    `maximum` is a limit of sessions.pricing.limits: beyond it the message names the limit.
+    """
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         raise error(f"{path}: must be a number, got {_describe(value)}")
     if isinstance(value, float):
@@ -24,12 +32,23 @@ def read_number(
         raise error(f"{path}: must be a finite number, got {value}")
     if minimum is not None and number < minimum:
         raise error(f"{path}: must be at least {minimum}, got {number}")
+    if maximum is not None and number > maximum:
+        raise error(f"{path}: must be at most {maximum} (limit), got {_describe(number)}")
     return number
 
 
-def read_int(value: object, path: str, error: type[PricingError], what: str) -> int:
+def read_int(
+    value: object, path: str, error: type[PricingError], what: str, *, maximum: int | None = None
+) -> int:
     """Read a non-negative JSON integer (an integral Decimal such as 60.0 is accepted)."""
     message = f"{path}: must be a non-negative integer{what}, got {_describe(value)}"
+    if isinstance(value, int | Decimal | float) and maximum is not None:
+        try:
+            beyond = Decimal(value) > maximum
+        except (ValueError, ArithmeticError):
+            beyond = False
+        if beyond:
+            raise error(f"{path}: must be at most {maximum}{what} (limit), got {_describe(value)}")
     if isinstance(value, bool):
         raise error(message)
     if isinstance(value, int):
@@ -57,12 +76,16 @@ def read_datetime(value: object, path: str, error: type[PricingError]) -> dateti
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
         raise error(
-            f"{path}: {value!r} is not an RFC 3339 timestamp such as 2024-03-01T08:30:00Z"
+            f"{path}: {value[:40]!r} is not an RFC 3339 timestamp such as 2024-03-01T08:30:00Z"
         ) from exc
     if parsed.tzinfo is None:
         # OCPI 2.2.1, section 16.2: a timestamp without a designator is UTC.
         return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError as exc:
+        # 0001-01-01T00:30:00+01:00 is in year 0 in UTC; 9999-12-31T23:30:00-01:00 in 10000.
+        raise error(f"{path}: {value!r} is outside the years 1 to 9999 in UTC") from exc
 
 
 def utc_datetime(value: object, path: str, error: type[PricingError]) -> datetime:
@@ -71,7 +94,10 @@ def utc_datetime(value: object, path: str, error: type[PricingError]) -> datetim
         raise error(f"{path}: must be a datetime, got {_describe(value)}")
     if value.tzinfo is None or value.utcoffset() is None:
         raise error(f"{path}: must be a time-zone-aware datetime, got the naive {value}")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:
+        raise error(f"{path}: {value.isoformat()} is outside the years 1 to 9999 in UTC") from exc
 
 
 def _describe(value: object) -> str:
@@ -83,7 +109,8 @@ def _describe(value: object) -> str:
     if isinstance(value, str):
         return f"the string {value!r}" if len(value) <= 40 else "a string"
     if isinstance(value, int | float | Decimal):
-        return f"{value}"
+        text = f"{value}" if not isinstance(value, int) or abs(value) < 10**40 else "a huge integer"
+        return text if len(text) <= 40 else f"{text[:20]}…"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):

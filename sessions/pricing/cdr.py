@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from decimal import Context, Decimal
 from typing import Any
 
+from sessions.pricing import limits
 from sessions.pricing._values import read_datetime, read_number, utc_datetime
 from sessions.pricing.errors import CdrError
 
@@ -68,21 +69,37 @@ def parse_cdr(data: Mapping[str, Any]) -> CdrInput:
             raise CdrError(f"{name}: is required")
     start = read_datetime(data["start_date_time"], "start_date_time", CdrError)
     end = read_datetime(data["end_date_time"], "end_date_time", CdrError)
-    if end < start:
-        raise CdrError(f"end_date_time: {end.isoformat()} is before start_date_time")
+    _check_span(start, end, "start_date_time", "end_date_time")
     raw_periods = data["charging_periods"]
     if not isinstance(raw_periods, list) or not raw_periods:
         raise CdrError("charging_periods: must be a non-empty list")
+    if len(raw_periods) > limits.MAX_CHARGING_PERIODS:
+        raise CdrError(
+            f"charging_periods: at most {limits.MAX_CHARGING_PERIODS} charging periods (limit), "
+            f"got {len(raw_periods)}"
+        )
     periods = tuple(
         _parse_period(raw, f"charging_periods[{i}]", start, end)
         for i, raw in enumerate(raw_periods)
     )
+    energy = sum((p.dimensions.get("ENERGY", _ZERO) for p in periods), _ZERO)
+    if energy > limits.MAX_SESSION_ENERGY_KWH:
+        raise CdrError(
+            f"charging_periods: at most {limits.MAX_SESSION_ENERGY_KWH} kWh in one session "
+            f"(limit), got {energy}"
+        )
     currency = data.get("currency")
     if currency is not None and not isinstance(currency, str):
         raise CdrError("currency: must be a string such as EUR")
     total_energy = None
     if data.get("total_energy") is not None:
-        total_energy = read_number(data["total_energy"], "total_energy", CdrError, minimum=_ZERO)
+        total_energy = read_number(
+            data["total_energy"],
+            "total_energy",
+            CdrError,
+            minimum=_ZERO,
+            maximum=limits.MAX_SESSION_ENERGY_KWH,
+        )
     return CdrInput(
         start=start, end=end, periods=periods, currency=currency, total_energy=total_energy
     )
@@ -116,7 +133,11 @@ def _parse_period(raw: object, path: str, start: datetime, end: datetime) -> Cha
         if "volume" not in dimension:
             raise CdrError(f"{dim_path}.volume: is required")
         dimensions[kind] = read_number(
-            dimension["volume"], f"{dim_path}.volume", CdrError, minimum=_ZERO
+            dimension["volume"],
+            f"{dim_path}.volume",
+            CdrError,
+            minimum=_ZERO,
+            maximum=limits.MAX_SESSION_ENERGY_KWH if kind == "ENERGY" else limits.MAX_VOLUME,
         )
     tariff_id = raw.get("tariff_id")
     if tariff_id is not None and not isinstance(tariff_id, str):
@@ -135,9 +156,8 @@ def periods_from_native(
     """Turn the CPMS record (charging first, idle at the end) into OCPI charging periods."""
     start = utc_datetime(start, "start", CdrError)
     end = utc_datetime(end, "end", CdrError)
-    if end < start:
-        raise CdrError(f"end: {end.isoformat()} is before start {start.isoformat()}")
-    energy = read_number(energy_kwh, "energy_kwh", CdrError)
+    _check_span(start, end, "start", "end")
+    energy = read_number(energy_kwh, "energy_kwh", CdrError, maximum=limits.MAX_SESSION_ENERGY_KWH)
     if energy < _ZERO:
         raise CdrError(f"energy_kwh: must not be negative, got {energy}")
     idle = read_number(idle_minutes, "idle_minutes", CdrError)
@@ -157,7 +177,7 @@ def periods_from_native(
         "ENERGY": energy,
     }
     if max_power_kw is not None:
-        power = read_number(max_power_kw, "max_power_kw", CdrError)
+        power = read_number(max_power_kw, "max_power_kw", CdrError, maximum=limits.MAX_POWER_KW)
         if power < _ZERO:
             raise CdrError(f"max_power_kw: must not be negative, got {power}")
         charging["MAX_POWER"] = power
@@ -175,6 +195,19 @@ def periods_from_native(
             )
         )
     return periods
+
+
+def _check_span(start: datetime, end: datetime, start_name: str, end_name: str) -> None:
+    """A session ends after it starts, within the session years and the longest duration."""
+    limits.within_session_years(start, start_name, CdrError)
+    limits.within_session_years(end, end_name, CdrError)
+    if end < start:
+        raise CdrError(f"{end_name}: {end.isoformat()} is before {start_name} {start.isoformat()}")
+    if end - start > limits.MAX_SESSION_DURATION:
+        raise CdrError(
+            f"{end_name}: a session lasts at most {limits.MAX_SESSION_DURATION.days} days "
+            f"(limit), this one {_seconds(end - start) / 86400:.1f} days"
+        )
 
 
 def _seconds(delta: timedelta) -> Decimal:

@@ -15,6 +15,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cpo_portal.kernel.money import round_energy, round_money, round_quantity, vat_amount
+from sessions.pricing import limits
 from sessions.pricing.cdr import ChargingPeriod
 from sessions.pricing.errors import CdrError, PricingError
 from sessions.pricing.tariff import DAYS_OF_WEEK, PriceComponent, Restrictions, Tariff
@@ -577,6 +578,12 @@ def _build_result(
 
     cost_excl = excl[ENERGY] + excl[TIME] + excl[PARKING_TIME] + excl[FLAT]
     cost_incl = incl[ENERGY] + incl[TIME] + incl[PARKING_TIME] + incl[FLAT]
+    if cost_excl > limits.MAX_SESSION_TOTAL:
+        raise PricingError(
+            f"total_cost: the session would cost {_plain(round_money(cost_excl))} "
+            f"{tariff.currency}, more than the {limits.MAX_SESSION_TOTAL} one session may "
+            "cost (limit)"
+        )
     total_excl, total_incl = _apply_price_limits(tariff, cost_excl, cost_incl, vat_rates)
     if total_excl != cost_excl:
         adjustment = _adjustment_line(total_excl, lines, vat_rates.services)

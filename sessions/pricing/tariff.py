@@ -13,6 +13,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
+from sessions.pricing import limits
 from sessions.pricing._values import read_datetime, read_int, read_number
 from sessions.pricing.errors import TariffError
 
@@ -41,6 +42,12 @@ _HUNDRED = Decimal(100)
 _TIME_RE = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+_RESTRICTION_MAXIMA = {
+    "kwh": limits.MAX_SESSION_ENERGY_KWH,
+    "current": limits.MAX_CURRENT_A,
+    "power": limits.MAX_POWER_KW,
+}
+_MAX_DURATION_SECONDS = int(limits.MAX_SESSION_DURATION.total_seconds())
 _RESTRICTION_FIELDS = frozenset(
     {
         "start_time",
@@ -142,7 +149,24 @@ def parse_tariff(data: Mapping[str, Any]) -> Tariff:
     raw_elements = data.get("elements")
     if not isinstance(raw_elements, list) or not raw_elements:
         raise TariffError("elements: must be a non-empty list of tariff elements")
+    if len(raw_elements) > limits.MAX_TARIFF_ELEMENTS:
+        raise TariffError(
+            f"elements: at most {limits.MAX_TARIFF_ELEMENTS} tariff elements (limit), "
+            f"got {len(raw_elements)}"
+        )
     elements = tuple(_parse_element(raw, f"elements[{i}]") for i, raw in enumerate(raw_elements))
+    times_of_day = {
+        moment
+        for element in elements
+        if element.restrictions is not None
+        for moment in (element.restrictions.start_time, element.restrictions.end_time)
+        if moment is not None
+    }
+    if len(times_of_day) > limits.MAX_TIMES_OF_DAY:
+        raise TariffError(
+            f"elements: at most {limits.MAX_TIMES_OF_DAY} different start_time/end_time "
+            f"values (limit), got {len(times_of_day)}"
+        )
 
     min_price = _parse_limit(data.get("min_price"), "min_price")
     max_price = _parse_limit(data.get("max_price"), "max_price")
@@ -176,6 +200,11 @@ def _parse_element(raw: object, path: str) -> TariffElement:
     raw_components = raw.get("price_components")
     if not isinstance(raw_components, list) or not raw_components:
         raise TariffError(f"{path}.price_components: must be a non-empty list")
+    if len(raw_components) > limits.MAX_PRICE_COMPONENTS:
+        raise TariffError(
+            f"{path}.price_components: at most {limits.MAX_PRICE_COMPONENTS} price components "
+            f"(limit), got {len(raw_components)}"
+        )
     components = tuple(
         _parse_component(item, f"{path}.price_components[{i}]")
         for i, item in enumerate(raw_components)
@@ -200,7 +229,9 @@ def _parse_component(raw: object, path: str) -> PriceComponent:
         )
     if "price" not in raw:
         raise TariffError(f"{path}.price: is required")
-    price = read_number(raw["price"], f"{path}.price", TariffError, minimum=_ZERO)
+    price = read_number(
+        raw["price"], f"{path}.price", TariffError, minimum=_ZERO, maximum=limits.MAX_PRICE
+    )
     vat = None
     if raw.get("vat") is not None:
         vat = read_number(raw["vat"], f"{path}.vat", TariffError, minimum=_ZERO)
@@ -208,7 +239,9 @@ def _parse_component(raw: object, path: str) -> PriceComponent:
             raise TariffError(f"{path}.vat: must be a percentage between 0 and 100, got {vat}")
     if "step_size" not in raw:
         raise TariffError(f"{path}.step_size: is required (use 1 for no rounding)")
-    step_size = read_int(raw["step_size"], f"{path}.step_size", TariffError, "")
+    step_size = read_int(
+        raw["step_size"], f"{path}.step_size", TariffError, "", maximum=limits.MAX_STEP_SIZE
+    )
     return PriceComponent(type=kind, price=price, vat=vat, step_size=step_size)
 
 
@@ -222,16 +255,25 @@ def _parse_restrictions(raw: object, path: str) -> Restrictions:
 
     def number(name: str) -> Decimal | None:
         value = raw.get(name)
+        maximum = _RESTRICTION_MAXIMA[name.partition("_")[2]]
         return (
             None
             if value is None
-            else read_number(value, f"{path}.{name}", TariffError, minimum=_ZERO)
+            else read_number(value, f"{path}.{name}", TariffError, minimum=_ZERO, maximum=maximum)
         )
 
     def seconds(name: str) -> int | None:
         value = raw.get(name)
         return (
-            None if value is None else read_int(value, f"{path}.{name}", TariffError, " (seconds)")
+            None
+            if value is None
+            else read_int(
+                value,
+                f"{path}.{name}",
+                TariffError,
+                " (seconds)",
+                maximum=_MAX_DURATION_SECONDS,
+            )
         )
 
     start_time = _time_of_day(raw.get("start_time"), f"{path}.start_time")
@@ -326,10 +368,22 @@ def _parse_limit(value: object, path: str) -> PriceLimit | None:
         raise TariffError(f"{path}: must be an object with excl_vat and optional incl_vat")
     if "excl_vat" not in value:
         raise TariffError(f"{path}.excl_vat: is required")
-    excl = read_number(value["excl_vat"], f"{path}.excl_vat", TariffError, minimum=_ZERO)
+    excl = read_number(
+        value["excl_vat"],
+        f"{path}.excl_vat",
+        TariffError,
+        minimum=_ZERO,
+        maximum=limits.MAX_PRICE,
+    )
     incl = None
     if value.get("incl_vat") is not None:
-        incl = read_number(value["incl_vat"], f"{path}.incl_vat", TariffError, minimum=_ZERO)
+        incl = read_number(
+            value["incl_vat"],
+            f"{path}.incl_vat",
+            TariffError,
+            minimum=_ZERO,
+            maximum=limits.MAX_PRICE * 2,
+        )
         if incl < excl:
             raise TariffError(f"{path}.incl_vat: {incl} is below excl_vat {excl}")
     return PriceLimit(excl_vat=excl, incl_vat=incl)

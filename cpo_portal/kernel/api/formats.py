@@ -17,21 +17,32 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 
+from cpo_portal.kernel.json_limits import json_problem
+
 
 def _refuse_constant(name: str):
     raise ValueError(f"{name} is not a number JSON allows.")
 
 
 class DecimalJSONParser(JSONParser):
-    """JSON with every number exact: 0.1 stays Decimal("0.1"), never a float."""
+    """JSON with every number exact: 0.1 stays Decimal("0.1"), never a float.
+
+    Bodies no endpoint accepts are refused here, naming the field (kernel/json_limits.py):
+    nesting beyond the limit, numbers beyond 10^15 (1e400), lone UTF-16 surrogates ("\\ud800").
+    """
 
     def parse(self, stream, media_type=None, parser_context=None):
         encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
         try:
             decoded = codecs.getreader(encoding)(stream)
-            return json.load(decoded, parse_float=Decimal, parse_constant=_refuse_constant)
+            data = json.load(decoded, parse_float=Decimal, parse_constant=_refuse_constant)
         except (ValueError, RecursionError) as exc:
             raise exceptions.ParseError(f"JSON parse error: {exc}") from exc
+        problem = json_problem(data)
+        if problem is not None:
+            path, message = problem
+            raise exceptions.ParseError({path or "detail": [message]})
+        return data
 
 
 class _ExactNumbers(Exception):

@@ -39,6 +39,8 @@ class Command(BaseCommand):
             raise CommandError(f"No such file: {path}.") from exc
         except json.JSONDecodeError as exc:
             raise CommandError(f"{path} is not valid JSON: {exc.msg} (line {exc.lineno}).") from exc
+        except (ValueError, RecursionError) as exc:
+            raise CommandError(f"{path} is not valid JSON: {exc}.") from exc
         if isinstance(payloads, dict):
             payloads = [payloads]
         if not isinstance(payloads, list):

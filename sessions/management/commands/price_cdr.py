@@ -89,6 +89,8 @@ def _read_json(path: str, what: str) -> dict[str, Any]:
             f"The {what} file {path} is not valid JSON: {exc.msg} at line {exc.lineno}, "
             f"column {exc.colno}."
         ) from exc
+    except (ValueError, RecursionError) as exc:
+        raise CommandError(f"The {what} file {path} is not valid JSON: {exc}.") from exc
     if not isinstance(data, dict):
         raise CommandError(f"The {what} file {path} must contain a JSON object.")
     return data
