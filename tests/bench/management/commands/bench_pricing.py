@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from sessions.pricing.bench import BENCH_TARIFFS, build_sessions, price_all
+from tests.bench.fixtures import BENCH_TARIFFS, build_sessions, price_all
 
 TARGET_PER_SECOND = 5_000
 PROGRESS_STEP = 500

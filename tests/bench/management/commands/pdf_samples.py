@@ -19,7 +19,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.test.utils import override_settings
 from PIL import Image, ImageDraw
 
-from invoicing.management.commands.bench_pdf import BENCH_TARIFFS, quiet_hooks, scratch_database
+from tests.bench.management.commands.bench_pdf import BENCH_TARIFFS, quiet_hooks, scratch_database
 
 # name, language, content options, monthly?, pages to picture
 SAMPLES = [
@@ -66,9 +66,7 @@ class Command(BaseCommand):
         """One page as a small palette PNG (the pictures live in the repository)."""
         stem = source.with_name(f"{source.stem}-{page}")
         command = [pdftoppm, "-r", str(resolution), "-png", "-singlefile"]
-        subprocess.run(  # noqa: S603 - pdftoppm with our own arguments
-            [*command, "-f", str(page), "-l", str(page), source, stem], check=True
-        )
+        subprocess.run([*command, "-f", str(page), "-l", str(page), source, stem], check=True)
         with Image.open(f"{stem}.png") as picture:
             picture.convert("P", palette=Image.Palette.ADAPTIVE).save(png, optimize=True)
 

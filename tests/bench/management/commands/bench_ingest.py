@@ -27,7 +27,6 @@ from tqdm import tqdm
 
 from cpo_portal.kernel.integrations.keys import create_api_key
 from customers.models import ChargingToken, Customer
-from invoicing.management.commands.bench_admin import percentile
 from invoicing.models import (
     ApiKey,
     Integrator,
@@ -40,8 +39,9 @@ from invoicing.models import (
 )
 from sessions.api.serializers import BULK_LIMIT
 from sessions.models import EVSE, ChargingSession, Location, SessionChargeLine, Tariff
-from sessions.pricing.bench import BENCH_TARIFFS, BENCH_TIME_ZONES
 from sessions.services import import_tariff, ingest_sessions
+from tests.bench.fixtures import BENCH_TARIFFS, BENCH_TIME_ZONES
+from tests.bench.management.commands.bench_admin import percentile
 
 SERVER_START_TIMEOUT = 60
 API_TARGET_RATE = 2_000  # priced sessions per second through POST /api/v1/sessions/bulk/
@@ -282,7 +282,7 @@ def _batches(
     sessions: int, batch_size: int, evse_ids: list[str], token_uids: list[str]
 ) -> Iterator[list[dict]]:
     """Synthetic native records over 90 days, 4 in 5 with a known charging token."""
-    rng = random.Random(7)  # noqa: S311 - reproducible synthetic load, not secrets
+    rng = random.Random(7)
     tariff_ids = [t["id"] for t in BENCH_TARIFFS]
     origin = datetime(2026, 1, 1, tzinfo=UTC)
     for offset in range(0, sessions, batch_size):
@@ -321,7 +321,7 @@ def api_server(workers: int) -> Iterator[tuple[str, int]]:
         "DEBUG": "false",
         "CELERY_BROKER_URL": "memory://",
     }
-    server = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+    server = subprocess.Popen(
         [
             sys.executable,
             "-m",

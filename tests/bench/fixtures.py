@@ -117,7 +117,7 @@ def bench_tariffs() -> list[Tariff]:
 
 def build_sessions(count: int, seed: int = 2211) -> list[BenchSession]:
     """Synthetic native sessions: 10 min to 10 h, 0-30% idle, AC and DC powers, a year of starts."""
-    rng = random.Random(seed)  # noqa: S311 - reproducible test data, not security
+    rng = random.Random(seed)
     tariffs = bench_tariffs()
     year_start = datetime(2024, 1, 1, tzinfo=UTC)
     sessions = []

@@ -794,7 +794,7 @@ class Worker:
             "--workers",
             str(self.concurrency),
         ]
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
+        self.process = subprocess.Popen(
             command,
             cwd=settings.BASE_DIR,
             env=env,

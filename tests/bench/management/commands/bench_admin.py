@@ -37,11 +37,6 @@ from cpo_portal.kernel.integrations.keys import create_api_key
 from customers.models import Customer
 from invoicing.documents.composition import profile_for
 from invoicing.documents.numbering import ensure_series
-from invoicing.management.commands.bench_billing import (
-    _fixtures,
-    _switch_database,
-    scratch_database,
-)
 from invoicing.models import (
     ApiKey,
     Document,
@@ -51,6 +46,11 @@ from invoicing.models import (
     NumberingSeries,
 )
 from sessions.models import EVSE, Location
+from tests.bench.management.commands.bench_billing import (
+    _fixtures,
+    _switch_database,
+    scratch_database,
+)
 
 TARGET_MS = 300
 API_TARGET_P95_MS = 100

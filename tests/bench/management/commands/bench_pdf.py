@@ -226,7 +226,7 @@ def run_workers(
     """Render each batch in its own fresh process, all at once; their reports."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     processes = [
-        subprocess.Popen(  # noqa: S603 - our own manage.py with our own arguments
+        subprocess.Popen(
             [
                 sys.executable,
                 str(Path(settings.BASE_DIR) / "manage.py"),
