@@ -1,8 +1,9 @@
 """Benchmark: PDF rendering of one-page invoices, a 1,000-session monthly invoice, two workers.
 
-Runs against a scratch database (a temporary SQLite file, or `bench_pdf_<pid>` on PostgreSQL)
+Runs against a scratch database (a temporary SQLite file, or `<name>_bench_pdf` on PostgreSQL)
 that is migrated, filled through the real services (ingest, issue, billing run) and dropped at
-the end; PDFs go to a temporary media directory. Nothing is left behind, nothing is queued.
+the end; PDFs go to a temporary media directory. Nothing is left behind: the tasks issuing
+queues (PDF renders) go to a private queue nobody consumes, purged afterwards.
 """
 
 from __future__ import annotations
@@ -12,19 +13,30 @@ import os
 import resource
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, connections
 from django.test.utils import override_settings
+
+from invoicing.billing.runs import previous_period, run_billing
+from invoicing.documents.issuing import issue_session_documents, today_for
+from invoicing.models import Document, InvoicingSettings, Operator
+from invoicing.output import pdf
+from sessions.services import ingest_sessions
+from tests.bench.fixtures import (
+    AC_DC_TARIFFS,
+    create_customer,
+    create_network,
+    create_operator,
+    import_tariffs,
+    session_payloads,
+)
+from tests.bench.report import verdict
+from tests.bench.scratch import child_env, manage_py, scratch_database, tasks_held
 
 TARGET_ONE_PAGE_MS = 80
 TARGET_MONTHLY_S = 5.0
@@ -32,43 +44,6 @@ TARGET_MONTHLY_MB = 250
 ONE_PAGE_RENDERS = 30
 THROUGHPUT_DOCUMENTS = 90
 MONTHLY_SESSIONS = 1000
-
-# Energy, charging time with idle fee, and a connection fee: two to four lines per session,
-# as on a real network with AC and DC chargers.
-BENCH_TARIFFS = [
-    {
-        "country_code": "DE",
-        "party_id": "BEN",
-        "id": "BENCH-AC",
-        "currency": "EUR",
-        "elements": [
-            {"price_components": [{"type": "ENERGY", "price": Decimal("0.39"), "step_size": 1}]},
-            {
-                "price_components": [
-                    {"type": "PARKING_TIME", "price": Decimal("6.00"), "step_size": 60}
-                ]
-            },
-        ],
-        "last_updated": "2026-01-01T00:00:00Z",
-    },
-    {
-        "country_code": "DE",
-        "party_id": "BEN",
-        "id": "BENCH-DC",
-        "currency": "EUR",
-        "elements": [
-            {"price_components": [{"type": "FLAT", "price": Decimal("1.50"), "step_size": 1}]},
-            {"price_components": [{"type": "ENERGY", "price": Decimal("0.59"), "step_size": 1}]},
-            {"price_components": [{"type": "TIME", "price": Decimal("1.20"), "step_size": 60}]},
-            {
-                "price_components": [
-                    {"type": "PARKING_TIME", "price": Decimal("12.00"), "step_size": 60}
-                ]
-            },
-        ],
-        "last_updated": "2026-01-01T00:00:00Z",
-    },
-]
 
 
 class Command(BaseCommand):
@@ -91,20 +66,22 @@ class Command(BaseCommand):
             return
         if min(options["sessions"], options["renders"], options["documents"]) < 1:
             raise CommandError("--sessions, --renders and --documents must be positive.")
-        with tempfile.TemporaryDirectory(prefix="bench-pdf-") as tmp, scratch_database(tmp) as db:
-            media = Path(tmp) / "media"
-            with override_settings(MEDIA_ROOT=str(media)):
-                self._run(db, media, options)
+        with (
+            tempfile.TemporaryDirectory(prefix="bench-pdf-") as tmp,
+            scratch_database("bench_pdf") as db,
+            override_settings(MEDIA_ROOT=str(Path(tmp) / "media")),
+        ):
+            self._run(db, Path(tmp) / "media", options)
 
     # --- the parent -------------------------------------------------------------------------
 
     def _run(self, db: str, media: Path, options) -> None:
-        from invoicing.output import pdf
-
         self.stdout.write(f"Scratch database {db} on {connection.vendor}; building documents…")
-        one_page, throughput, monthly = build_documents(
-            sessions=options["sessions"], documents=max(options["documents"], options["renders"])
-        )
+        with tasks_held("bench_pdf"):
+            one_page, monthly = build_documents(
+                sessions=options["sessions"],
+                documents=max(options["documents"], options["renders"]),
+            )
         pdf.render_pdf(one_page[0])  # warm-up: imports, fonts, templates
         timings = []
         for index in range(options["renders"]):
@@ -124,7 +101,7 @@ class Command(BaseCommand):
 
         connections.close_all()
         warm = one_page[0].pk
-        (result,) = run_workers(db, media, [[monthly.pk]], keep=options["keep_pdfs"], warm=warm)
+        (result,) = run_workers(media, [[monthly.pk]], keep=options["keep_pdfs"], warm=warm)
         seconds = result["seconds"][0]
         self._report(
             f"Monthly invoice, {monthly.session_count:,} sessions: {seconds:.2f} s, "
@@ -135,13 +112,13 @@ class Command(BaseCommand):
         )
 
         # Each document is stored once, so the lone worker and the pair get their own thirds.
-        ids = [d.pk for d in throughput]
+        ids = [d.pk for d in one_page]
         third = len(ids) // 3
-        (alone,) = run_workers(db, media, [ids[:third]], keep=None, warm=warm)
+        (alone,) = run_workers(media, [ids[:third]], keep=None, warm=warm)
         single = len(alone["seconds"]) / sum(alone["seconds"])
         pair = [ids[third::2], ids[third + 1 :: 2]]
         started = time.perf_counter()
-        results = run_workers(db, media, pair, keep=None, warm=warm)
+        results = run_workers(media, pair, keep=None, warm=warm)
         slowest = max(sum(r["seconds"]) for r in results)
         rate = (len(pair[0]) + len(pair[1])) / slowest
         cpu_ms = 1000 * sum(r["cpu"] for r in results) / (len(pair[0]) + len(pair[1]))
@@ -156,19 +133,21 @@ class Command(BaseCommand):
     def _report(self, text: str, ok: bool | None, target: str) -> None:
         if ok is None:
             self.stdout.write(text)
-        elif ok:
-            self.stdout.write(self.style.SUCCESS(f"{text} — OK ({target})"))
-        else:
-            self.stdout.write(self.style.WARNING(f"{text} — SLOW ({target})"))
+            return
+        self.stdout.write(
+            verdict(
+                self.style,
+                within=ok,
+                met=f"{text} — OK ({target})",
+                missed=f"{text} — SLOW ({target})",
+            )
+        )
 
     # --- a worker process -------------------------------------------------------------------
 
     def _worker(self, job: dict) -> None:
-        connections["default"].settings_dict["NAME"] = job["db"]
+        # DATABASE_URL names the parent's scratch database (scratch.child_env).
         with override_settings(MEDIA_ROOT=job["media"]):
-            from invoicing.models import Document
-            from invoicing.output import pdf
-
             # Warm-up outside the timings: imports, font registration, template compilation.
             pdf.render_pdf(Document.objects.get(pk=job["warm"]))
             seconds, pages, sizes = [], [], []
@@ -200,48 +179,16 @@ class Command(BaseCommand):
         )
 
 
-@contextmanager
-def scratch_database(tmp: str) -> Iterator[str]:
-    """A freshly migrated database of its own, dropped afterwards."""
-    creation = connection.creation
-    original = connection.settings_dict["NAME"]
-    test = connection.settings_dict.setdefault("TEST", {})
-    saved_test_name = test.get("NAME")
-    if connection.vendor == "sqlite":
-        test["NAME"] = str(Path(tmp) / "bench.sqlite3")
-    else:
-        test["NAME"] = f"bench_pdf_{os.getpid()}"
-    name = creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-    try:
-        yield name
-    finally:
-        connections.close_all()
-        creation.destroy_test_db(original, verbosity=0)
-        test["NAME"] = saved_test_name
-
-
-def run_workers(
-    db: str, media: Path, batches: list[list[int]], keep: str | None, warm: int
-) -> list[dict]:
+def run_workers(media: Path, batches: list[list[int]], keep: str | None, warm: int) -> list[dict]:
     """Render each batch in its own fresh process, all at once; their reports."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = child_env()
     processes = [
         subprocess.Popen(
-            [
-                sys.executable,
-                str(Path(settings.BASE_DIR) / "manage.py"),
+            manage_py(
                 "bench_pdf",
                 "--worker",
-                json.dumps(
-                    {
-                        "db": db,
-                        "media": str(media),
-                        "documents": batch,
-                        "keep": keep,
-                        "warm": warm,
-                    }
-                ),
-            ],
+                json.dumps({"media": str(media), "documents": batch, "keep": keep, "warm": warm}),
+            ),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -258,136 +205,54 @@ def run_workers(
     return results
 
 
-@contextmanager
-def quiet_hooks() -> Iterator[None]:
-    """Nothing is queued while the benchmark issues its documents (no broker messages)."""
-    from invoicing.output import pipeline as outputs
-    from sessions import services as session_services
-
-    class NoTask:
-        @staticmethod
-        def delay(*args, **kwargs):
-            return None
-
-    saved = (outputs.after_issue, session_services.issue_session_documents)
-    outputs.after_issue = lambda document_ids: None
-    session_services.issue_session_documents = NoTask()
-    try:
-        yield
-    finally:
-        outputs.after_issue, session_services.issue_session_documents = saved
-
-
-def build_documents(*, sessions: int, documents: int):
+def build_documents(*, sessions: int, documents: int) -> tuple[list[Document], Document]:
     """Per-session one-page invoices and one monthly invoice, issued by the real services."""
-    from customers.models import Customer
-    from invoicing.billing.runs import previous_period, run_billing
-    from invoicing.documents.issuing import issue_session_documents, today_for
-    from invoicing.models import Document, InvoicingSettings, Operator
-    from sessions.models import EVSE, Location
-    from sessions.services import import_tariff, ingest_sessions
+    operator = create_operator(
+        breakdown_page=False,
+        issuing_schedule=InvoicingSettings.IssuingSchedule.PER_SESSION,
+        notice="Thank you for charging with VoltWay.",
+    )
+    network = create_network(operator, locations=1, evses_per_location=8)
+    tariff_ids = [t.ocpi_id for t in import_tariffs(operator, AC_DC_TARIFFS)]
+    driver = create_customer(operator)
+    fleet = create_customer(operator, company=True)
 
-    with quiet_hooks():
-        operator = Operator.objects.create(
-            name="VoltWay",
-            legal_name="VoltWay Charging GmbH",
-            street="Invalidenstraße 117",
-            postal_code="10115",
-            city="Berlin",
-            country="DE",
-            vat_id="DE136695976",
-            tax_number="30/123/45678",
-            email="billing@voltway.example",
-            bank_details="IBAN DE89 3704 0044 0532 0130 00 · BIC COBADEFFXXX",
-        )
-        settings_row = InvoicingSettings.objects.create(
-            operator=operator,
-            breakdown_page=False,
-            issuing_schedule=InvoicingSettings.IssuingSchedule.PER_SESSION,
-            notice="Thank you for charging with VoltWay.",
-        )
-        location = Location.objects.create(
-            operator=operator,
-            name="Berlin Hauptbahnhof",
-            street="Europaplatz 1",
-            postal_code="10557",
-            city="Berlin",
-            country="DE",
-            time_zone="Europe/Berlin",
-        )
-        evses = [
-            EVSE.objects.create(location=location, evse_id=f"DE*BEN*E{n:05d}") for n in range(8)
-        ]
-        tariffs = [import_tariff(operator=operator, data=t).ocpi_id for t in BENCH_TARIFFS]
-        driver = Customer.objects.create(
-            operator=operator,
-            kind=Customer.Kind.INDIVIDUAL,
-            name="Anna Schmidt",
-            email="anna@example.org",
-            street="Musterstraße 1",
-            postal_code="10117",
-            city="Berlin",
-            country="DE",
-            language="de",
-            requires_invoice=True,
-        )
-        fleet = Customer.objects.create(
-            operator=operator,
-            kind=Customer.Kind.COMPANY,
-            company_name="Logistik Nord GmbH",
-            vat_id="DE811907980",
-            street="Hafenstraße 10",
-            postal_code="20457",
-            city="Hamburg",
-            country="DE",
-            email="fleet@logistik-nord.example",
-            language="de",
-            requires_invoice=True,
-            billing_mode=Customer.BillingMode.MONTHLY,
-        )
+    now = datetime.now(tz=UTC).replace(microsecond=0)
+    outcomes = ingest_sessions(
+        operator=operator,
+        source="bench",
+        payloads=list(
+            session_payloads(
+                (now - timedelta(hours=6, minutes=n) for n in range(documents)),
+                evse_ids=network.evse_ids,
+                tariff_ids=tariff_ids,
+                prefix="ONE",
+                customer_id=driver.pk,
+            )
+        ),
+    )
+    issue_session_documents(session_ids=[o.session_id for o in outcomes])
+    one_page = list(Document.objects.filter(customer=driver).order_by("id"))
 
-        def payload(n: int, customer: Customer, start: datetime) -> dict:
-            minutes = 30 + (n * 37) % 180
-            idle = (0, 0, 5, 20)[n % 4]
-            return {
-                "source_id": f"BENCH-{customer.pk}-{n}",
-                "evse_id": evses[n % len(evses)].evse_id,
-                "tariff_id": tariffs[n % len(tariffs)],
-                "start": start.isoformat(),
-                "end": (start + timedelta(minutes=minutes + idle)).isoformat(),
-                "energy_kwh": str(Decimal(5000 + (n * 7919) % 60000) / 1000),
-                "idle_minutes": idle,
-                "customer_id": customer.pk,
-            }
-
-        now = datetime.now(tz=UTC).replace(microsecond=0)
-        ingest_sessions(
-            operator=operator,
-            source="bench",
-            payloads=[
-                payload(n, driver, now - timedelta(hours=3, minutes=n)) for n in range(documents)
-            ],
-        )
-        issue_session_documents(
-            session_ids=list(operator.charging_sessions.values_list("id", flat=True))
-        )
-        one_page = list(Document.objects.filter(customer=driver).order_by("id"))
-
-        # The monthly invoice: detailed table, breakdown pages, energy and duration shown.
-        InvoicingSettings.objects.filter(pk=settings_row.pk).update(
-            breakdown_page=True, issuing_schedule=InvoicingSettings.IssuingSchedule.MONTHLY
-        )
-        operator = Operator.objects.get(pk=operator.pk)
-        period = previous_period(today_for(operator))
-        first = datetime(period.year, period.month, 1, 6, tzinfo=UTC)
-        ingest_sessions(
-            operator=operator,
-            source="bench",
-            payloads=[
-                payload(n, fleet, first + timedelta(minutes=n * 38 % (26 * 24 * 60)))
-                for n in range(sessions)
-            ],
-        )
-        run_billing(operator=operator, period=period)
-        monthly = Document.objects.get(customer=fleet)
-    return one_page, one_page, monthly
+    # The monthly invoice: detailed table, breakdown pages, energy and duration shown.
+    InvoicingSettings.objects.filter(operator=operator).update(
+        breakdown_page=True, issuing_schedule=InvoicingSettings.IssuingSchedule.MONTHLY
+    )
+    operator = Operator.objects.get(pk=operator.pk)
+    period = previous_period(today_for(operator))
+    first = datetime(period.year, period.month, 1, 6, tzinfo=UTC)
+    ingest_sessions(
+        operator=operator,
+        source="bench",
+        payloads=list(
+            session_payloads(
+                (first + timedelta(minutes=n * 38 % (26 * 24 * 60)) for n in range(sessions)),
+                evse_ids=network.evse_ids,
+                tariff_ids=tariff_ids,
+                prefix="MONTH",
+                customer_id=fleet.pk,
+            )
+        ),
+    )
+    run_billing(operator=operator, period=period)
+    return one_page, Document.objects.get(customer=fleet)
