@@ -109,7 +109,8 @@ def _migrate() -> None:
 def _switch_database(name: str) -> None:
     # As Django's test runner does: the default alias points at another database from now on.
     connection.close()
-    connection.close_pool()
+    if connection.vendor == "postgresql":
+        connection.close_pool()
     connection.settings_dict["NAME"] = name
     ContentType.objects.clear_cache()
 
