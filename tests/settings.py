@@ -10,5 +10,9 @@ os.environ.setdefault("CPO_PROFILE", "development")
 os.environ.setdefault("CPO_VAR_DIR", os.path.join(os.path.dirname(__file__), "..", "var", "test"))
 
 from cpo_portal.settings import *  # noqa: F403
+from cpo_portal.settings import INSTALLED_APPS
+
+# The benchmarks (tests/bench) are tested too; only their own settings and these list them.
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.bench"]
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -16,9 +16,6 @@ from sessions.models import ChargingSession
 from sessions.pricing.limits import MAX_BULK_ITEMS
 from sessions.representations import ChargeLineSerializer
 
-BULK_LIMIT = MAX_BULK_ITEMS
-
-
 # --- reading ------------------------------------------------------------------------------------
 
 
@@ -327,8 +324,8 @@ class BulkSessionsSerializer(serializers.Serializer):
     )
     sessions = serializers.ListField(
         child=serializers.DictField(),
-        max_length=BULK_LIMIT,
-        help_text=f"Up to {BULK_LIMIT} native records or CDRs (objects as in the single "
+        max_length=MAX_BULK_ITEMS,
+        help_text=f"Up to {MAX_BULK_ITEMS} native records or CDRs (objects as in the single "
         "endpoints).",
     )
 

@@ -1,4 +1,4 @@
-"""The price_cdr and bench_pricing management commands (no database needed)."""
+"""The price_cdr management command (no database needed)."""
 
 from __future__ import annotations
 
@@ -175,15 +175,3 @@ def test_price_cdr_exits_non_zero_with_the_sentence_on_stderr(files):
     )
     assert completed.returncode != 0
     assert "The tariff file /no/such.json does not exist." in completed.stderr
-
-
-def test_bench_pricing_prints_the_sessions_per_second():
-    out = StringIO()
-    call_command("bench_pricing", "--sessions", "300", stdout=out, stderr=StringIO())
-    assert "Priced 300 sessions in " in out.getvalue()
-    assert " sessions/s" in out.getvalue()
-
-
-def test_bench_pricing_refuses_a_non_positive_session_count():
-    with pytest.raises(CommandError, match="--sessions must be at least 1"):
-        call_command("bench_pricing", "--sessions", "0", stdout=StringIO())

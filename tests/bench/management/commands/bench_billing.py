@@ -3,35 +3,28 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from io import StringIO
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import simplejson
 from django.conf import settings
-from django.contrib.contenttypes.models import ContentType
-from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.db.models import Model
 from django.utils import timezone
-from kombu import Exchange, Queue
 from psycopg import sql
 from stdnum.iso7064 import mod_11_10
 from tqdm import tqdm
 
+from cpo_portal.celery import app
 from customers.models import Customer
 from invoicing.billing.runs import (
     pending_chunk_ids,
@@ -49,16 +42,21 @@ from invoicing.models import (
     InvoicingSettings,
     Operator,
 )
-from sessions.models import EVSE, Location, Tariff, TariffSnapshot
+from invoicing.tasks import bill_chunk
+from tests.bench.fixtures import (
+    AC_PRICES,
+    DC_PRICES,
+    SqlCatalogue,
+    create_operator,
+    sql_catalogue,
+)
+from tests.bench.report import mb, table, verdict
+from tests.bench.scratch import child_env, drain_queue, manage_py, routed, scratch_database
 
 TARGET_SECONDS = 300
 TARGET_MB = 300
 TARGET_SESSIONS = 1_000_000
-SCRATCH_COMMENT = "cpo-portal bench_billing scratch database; dropped after the benchmark"
 VAT_RATE = Decimal("19.00")
-# (energy per kWh, parking per minute, connection fee): AC and DC tariffs as a CPO prints them.
-AC_PRICES = (Decimal("0.390000"), Decimal("0.100000"), Decimal("0"))
-DC_PRICES = (Decimal("0.590000"), Decimal("0.200000"), Decimal("1.500000"))
 DC_SHARE = 0.3
 COMPANY_EVERY = 5  # every 5th customer is a company (fleet), the rest are individuals
 LONGEST_SESSION_SECONDS = 6 * 3600  # sessions start early enough to end inside the month
@@ -278,19 +276,16 @@ class Command(BaseCommand):
         if options["scaling"]:
             sizes = [_scaled(customers, sessions, text) for text in options["scaling"].split(",")]
         self._check_setup()
-        scratch = options["database_name"] or f"{connection.settings_dict['NAME']}_bench_billing"
-        if scratch == connection.settings_dict["NAME"]:
-            raise CommandError("The scratch database must not be the configured database.")
 
         results = []
         for number, size in enumerate(sizes, start=1):
             keep = options["keep"] and number == len(sizes)
-            with scratch_database(scratch, keep=keep):
+            with scratch_database("bench_billing", name=options["database_name"], keep=keep) as db:
                 result = self._bench(size, options)
             results.append(result)
             self.stdout.write(self._report(result))
             if keep:
-                self.stdout.write(f"The data stays in the database “{scratch}” (--keep).")
+                self.stdout.write(f"The data stays in the database “{db}” (--keep).")
         if len(results) > 1:
             self.stdout.write(self._scaling_report(results))
         for r in results:
@@ -307,8 +302,6 @@ class Command(BaseCommand):
                 "The billing benchmark needs PostgreSQL (COPY, the scratch database, the issued-"
                 "document triggers); set DATABASE_URL=postgres://… ."
             )
-        if "DATABASE_URL" not in os.environ:
-            raise CommandError("Set DATABASE_URL: the worker processes connect with it.")
         broker = settings.CELERY_BROKER_URL or ""
         if settings.CELERY_TASK_ALWAYS_EAGER or not broker or broker.startswith("memory://"):
             raise CommandError(
@@ -320,7 +313,13 @@ class Command(BaseCommand):
     # --- one size --------------------------------------------------------------------------
 
     def _bench(self, size: Size, options: dict) -> Result:
-        operator, fixtures = _fixtures()
+        operator = create_operator(
+            name="Benchmark CPO",
+            issuing_schedule=InvoicingSettings.IssuingSchedule.MONTHLY,
+            services_table=InvoicingSettings.ServicesTable.DETAILED,
+            document_type=InvoicingSettings.DocumentType.INVOICE,
+        )
+        fixtures = sql_catalogue(operator)
         period = previous_period(today_for(operator))
         result = Result(size=size, workers=options["workers"], period=period)
         self.stderr.write(
@@ -332,7 +331,7 @@ class Command(BaseCommand):
         result.generated_seconds = time.perf_counter() - started
         result.expected_documents = min(size.customers, size.sessions)
 
-        with Worker(concurrency=options["workers"], database=connection.settings_dict["NAME"]) as w:
+        with Worker(concurrency=options["workers"]) as w:
             self._run(operator, period, result, w, options)
         result.tasks_not_run = w.tasks_not_run
         run = BillingRun.objects.get(operator=operator, period=period)
@@ -380,8 +379,8 @@ class Command(BaseCommand):
     def _report(self, r: Result) -> str:
         pool = [kb for name, kb in r.worker_peaks_kb.items() if name != "main"]
         memory = (
-            f"worker pool processes max {_mb(max(pool, default=0))}, worker main process "
-            f"{_mb(r.worker_peaks_kb.get('main', 0))}, bench process {_mb(r.bench_peak_kb)}"
+            f"worker pool processes max {mb(max(pool, default=0))}, worker main process "
+            f"{mb(r.worker_peaks_kb.get('main', 0))}, bench process {mb(r.bench_peak_kb)}"
         )
         lines = [
             f"Billing run {r.period:%Y-%m} on PostgreSQL by {r.workers} Celery worker "
@@ -410,152 +409,42 @@ class Command(BaseCommand):
             )
             return text
         within = r.run_seconds < TARGET_SECONDS and r.peak_kb < TARGET_MB * 1024
-        verdict = (
-            f"Meets the target: under {TARGET_SECONDS} s and {TARGET_MB} MB per process."
-            if within
-            else f"Misses the target of {TARGET_SECONDS} s and {TARGET_MB} MB per process."
+        return (
+            text
+            + "\n"
+            + verdict(
+                self.style,
+                within=within,
+                met=f"Meets the target: under {TARGET_SECONDS} s and {TARGET_MB} MB per process.",
+                missed=f"Misses the target of {TARGET_SECONDS} s and {TARGET_MB} MB per process.",
+            )
         )
-        style = self.style.SUCCESS if within else self.style.WARNING
-        return text + "\n" + style(verdict)
 
     def _scaling_report(self, results: list[Result]) -> str:
-        base = results[0]
-        base_cost = base.run_seconds / base.size.sessions
-        rows = ["Scaling (time per session should stay flat when growth is linear):"]
+        base_cost = results[0].run_seconds / results[0].size.sessions
+        rows = []
         for r in results:
             cost = r.run_seconds / r.size.sessions
             rows.append(
-                f"  {r.size.sessions:>10,} sessions {r.size.customers:>8,} customers "
-                f"{r.run_seconds:8.1f} s {cost * 1e6:8.1f} µs/session "
-                f"{r.per_second:8,.0f} sessions/s {cost / base_cost:5.2f} x the first"
+                [
+                    f"{r.size.sessions:,}",
+                    f"{r.size.customers:,}",
+                    f"{r.run_seconds:.1f} s",
+                    f"{cost * 1e6:.1f} µs",
+                    f"{r.per_second:,.0f}",
+                    f"{cost / base_cost:.2f} x",
+                ]
             )
-        return "\n".join(rows)
-
-
-# --- the scratch database ------------------------------------------------------------------
-
-
-@contextmanager
-def scratch_database(name: str, *, keep: bool, comment: str = SCRATCH_COMMENT) -> Iterator[None]:
-    """Create, migrate and switch to a database of our own; switch back and drop it after.
-
-    `comment` marks the database as a benchmark's, so that only such a database is dropped.
-    """
-    # Issued documents cannot be deleted (PostgreSQL triggers): the benchmark never writes to
-    # the configured database, so it leaves nothing there.
-    original = connection.settings_dict["NAME"]
-    quoted = connection.ops.quote_name(name)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
-            [name],
+        return "Scaling (time per session should stay flat when growth is linear):\n" + table(
+            [">sessions", ">customers", ">run", ">per session", ">sessions/s", ">vs the first"],
+            rows,
         )
-        found = cursor.fetchone()
-        if found and found[0] != comment:
-            raise CommandError(f"The database “{name}” exists and is not a benchmark scratch one.")
-        if found:  # left behind by --keep or a killed run
-            cursor.execute(f"DROP DATABASE {quoted} WITH (FORCE)")
-        cursor.execute(f"CREATE DATABASE {quoted}")
-        cursor.execute(f"COMMENT ON DATABASE {quoted} IS %s", [comment])
-    _switch_database(name)
-    try:
-        call_command("migrate", interactive=False, verbosity=0, stdout=StringIO())
-        yield
-    finally:
-        _switch_database(original)
-        if not keep:
-            with connection.cursor() as cursor:
-                cursor.execute(f"DROP DATABASE {quoted} WITH (FORCE)")
-
-
-def _switch_database(name: str) -> None:
-    # As Django's test runner does: the default alias points at another database from now on.
-    connection.close()
-    connection.close_pool()
-    connection.settings_dict["NAME"] = name
-    ContentType.objects.clear_cache()
 
 
 # --- data ----------------------------------------------------------------------------------
 
 
-@dataclass
-class Fixtures:
-    ac_evses: list[int]
-    dc_evses: list[int]
-    tariffs: dict[str, int]
-    snapshots: dict[str, int]
-
-
-def _fixtures() -> tuple[Operator, Fixtures]:
-    with transaction.atomic():
-        operator = Operator.objects.create(
-            name="Benchmark CPO",
-            legal_name="Benchmark Charging GmbH",
-            street="Invalidenstraße 1",
-            postal_code="10115",
-            city="Berlin",
-            country="DE",
-            vat_id="DE136695976",
-            email="billing@bench.example.org",
-            bank_details="IBAN DE02 1203 0000 0000 2020 51",
-        )
-        InvoicingSettings.objects.create(
-            operator=operator,
-            issuing_schedule=InvoicingSettings.IssuingSchedule.MONTHLY,
-            services_table=InvoicingSettings.ServicesTable.DETAILED,
-            document_type=InvoicingSettings.DocumentType.INVOICE,
-        )
-        tariffs, snapshots = {}, {}
-        for kind, (energy, parking, fee) in (("AC", AC_PRICES), ("DC", DC_PRICES)):
-            components = [
-                {"type": "ENERGY", "price": energy, "step_size": 1},
-                {"type": "PARKING_TIME", "price": parking * 60, "step_size": 60},
-                {"type": "FLAT", "price": fee, "step_size": 1},
-            ]
-            text = simplejson.dumps(
-                {
-                    "id": f"BENCH-{kind}",
-                    "currency": "EUR",
-                    "elements": [{"price_components": components}],
-                },
-                use_decimal=True,
-            )
-            tariff = Tariff.objects.create(
-                operator=operator, ocpi_id=f"BENCH-{kind}", currency="EUR", ocpi_json=text
-            )
-            snapshot = TariffSnapshot.objects.create(
-                sha256=hashlib.sha256(text.encode()).hexdigest(), ocpi_json=text
-            )
-            tariffs[kind], snapshots[kind] = tariff.pk, snapshot.pk
-        evses: dict[bool, list[int]] = {False: [], True: []}
-        sites = (
-            ("Berlin Mitte", "DE", "Europe/Berlin"),
-            ("München Ost", "DE", "Europe/Berlin"),
-            ("Wien Süd", "AT", "Europe/Vienna"),
-        )
-        for site, (name, country, zone) in enumerate(sites):
-            location = Location.objects.create(
-                operator=operator,
-                name=name,
-                street="Ladestraße 1",
-                postal_code="10115",
-                city=name.split()[0],
-                country=country,
-                time_zone=zone,
-            )
-            for n in range(12):
-                dc = n % 3 == 0
-                evse = EVSE.objects.create(
-                    location=location,
-                    evse_id=f"DE*BCH*E{site}{n:03d}",
-                    max_power_kw=Decimal("150") if dc else Decimal("22"),
-                )
-                evses[dc].append(evse.pk)
-    return operator, Fixtures(evses[False], evses[True], tariffs, snapshots)
-
-
-def _generate(operator: Operator, fixtures: Fixtures, size: Size, period: date) -> int:
+def _generate(operator: Operator, fixtures: SqlCatalogue, size: Size, period: date) -> int:
     """Customers by COPY, sessions and charge lines by INSERT … SELECT; returns the line count."""
     start, end, _first, _last = period_bounds(period, operator.time_zone)
     params = {
@@ -675,8 +564,6 @@ def _scaled(customers: int, sessions: int, text: str) -> Size:
 
 def _queue_with_chunk_sizes(operator: Operator, period: date, options: dict) -> BillingRun:
     """`queue_billing_run` with other chunk limits (to try chunk sizes)."""
-    from invoicing.tasks import bill_chunk
-
     limits = {
         name: options[f"chunk_{name}"]
         for name in ("customers", "sessions")
@@ -764,10 +651,9 @@ class Worker:
     # sent meanwhile (the PDF of each issued document) goes to a sink queue nobody consumes:
     # queueing it is part of issuing, rendering is not part of the run.
 
-    def __init__(self, *, concurrency: int, database: str) -> None:
+    def __init__(self, *, concurrency: int) -> None:
         self.concurrency = concurrency
         self.queue = f"bench_billing_{os.getpid()}"
-        self.database = database
         self.process: subprocess.Popen | None = None
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in __exit__
             prefix="bench_billing_worker_", suffix=".log"
@@ -778,23 +664,12 @@ class Worker:
         self.tasks_not_run = 0
 
     def __enter__(self) -> Worker:
-        url = urlsplit(os.environ["DATABASE_URL"])
-        env = {
-            **os.environ,
-            "DATABASE_URL": urlunsplit(url._replace(path=f"/{self.database}")),
-            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-            "PYTHONUNBUFFERED": "1",
-        }
-        command = [
-            sys.executable,
-            str(Path(settings.BASE_DIR) / "manage.py"),
-            "bench_billing",
-            "--serve-worker",
-            self.queue,
-            "--workers",
-            str(self.concurrency),
-        ]
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
+        # On the scratch database this process works in now, with the same broker.
+        env = child_env(CELERY_BROKER_URL=settings.CELERY_BROKER_URL)
+        command = manage_py(
+            "bench_billing", "--serve-worker", self.queue, "--workers", str(self.concurrency)
+        )
+        self.process = subprocess.Popen(
             command,
             cwd=settings.BASE_DIR,
             env=env,
@@ -828,23 +703,13 @@ class Worker:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
-        _drain_queue(self.queue)
-        self.tasks_not_run = _drain_queue(_sink(self.queue))
+        drain_queue(self.queue)
+        self.tasks_not_run = drain_queue(_sink(self.queue))
         self.log.close()
 
-    @contextmanager
-    def routing(self) -> Iterator[None]:
+    def routing(self) -> AbstractContextManager[None]:
         """Send the run's chunk tasks to this worker's queue while the block runs."""
-        from cpo_portal.celery import app
-
-        previous = app.conf.task_routes
-        app.conf.task_routes = _routes(self.queue)
-        _refresh_router(app)
-        try:
-            yield
-        finally:
-            app.conf.task_routes = previous
-            _refresh_router(app)
+        return routed(_routes(self.queue))
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -873,8 +738,6 @@ class Worker:
 
 def _serve_worker(queue: str, concurrency: int) -> None:
     """Run the Celery worker of a benchmark (the subprocess `Worker` starts)."""
-    from cpo_portal.celery import app
-
     app.conf.task_routes = _routes(queue)
     app.worker_main(
         [
@@ -897,30 +760,6 @@ def _sink(queue: str) -> str:
 
 def _routes(queue: str) -> dict[str, dict[str, str]]:
     return {"invoicing.bill_chunk": {"queue": queue}, "*": {"queue": _sink(queue)}}
-
-
-def _refresh_router(app) -> None:
-    # The router is built once per app from task_routes; rebuild it for the new routes.
-    app.amqp.flush_routes()
-    app.amqp.router = app.amqp.Router()
-
-
-def _drain_queue(queue: str) -> int:
-    """Remove a benchmark queue from the broker; returns how many messages it still held."""
-    from cpo_portal.celery import app
-
-    try:
-        with app.connection_for_write() as broker:
-            # Declared first: the transport forgets bindings it did not declare itself.
-            declared = Queue(queue, Exchange(queue), routing_key=queue)(broker.default_channel)
-            declared.declare()
-            left = declared.queue_declare().message_count
-            declared.purge()
-            declared.delete()
-            return left
-    except Exception:
-        # Leftover bookkeeping on the broker must not hide the results.
-        return 0
 
 
 def _children(pid: int) -> set[int]:
@@ -964,7 +803,3 @@ def _reset_peak_memory(pid: int) -> None:
             clear.write("5")
     except OSError:
         pass
-
-
-def _mb(kb: int) -> str:
-    return f"{kb / 1024:.0f} MB"

@@ -5,23 +5,18 @@ configured one."""
 from __future__ import annotations
 
 import json
-import math
 import os
 import platform
 import re
 import statistics
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from io import StringIO
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.db.models import Max
@@ -36,28 +31,26 @@ from cpo_portal.kernel.api.formats import ApiCursorPagination
 from cpo_portal.kernel.integrations.keys import create_api_key
 from customers.models import Customer
 from invoicing.documents.composition import profile_for
-from invoicing.management.commands.bench_billing import (
-    _fixtures,
-    _switch_database,
-    scratch_database,
-)
 from invoicing.models import (
     ApiKey,
     Document,
     DocumentKind,
     DocumentStatus,
     Integrator,
+    InvoicingSettings,
     NumberingSeries,
 )
 from invoicing.setup.operators import ensure_series
 from sessions.models import EVSE, Location
+from tests.bench.fixtures import create_operator, sql_catalogue
+from tests.bench.report import percentile, table, verdict
+from tests.bench.scratch import scratch_database
 
 TARGET_MS = 300
 API_TARGET_P95_MS = 100
 # The benchmark key's own throttle: far above the few hundred requests of a measurement.
 API_REQUESTS_PER_MINUTE = 1_000_000
 API_DEEP_PAGE_HOPS = 50  # `next` links followed from the first page to the deep page
-SCRATCH_COMMENT = "cpo-portal bench_admin scratch database; dropped after the benchmark"
 BATCH_ROWS = 1_000_000
 EVSES_PER_LOCATION = 5
 UNBILLED_EVERY = 31  # one older session in 31 was never billed (missing details, walk-ins)
@@ -333,12 +326,6 @@ class AdminMeasure(Measure):
     shown: str
 
 
-def percentile(values: list[float], percent: float) -> float:
-    """Nearest rank: the smallest value that at least `percent` % of the values do not exceed."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(percent / 100 * len(ordered)) - 1)]
-
-
 class Command(BaseCommand):
     help = (
         "Time the document and session admin lists (first page, filtered, search, page 50) "
@@ -392,18 +379,16 @@ class Command(BaseCommand):
         )
         if min(vars(size).values()) < 1 or min(options["repeat"], options["api_repeat"]) < 1:
             raise CommandError("Sizes, --months, --repeat and --api-repeat must be positive.")
-        scratch = options["database_name"] or f"{connection.settings_dict['NAME']}_bench_admin"
-        if scratch == connection.settings_dict["NAME"]:
-            raise CommandError("The scratch database must not be the configured database.")
-
         if options["reuse"]:
-            with reused_database(scratch):
+            with scratch_database("bench_admin", name=options["database_name"], reuse=True):
                 measures, counts = self._measure(options["repeat"]), _table_estimates()
                 api_measures = self._measure_api(options["api_repeat"])
             self.stdout.write(self._report(measures, counts, reused=True))
             self.stdout.write(self._api_report(api_measures))
             return
-        with scratch_database(scratch, keep=options["keep"], comment=SCRATCH_COMMENT):
+        with scratch_database(
+            "bench_admin", name=options["database_name"], keep=options["keep"]
+        ) as scratch:
             self.stderr.write(
                 f"Generating {size.customers:,} customers, {size.locations:,} locations, "
                 f"{size.sessions:,} sessions and {size.documents:,} documents over "
@@ -445,27 +430,37 @@ class Command(BaseCommand):
             f"{counts['invoicing_billedsession']:,} session links, "
             f"{counts['customers_customer']:,} customers, {counts['charging_location']:,} "
             f"locations (planner estimates{', reused database' if reused else ''}).",
-            f"  {'list':<10} {'page':<40} {'median':>8} {'min':>7} {'max':>7} "
-            f"{'queries':>7} {'rows':>5}  count shown",
+            table(
+                ["list", "page", ">median", ">min", ">max", ">queries", ">rows", "count shown"],
+                [
+                    [
+                        m.list_name,
+                        m.page,
+                        f"{m.median:.0f} ms",
+                        f"{min(m.timings_ms):.0f} ms",
+                        f"{max(m.timings_ms):.0f} ms",
+                        str(m.queries),
+                        str(m.rows),
+                        m.shown,
+                    ]
+                    for m in measures
+                ],
+            ),
         ]
-        for m in measures:
-            lines.append(
-                f"  {m.list_name:<10} {m.page:<40} {m.median:6.0f} ms {min(m.timings_ms):4.0f} ms "
-                f"{max(m.timings_ms):4.0f} ms {m.queries:>7} {m.rows:>5}  {m.shown}"
-            )
         slowest = max(measures, key=lambda m: m.median)
-        return self._with_verdict(
-            lines,
-            within=slowest.median < TARGET_MS,
-            met=f"Meets the target: every page under {TARGET_MS} ms (slowest: "
-            f"{slowest.list_name}, {slowest.page}, {slowest.median:.0f} ms).",
-            missed=f"Misses the target of {TARGET_MS} ms: {slowest.list_name}, {slowest.page}, "
-            f"{slowest.median:.0f} ms.",
+        within = slowest.median < TARGET_MS
+        return (
+            "\n".join(lines)
+            + "\n"
+            + verdict(
+                self.style,
+                within=within,
+                met=f"Meets the target: every page under {TARGET_MS} ms (slowest: "
+                f"{slowest.list_name}, {slowest.page}, {slowest.median:.0f} ms).",
+                missed=f"Misses the target of {TARGET_MS} ms: {slowest.list_name}, {slowest.page}, "
+                f"{slowest.median:.0f} ms.",
+            )
         )
-
-    def _with_verdict(self, lines: list[str], *, within: bool, met: str, missed: str) -> str:
-        style = self.style.SUCCESS if within else self.style.WARNING
-        return "\n".join(lines) + "\n" + style(met if within else missed)
 
     def _measure_api(self, repeat: int) -> list[Measure]:
         """Each API page with a read key of an integrator of the benchmark operator."""
@@ -496,14 +491,22 @@ class Command(BaseCommand):
         lines = [
             f"Integrator API invoice list ({reverse('api:invoice-list')}, read key, "
             f"{len(measures[0].timings_ms)} timed requests per page after a warm-up):",
-            f"  {'page':<52} {'median':>8} {'p95':>7} {'max':>7} {'queries':>7} {'rows':>5}",
+            table(
+                ["page", ">median", ">p95", ">max", ">queries", ">rows"],
+                [
+                    [
+                        m.page,
+                        f"{m.median:.0f} ms",
+                        f"{m.p95:.0f} ms",
+                        f"{max(m.timings_ms):.0f} ms",
+                        str(m.queries),
+                        str(m.rows),
+                    ]
+                    for m in measures
+                ],
+            ),
+            f"  all {len(timings)} timed API requests: p95 {overall:.0f} ms",
         ]
-        for m in measures:
-            lines.append(
-                f"  {m.page:<52} {m.median:5.0f} ms {m.p95:4.0f} ms {max(m.timings_ms):4.0f} ms "
-                f"{m.queries:>7} {m.rows:>5}"
-            )
-        lines.append(f"  all {len(timings)} timed API requests: p95 {overall:.0f} ms")
         with_rows = [m for m in measures if m.rows]
         queries = sorted({m.queries for m in with_rows})
         if len(queries) == 1:
@@ -516,13 +519,17 @@ class Command(BaseCommand):
                 self.style.WARNING(f"  queries per page differ ({queries}): a query per row?")
             )
         slowest = max(measures, key=lambda m: m.p95)
-        return self._with_verdict(
-            lines,
-            within=overall <= API_TARGET_P95_MS,
-            met=f"API invoice list meets the target: p95 {overall:.0f} ms <= "
-            f"{API_TARGET_P95_MS} ms (slowest page: {slowest.page}, p95 {slowest.p95:.0f} ms).",
-            missed=f"API invoice list misses the target of p95 <= {API_TARGET_P95_MS} ms: "
-            f"{overall:.0f} ms (slowest page: {slowest.page}, p95 {slowest.p95:.0f} ms).",
+        return (
+            "\n".join(lines)
+            + "\n"
+            + verdict(
+                self.style,
+                within=overall <= API_TARGET_P95_MS,
+                met=f"API invoice list meets the target: p95 {overall:.0f} ms <= "
+                f"{API_TARGET_P95_MS} ms (slowest page: {slowest.page}, p95 {slowest.p95:.0f} ms).",
+                missed=f"API invoice list misses the target of p95 <= {API_TARGET_P95_MS} ms: "
+                f"{overall:.0f} ms (slowest page: {slowest.page}, p95 {slowest.p95:.0f} ms).",
+            )
         )
 
 
@@ -742,32 +749,18 @@ def _table_estimates() -> dict[str, int]:
     return {table: max(0, found.get(table, 0)) for table in FILLED_TABLES}
 
 
-@contextmanager
-def reused_database(name: str) -> Iterator[None]:
-    """Switch to the scratch database an earlier --keep run left; switch back, keep it."""
-    original = connection.settings_dict["NAME"]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
-            [name],
-        )
-        found = cursor.fetchone()
-    if not found or found[0] != SCRATCH_COMMENT:
-        raise CommandError(f"No database “{name}” left by `bench_admin --keep` to reuse.")
-    _switch_database(name)
-    try:
-        call_command("migrate", interactive=False, verbosity=0, stdout=StringIO())
-        yield
-    finally:
-        _switch_database(original)
-
-
 # --- data ----------------------------------------------------------------------------------
 
 
 def _generate(size: Size) -> None:
     """Customers, locations and EVSEs, sessions, documents and credit notes, session links."""
-    operator, fixtures = _fixtures()
+    operator = create_operator(
+        name="Benchmark CPO",
+        issuing_schedule=InvoicingSettings.IssuingSchedule.MONTHLY,
+        services_table=InvoicingSettings.ServicesTable.DETAILED,
+        document_type=InvoicingSettings.DocumentType.INVOICE,
+    )
+    fixtures = sql_catalogue(operator)
     with transaction.atomic():
         series = ensure_series(operator=operator)
         profile = profile_for(operator=operator, settings=operator.invoicing_settings)

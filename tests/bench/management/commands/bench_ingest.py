@@ -4,7 +4,6 @@ the configured database and report the rate."""
 from __future__ import annotations
 
 import http.client
-import os
 import queue
 import random
 import socket
@@ -16,8 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
-from pathlib import Path
+from itertools import islice
 
 import simplejson
 from django.conf import settings
@@ -27,21 +25,28 @@ from tqdm import tqdm
 
 from cpo_portal.kernel.integrations.keys import create_api_key
 from customers.models import ChargingToken, Customer
-from invoicing.management.commands.bench_admin import percentile
 from invoicing.models import (
     ApiKey,
     Integrator,
-    InvoicingSettings,
     Operator,
     WebhookDelivery,
     WebhookEndpoint,
     WebhookEvent,
     WebhookEventType,
 )
-from sessions.api.serializers import BULK_LIMIT
 from sessions.models import EVSE, ChargingSession, Location, SessionChargeLine, Tariff
-from sessions.pricing.bench import BENCH_TARIFFS, BENCH_TIME_ZONES
-from sessions.services import import_tariff, ingest_sessions
+from sessions.pricing.limits import MAX_BULK_ITEMS
+from sessions.services import ingest_sessions
+from tests.bench.fixtures import (
+    TARIFF_MIX,
+    create_drivers,
+    create_network,
+    create_operator,
+    import_tariffs,
+    session_payloads,
+)
+from tests.bench.report import percentile, verdict
+from tests.bench.scratch import child_env
 
 SERVER_START_TIMEOUT = 60
 API_TARGET_RATE = 2_000  # priced sessions per second through POST /api/v1/sessions/bulk/
@@ -101,8 +106,8 @@ class Command(BaseCommand):
             )
         if webhook and not api:
             raise CommandError("--webhook goes with --api.")
-        if api and batch_size > BULK_LIMIT:
-            raise CommandError(f"The API takes at most {BULK_LIMIT} sessions per request.")
+        if api and batch_size > MAX_BULK_ITEMS:
+            raise CommandError(f"The API takes at most {MAX_BULK_ITEMS} sessions per request.")
         operator, evse_ids, token_uids = self._fixtures()
         try:
             batches = _batches(sessions, batch_size, evse_ids, token_uids)
@@ -127,11 +132,15 @@ class Command(BaseCommand):
                 raise CommandError(f"Only {created} of {sessions} sessions were created.")
             if api:
                 rate = created / elapsed
-                verdict = f"{rate:,.0f} sessions/s against a target of >= {API_TARGET_RATE:,}/s"
-                if rate >= API_TARGET_RATE:
-                    self.stdout.write(self.style.SUCCESS(f"Meets the target: {verdict}."))
-                else:
-                    self.stdout.write(self.style.WARNING(f"Misses the target: {verdict}."))
+                figure = f"{rate:,.0f} sessions/s against a target of >= {API_TARGET_RATE:,}/s"
+                self.stdout.write(
+                    verdict(
+                        self.style,
+                        within=rate >= API_TARGET_RATE,
+                        met=f"Meets the target: {figure}.",
+                        missed=f"Misses the target: {figure}.",
+                    )
+                )
         finally:
             if not keep:
                 self._clean_up(operator)
@@ -222,44 +231,11 @@ class Command(BaseCommand):
 
     def _fixtures(self) -> tuple[Operator, list[str], list[str]]:
         with transaction.atomic():
-            operator = Operator.objects.create(
-                name=f"Benchmark {time.time_ns()}",
-                legal_name="Benchmark",
-                street="-",
-                postal_code="-",
-                city="-",
-                country="DE",
-                email="bench@example.org",
-            )
-            InvoicingSettings.objects.create(operator=operator)
-            for tariff in BENCH_TARIFFS:
-                import_tariff(operator=operator, data=tariff)
-            evse_ids = []
-            for index, tz in enumerate(BENCH_TIME_ZONES):
-                location = Location.objects.create(
-                    operator=operator,
-                    name=f"Bench {index}",
-                    street="-",
-                    postal_code="-",
-                    city="-",
-                    country="DE",
-                    time_zone=tz,
-                )
-                for n in range(20):
-                    evse = EVSE.objects.create(
-                        location=location, evse_id=f"BENCH*{operator.pk}*{index}*{n}"
-                    )
-                    evse_ids.append(evse.evse_id)
-            token_uids = []
-            for n in range(500):
-                customer = Customer.objects.create(
-                    operator=operator, kind=Customer.Kind.INDIVIDUAL, name=f"Driver {n}"
-                )
-                token = ChargingToken.objects.create(
-                    customer=customer, kind=ChargingToken.Kind.RFID, uid=f"B{operator.pk}T{n}"
-                )
-                token_uids.append(token.uid)
-        return operator, evse_ids, token_uids
+            operator = create_operator(name=f"Benchmark {time.time_ns()}")
+            network = create_network(operator, locations=4, evses_per_location=20)
+            import_tariffs(operator, TARIFF_MIX)
+            token_uids = create_drivers(operator, 500)
+        return operator, network.evse_ids, token_uids
 
     def _clean_up(self, operator: Operator) -> None:
         with transaction.atomic():
@@ -282,27 +258,18 @@ def _batches(
     sessions: int, batch_size: int, evse_ids: list[str], token_uids: list[str]
 ) -> Iterator[list[dict]]:
     """Synthetic native records over 90 days, 4 in 5 with a known charging token."""
-    rng = random.Random(7)  # noqa: S311 - reproducible synthetic load, not secrets
-    tariff_ids = [t["id"] for t in BENCH_TARIFFS]
+    rng = random.Random(7)
     origin = datetime(2026, 1, 1, tzinfo=UTC)
-    for offset in range(0, sessions, batch_size):
-        payloads = []
-        for n in range(offset, min(offset + batch_size, sessions)):
-            start = origin + timedelta(minutes=rng.randint(0, 60 * 24 * 90))
-            idle = rng.choice((0, 0, 5, 20))
-            payload = {
-                "source_id": f"B{n:09d}",
-                "evse_id": rng.choice(evse_ids),
-                "tariff_id": rng.choice(tariff_ids),
-                "start": start.isoformat(),
-                "end": (start + timedelta(minutes=rng.randint(20, 240) + idle)).isoformat(),
-                "energy_kwh": str(Decimal(rng.randint(1000, 80000)) / 1000),
-                "idle_minutes": idle,
-            }
-            if rng.random() < 0.8:
-                payload["token_uid"] = rng.choice(token_uids)
-            payloads.append(payload)
-        yield payloads
+    starts = (origin + timedelta(minutes=rng.randint(0, 60 * 24 * 90)) for _ in range(sessions))
+    payloads = session_payloads(
+        starts,
+        evse_ids=evse_ids,
+        tariff_ids=[t["id"] for t in TARIFF_MIX],
+        prefix="B",
+        token_uids=token_uids,
+    )
+    while batch := list(islice(payloads, batch_size)):
+        yield batch
 
 
 @contextmanager
@@ -315,13 +282,8 @@ def api_server(workers: int) -> Iterator[tuple[str, int]]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "DEBUG": "false",
-        "CELERY_BROKER_URL": "memory://",
-    }
-    server = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+    env = child_env(DEBUG="false", CELERY_BROKER_URL="memory://")
+    server = subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -351,33 +313,20 @@ def api_server(workers: int) -> Iterator[tuple[str, int]]:
             server.wait()
 
 
-def _database_url() -> str:
-    """The database this process uses (in tests: the test database), as a DATABASE_URL."""
-    db = connection.settings_dict
-    if db["ENGINE"] == "django.db.backends.sqlite3":
-        name = str(db["NAME"])
-        if "memory" in name or not Path(name).is_absolute():
-            raise CommandError("--api needs a database the server process can open too.")
-        return f"sqlite:///{name}"
-    user = db.get("USER") or ""
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    credentials = f"{user}{password}@" if user else ""
-    port = f":{db['PORT']}" if db.get("PORT") else ""
-    return f"postgres://{credentials}{db.get('HOST') or ''}{port}/{db['NAME']}"
-
-
 def _wait_until_up(host: str, port: int, server: subprocess.Popen) -> None:
     deadline = time.monotonic() + SERVER_START_TIMEOUT
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise CommandError(f"gunicorn stopped at start (exit code {server.returncode}).")
+        probe = http.client.HTTPConnection(host, port, timeout=5)
         try:
-            answer = http.client.HTTPConnection(host, port, timeout=5)
-            answer.request("GET", "/api/v1/schema/?format=json")
-            if answer.getresponse().status == 200:
+            probe.request("GET", "/api/v1/schema/?format=json")
+            if probe.getresponse().status == 200:
                 return
         except OSError:
             pass
+        finally:
+            probe.close()
         time.sleep(0.2)
     raise CommandError(f"gunicorn did not answer within {SERVER_START_TIMEOUT} s.")
 

@@ -8,8 +8,10 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from tqdm import tqdm
 
-from sessions.pricing.bench import BENCH_TARIFFS, build_sessions, price_all
+from tests.bench.fixtures import TARIFF_MIX, build_sessions, price_all
+from tests.bench.report import verdict
 
 TARGET_PER_SECOND = 5_000
 PROGRESS_STEP = 500
@@ -34,55 +36,28 @@ class Command(BaseCommand):
         sessions = build_sessions(count, seed=options["seed"])
         built = time.perf_counter() - started
         self.stdout.write(
-            f"Built {count:,} sessions over {len(BENCH_TARIFFS)} tariffs in {built:.2f} s."
+            f"Built {count:,} sessions over {len(TARIFF_MIX)} tariffs in {built:.2f} s."
         )
 
         total = Decimal(0)
-        progress = _Progress(count)
         started = time.perf_counter()
-        for done, priced in enumerate(price_all(sessions), start=1):
-            total += priced.totals.total_cost.excl_vat
-            if done % PROGRESS_STEP == 0 or done == count:
-                progress.update(done)
+        with tqdm(total=count, unit="session", file=sys.stderr, mininterval=0.2) as bar:
+            for done, priced in enumerate(price_all(sessions), start=1):
+                total += priced.totals.total_cost.excl_vat
+                if done % PROGRESS_STEP == 0 or done == count:
+                    bar.update(done - bar.n)
         elapsed = time.perf_counter() - started
-        progress.close()
 
         rate = count / elapsed if elapsed > 0 else float("inf")
         self.stdout.write(
             f"Priced {count:,} sessions in {elapsed:.2f} s on one core: {rate:,.0f} sessions/s "
             f"(sum of totals {total.quantize(Decimal('0.01'))} EUR excl. VAT)."
         )
-        if rate >= TARGET_PER_SECOND:
-            self.stdout.write(self.style.SUCCESS(f"Meets the {TARGET_PER_SECOND:,}/s target."))
-        else:
-            self.stdout.write(self.style.WARNING(f"Below the {TARGET_PER_SECOND:,}/s target."))
-
-
-class _Progress:
-    """A progress bar on stderr: tqdm when installed, otherwise a plain counter."""
-
-    def __init__(self, total: int) -> None:
-        self.total = total
-        self.shown = 0
-        try:
-            from tqdm import tqdm
-        except ImportError:
-            self.bar = None
-        else:
-            self.bar = tqdm(total=total, unit="session", file=sys.stderr, mininterval=0.2)
-
-    def update(self, done: int) -> None:
-        """Advance to `done` sessions priced."""
-        if self.bar is not None:
-            self.bar.update(done - self.shown)
-        else:
-            sys.stderr.write(f"\rpriced {done:,}/{self.total:,}")
-            sys.stderr.flush()
-        self.shown = done
-
-    def close(self) -> None:
-        """Finish the bar's line."""
-        if self.bar is not None:
-            self.bar.close()
-        else:
-            sys.stderr.write("\n")
+        self.stdout.write(
+            verdict(
+                self.style,
+                within=rate >= TARGET_PER_SECOND,
+                met=f"Meets the {TARGET_PER_SECOND:,}/s target.",
+                missed=f"Below the {TARGET_PER_SECOND:,}/s target.",
+            )
+        )

@@ -1,0 +1,1 @@
+"""The benchmarks of `make bench`: a Django app installed only by `tests.bench.settings`."""
