@@ -20,7 +20,8 @@ from cpo_portal.kernel.admin.errors import show_domain_error
 from cpo_portal.kernel.errors import DomainError
 from invoicing.admin.common import ACTION_TEMPLATE, FirstRowsInline, change_url
 from invoicing.admin.forms import StartBillingRunForm
-from invoicing.billing.runs import parse_period, queue_billing_run, rebill_failed_customers
+from invoicing.billing import runs
+from invoicing.billing.runs import parse_period, queue_billing_run
 from invoicing.documents.issuing import today_for
 from invoicing.models import BillingRun, BillingRunError, Operator
 
@@ -245,7 +246,7 @@ class BillingRunAdmin(admin.ModelAdmin):
 
     def rebill(self, request, run: BillingRun) -> None:
         """Bill each customer with an error again, e.g. after their invoice details were fixed."""
-        result = rebill_failed_customers(run=run)
+        result = runs.rebill_failed_customers(run=run)  # the service, not the action
         if not result.tried:
             self.message_user(
                 request, _("%(run)s has no failed customers.") % {"run": run}, messages.WARNING
