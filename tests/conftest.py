@@ -8,6 +8,17 @@ import os
 import pytest
 from django.conf import settings as django_settings
 
+from tests.cpo_portal.kernel.api.support import (  # noqa: F401  (fixtures of every door's tests)
+    _fresh_throttle_counters,
+    anonymous_api,
+    api,
+    integrator,
+    monthly_company,
+    other_api,
+    other_operator,
+    per_session_customer,
+    read_api,
+)
 from tests.factories import OperatorFactory
 
 # Debian's Chromium, driven by Playwright in tests marked `browser`.
