@@ -238,7 +238,7 @@ class ChargingTokenSerializer(serializers.ModelSerializer):
         help_text="rfid (card UID), app (app account) or contract_id (eMAID).",
     )
     uid = serializers.CharField(
-        max_length=64, help_text="The UID; unique per kind across the whole system."
+        max_length=64, help_text="The UID; unique per kind among the operator's tokens."
     )
     is_blocked = serializers.BooleanField(
         required=False, help_text="Blocked tokens are refused when the CPMS asks to charge."
@@ -265,7 +265,10 @@ class ChargingTokenSerializer(serializers.ModelSerializer):
     def validate(self, attrs):
         kind = attrs.get("kind", getattr(self.instance, "kind", None))
         uid = attrs.get("uid", getattr(self.instance, "uid", None))
-        clash = ChargingToken.objects.filter(kind=kind, uid=uid)
+        # Other operators' tokens are neither a clash nor revealed by one.
+        clash = ChargingToken.objects.filter(
+            operator=self.context["operator"], kind=kind, uid=uid
+        )
         if self.instance is not None:
             clash = clash.exclude(pk=self.instance.pk)
         if clash.exists():
