@@ -266,9 +266,7 @@ class ChargingTokenSerializer(serializers.ModelSerializer):
         kind = attrs.get("kind", getattr(self.instance, "kind", None))
         uid = attrs.get("uid", getattr(self.instance, "uid", None))
         # Other operators' tokens are neither a clash nor revealed by one.
-        clash = ChargingToken.objects.filter(
-            operator=self.context["operator"], kind=kind, uid=uid
-        )
+        clash = ChargingToken.objects.filter(operator=self.context["operator"], kind=kind, uid=uid)
         if self.instance is not None:
             clash = clash.exclude(pk=self.instance.pk)
         if clash.exists():
