@@ -8,6 +8,7 @@ nothing insecure is assumed).
 from __future__ import annotations
 
 import ipaddress
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -56,6 +57,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "axes",
     "invoicing",
     "customers",
     "sessions.apps.ChargingConfig",
@@ -73,6 +75,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a sign-in refused by the lockout into the 429 page (cpo_portal/security.py).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "cpo_portal.urls"
@@ -134,9 +138,32 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Staff sign in to the admin by username; drivers to the portal by e-mail (customers/auth.py).
 AUTHENTICATION_BACKENDS = [
+    # First: refuses every sign-in of a locked-out name from a locked-out address.
+    "cpo_portal.security.SignInLockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
     "customers.auth.EmailBackend",
 ]
+
+# Sign-in lockout (django-axes) for the admin and the portal: after AXES_FAILURE_LIMIT failed
+# sign-ins of one name (username or e-mail) from one client address, that pair is refused,
+# even with the right password, for AXES_COOLOFF_MINUTES (a new failure restarts the wait).
+# Attempts are counted in the database, shared by all web processes.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_CALLABLE = "cpo_portal.security.sign_in_name"
+AXES_CLIENT_IP_CALLABLE = "cpo_portal.ratelimit.client_ip"
+AXES_LOCKOUT_CALLABLE = "cpo_portal.security.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+# Successful sign-ins are not logged by axes (no table of every staff and driver sign-in).
+AXES_DISABLE_ACCESS_LOG = True
+# Reverse proxies in front of the web processes that append to X-Forwarded-For (0: none, the
+# client is REMOTE_ADDR). Decides the client address of the lockout and the reset limit.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Password-reset e-mails: per address and per client address, per hour. Requests beyond get
+# the same "check your inbox" page, and no e-mail.
+PASSWORD_RESET_PER_ADDRESS = env.int("PASSWORD_RESET_PER_ADDRESS", default=3)
+PASSWORD_RESET_PER_CLIENT = env.int("PASSWORD_RESET_PER_CLIENT", default=20)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
