@@ -34,22 +34,24 @@ def client_ip(request: HttpRequest) -> str:
 
 
 def counted(key: str, *, limit: int, window: int) -> tuple[bool, int]:
-    """Count one more event under `key` in the current window of `window` seconds.
+    """Count one more event under `key` in a window of `window` seconds from its first event.
 
-    Returns (allowed, seconds until the window ends). Atomic: `add` creates the window's counter
-    once and `incr` increases it in the cache itself.
+    Returns (allowed, seconds until the window ends). Atomic where the cache's `add` and
+    `incr` are (local memory, Redis, Memcached): `add` opens the window's counter once, with
+    the window as its lifetime, and `incr` increases it inside the cache without changing it.
     """
     now = time.time()
-    bucket = int(now // window)
-    cache_key = f"ratelimit:{key}:{window}:{bucket}"
-    cache.add(cache_key, 0, timeout=window + 1)
+    count_key, start_key = f"ratelimit:{key}:{window}", f"ratelimit:{key}:{window}:start"
+    cache.add(start_key, now, timeout=window)
+    cache.add(count_key, 0, timeout=window)
     try:
-        count = cache.incr(cache_key)
+        count = cache.incr(count_key)
     except ValueError:
-        # The counter expired between add and incr: this request opens the window again.
-        cache.add(cache_key, 1, timeout=window + 1)
+        # The window ended between add and incr: this event opens the next one.
+        cache.add(count_key, 1, timeout=window)
         count = 1
-    return count <= limit, max(1, int((bucket + 1) * window - now) + 1)
+    started = cache.get(start_key, now)
+    return count <= limit, max(1, int(started + window - now) + 1)
 
 
 def fingerprint(value: str) -> str:
