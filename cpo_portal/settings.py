@@ -314,6 +314,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "CustomerKindEnum": "customers.api.serializers.WRITABLE_KIND_CHOICES",
         "BillingModeEnum": "customers.api.serializers.WRITABLE_BILLING_MODE_CHOICES",
+        # What a customer reads back: also the read-only anonymous kind and subscription mode.
+        "CustomerKindReadEnum": "customers.models.Customer.Kind",
+        "BillingModeReadEnum": "customers.models.Customer.BillingMode",
         "TokenKindEnum": "customers.models.ChargingToken.Kind",
         "DocumentKindEnum": "invoicing.models.DocumentKind",
         "DocumentStatusEnum": "invoicing.models.DocumentStatus",
