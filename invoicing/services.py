@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, connection, transaction
@@ -419,6 +419,22 @@ def _recipient_problems(document: Document, new: Mapping[str, str]) -> list[str]
 
 # --- payments and due dates ------------------------------------------------------------------
 
+# A payment is dated within this window around today: older is a typo, later is not received.
+PAYMENT_DATE_PAST_YEARS = 10
+PAYMENT_DATE_FUTURE_DAYS = 1
+
+
+def payment_date_error(*, paid_on: date, today: date) -> str | None:
+    """Why a payment date is not believable, or None (a typo like 9999 is refused)."""
+    earliest = today.replace(year=today.year - PAYMENT_DATE_PAST_YEARS, day=1)
+    latest = today + timedelta(days=PAYMENT_DATE_FUTURE_DAYS)
+    if not earliest <= paid_on <= latest:
+        return (
+            f"The payment date must be between {earliest.isoformat()} and "
+            f"{latest.isoformat()} (money already received)."
+        )
+    return None
+
 
 def record_payment(
     *,
@@ -435,6 +451,8 @@ def record_payment(
         raise InvoicingError("A payment amount must be more than zero.")
     if method not in Payment.Method.values:
         raise InvoicingError(f"Unknown payment method “{method}”.")
+    if error := payment_date_error(paid_on=paid_on, today=today_for(document.operator)):
+        raise InvoicingError(error)
     with transaction.atomic():
         locked = Document.objects.select_for_update(of=("self",)).get(pk=document.pk)
         if locked.kind == DocumentKind.CREDIT_NOTE:

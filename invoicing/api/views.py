@@ -207,7 +207,7 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Integrato
         document = self.get_object()
         if request.method == "GET":
             return Response(PaymentSerializer(document.payments.all(), many=True).data)
-        serializer = PaymentSerializer(data=request.data)
+        serializer = PaymentSerializer(data=request.data, context={"operator": document.operator})
         serializer.is_valid(raise_exception=True)
         try:
             payment = record_payment(document=document, **serializer.validated_data)
