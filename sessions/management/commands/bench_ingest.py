@@ -371,13 +371,16 @@ def _wait_until_up(host: str, port: int, server: subprocess.Popen) -> None:
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise CommandError(f"gunicorn stopped at start (exit code {server.returncode}).")
+        answer = http.client.HTTPConnection(host, port, timeout=5)
         try:
-            answer = http.client.HTTPConnection(host, port, timeout=5)
             answer.request("GET", "/api/v1/schema/?format=json")
             if answer.getresponse().status == 200:
                 return
         except OSError:
             pass
+        finally:
+            # A slow start times the probe out: its socket must not be left open.
+            answer.close()
         time.sleep(0.2)
     raise CommandError(f"gunicorn did not answer within {SERVER_START_TIMEOUT} s.")
 
