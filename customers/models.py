@@ -142,9 +142,15 @@ class ChargingToken(models.Model):
         super().save(*args, **kwargs)
 
     def validate_constraints(self, exclude=None):
-        # Forms leave out the (non-editable) operator: check uniqueness with the customer's.
-        if self.customer_id is not None:
-            self.operator_id = self.customer.operator_id
+        # Forms leave out the (non-editable) operator: check uniqueness with the customer's
+        # (in an admin inline the customer may be new, not saved yet).
+        customer = (
+            self.customer
+            if self.customer_id is not None or ChargingToken.customer.is_cached(self)
+            else None
+        )
+        if customer is not None and customer.operator_id is not None:
+            self.operator_id = customer.operator_id
             exclude = set(exclude or ()) - {"operator"}
         super().validate_constraints(exclude=exclude)
 
