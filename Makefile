@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 # so neither a laptop nor an image needs the gettext system package.
 MO_FILES := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/*.po))
 locale/%.mo: locale/%.po | $(STAMP)
-	$(BIN)/python -m invoicing.i18n $<
+	$(BIN)/python -m cpo_portal.i18n $<
 
 install: $(STAMP) $(MO_FILES)
 

@@ -10,7 +10,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from .celery import app as celery_app
+from cpo_portal.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
 

@@ -78,7 +78,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
-    # Last: turns a sign-in refused by the lockout into the 429 page (cpo_portal/security.py).
+    # Last: turns a sign-in refused by the lockout into the 429 page (kernel/security.py).
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -142,7 +142,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Staff sign in to the admin by username; drivers to the portal by e-mail (customers/auth.py).
 AUTHENTICATION_BACKENDS = [
     # First: refuses every sign-in of a locked-out name from a locked-out address.
-    "cpo_portal.security.SignInLockoutBackend",
+    "cpo_portal.kernel.security.SignInLockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
     "customers.auth.EmailBackend",
 ]
@@ -154,9 +154,9 @@ AUTHENTICATION_BACKENDS = [
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_USERNAME_CALLABLE = "cpo_portal.security.sign_in_name"
-AXES_CLIENT_IP_CALLABLE = "cpo_portal.ratelimit.client_ip"
-AXES_LOCKOUT_CALLABLE = "cpo_portal.security.lockout_response"
+AXES_USERNAME_CALLABLE = "cpo_portal.kernel.security.sign_in_name"
+AXES_CLIENT_IP_CALLABLE = "cpo_portal.kernel.ratelimit.client_ip"
+AXES_LOCKOUT_CALLABLE = "cpo_portal.kernel.security.lockout_response"
 AXES_RESET_ON_SUCCESS = True
 # Successful sign-ins are not logged by axes (no table of every staff and driver sign-in).
 AXES_DISABLE_ACCESS_LOG = True
@@ -253,6 +253,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Task modules outside the apps' own tasks.py (found by autodiscovery): the kernel's.
+CELERY_IMPORTS = ("cpo_portal.kernel.integrations.tasks",)
 
 # E-mail: files in var/mail on a laptop (a PDF attachment would flood the console), SMTP from
 # EMAIL_URL in production.
@@ -277,15 +279,15 @@ REST_FRAMEWORK = {
     # Integrators use API keys (docs/api.md); staff may call staff endpoints from the admin.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "invoicing.api.auth.ApiKeyAuthentication",
+        "cpo_portal.kernel.api.auth.ApiKeyAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_THROTTLE_CLASSES": ["invoicing.api.auth.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["cpo_portal.kernel.api.auth.ApiKeyRateThrottle"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "invoicing.api.formats.ApiCursorPagination",
-    "DEFAULT_PARSER_CLASSES": ["invoicing.api.formats.DecimalJSONParser"],
-    "DEFAULT_RENDERER_CLASSES": ["invoicing.api.formats.ExactJSONRenderer"],
-    "EXCEPTION_HANDLER": "invoicing.api.framework.api_exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "cpo_portal.kernel.api.formats.ApiCursorPagination",
+    "DEFAULT_PARSER_CLASSES": ["cpo_portal.kernel.api.formats.DecimalJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["cpo_portal.kernel.api.formats.ExactJSONRenderer"],
+    "EXCEPTION_HANDLER": "cpo_portal.kernel.api.framework.api_exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
 }
 # Requests per minute of an API key without its own limit (ApiKey.requests_per_minute).

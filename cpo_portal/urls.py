@@ -5,10 +5,9 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
+from cpo_portal.api import api_not_found, api_root
+from cpo_portal.health import health
 from customers.api.views import token_authorization
-
-from .api import api_not_found, api_root
-from .health import health
 
 admin.site.site_header = "CPO back-office"
 admin.site.site_title = "CPO back-office"

@@ -2,15 +2,14 @@
 
 from django import forms
 from django.contrib import admin, messages
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from invoicing.admin_exports import ExportAdminMixin
-from invoicing.composition import InvoicingError
-from invoicing.subscriptions import cancel_subscription, subscribe
-
-from .forms import CustomerAdminForm
-from .models import ChargingToken, Customer, Plan, Subscription, SubscriptionPeriod
+from cpo_portal.kernel.admin.exports import ExportAdminMixin
+from customers.forms import CustomerAdminForm
+from customers.models import ChargingToken, Customer, Plan, Subscription, SubscriptionPeriod
+from customers.services import save_customer
+from invoicing.documents.composition import InvoicingError
+from invoicing.subscriptions.lifecycle import cancel_subscription, subscribe
 
 
 class ChargingTokenInline(admin.TabularInline):
@@ -76,15 +75,9 @@ class CustomerAdmin(ExportAdminMixin, admin.ModelAdmin):
         return [*readonly, "operator"] if obj is not None else readonly
 
     def save_model(self, request, obj, form, change):
-        # Ad-hoc e-mails are erased 30 days after collection; an e-mail typed in here is
-        # collected now.
-        if (
-            obj.kind == Customer.Kind.AD_HOC
-            and obj.email
-            and (obj.email_collected_at is None or "email" in form.changed_data)
-        ):
-            obj.email_collected_at = timezone.now()
-        super().save_model(request, obj, form, change)
+        # The form checked the same rules; the service stores the customer with its ad-hoc
+        # e-mail clock (erased 30 days after an e-mail is given here).
+        save_customer(customer=obj)
 
 
 @admin.register(ChargingToken)

@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.db.models import Q
 
-from .models import Customer
+from customers.models import Customer
 
 
 class EmailBackend(ModelBackend):

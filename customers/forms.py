@@ -10,18 +10,18 @@ from django.contrib.auth.signals import user_login_failed
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
-from cpo_portal.security import reset_email_allowed
-from invoicing.models import InvoicingSettings
-
-from . import selectors
-from .auth import customer_of, is_back_office
-from .models import Customer
-from .services import (
+from cpo_portal.kernel.security import reset_email_allowed
+from customers.auth import customer_of, is_back_office
+from customers.models import Customer
+from customers.services import (
     PORTAL_KINDS,
+    clean_invoice_details,
+    customer_errors,
     invoice_detail_errors,
     mandatory_invoice_fields,
-    normalise_vat_id,
+    operator_settings,
 )
+from customers.views import selectors
 
 
 class CustomerAdminForm(forms.ModelForm):
@@ -96,15 +96,6 @@ class CustomerAdminForm(forms.ModelForm):
             ),
         }
 
-    def operator_settings(self, operator) -> InvoicingSettings | None:
-        try:
-            return operator.invoicing_settings
-        except InvoicingSettings.DoesNotExist:
-            return None
-
-    def clean_country(self) -> str:
-        return (self.cleaned_data.get("country") or "").strip().upper()
-
     def clean_user(self):
         user = self.cleaned_data.get("user")
         if user is not None and is_back_office(user):
@@ -122,7 +113,7 @@ class CustomerAdminForm(forms.ModelForm):
         if operator is None or not kind:
             return cleaned_data  # the missing field already carries its own error
 
-        settings = self.operator_settings(operator)
+        settings = operator_settings(operator)
         if settings is None:
             self.add_error(
                 None,
@@ -135,7 +126,13 @@ class CustomerAdminForm(forms.ModelForm):
             )
             return cleaned_data
 
-        errors = invoice_detail_errors(kind=kind, details=cleaned_data, settings=settings)
+        cleaned_data.update(clean_invoice_details(cleaned_data))
+        errors = customer_errors(
+            values=cleaned_data,
+            stored=self.instance if self.instance.pk else None,
+            operator=operator,
+            settings=settings,
+        )
         for field, message in errors.items():
             if field in self.errors:
                 continue  # the field already says what is wrong with it
@@ -143,22 +140,6 @@ class CustomerAdminForm(forms.ModelForm):
 
         if cleaned_data.get("user") is not None and kind not in PORTAL_KINDS:
             self.add_error("user", _("Only individuals and companies have portal accounts."))
-
-        if kind == Customer.Kind.ANONYMOUS:
-            others = Customer.objects.filter(operator=operator, kind=Customer.Kind.ANONYMOUS)
-            if self.instance.pk:
-                others = others.exclude(pk=self.instance.pk)
-            if others.exists():
-                self.add_error(
-                    "kind",
-                    _(
-                        "The operator already has its anonymous customer; every session "
-                        "without details goes to that one."
-                    ),
-                )
-
-        if "vat_id" in cleaned_data:
-            cleaned_data["vat_id"] = normalise_vat_id(cleaned_data["vat_id"])
         return cleaned_data
 
 
@@ -331,9 +312,6 @@ class InvoiceDetailsForm(forms.Form):
         """The fields the operator requires for the kind chosen in the form."""
         return set(self.mandatory_for(self.current_kind))
 
-    def clean_country(self) -> str:
-        return (self.cleaned_data.get("country") or "").strip().upper()
-
     def clean(self):
         cleaned_data = super().clean()
         kind = cleaned_data.get("kind")
@@ -343,6 +321,7 @@ class InvoiceDetailsForm(forms.Form):
             raise forms.ValidationError(
                 _("Your operator has not set up invoicing yet; please try again later.")
             )
+        cleaned_data.update(clean_invoice_details(cleaned_data))
         errors = invoice_detail_errors(
             kind=kind, details=cleaned_data, settings=self.operator_settings
         )

@@ -10,6 +10,19 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+# The invoice details a customer keeps; operators choose which are mandatory.
+INVOICE_DETAIL_FIELDS = (
+    "name",
+    "company_name",
+    "company_registration_id",
+    "vat_id",
+    "street",
+    "postal_code",
+    "city",
+    "country",
+    "email",
+)
+
 
 class Customer(models.Model):
     """Someone the operator bills: driver, company, the anonymous customer or an ad-hoc e-mail."""

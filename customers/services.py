@@ -1,13 +1,15 @@
-"""Business operations on customers: invoice-detail validation, creation, GDPR erasure."""
+"""Business operations on customers: invoice-detail cleaning and validation, creating and
+changing customers (admin, API, portal and ingest alike), portal accounts, GDPR erasure."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
@@ -15,9 +17,9 @@ from django.utils.translation import gettext as _
 from stdnum.eu import vat as eu_vat
 from stdnum.exceptions import ValidationError as StdnumValidationError
 
-from invoicing.models import INVOICE_DETAIL_FIELDS, InvoicingSettings, Operator
-
-from .models import Customer
+from cpo_portal.kernel.errors import InvalidInput
+from cpo_portal.kernel.tenancy import Operator
+from customers.models import INVOICE_DETAIL_FIELDS, Customer
 
 AD_HOC_EMAIL_RETENTION = timedelta(days=30)
 
@@ -34,7 +36,14 @@ FIELD_LABELS = {
 }
 
 
-def mandatory_invoice_fields(*, settings: InvoicingSettings, kind: str) -> list[str]:
+class MandatoryFields(Protocol):
+    """Which invoice-detail fields an operator requires (its invoicing settings)."""
+
+    mandatory_fields_individual: list[str] | None
+    mandatory_fields_company: list[str] | None
+
+
+def mandatory_invoice_fields(*, settings: MandatoryFields, kind: str) -> list[str]:
     """The invoice-detail fields the operator requires for this kind of customer."""
     if kind == Customer.Kind.COMPANY:
         return list(settings.mandatory_fields_company or [])
@@ -50,8 +59,25 @@ def normalise_vat_id(value: str) -> str:
     return eu_vat.compact(value) if value else ""
 
 
+def clean_invoice_details(details: Mapping[str, object]) -> dict[str, str]:
+    """The invoice details among `details`, as they are checked and stored: text without
+    surrounding spaces, the country code in capitals, a valid VAT ID compact (an invalid one
+    stays as typed, so its error quotes what the user wrote)."""
+    cleaned: dict[str, str] = {}
+    for name in INVOICE_DETAIL_FIELDS:
+        if name not in details:
+            continue
+        value = str(details[name] or "").strip()
+        if name == "country":
+            value = value.upper()
+        elif name == "vat_id" and value and eu_vat.is_valid(value):
+            value = normalise_vat_id(value)
+        cleaned[name] = value
+    return cleaned
+
+
 def invoice_detail_errors(
-    *, kind: str, details: Mapping[str, object], settings: InvoicingSettings
+    *, kind: str, details: Mapping[str, object], settings: MandatoryFields
 ) -> dict[str, str]:
     """One clear message per missing or invalid invoice-detail field (admin, API and portal)."""
     errors: dict[str, str] = {}
@@ -85,13 +111,124 @@ def invoice_detail_errors(
     return errors
 
 
-def validate_invoice_details(
-    *, kind: str, details: Mapping[str, object], settings: InvoicingSettings
-) -> None:
-    """Raise a ValidationError with one message per problem field; return if all is well."""
-    errors = invoice_detail_errors(kind=kind, details=details, settings=settings)
-    if errors:
-        raise ValidationError(errors)
+# --- creating and changing customers ------------------------------------------------------
+
+# What a customer is made of, as the doors set it (the e-mail clock is the service's).
+CUSTOMER_FIELDS = (
+    "kind",
+    *INVOICE_DETAIL_FIELDS,
+    "language",
+    "requires_invoice",
+    "billing_mode",
+    "user",
+)
+
+
+def operator_settings(operator: Operator) -> MandatoryFields | None:
+    """The operator's invoicing settings, or None before it is set up."""
+    try:
+        return operator.invoicing_settings
+    except ObjectDoesNotExist:
+        return None
+
+
+def customer_errors(
+    *,
+    values: Mapping[str, object],
+    stored: Customer | None,
+    operator: Operator,
+    settings: MandatoryFields | None,
+) -> dict[str, str]:
+    """Why a customer may not be stored with these values (`stored`: as it is now, None when
+    new), one message per field: the operator's anonymous customer is not edited, a subscriber's
+    billing mode changes only by cancelling, an operator has one anonymous customer, and the
+    invoice details the operator requires (unknown without settings) must be there and valid."""
+    if stored is not None and stored.kind == Customer.Kind.ANONYMOUS:
+        return {"kind": _("The operator's anonymous customer cannot be edited.")}
+    if (
+        stored is not None
+        and stored.billing_mode == Customer.BillingMode.SUBSCRIPTION
+        and values.get("billing_mode", stored.billing_mode) != stored.billing_mode
+    ):
+        return {"billing_mode": _("The customer is billed on a subscription; cancel it first.")}
+    kind = str(values.get("kind") or (stored.kind if stored else ""))
+    errors: dict[str, str] = {}
+    if settings is not None:
+        errors = invoice_detail_errors(kind=kind, details=values, settings=settings)
+    elif kind in PORTAL_KINDS:
+        errors["detail"] = _(
+            "The operator “%(operator)s” has no invoicing settings yet, so its mandatory "
+            "invoice details are unknown."
+        ) % {"operator": operator}
+    if kind == Customer.Kind.ANONYMOUS:
+        others = Customer.objects.filter(operator=operator, kind=Customer.Kind.ANONYMOUS)
+        if stored is not None:
+            others = others.exclude(pk=stored.pk)
+        if others.exists():
+            errors.setdefault(
+                "kind",
+                _(
+                    "The operator already has its anonymous customer; every session "
+                    "without details goes to that one."
+                ),
+            )
+    return errors
+
+
+def ad_hoc_email_collected_at(
+    *, customer: Customer, stored: Customer | None, now: datetime
+) -> datetime | None:
+    """The clock of the 30-day erasure of ad-hoc e-mails: it starts when an ad-hoc customer's
+    e-mail is given, and again whenever it is changed."""
+    if customer.kind != Customer.Kind.AD_HOC or not customer.email:
+        return customer.email_collected_at
+    if stored is None or stored.email_collected_at is None or stored.email != customer.email:
+        return now
+    return stored.email_collected_at
+
+
+def save_customer(*, customer: Customer, fields: Iterable[str] | None = None) -> Customer:
+    """Store a new or changed customer once customer_errors pass (InvalidInput with one message
+    per field otherwise), with its ad-hoc e-mail clock; `fields` limits what an update writes."""
+    details = {name: getattr(customer, name) for name in INVOICE_DETAIL_FIELDS}
+    for name, value in clean_invoice_details(details).items():
+        setattr(customer, name, value)
+    with transaction.atomic():
+        stored = None
+        if customer.pk is not None:
+            stored = Customer.objects.select_for_update().get(pk=customer.pk)
+        values = {name: getattr(customer, name) for name in CUSTOMER_FIELDS}
+        errors = customer_errors(
+            values=values,
+            stored=stored,
+            operator=customer.operator,
+            settings=operator_settings(customer.operator),
+        )
+        if errors:
+            raise InvalidInput(errors={name: [message] for name, message in errors.items()})
+        customer.email_collected_at = ad_hoc_email_collected_at(
+            customer=customer, stored=stored, now=timezone.now()
+        )
+        if stored is None or fields is None:
+            customer.save()
+        else:
+            customer.save(update_fields=[*fields, "email_collected_at", "updated_at"])
+    return customer
+
+
+def create_customer(*, operator: Operator, values: Mapping[str, object]) -> Customer:
+    """A new customer of the operator with these values (see save_customer)."""
+    customer = Customer(operator=operator)
+    for name, value in values.items():
+        setattr(customer, name, value)
+    return save_customer(customer=customer)
+
+
+def update_customer(*, customer: Customer, changes: Mapping[str, object]) -> Customer:
+    """Change these values of the customer (see save_customer); only they are written."""
+    for name, value in changes.items():
+        setattr(customer, name, value)
+    return save_customer(customer=customer, fields=list(changes))
 
 
 # What a driver may change about themselves in the portal; operator, billing mode and the
@@ -100,7 +237,7 @@ PORTAL_EDITABLE_FIELDS = (*INVOICE_DETAIL_FIELDS, "kind", "language", "requires_
 PORTAL_KINDS = (Customer.Kind.INDIVIDUAL, Customer.Kind.COMPANY)
 
 
-class PortalAccountError(Exception):
+class PortalAccountError(InvalidInput):
     """A portal account cannot be created or linked as asked."""
 
 
@@ -109,26 +246,13 @@ def update_invoice_details(*, customer: Customer, details: Mapping[str, object])
     issued keep the details frozen on them."""
     kind = str(details.get("kind") or customer.kind)
     if kind not in PORTAL_KINDS:
-        raise ValidationError({"kind": _("Choose individual or company.")})
-    try:
-        settings = customer.operator.invoicing_settings
-    except InvoicingSettings.DoesNotExist as exc:
-        raise ValidationError(
-            _("Your operator has not set up invoicing yet; please try again later.")
-        ) from exc
+        raise InvalidInput(_("Choose individual or company."), field="kind")
+    if operator_settings(customer.operator) is None:
+        raise InvalidInput(_("Your operator has not set up invoicing yet; please try again later."))
     values = {name: details.get(name, getattr(customer, name)) for name in PORTAL_EDITABLE_FIELDS}
-    for name in INVOICE_DETAIL_FIELDS:
-        values[name] = str(values[name] or "").strip()
     values["kind"] = kind
-    values["country"] = values["country"].upper()
-    validate_invoice_details(kind=kind, details=values, settings=settings)
-    values["vat_id"] = normalise_vat_id(values["vat_id"])
     values["requires_invoice"] = bool(values["requires_invoice"])
-    with transaction.atomic():
-        for name, value in values.items():
-            setattr(customer, name, value)
-        customer.save(update_fields=[*PORTAL_EDITABLE_FIELDS, "updated_at"])
-    return customer
+    return update_customer(customer=customer, changes=values)
 
 
 def create_portal_account(*, customer: Customer, password: str | None = None) -> AbstractBaseUser:

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import services
+from customers import services
 
 
 @shared_task(name="customers.erase_expired_ad_hoc_emails")

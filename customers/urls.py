@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .views import accounts, pages
+from customers.views import accounts, pages
 
 app_name = "portal"
 

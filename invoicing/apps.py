@@ -6,3 +6,11 @@ class InvoicingConfig(AppConfig):
 
     name = "invoicing"
     verbose_name = "Invoicing"
+
+    def ready(self) -> None:
+        # Imported once the models are loaded, as Django requires; importing the receivers
+        # connects them (the one list of what follows each signal).
+        from invoicing import receivers  # noqa: F401
+        from invoicing.documents import events
+
+        events.register()

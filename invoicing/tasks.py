@@ -5,12 +5,18 @@ from __future__ import annotations
 from datetime import timedelta
 
 from celery import shared_task
+from django.db import DatabaseError
 from django.utils import timezone
 
+from invoicing.billing import runs as billing
+from invoicing.documents import issuing as services
+from invoicing.documents.selectors import never_billed
+from invoicing.models import InvoicingSettings, Operator
+from invoicing.output import emails as delivery
+from invoicing.output import pdf
+from invoicing.output import pipeline as outputs
+from invoicing.subscriptions import lifecycle as subscriptions
 from sessions.models import ChargingSession
-
-from . import billing, services, subscriptions
-from .models import InvoicingSettings, Operator
 
 PER_SESSION_CATCH_UP = timedelta(days=35)
 
@@ -29,12 +35,11 @@ def issue_pending_session_documents() -> int:
     for operator in Operator.objects.exclude(
         invoicing_settings__issuing_schedule=InvoicingSettings.IssuingSchedule.COLLECT_ONLY
     ):
-        ids = (
-            ChargingSession.objects.filter(services.sessions_due_per_session(operator=operator))
-            .filter(ended_at__gte=since)
-            .never_billed()
-            .values_list("id", flat=True)
-        )
+        ids = never_billed(
+            ChargingSession.objects.filter(
+                services.sessions_due_per_session(operator=operator)
+            ).filter(ended_at__gte=since)
+        ).values_list("id", flat=True)
         batch: list[int] = []
         for session_id in ids.iterator(chunk_size=1000):
             batch.append(session_id)
@@ -96,10 +101,6 @@ def render_document_pdf(
     A render that cannot succeed (broken logo, missing font) is recorded and fails the task;
     storage and database hiccups are retried.
     """
-    from django.db import DatabaseError
-
-    from . import outputs, pdf
-
     try:
         document_file = outputs.render_document(
             document_id=document_id, reason=reason, rendered_by_id=rendered_by_id
@@ -115,16 +116,12 @@ def render_document_pdf(
 @shared_task(name="invoicing.queue_document_pdfs", acks_late=True)
 def queue_document_pdfs(document_ids: list[int]) -> int:
     """Queue one render task per document issued by a billing chunk."""
-    from . import outputs
-
     return outputs.queue_issued_pdfs(document_ids)
 
 
 @shared_task(name="invoicing.send_document_email", bind=True, acks_late=True, max_retries=5)
 def send_document_email(self, delivery_id: int) -> str:
     """Send one e-mail delivery; failures are recorded and retried with growing delays."""
-    from . import delivery
-
     try:
         return delivery.send_email(delivery_id=delivery_id)
     except delivery.TransientDeliveryError as exc:
@@ -134,61 +131,13 @@ def send_document_email(self, delivery_id: int) -> str:
 @shared_task(name="invoicing.render_missing_pdfs")
 def render_missing_pdfs() -> int:
     """Hourly: queue the PDFs of issued documents whose render task was lost."""
-    from . import outputs
-
     return outputs.render_missing()
 
 
 @shared_task(name="invoicing.requeue_stale_deliveries")
 def requeue_stale_deliveries() -> int:
     """Hourly: queue again the e-mails whose task was lost (sending twice is prevented)."""
-    from . import delivery
-
     ids = delivery.stale_delivery_ids()
     for delivery_id in ids:
         send_document_email.delay(delivery_id)
     return len(ids)
-
-
-# --- integrator API: webhooks and idempotency keys (invoicing/webhooks.py, idempotency.py)
-
-
-@shared_task(name="invoicing.deliver_webhook", acks_late=True)
-def deliver_webhook(delivery_id: int) -> str:
-    """One attempt of a webhook delivery; a soon retry is queued, later ones wait for the sweep."""
-    from . import webhooks
-
-    result = webhooks.deliver(delivery_id=delivery_id)
-    if result.retry_in is not None and result.retry_in <= webhooks.COUNTDOWN_LIMIT:
-        deliver_webhook.apply_async((delivery_id,), countdown=result.retry_in.total_seconds())
-    return result.status
-
-
-@shared_task(name="invoicing.queue_webhook_deliveries", acks_late=True)
-def queue_webhook_deliveries(delivery_ids: list[int]) -> int:
-    """Fan a batch of webhook deliveries out into one task each."""
-    for delivery_id in delivery_ids:
-        deliver_webhook.delay(delivery_id)
-    return len(delivery_ids)
-
-
-@shared_task(name="invoicing.sweep_webhooks")
-def sweep_webhooks() -> int:
-    """Every minute: queue the webhook deliveries that are due (retries, lost tasks)."""
-    from . import webhooks
-
-    ids = webhooks.due_delivery_ids()
-    for delivery_id in ids:
-        deliver_webhook.delay(delivery_id)
-    return len(ids)
-
-
-@shared_task(name="invoicing.clean_integrator_records")
-def clean_integrator_records() -> dict[str, int]:
-    """Hourly: idempotency keys after 24 h, finished webhook events after the retention."""
-    from . import idempotency, webhooks
-
-    return {
-        "idempotency_records": idempotency.delete_expired(),
-        "webhook_events": webhooks.delete_finished(),
-    }

@@ -15,18 +15,19 @@ from django.utils.text import get_valid_filename
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from invoicing.admin_exports import ExportAdminMixin
-from invoicing.admin_lists import (
+from cpo_portal.kernel.admin.exports import ExportAdminMixin
+from cpo_portal.kernel.admin.lists import (
     DateRangeFilter,
     EstimatedCountPaginator,
     RelatedAutocompleteFilter,
 )
+from invoicing.documents.repricing import reprice_unbilled_session
+from invoicing.documents.selectors import billed, unbilled
 from invoicing.models import InvoicingSettings
-
-from .forms import TariffImportForm, pretty_json
-from .models import EVSE, ChargingSession, Location, SessionChargeLine, Tariff
-from .pricing import PricingError
-from .services import dump_json, export_tariff, reprice_session
+from sessions.forms import TariffImportForm, pretty_json
+from sessions.models import EVSE, ChargingSession, Location, SessionChargeLine, Tariff
+from sessions.pricing import PricingError
+from sessions.services import dump_json, export_tariff, import_tariff
 
 REPRICE_LIMIT = 1000
 REFUSED_IDS_SHOWN = 20
@@ -97,8 +98,14 @@ class TariffAdmin(admin.ModelAdmin):
     def ocpi_json_pretty(self, obj):
         return format_html("<pre>{}</pre>", pretty_json(export_tariff(tariff=obj)))
 
+    def save_form(self, request, form, change):
+        """The checked JSON, imported by the tariff service (it creates or replaces the row)."""
+        form.save(commit=False)  # no model fields of its own; readies save_related
+        form.instance = import_tariff(operator=form.operator, data=form.tariff_data)
+        return form.instance
+
     def save_model(self, request, obj, form, change):
-        """Nothing left to write: validating the form imported the tariff (import_tariff)."""
+        """Nothing left to write: save_form imported the tariff."""
 
     def get_urls(self):
         opts = self.model._meta
@@ -164,9 +171,9 @@ class InvoicedFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
-            return queryset.billed()
+            return billed(queryset)
         if self.value() == "no":
-            return queryset.unbilled()
+            return unbilled(queryset)
         return queryset
 
 
@@ -329,7 +336,7 @@ class ChargingSessionAdmin(ExportAdminMixin, admin.ModelAdmin):
         sessions = queryset.select_related("evse__location", "operator__invoicing_settings")
         for session in sessions.order_by("pk"):
             try:
-                reprice_session(session=session)
+                reprice_unbilled_session(session=session)
             except PricingError as exc:
                 refused[str(exc)].append(str(session))
             except InvoicingSettings.DoesNotExist:

@@ -10,3 +10,9 @@ class ChargingConfig(AppConfig):
     name = "sessions"
     label = "charging"
     verbose_name = "Charging"
+
+    def ready(self) -> None:
+        # Imported once the models are loaded, as Django requires.
+        from sessions import events
+
+        events.register()

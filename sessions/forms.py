@@ -6,13 +6,11 @@ from typing import Any
 
 import simplejson
 from django import forms
-from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
-from invoicing.models import Operator
-
-from .models import Tariff
-from .services import TariffImportError, export_tariff, import_tariff, load_json
+from cpo_portal.kernel.tenancy import Operator
+from sessions.models import Tariff
+from sessions.services import TariffImportError, export_tariff, load_json, read_tariff
 
 MAX_TARIFF_FILE_BYTES = 1024 * 1024
 
@@ -23,7 +21,8 @@ def pretty_json(data: Any) -> str:
 
 
 class TariffImportForm(forms.ModelForm):
-    """Saving imports the JSON through ``import_tariff``; its errors become field errors."""
+    """Checks the JSON with ``read_tariff`` (its errors become field errors); the admin saves it
+    with ``import_tariff``. ``tariff_data`` and ``operator`` are what a valid form imports."""
 
     ocpi_json_text = forms.CharField(
         label=_("OCPI JSON"),
@@ -85,11 +84,10 @@ class TariffImportForm(forms.ModelForm):
             self.add_error(field, message)
             return cleaned_data
         try:
-            # A savepoint: a refused tariff leaves nothing behind.
-            with transaction.atomic():
-                self.instance = import_tariff(operator=operator, data=text)
+            self.tariff_data = read_tariff(text)
         except TariffImportError as exc:
             self.add_error(field, str(exc))
+        self.operator = operator
         return cleaned_data
 
     def _id_conflict(self, operator: Operator, text: str) -> str:

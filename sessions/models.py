@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from customers.models import Customer
-from invoicing.models import BilledSession, DocumentKind
 
 SEARCH_MATCHES = 100  # EVSEs or customers a session search looks into at most
 
@@ -90,13 +89,6 @@ class TariffSnapshot(models.Model):
 
 
 class ChargingSessionQuerySet(models.QuerySet):
-    def billed(self) -> ChargingSessionQuerySet:
-        """Sessions on a live (not credited) invoice, pro forma or sales receipt."""
-        return self.filter(Exists(_live_billings()))
-
-    def unbilled(self) -> ChargingSessionQuerySet:
-        return self.exclude(Exists(_live_billings()))
-
     def search(self, term: str) -> ChargingSessionQuerySet:
         """Sessions whose source ID starts with the term, at the EVSE with that EVSE ID, or of
         the customer with that e-mail; each alternative is an index scan."""
@@ -113,16 +105,6 @@ class ChargingSessionQuerySet(models.QuerySet):
             | Q(evse_id__in=list(evses[:SEARCH_MATCHES]))
             | Q(customer_id__in=list(customers[:SEARCH_MATCHES]))
         )
-
-    def never_billed(self) -> ChargingSessionQuerySet:
-        """Sessions no document ever touched; credited sessions are re-billed only on request."""
-        return self.exclude(Exists(BilledSession.objects.filter(session=OuterRef("pk"))))
-
-
-def _live_billings():
-    return BilledSession.objects.filter(session=OuterRef("pk"), is_reversed=False).exclude(
-        document_kind=DocumentKind.CREDIT_NOTE
-    )
 
 
 class ChargingSession(models.Model):

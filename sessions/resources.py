@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from invoicing.resources import (
+from invoicing.accounting.resources import (
     ExportResource,
     Integer,
     Money,
@@ -16,8 +16,8 @@ from invoicing.resources import (
 class SessionBreakdownResource(ExportResource):
     """One row per charge line of a session, each repeating the session's columns."""
 
-    # The rows are SessionChargeLine objects: invoicing.exports expands each session into its
-    # lines, and a session without lines (not priced yet) into one line-less row.
+    # The rows are SessionChargeLine objects: invoicing.accounting.exports expands each session
+    # into its lines, and a session without lines (not priced yet) into one line-less row.
 
     session_id = column("session_id", Integer())
     source = column("session__source")

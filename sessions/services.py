@@ -18,17 +18,15 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from cpo_portal.kernel.bulk import insert_models, insert_rows
+from cpo_portal.kernel.errors import InvalidInput
+from cpo_portal.kernel.integrations import webhooks
+from cpo_portal.kernel.money import vat_breakdown
+from cpo_portal.kernel.tenancy import Operator
 from customers.models import ChargingToken, Customer
-from customers.services import get_anonymous_customer
-from invoicing import webhooks
-from invoicing.bulk import insert_models, insert_rows
-from invoicing.composition import issued_per_session
-from invoicing.models import Operator
-from invoicing.money import vat_breakdown
-from invoicing.tasks import issue_session_documents
-
-from .models import EVSE, ChargingSession, SessionChargeLine, Tariff, TariffSnapshot
-from .pricing import (
+from customers.services import create_customer, get_anonymous_customer
+from sessions.models import EVSE, ChargingSession, SessionChargeLine, Tariff, TariffSnapshot
+from sessions.pricing import (
     ChargingPeriod,
     PricedSession,
     PricingError,
@@ -39,12 +37,18 @@ from .pricing import (
     price_session,
     split_periods_at_tariff_boundaries,
 )
+from sessions.signals import sessions_ingested
 
 AD_HOC_EMAIL_MAX_LENGTH = Customer._meta.get_field("email").max_length
 
 
-class TariffImportError(ValueError):
-    """A tariff could not be imported; the message names the problem."""
+class TariffImportError(InvalidInput, ValueError):
+    """A tariff could not be imported; the message names the problem (`path: problem`)."""
+
+    def __init__(self, message: str):
+        path, separator, problem = message.partition(": ")
+        named = separator and path and " " not in path
+        super().__init__(message, errors={path: [problem]} if named else None)
 
 
 @dataclass
@@ -62,14 +66,6 @@ class IngestOutcome:
         return self.status != "rejected"
 
 
-class SessionIngestError(ValueError):
-    """A single submitted session was refused; ``errors`` maps each field to its problems."""
-
-    def __init__(self, errors: dict[str, list[str]]):
-        super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()))
-        self.errors = errors
-
-
 def load_json(text: str | bytes) -> Any:
     """Parse JSON keeping every number exact (Decimal, never float)."""
     return json.loads(text, parse_float=Decimal)
@@ -83,8 +79,8 @@ def dump_json(data: Any) -> str:
 # --- tariffs -------------------------------------------------------------------------------
 
 
-def import_tariff(*, operator: Operator, data: Mapping[str, Any] | str | bytes) -> Tariff:
-    """Create or replace the operator's tariff with this OCPI id; sessions keep their snapshot."""
+def read_tariff(data: Mapping[str, Any] | str | bytes) -> Mapping[str, Any]:
+    """The OCPI 2.2.1 tariff in JSON text or a mapping, checked; TariffImportError says why not."""
     if isinstance(data, str | bytes):
         try:
             data = load_json(data)
@@ -95,9 +91,16 @@ def import_tariff(*, operator: Operator, data: Mapping[str, Any] | str | bytes) 
     if not isinstance(data, Mapping):
         raise TariffImportError("The tariff must be a JSON object.")
     try:
-        tariff = parse_tariff(dict(data))
+        parse_tariff(dict(data))
     except PricingError as exc:
         raise TariffImportError(str(exc)) from exc
+    return data
+
+
+def import_tariff(*, operator: Operator, data: Mapping[str, Any] | str | bytes) -> Tariff:
+    """Create or replace the operator's tariff with this OCPI id; sessions keep their snapshot."""
+    data = read_tariff(data)
+    tariff = parse_tariff(dict(data))
     stored, _created = Tariff.objects.update_or_create(
         operator=operator,
         ocpi_id=tariff.id,
@@ -210,9 +213,7 @@ def tariff_snapshots(texts: set[str]) -> dict[str, TariffSnapshot]:
 
 
 def reprice_session(*, session: ChargingSession) -> ChargingSession:
-    """Price a session again from its own tariff snapshot; invoiced sessions are never repriced."""
-    if ChargingSession.objects.filter(pk=session.pk).billed().exists():
-        raise PricingError("An invoiced session keeps its price; correct it with a credit note.")
+    """Price a session again from its own tariff snapshot (invoicing refuses invoiced ones)."""
     tariff = parse_tariff(load_json(session.tariff_snapshot.ocpi_json))
     priced = price_session(
         tariff=tariff,
@@ -487,18 +488,6 @@ def ingest_sessions(
     return outcomes
 
 
-def ingest_session(
-    *, operator: Operator, source: str, payload: Any, payload_format: str
-) -> tuple[ChargingSession, bool]:
-    """Store and price one session; returns (session, created) or raises SessionIngestError."""
-    (outcome,) = ingest_sessions(
-        operator=operator, source=source, payloads=[payload], payload_format=payload_format
-    )
-    if not outcome.ok:
-        raise SessionIngestError(outcome.errors)
-    return ChargingSession.objects.get(pk=outcome.session_id), outcome.status == "created"
-
-
 def _ingest_batch(
     operator: Operator, source: str, batch: list[tuple[int, Any]], payload_format: str
 ) -> list[IngestOutcome]:
@@ -645,7 +634,7 @@ def _ingest_batch(
         for c, session, _priced in to_store:
             session.tariff_snapshot = snapshots[snapshot_of[c.index]]
         _store(operator, to_store, outcomes)
-        _queue_per_session_documents(operator, to_store, outcomes)
+        _announce_ingested(operator, to_store, outcomes)
     return [outcomes[index] for index, _payload in batch]
 
 
@@ -677,21 +666,15 @@ def _match_token(
     return matches[0]
 
 
-def _queue_per_session_documents(
+def _announce_ingested(
     operator: Operator,
     stored: list[tuple[_Candidate, ChargingSession, PricedSession]],
     outcomes: dict[int, IngestOutcome],
 ) -> None:
-    """Completed sessions of per-session customers get their document from a task, on commit."""
-    settings = operator.invoicing_settings
-    due = [
-        outcomes[c.index].session_id
-        for c, session, _p in stored
-        if outcomes[c.index].status == "created"
-        and issued_per_session(customer=session.customer, settings=settings)
-    ]
-    if due:
-        transaction.on_commit(lambda: issue_session_documents.delay(due))
+    """Tell the layers above which sessions were created (receivers queue their documents)."""
+    created = [session for c, session, _p in stored if outcomes[c.index].status == "created"]
+    if created:
+        sessions_ingested.send(sender=ChargingSession, operator=operator, sessions=created)
 
 
 def _store(
@@ -747,16 +730,12 @@ def _attach_customers(
 ) -> None:
     """Sessions without a customer go to an ad-hoc e-mail customer or the anonymous one."""
     anonymous = None
-    now = timezone.now()
     for c, session, _p in to_store:
         if session.customer is not None:
             continue
         if c.ad_hoc_email:
-            session.customer = Customer.objects.create(
-                operator=operator,
-                kind=Customer.Kind.AD_HOC,
-                email=c.ad_hoc_email,
-                email_collected_at=now,
+            session.customer = create_customer(
+                operator=operator, values={"kind": Customer.Kind.AD_HOC, "email": c.ad_hoc_email}
             )
         else:
             anonymous = anonymous or get_anonymous_customer(operator=operator)

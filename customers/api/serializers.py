@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from django.utils import timezone
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
+from customers.models import INVOICE_DETAIL_FIELDS, ChargingToken, Customer
+from customers.services import create_customer, invoice_detail_errors, update_customer
 from invoicing.models import InvoicingSettings
-
-from ..models import ChargingToken, Customer
-from ..services import invoice_detail_errors, normalise_vat_id
 
 # The anonymous customer exists once per operator and is made by the ingest, never by hand;
 # the subscription mode is set by selling a plan (admin), not by editing the customer.
@@ -18,17 +16,6 @@ WRITABLE_BILLING_MODES = (
     Customer.BillingMode.OPERATOR_DEFAULT,
     Customer.BillingMode.PER_SESSION,
     Customer.BillingMode.MONTHLY,
-)
-DETAIL_FIELDS = (
-    "name",
-    "company_name",
-    "company_registration_id",
-    "vat_id",
-    "street",
-    "postal_code",
-    "city",
-    "country",
-    "email",
 )
 
 
@@ -172,7 +159,7 @@ class CustomerSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "kind",
-            *DETAIL_FIELDS,
+            *INVOICE_DETAIL_FIELDS,
             "language",
             "requires_invoice",
             "billing_mode",
@@ -190,56 +177,16 @@ class CustomerSerializer(serializers.ModelSerializer):
     def get_invoice_detail_errors(self, customer: Customer) -> dict[str, str]:
         if customer.kind == Customer.Kind.ANONYMOUS:
             return {}
-        details = {name: getattr(customer, name) for name in DETAIL_FIELDS}
+        details = {name: getattr(customer, name) for name in INVOICE_DETAIL_FIELDS}
         return invoice_detail_errors(kind=customer.kind, details=details, settings=self._settings())
 
-    def validate(self, attrs):
-        instance: Customer | None = self.instance
-        if instance is not None and instance.kind == Customer.Kind.ANONYMOUS:
-            raise serializers.ValidationError(
-                {"kind": ["The operator's anonymous customer cannot be edited."]}
-            )
-        if (
-            instance is not None
-            and instance.billing_mode == Customer.BillingMode.SUBSCRIPTION
-            and "billing_mode" in attrs
-            and attrs["billing_mode"] != instance.billing_mode
-        ):
-            raise serializers.ValidationError(
-                {"billing_mode": ["The customer is billed on a subscription; cancel it first."]}
-            )
-        for name in DETAIL_FIELDS:
-            if name in attrs:
-                attrs[name] = attrs[name].strip()
-        if "country" in attrs:
-            attrs["country"] = attrs["country"].upper()
-        kind = attrs.get("kind", instance.kind if instance else None)
-        details = {
-            name: attrs.get(name, getattr(instance, name) if instance else "")
-            for name in DETAIL_FIELDS
-        }
-        errors = invoice_detail_errors(kind=kind, details=details, settings=self._settings())
-        if errors:
-            raise serializers.ValidationError({name: [message] for name, message in errors.items()})
-        if attrs.get("vat_id"):
-            attrs["vat_id"] = normalise_vat_id(attrs["vat_id"])
-        return attrs
-
+    # The edit locks, the invoice-detail rules and the ad-hoc e-mail clock are the customer
+    # services'; what they refuse is a 400 with one message per field (the API's error handler).
     def create(self, validated_data):
-        validated_data["operator"] = self.context["operator"]
-        if validated_data.get("kind") == Customer.Kind.AD_HOC and validated_data.get("email"):
-            # The 30-day erasure of ad-hoc e-mails counts from this moment.
-            validated_data["email_collected_at"] = timezone.now()
-        return super().create(validated_data)
+        return create_customer(operator=self.context["operator"], values=validated_data)
 
     def update(self, instance, validated_data):
-        if (
-            validated_data.get("kind", instance.kind) == Customer.Kind.AD_HOC
-            and validated_data.get("email")
-            and validated_data["email"] != instance.email
-        ):
-            validated_data["email_collected_at"] = timezone.now()
-        return super().update(instance, validated_data)
+        return update_customer(customer=instance, changes=validated_data)
 
 
 class OperatorCustomerField(serializers.PrimaryKeyRelatedField):

@@ -2,7 +2,7 @@
 
 from rest_framework.routers import SimpleRouter
 
-from .views import ChargingTokenViewSet, CustomerViewSet
+from customers.api.views import ChargingTokenViewSet, CustomerViewSet
 
 router = SimpleRouter()
 router.register("customers", CustomerViewSet, basename="customer")

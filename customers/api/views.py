@@ -17,16 +17,15 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from invoicing.api.framework import (
+from cpo_portal.kernel.api.framework import (
     ApiKeyAuthentication,
     IntegratorAutoSchema,
     IntegratorViewSet,
 )
+from customers.api.serializers import ChargingTokenSerializer, CustomerSerializer
+from customers.models import ChargingToken, Customer
 from invoicing.models import ApiKey
-from invoicing.subscriptions import authorize_token
-
-from ..models import ChargingToken, Customer
-from .serializers import ChargingTokenSerializer, CustomerSerializer
+from invoicing.subscriptions.lifecycle import authorize_token
 
 
 class CustomerFilter(django_filters.FilterSet):

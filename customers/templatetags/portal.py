@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django import template
 from django.utils import formats, timezone, translation
 
-from invoicing import pdf
+from invoicing.output import pdf
 
 register = template.Library()
 

@@ -11,8 +11,8 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 
-from ..auth import customer_of, is_back_office
-from ..models import Customer
+from customers.auth import customer_of, is_back_office
+from customers.models import Customer
 
 DriverView = Callable[..., HttpResponse]
 

@@ -12,12 +12,11 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.translation import check_for_language
 from django.utils.translation import gettext_lazy as _
 
-from invoicing.models import Operator
-
-from .. import selectors
-from ..auth import customer_of, is_back_office
-from ..forms import PortalPasswordResetForm, PortalSignInForm
-from .access import page
+from cpo_portal.kernel.tenancy import Operator
+from customers.auth import customer_of, is_back_office
+from customers.forms import PortalPasswordResetForm, PortalSignInForm
+from customers.views import selectors
+from customers.views.access import page
 
 
 def _operator() -> Operator | None:

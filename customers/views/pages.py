@@ -7,25 +7,25 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
-from invoicing import pdf
-from invoicing.admin_documents import pdf_response
+from cpo_portal.kernel.errors import InvalidInput
+from cpo_portal.kernel.files import file_response
+from cpo_portal.kernel.money import ZERO
+from customers.forms import InvoiceDetailsForm
+from customers.models import Customer
+from customers.services import PORTAL_EDITABLE_FIELDS, update_invoice_details
+from customers.views import selectors
+from customers.views.access import driver_required, page
 from invoicing.models import Document, DocumentKind, DocumentLine, DocumentStatus
-from invoicing.money import ZERO
-from invoicing.subscriptions import period_end
+from invoicing.output import emails as delivery
+from invoicing.output import pdf
+from invoicing.subscriptions.lifecycle import period_end
 from sessions.models import ChargingSession
-
-from .. import selectors
-from ..forms import InvoiceDetailsForm
-from ..models import Customer
-from ..services import PORTAL_EDITABLE_FIELDS, update_invoice_details
-from .access import driver_required, page
 
 PAGE_SIZE = 25
 # A monthly invoice may bill hundreds of sessions; its page links the first ones.
@@ -193,7 +193,12 @@ def invoice_pdf(request: HttpRequest, customer: Customer, document_id: int) -> H
     if document_file is None:
         messages.info(request, _("The PDF is still being prepared. Please try again in a minute."))
         return redirect("portal:invoice", document_id=document_id)
-    return pdf_response(document_file, as_attachment=True)
+    return file_response(
+        document_file.file,
+        delivery.attachment_name(document_file.document),
+        as_attachment=True,
+        content_type="application/pdf",
+    )
 
 
 # --- invoice details -------------------------------------------------------------------------
@@ -212,9 +217,10 @@ def invoice_details(request: HttpRequest, customer: Customer) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             update_invoice_details(customer=customer, details=form.cleaned_data)
-        except ValidationError as exc:
+        except InvalidInput as exc:
             # The form ran the same rules; this only catches a change made meanwhile.
-            form.add_error(None, exc)
+            for name, problems in exc.errors.items():
+                form.add_error(name if name in form.fields else None, problems)
         else:
             messages.success(
                 request,

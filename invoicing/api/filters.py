@@ -9,8 +9,8 @@ from django import forms
 from django_filters.fields import IsoDateTimeField
 from rest_framework.exceptions import ValidationError
 
-from invoicing.billing import parse_period, period_bounds
-from invoicing.composition import InvoicingError
+from invoicing.billing.runs import parse_period, period_bounds
+from invoicing.documents.composition import InvoicingError
 
 # Database ids are 64-bit; larger numbers would overflow the query instead of matching nothing.
 MAX_ID = 2**63 - 1

@@ -10,9 +10,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
-from sessions.api.serializers import ChargeLineSerializer
-
-from ..models import (
+from cpo_portal.kernel.api.lists import CompiledListSerializer
+from invoicing.documents.issuing import today_for
+from invoicing.models import (
     BillingRun,
     BillingRunError,
     Document,
@@ -21,8 +21,8 @@ from ..models import (
     DocumentStatus,
     Payment,
 )
-from ..services import payment_date_error, today_for
-from .lists import CompiledListSerializer
+from invoicing.payments.recording import payment_date_error
+from sessions.representations import ChargeLineSerializer
 
 # An id no document has, replaced by each document's id in the PDF URL.
 PDF_URL_PLACEHOLDER = 987654321987654321

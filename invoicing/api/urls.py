@@ -2,7 +2,7 @@
 
 from rest_framework.routers import SimpleRouter
 
-from .views import BillingRunViewSet, InvoiceViewSet
+from invoicing.api.views import BillingRunViewSet, InvoiceViewSet
 
 router = SimpleRouter()
 router.register("invoices", InvoiceViewSet, basename="invoice")

@@ -9,18 +9,17 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from kombu.exceptions import OperationalError as BrokerError
 from rest_framework import mixins, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 
-from ..admin_documents import pdf_response
-from ..billing import parse_period, queue_billing_run
-from ..composition import InvoicingError
-from ..models import BilledSession, BillingRun, Document, DocumentKind, DocumentStatus
-from ..pdf import latest_file
-from ..services import PAYABLE_STATUSES, issue_credit_note, record_payment
-from .filters import IdFilter
-from .framework import Conflict, ExactJSONRenderer, IntegratorViewSet, PdfRenderer
-from .serializers import (
+from cpo_portal.kernel.api.framework import (
+    ExactJSONRenderer,
+    IntegratorViewSet,
+    PdfRenderer,
+)
+from cpo_portal.kernel.files import file_response
+from invoicing.api.filters import IdFilter
+from invoicing.api.serializers import (
     BillingRunErrorSerializer,
     BillingRunRequestSerializer,
     BillingRunSerializer,
@@ -30,6 +29,12 @@ from .serializers import (
     InvoiceSerializer,
     PaymentSerializer,
 )
+from invoicing.billing.runs import parse_period, queue_billing_run
+from invoicing.documents.issuing import issue_credit_note
+from invoicing.models import BilledSession, BillingRun, Document, DocumentKind, DocumentStatus
+from invoicing.output import emails as delivery
+from invoicing.output.pdf import latest_file
+from invoicing.payments.recording import record_payment
 
 # How long a client should wait before asking again for a PDF that is still being rendered.
 PDF_RETRY_AFTER_SECONDS = 30
@@ -153,7 +158,12 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Integrato
                 status=status.HTTP_409_CONFLICT,
                 headers={"Retry-After": str(PDF_RETRY_AFTER_SECONDS)},
             )
-        return pdf_response(document_file, as_attachment=True)
+        return file_response(
+            document_file.file,
+            delivery.attachment_name(document),
+            as_attachment=True,
+            content_type="application/pdf",
+        )
 
     @extend_schema(
         summary="Cancel a document with a credit note",
@@ -167,20 +177,12 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Integrato
         document = self.get_object()
         serializer = CreditNoteRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            credit_note, replacement = issue_credit_note(
-                document=document,
-                reason=serializer.validated_data["reason"],
-                reissue=serializer.validated_data["reissue"],
-            )
-        except InvoicingError as exc:
-            document.refresh_from_db()
-            if document.kind == DocumentKind.CREDIT_NOTE or document.status in (
-                DocumentStatus.CREDITED,
-                DocumentStatus.DRAFT,
-            ):
-                raise Conflict(str(exc)) from exc
-            raise
+        # A document that may not be credited (allowed_actions) is a state conflict: 409.
+        credit_note, replacement = issue_credit_note(
+            document=document,
+            reason=serializer.validated_data["reason"],
+            reissue=serializer.validated_data["reissue"],
+        )
         return Response(
             {
                 "credit_note": self._detail(credit_note),
@@ -209,13 +211,8 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Integrato
             return Response(PaymentSerializer(document.payments.all(), many=True).data)
         serializer = PaymentSerializer(data=request.data, context={"operator": document.operator})
         serializer.is_valid(raise_exception=True)
-        try:
-            payment = record_payment(document=document, **serializer.validated_data)
-        except InvoicingError as exc:
-            document.refresh_from_db()
-            if document.kind == DocumentKind.CREDIT_NOTE or document.status not in PAYABLE_STATUSES:
-                raise Conflict(str(exc)) from exc
-            raise ValidationError({"amount": [str(exc)]}) from exc
+        # Not payable (allowed_actions) is a 409; too much money a 400 on "amount".
+        payment = record_payment(document=document, **serializer.validated_data)
         return Response(PaymentSerializer(payment).data, status=status.HTTP_201_CREATED)
 
 
@@ -255,8 +252,6 @@ class BillingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Integr
         try:
             period = parse_period(serializer.validated_data["period"])
             run = queue_billing_run(operator=self.operator, period=period)
-        except InvoicingError as exc:
-            raise ValidationError({"period": [str(exc)]}) from exc
         except BrokerError as exc:
             raise ServiceUnavailable(
                 "The run was planned but not handed to the workers; start the same month again."

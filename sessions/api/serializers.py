@@ -9,56 +9,16 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from customers.api.serializers import DETAIL_FIELDS
-from customers.models import Customer
+from cpo_portal.kernel.api.lists import CompiledListSerializer
+from customers.models import INVOICE_DETAIL_FIELDS, Customer
 from customers.services import invoice_detail_errors
-from invoicing.api.lists import CompiledListSerializer
-
-from ..models import ChargingSession, SessionChargeLine
+from sessions.models import ChargingSession
+from sessions.representations import ChargeLineSerializer
 
 BULK_LIMIT = 1000
 
 
 # --- reading ------------------------------------------------------------------------------------
-
-
-class ChargeLineSerializer(serializers.ModelSerializer):
-    """One priced component of a session: the breakdown the PDF shows."""
-
-    position = serializers.IntegerField(help_text="Order of the line within the session.")
-    component = serializers.CharField(
-        help_text="energy, charging_time, parking_time (idle fee), connection_fee or "
-        "price_adjustment (minimum/maximum price)."
-    )
-    quantity = serializers.DecimalField(
-        max_digits=14, decimal_places=3, help_text="Billed quantity in `unit` (after step sizes)."
-    )
-    unit = serializers.CharField(help_text="kWh, minute or package.")
-    unit_price = serializers.DecimalField(
-        max_digits=14, decimal_places=6, help_text="Price per unit excl. VAT."
-    )
-    net = serializers.DecimalField(max_digits=12, decimal_places=2, help_text="Amount excl. VAT.")
-    vat_category = serializers.CharField(help_text="electricity or services.")
-    vat_rate = serializers.DecimalField(
-        max_digits=5, decimal_places=2, help_text="VAT rate in percent."
-    )
-    vat = serializers.DecimalField(max_digits=12, decimal_places=2, help_text="VAT of the line.")
-    gross = serializers.DecimalField(max_digits=12, decimal_places=2, help_text="Amount incl. VAT.")
-
-    class Meta:
-        model = SessionChargeLine
-        fields = [
-            "position",
-            "component",
-            "quantity",
-            "unit",
-            "unit_price",
-            "net",
-            "vat_category",
-            "vat_rate",
-            "vat",
-            "gross",
-        ]
 
 
 class SessionCustomerSerializer(serializers.ModelSerializer):
@@ -87,7 +47,7 @@ class SessionCustomerSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "kind",
-            *DETAIL_FIELDS,
+            *INVOICE_DETAIL_FIELDS,
             "language",
             "requires_invoice",
             "invoice_detail_errors",
@@ -96,7 +56,7 @@ class SessionCustomerSerializer(serializers.ModelSerializer):
     def get_invoice_detail_errors(self, customer: Customer) -> dict[str, str]:
         if customer.kind == Customer.Kind.ANONYMOUS:
             return {}
-        details = {name: getattr(customer, name) for name in DETAIL_FIELDS}
+        details = {name: getattr(customer, name) for name in INVOICE_DETAIL_FIELDS}
         settings = self.context["operator"].invoicing_settings
         return invoice_detail_errors(kind=customer.kind, details=details, settings=settings)
 

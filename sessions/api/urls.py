@@ -2,7 +2,7 @@
 
 from rest_framework.routers import SimpleRouter
 
-from .views import SessionViewSet, TariffViewSet
+from sessions.api.views import SessionViewSet, TariffViewSet
 
 router = SimpleRouter()
 router.register("tariffs", TariffViewSet, basename="tariff")

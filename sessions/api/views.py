@@ -12,19 +12,11 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from cpo_portal.kernel.api.framework import IntegratorViewSet
 from invoicing.api.filters import IdFilter, InstantFilter, PeriodFilter
-from invoicing.api.framework import IntegratorViewSet
+from invoicing.documents.selectors import billed, unbilled
 from invoicing.models import BilledSession
-
-from ..models import ChargingSession, Tariff
-from ..services import (
-    IngestOutcome,
-    TariffImportError,
-    export_tariff,
-    import_tariff,
-    ingest_sessions,
-)
-from .serializers import (
+from sessions.api.serializers import (
     BulkResultSerializer,
     BulkSessionsSerializer,
     NativeSessionSerializer,
@@ -32,17 +24,16 @@ from .serializers import (
     OcpiTariffSerializer,
     SessionSerializer,
 )
+from sessions.models import ChargingSession, Tariff
+from sessions.services import (
+    IngestOutcome,
+    export_tariff,
+    import_tariff,
+    ingest_sessions,
+)
 
 NATIVE = ChargingSession.PayloadFormat.NATIVE
 OCPI_CDR = ChargingSession.PayloadFormat.OCPI_CDR
-
-
-def _field_errors(message: str) -> dict[str, list[str]]:
-    """`elements[0].price: must be a number` as {"elements[0].price": ["must be a number"]}."""
-    path, separator, text = message.partition(": ")
-    if separator and path and " " not in path:
-        return {path: [text]}
-    return {"detail": [message]}
 
 
 # --- tariffs -------------------------------------------------------------------------------------
@@ -66,10 +57,7 @@ class TariffViewSet(IntegratorViewSet):
         if not isinstance(data, dict):
             raise ValidationError({"detail": ["The tariff must be a JSON object."]})
         existed = Tariff.objects.filter(operator=self.operator, ocpi_id=data.get("id")).exists()
-        try:
-            tariff = import_tariff(operator=self.operator, data=data)
-        except TariffImportError as exc:
-            raise ValidationError(_field_errors(str(exc))) from exc
+        tariff = import_tariff(operator=self.operator, data=data)
         return tariff, not existed
 
     @extend_schema(summary="List tariffs", responses=OcpiTariffSerializer(many=True))
@@ -153,7 +141,7 @@ class SessionFilter(django_filters.FilterSet):
     def filter_invoiced(self, queryset, name, value):
         if value is None:
             return queryset
-        return queryset.billed() if value else queryset.unbilled()
+        return billed(queryset) if value else unbilled(queryset)
 
     def filter_invoice(self, queryset, name, value):
         return queryset.filter(
@@ -181,7 +169,7 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Integrato
     queryset = ChargingSession.objects.none()
 
     def scoped_queryset(self, operator):
-        billed = ChargingSession.objects.filter(pk=OuterRef("pk")).billed()
+        billed_here = billed(ChargingSession.objects.filter(pk=OuterRef("pk")))
         return (
             ChargingSession.objects.filter(operator=operator)
             .select_related("customer", "token", "evse__location", "tariff")
@@ -192,7 +180,7 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Integrato
                     queryset=BilledSession.objects.select_related("document").order_by("id"),
                 ),
             )
-            .annotate(invoiced=Exists(billed))
+            .annotate(invoiced=Exists(billed_here))
         )
 
     def _ingest(self, payloads: list[Any], payload_format: str) -> list[IngestOutcome]:

@@ -3,11 +3,25 @@
 Pure Python (no Django import) so it is fast and testable; see docs/pricing.md for the rules.
 """
 
-from .cdr import CdrInput, ChargingPeriod, parse_cdr, periods_from_native
-from .engine import BreakdownLine, Price, PricedSession, SessionTotals, VatRates, price_session
-from .errors import CdrError, PricingError, TariffError
-from .split import split_periods_at_tariff_boundaries
-from .tariff import PriceComponent, PriceLimit, Restrictions, Tariff, TariffElement, parse_tariff
+from sessions.pricing.cdr import CdrInput, ChargingPeriod, parse_cdr, periods_from_native
+from sessions.pricing.engine import (
+    BreakdownLine,
+    Price,
+    PricedSession,
+    SessionTotals,
+    VatRates,
+    price_session,
+)
+from sessions.pricing.errors import CdrError, PricingError, TariffError
+from sessions.pricing.split import split_periods_at_tariff_boundaries
+from sessions.pricing.tariff import (
+    PriceComponent,
+    PriceLimit,
+    Restrictions,
+    Tariff,
+    TariffElement,
+    parse_tariff,
+)
 
 __all__ = [
     "BreakdownLine",

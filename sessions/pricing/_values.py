@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
-from .errors import PricingError
+from sessions.pricing.errors import PricingError
 
 __all__ = ["read_datetime", "read_int", "read_number", "utc_datetime"]
 

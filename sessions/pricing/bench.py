@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from decimal import Decimal as D
 
-from .cdr import ChargingPeriod, periods_from_native
-from .engine import PricedSession, VatRates, price_session
-from .tariff import Tariff, parse_tariff
+from sessions.pricing.cdr import ChargingPeriod, periods_from_native
+from sessions.pricing.engine import PricedSession, VatRates, price_session
+from sessions.pricing.tariff import Tariff, parse_tariff
 
 __all__ = ["BENCH_TARIFFS", "BenchSession", "build_sessions", "price_all"]
 

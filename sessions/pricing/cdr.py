@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from decimal import Context, Decimal
 from typing import Any
 
-from ._values import read_datetime, read_number, utc_datetime
-from .errors import CdrError
+from sessions.pricing._values import read_datetime, read_number, utc_datetime
+from sessions.pricing.errors import CdrError
 
 __all__ = ["CDR_DIMENSIONS", "CdrInput", "ChargingPeriod", "parse_cdr", "periods_from_native"]
 

@@ -14,11 +14,10 @@ from decimal import ROUND_CEILING, ROUND_HALF_UP, Context, Decimal, localcontext
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from invoicing.money import round_energy, round_money, round_quantity, vat_amount
-
-from .cdr import ChargingPeriod
-from .errors import CdrError, PricingError
-from .tariff import DAYS_OF_WEEK, PriceComponent, Restrictions, Tariff
+from cpo_portal.kernel.money import round_energy, round_money, round_quantity, vat_amount
+from sessions.pricing.cdr import ChargingPeriod
+from sessions.pricing.errors import CdrError, PricingError
+from sessions.pricing.tariff import DAYS_OF_WEEK, PriceComponent, Restrictions, Tariff
 
 __all__ = [
     "BreakdownLine",

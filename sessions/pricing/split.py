@@ -25,11 +25,11 @@ from datetime import UTC, datetime, time, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal
 from zoneinfo import ZoneInfo
 
-from ._values import utc_datetime
-from .cdr import ChargingPeriod
-from .engine import _zone
-from .errors import CdrError
-from .tariff import Tariff
+from sessions.pricing._values import utc_datetime
+from sessions.pricing.cdr import ChargingPeriod
+from sessions.pricing.engine import _zone
+from sessions.pricing.errors import CdrError
+from sessions.pricing.tariff import Tariff
 
 __all__ = ["VOLUME_DIMENSIONS", "split_periods_at_tariff_boundaries"]
 

@@ -13,8 +13,8 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from ._values import read_datetime, read_int, read_number
-from .errors import TariffError
+from sessions.pricing._values import read_datetime, read_int, read_number
+from sessions.pricing.errors import TariffError
 
 __all__ = [
     "DAYS_OF_WEEK",
@@ -121,12 +121,6 @@ class Tariff:
     end_date_time: datetime | None = None
     # The engine caches its compiled form of the tariff here (see engine._plan_for).
     _plan: Any = field(default=None, init=False, repr=False, compare=False, hash=False)
-
-    def is_valid_at(self, moment: datetime) -> bool:
-        """A tariff applies to sessions starting in [start_date_time, end_date_time)."""
-        if self.start_date_time is not None and moment < self.start_date_time:
-            return False
-        return self.end_date_time is None or moment < self.end_date_time
 
 
 def parse_tariff(data: Mapping[str, Any]) -> Tariff:

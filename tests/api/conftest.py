@@ -10,7 +10,7 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from invoicing.integrations import create_api_key
+from cpo_portal.kernel.integrations.keys import create_api_key
 from invoicing.models import ApiKey, Integrator
 from tests.factories import CompanyCustomerFactory, CustomerFactory, OperatorFactory
 

@@ -13,10 +13,10 @@ from typing import Any
 from django.utils import timezone
 
 from customers.models import ChargingToken, Customer
-from invoicing import pdf
-from invoicing.billing import previous_period
+from invoicing.billing.runs import previous_period
+from invoicing.documents.issuing import today_for
 from invoicing.models import ApiKey, BillingRun, Document, Payment
-from invoicing.services import today_for
+from invoicing.output import pdf
 from sessions.models import ChargingSession, Tariff
 from sessions.services import import_tariff
 from tests.factories import ChargingTokenFactory, CustomerFactory
@@ -220,7 +220,7 @@ def endpoints(world: World) -> list[Endpoint]:
 
 
 def expired_key(integrator) -> str:
-    from invoicing.integrations import create_api_key
+    from cpo_portal.kernel.integrations.keys import create_api_key
 
     new = create_api_key(
         integrator=integrator,

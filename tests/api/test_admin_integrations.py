@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-import invoicing.admin_integrations  # noqa: F401  (registered by invoicing/admin.py's import)
-from invoicing.integrations import authenticate_key
+import cpo_portal.kernel.admin.integrations  # noqa: F401  (registered by invoicing/admin/__init__.py)
+from cpo_portal.kernel.integrations.keys import authenticate_key
 from invoicing.models import ApiKey, Integrator, WebhookEndpoint
 from tests.api.conftest import make_key
 
@@ -65,7 +65,7 @@ def test_keys_are_revoked_from_the_list(admin_client, integrator):
 def test_a_failed_delivery_is_sent_again_from_the_list(
     admin_client, operator, integrator, per_session_customer
 ):
-    from invoicing import webhooks
+    from cpo_portal.kernel.integrations import webhooks
     from tests.invoicing.helpers import issue_invoice_for
 
     WebhookEndpoint.objects.create(integrator=integrator, url="http://127.0.0.1:9/x")

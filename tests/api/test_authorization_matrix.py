@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from invoicing.integrations import create_api_key, revoke_api_key
+from cpo_portal.kernel.integrations.keys import create_api_key, revoke_api_key
 from invoicing.models import ApiKey
 from tests.api.conftest import Api, make_key
 from tests.api.matrix import Endpoint, World, build_world, endpoints, expired_key

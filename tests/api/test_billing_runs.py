@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from invoicing.billing import bill_chunk, pending_chunk_ids, previous_period
+from invoicing.billing.runs import bill_chunk, pending_chunk_ids, previous_period
+from invoicing.documents.issuing import today_for
 from invoicing.models import BillingRun, Document
-from invoicing.services import today_for
 from tests.factories import CompanyCustomerFactory
 from tests.invoicing.helpers import make_priced_session
 

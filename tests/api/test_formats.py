@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 import simplejson
 
-from invoicing.api.formats import ExactJSONRenderer
+from cpo_portal.kernel.api.formats import ExactJSONRenderer
 
 
 def render(data) -> bytes:

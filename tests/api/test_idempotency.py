@@ -9,10 +9,10 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from cpo_portal.kernel.integrations import idempotency
+from cpo_portal.kernel.integrations.tasks import clean_integrator_records
 from customers.models import Customer
-from invoicing import idempotency
 from invoicing.models import Document, IdempotencyRecord, Integrator
-from invoicing.tasks import clean_integrator_records
 from tests.api.conftest import Api, make_integrator, make_key
 from tests.invoicing.helpers import issue_invoice_for
 

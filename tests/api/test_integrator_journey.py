@@ -14,9 +14,9 @@ from decimal import Decimal
 
 import pytest
 
-from invoicing.billing import previous_period
+from invoicing.billing.runs import previous_period
+from invoicing.documents.issuing import today_for
 from invoicing.models import WebhookEndpoint
-from invoicing.services import today_for
 from tests.api.conftest import Api, make_integrator, make_key
 from tests.api.receiver import start_receiver
 from tests.invoicing.helpers import helper_evse

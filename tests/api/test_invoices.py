@@ -7,9 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from invoicing import pdf
+from invoicing.documents.issuing import issue_credit_note
 from invoicing.models import Document, DocumentStatus, Payment
-from invoicing.services import issue_credit_note, record_payment
+from invoicing.output import pdf
+from invoicing.payments.recording import record_payment
 from tests.factories import CustomerFactory
 from tests.invoicing.helpers import issue_invoice_for
 
@@ -180,7 +181,7 @@ def test_an_amount_in_exponent_notation_is_refused(api, invoice):
 
 
 def test_a_payment_date_must_be_believable(api, invoice):
-    from invoicing.services import today_for
+    from invoicing.documents.issuing import today_for
 
     url = f"{INVOICES}{invoice.pk}/payments/"
     today = today_for(invoice.operator)

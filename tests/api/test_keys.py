@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from invoicing.integrations import (
+from cpo_portal.kernel.integrations.keys import (
     ApiKeyError,
     authenticate_key,
     create_api_key,

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
-from invoicing.api.lists import CompiledListSerializer
+from cpo_portal.kernel.api.lists import CompiledListSerializer
 
 
 class Line(serializers.Serializer):

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 from django.core.cache import cache
 
-from invoicing.api.auth import ApiKeyRateThrottle
+from cpo_portal.kernel.api.auth import ApiKeyRateThrottle
 from invoicing.models import ApiKey
 from tests.api.conftest import Api, make_key
 

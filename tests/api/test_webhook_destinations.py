@@ -6,8 +6,7 @@ import socket
 
 import pytest
 
-import invoicing.admin_integrations  # noqa: F401  (registered by invoicing/admin.py's import)
-from invoicing import webhooks
+from cpo_portal.kernel.integrations import webhooks
 from invoicing.models import WebhookAttempt, WebhookEndpoint
 from tests.api.receiver import start_receiver
 from tests.invoicing.helpers import issue_invoice_for

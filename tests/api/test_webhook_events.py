@@ -8,13 +8,10 @@ from decimal import Decimal
 
 import pytest
 
+from invoicing.documents.actions import DocumentActionRefused
+from invoicing.documents.issuing import InvoicingError, issue_credit_note, mark_overdue_documents
 from invoicing.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
-from invoicing.services import (
-    InvoicingError,
-    issue_credit_note,
-    mark_overdue_documents,
-    record_payment,
-)
+from invoicing.payments.recording import record_payment
 from sessions.services import reprice_session
 from tests.factories import CustomerFactory
 from tests.invoicing.helpers import (
@@ -78,7 +75,7 @@ def test_issuing_paying_and_going_overdue_are_each_announced_once(
     record_payment(document=paid, amount=Decimal("1.00"), paid_on=paid.issue_date)
     assert events("invoice.paid") == []  # partly paid is not paid
     record_payment(document=paid, amount=paid.total_gross - 1, paid_on=paid.issue_date)
-    with pytest.raises(InvoicingError):
+    with pytest.raises(DocumentActionRefused):
         record_payment(document=paid, amount=Decimal("1.00"), paid_on=paid.issue_date)
     after_due = unpaid.due_date + timedelta(days=1)
     mark_overdue_documents(today=after_due)

@@ -13,15 +13,15 @@ import pytest
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
-from invoicing import webhooks
+from cpo_portal.kernel.integrations import webhooks
+from cpo_portal.kernel.integrations.tasks import clean_integrator_records
+from invoicing.documents.issuing import issue_credit_note
 from invoicing.models import (
     WebhookAttempt,
     WebhookDelivery,
     WebhookEndpoint,
     WebhookEvent,
 )
-from invoicing.services import issue_credit_note
-from invoicing.tasks import clean_integrator_records
 from tests.api.conftest import make_integrator
 from tests.api.receiver import start_receiver
 from tests.factories import CustomerFactory, OperatorFactory
@@ -52,7 +52,7 @@ def document(endpoint, per_session_customer):
 
 
 def verify(endpoint: WebhookEndpoint, headers: dict[str, str], body: bytes) -> bool:
-    """What a receiver does (docs/api.md), written out independently of invoicing.webhooks."""
+    """What a receiver does (docs/api.md), written independently of the webhooks module."""
     key = base64.b64decode(endpoint.secret.split("_", 1)[1])
     signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
     expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()

@@ -8,16 +8,17 @@ from pathlib import Path
 import pytest
 from django.utils import translation
 
+from cpo_portal import i18n
 from customers.models import Customer
 from customers.services import create_portal_account
-from invoicing import i18n, pdf
-from invoicing.models import Document
-from invoicing.services import (
+from invoicing.documents.issuing import (
     issue_credit_note,
     issue_session_documents,
     mark_overdue_documents,
     today_for,
 )
+from invoicing.models import Document
+from invoicing.output import pdf
 from tests.factories import CustomerFactory
 from tests.invoicing.helpers import make_priced_session
 

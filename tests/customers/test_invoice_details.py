@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import pytest
-from django.core.exceptions import ValidationError
 
+from cpo_portal.kernel.errors import InvalidInput
 from customers.models import Customer
 from customers.services import (
+    clean_invoice_details,
+    create_customer,
+    get_anonymous_customer,
     invoice_detail_errors,
-    normalise_vat_id,
-    validate_invoice_details,
+    update_customer,
 )
 from invoicing.models import DEFAULT_MANDATORY_FOR_COMPANIES, DEFAULT_MANDATORY_FOR_INDIVIDUALS
+from tests.factories import CustomerFactory
 
 COMPLETE_COMPANY = {
     "company_name": "Fleet GmbH",
@@ -151,29 +154,82 @@ def test_anonymous_customers_need_nothing(invoicing_settings):
     assert errors_for(Customer.Kind.ANONYMOUS, {}, invoicing_settings) == {}
 
 
-def test_validate_invoice_details_raises_one_message_per_problem_field(invoicing_settings):
-    with pytest.raises(ValidationError) as excinfo:
-        validate_invoice_details(
-            kind=Customer.Kind.INDIVIDUAL,
-            details={"name": "", "email": "not-an-address"},
-            settings=invoicing_settings,
+def test_invoice_details_are_cleaned_once_the_same_way_everywhere():
+    cleaned = clean_invoice_details(
+        {
+            "name": "  Dana Driver ",
+            "vat_id": " de 136.695.976 ",
+            "country": " de",
+            "email": " dana@example.org ",
+            "language": "de",  # not an invoice detail: left alone
+        }
+    )
+
+    assert cleaned == {
+        "name": "Dana Driver",
+        "vat_id": "DE136695976",
+        "country": "DE",
+        "email": "dana@example.org",
+    }
+    assert clean_invoice_details({"vat_id": " DE 123 "}) == {"vat_id": "DE 123"}  # as typed
+
+
+def test_creating_a_customer_refuses_one_message_per_problem_field_and_stores_nothing(operator):
+    with pytest.raises(InvalidInput) as refused:
+        create_customer(
+            operator=operator,
+            values={"kind": Customer.Kind.INDIVIDUAL, "name": " ", "email": "not-an-address"},
         )
 
-    assert excinfo.value.message_dict == {
+    assert refused.value.errors == {
         "name": ["The name is required for individual customers."],
         "email": ["“not-an-address” is not a valid e-mail address."],
     }
+    assert not Customer.objects.exists()
 
 
-def test_validate_invoice_details_returns_quietly_when_all_is_well(invoicing_settings):
-    assert (
-        validate_invoice_details(
-            kind=Customer.Kind.COMPANY, details=COMPLETE_COMPANY, settings=invoicing_settings
-        )
-        is None
+def test_a_created_customer_is_stored_cleaned(operator):
+    customer = create_customer(
+        operator=operator,
+        values={"kind": Customer.Kind.COMPANY, **COMPLETE_COMPANY, "country": "de"},
+    )
+
+    customer.refresh_from_db()
+    assert (customer.country, customer.vat_id, customer.email_collected_at) == (
+        "DE",
+        "DE136695976",
+        None,
     )
 
 
-def test_vat_ids_are_normalised_as_tax_offices_print_them():
-    assert normalise_vat_id("de 136.695-976") == "DE136695976"
-    assert normalise_vat_id("") == ""
+def test_the_anonymous_customer_and_a_subscribers_billing_mode_are_locked(operator):
+    anonymous = get_anonymous_customer(operator=operator)
+    subscriber = CustomerFactory(operator=operator, billing_mode=Customer.BillingMode.SUBSCRIPTION)
+
+    with pytest.raises(InvalidInput) as edited:
+        update_customer(customer=anonymous, changes={"language": "de"})
+    with pytest.raises(InvalidInput) as moved:
+        update_customer(customer=subscriber, changes={"billing_mode": Customer.BillingMode.MONTHLY})
+
+    assert edited.value.errors == {"kind": ["The operator's anonymous customer cannot be edited."]}
+    assert moved.value.errors == {
+        "billing_mode": ["The customer is billed on a subscription; cancel it first."]
+    }
+    subscriber.refresh_from_db()
+    assert subscriber.billing_mode == Customer.BillingMode.SUBSCRIPTION
+    update_customer(customer=subscriber, changes={"city": "Hamburg"})  # the rest may change
+
+
+def test_an_ad_hoc_email_starts_its_erasure_clock_when_given_and_again_when_changed(operator):
+    customer = create_customer(
+        operator=operator, values={"kind": Customer.Kind.AD_HOC, "email": "a@example.org"}
+    )
+    given = customer.email_collected_at
+    assert given is not None
+
+    update_customer(customer=customer, changes={"language": "fr", "email": "a@example.org"})
+    assert customer.email_collected_at == given
+    update_customer(customer=customer, changes={"email": "b@example.org"})
+
+    customer.refresh_from_db()
+    assert customer.email_collected_at > given

@@ -17,11 +17,12 @@ from django.test import Client
 from django.urls import reverse
 from django.utils.formats import date_format
 
+from cpo_portal import i18n
 from customers.models import Customer, Plan, Subscription, SubscriptionPeriod
-from invoicing import i18n, pdf
+from invoicing.documents.issuing import today_for
 from invoicing.models import Document, DocumentFile, DocumentStatus, InvoicingSettings
-from invoicing.services import today_for
-from invoicing.subscriptions import subscribe
+from invoicing.output import pdf
+from invoicing.subscriptions.lifecycle import subscribe
 from tests.customers.conftest import PASSWORD, credit, issue, make_driver, make_overdue
 from tests.factories import ChargingSessionFactory, CompanyCustomerFactory
 

@@ -14,16 +14,16 @@ from pathlib import Path
 import pytest
 
 from customers.models import Customer, Plan
-from invoicing import pdf
-from invoicing.management.commands.seed_demo import TARIFFS
-from invoicing.models import Document, DocumentStatus
-from invoicing.services import (
+from invoicing.documents.issuing import (
     issue_credit_note,
     issue_session_documents,
     mark_overdue_documents,
     today_for,
 )
-from invoicing.subscriptions import add_months, renew_subscriptions, subscribe
+from invoicing.management.commands.seed_demo import TARIFFS
+from invoicing.models import Document, DocumentStatus
+from invoicing.output import pdf
+from invoicing.subscriptions.lifecycle import add_months, renew_subscriptions, subscribe
 from sessions.services import import_tariff
 from tests.conftest import CHROMIUM
 from tests.customers.conftest import PASSWORD, make_driver

@@ -13,7 +13,7 @@ def issue_one_by_one(database_name: str, session_ids: list[int]) -> list[str]:
     django.setup()
     from django.db import connection
 
-    from invoicing.services import issue_session_documents
+    from invoicing.documents.issuing import issue_session_documents
 
     connection.settings_dict["NAME"] = database_name
     numbers = []

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from customers.models import Customer
-from invoicing.billing import previous_period, run_billing
-from invoicing.composition import issuing_schedule_of
+from invoicing.billing.runs import previous_period, run_billing
+from invoicing.documents.composition import issuing_schedule_of
+from invoicing.documents.issuing import issue_session_documents, today_for
 from invoicing.models import Document, InvoicingSettings, Operator
-from invoicing.services import issue_session_documents, today_for
 from sessions.models import EVSE, ChargingSession, Tariff
 from sessions.services import import_tariff, ingest_sessions
 from tests.factories import EVSEFactory

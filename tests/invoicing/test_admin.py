@@ -16,7 +16,8 @@ from django.urls import reverse
 
 from customers.models import Customer
 from invoicing import tasks
-from invoicing.billing import previous_period, run_billing
+from invoicing.billing.runs import previous_period, run_billing
+from invoicing.documents.issuing import correct_recipient_details, today_for
 from invoicing.models import (
     RECIPIENT_FIELDS,
     BillingRun,
@@ -30,7 +31,7 @@ from invoicing.models import (
     Payment,
     RecipientCorrection,
 )
-from invoicing.services import correct_recipient_details, record_payment, today_for
+from invoicing.payments.recording import record_payment
 from tests.factories import CustomerFactory, OperatorFactory
 from tests.invoicing.helpers import issue_invoice_for, make_priced_session
 
@@ -327,7 +328,7 @@ def test_a_monthly_document_lists_its_sessions_and_says_when_some_are_left_out(
     monthly = CustomerFactory(operator=operator, requires_invoice=True, name="Fleet Driver")
     document = issue_invoice_for(monthly, sessions=3)
     assert (document.origin, document.session_count) == (DocumentOrigin.MONTHLY, 3)
-    monkeypatch.setattr("invoicing.admin.INLINE_ROWS_SHOWN", 2)
+    monkeypatch.setattr("invoicing.admin.common.INLINE_ROWS_SHOWN", 2)
 
     response = admin_client.get(document_url(document))
 

@@ -12,13 +12,13 @@ from django.db.models.expressions import RawSQL
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from customers.models import Customer
-from invoicing.admin_lists import (
+from cpo_portal.kernel.admin.lists import (
     EstimatedCountPaginator,
     count_within,
     distinct_values,
     planner_estimate,
 )
+from customers.models import Customer
 from invoicing.models import Document, DocumentKind
 from tests.conftest import on_postgresql
 from tests.factories import CompanyCustomerFactory, CustomerFactory

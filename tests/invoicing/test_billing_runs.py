@@ -17,18 +17,19 @@ from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from django_celery_beat.models import PeriodicTask
 
-from invoicing.billing import (
+from cpo_portal.kernel.money import round_money
+from invoicing.billing.runs import (
     bill_chunk,
     pending_chunk_ids,
     plan_billing_run,
     queue_billing_run,
     rebill_customer,
+    rebill_failed_customers,
     run_billing,
 )
-from invoicing.composition import InvoicingError
+from invoicing.documents.composition import InvoicingError
+from invoicing.documents.issuing import issue_session_documents
 from invoicing.models import BilledSession, BillingRun, Document, DocumentKind, InvoicingSettings
-from invoicing.money import round_money
-from invoicing.services import issue_session_documents
 from tests.factories import CompanyCustomerFactory, CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -169,6 +170,30 @@ def test_one_customers_bad_data_fails_that_customer_not_the_run(charge, operator
     assert run.status == BillingRun.Status.COMPLETED
     assert (run.customers_failed, run.documents_issued) == (0, 2)
     assert billed_once([unbilled])
+
+
+def test_rebilling_a_runs_failed_customers_bills_the_fixed_and_names_the_others(charge, operator):
+    fixed = CompanyCustomerFactory(
+        operator=operator, billing_mode="monthly", vat_id="", company_name="Fixed Ltd"
+    )
+    still_bad = CompanyCustomerFactory(
+        operator=operator, billing_mode="monthly", vat_id="", company_name="Still Bad Ltd"
+    )
+    charge(fixed)
+    charge(still_bad)
+    run = run_billing(operator=operator, period=OCTOBER)
+    assert run.customers_failed == 2
+    fixed.vat_id = "DE811907980"
+    fixed.save()
+
+    result = rebill_failed_customers(run=run)
+
+    assert (result.tried, result.customers_billed, result.documents) == (2, 1, 1)
+    assert list(result.failures) == [str(still_bad)]
+    assert "VAT ID is required" in result.failures[str(still_bad)]
+    run.refresh_from_db()
+    assert (run.status, run.customers_failed) == (BillingRun.Status.COMPLETED_WITH_ERRORS, 1)
+    assert rebill_failed_customers(run=run).customers_billed == 0
 
 
 def test_the_run_bills_only_monthly_customers_who_get_documents(
@@ -321,7 +346,7 @@ django.setup()
 from django.db import connection
 connection.settings_dict["NAME"] = os.environ["CPO_TEST_DATABASE_NAME"]
 from datetime import date
-from invoicing.billing import run_billing
+from invoicing.billing.runs import run_billing
 from invoicing.models import Operator
 run_billing(operator=Operator.objects.get(), period=date(2026, 10, 1), chunk_customers=1)
 """

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.db import IntegrityError, transaction
 
-from invoicing.bulk import insert_models, insert_rows
+from cpo_portal.kernel.bulk import insert_models, insert_rows
 from sessions.models import ChargingSession, SessionChargeLine
 from tests.invoicing.helpers import make_priced_session
 

@@ -8,16 +8,18 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth import get_user_model
 
-from invoicing.billing import run_billing
-from invoicing.composition import InvoicingError
-from invoicing.models import BilledSession, Document, DocumentKind, DocumentStatus
-from invoicing.services import (
+from invoicing.billing.runs import run_billing
+from invoicing.documents.actions import DocumentActionRefused
+from invoicing.documents.composition import InvoicingError
+from invoicing.documents.issuing import (
     correct_recipient_details,
     issue_credit_note,
     issue_session_documents,
     mark_overdue_documents,
-    record_payment,
 )
+from invoicing.documents.selectors import billed
+from invoicing.models import BilledSession, Document, DocumentKind, DocumentStatus
+from invoicing.payments.recording import record_payment
 from sessions.models import ChargingSession
 from tests.factories import CompanyCustomerFactory
 
@@ -55,7 +57,7 @@ def test_credited_sessions_are_billed_again_only_with_a_replacement(charge, invo
 
     issue_credit_note(document=invoice, reason="Cancelled")
 
-    assert not ChargingSession.objects.filter(pk=session.pk).billed().exists()
+    assert not billed(ChargingSession.objects.filter(pk=session.pk)).exists()
     assert issue_session_documents(session_ids=[session.pk]) == []
     assert run_billing(operator=operator, period=date(2026, 10, 1)).documents_issued == 0
 
@@ -77,7 +79,7 @@ def test_a_replacement_takes_todays_customer_details(invoice, per_session_custom
     )
     assert replacement.total_gross == invoice.total_gross
     session = invoice.billed_sessions.get().session
-    assert ChargingSession.objects.filter(pk=session.pk).billed().exists()
+    assert billed(ChargingSession.objects.filter(pk=session.pk)).exists()
     assert BilledSession.objects.filter(session=session).count() == 3  # original, credit, new
 
 
@@ -91,9 +93,9 @@ def test_a_credit_note_needs_a_reason(invoice, reason, message):
 def test_a_document_is_credited_once_and_credit_notes_are_not_credited(invoice):
     credit_note, _ = issue_credit_note(document=invoice, reason="Cancelled")
 
-    with pytest.raises(InvoicingError, match="already credited"):
+    with pytest.raises(DocumentActionRefused, match="already credited"):
         issue_credit_note(document=invoice, reason="Again")
-    with pytest.raises(InvoicingError, match="credit note cannot be credited"):
+    with pytest.raises(DocumentActionRefused, match="credit note cannot be credited"):
         issue_credit_note(document=credit_note, reason="Undo")
     assert Document.objects.filter(kind=DocumentKind.CREDIT_NOTE).count() == 1
 
@@ -179,7 +181,7 @@ def test_payments_mark_the_invoice_paid_once_they_cover_it(invoice):
 
     invoice.refresh_from_db()
     assert (invoice.status, invoice.paid_on) == (DocumentStatus.PAID, date(2026, 10, 12))
-    with pytest.raises(InvoicingError, match="no payment is due"):
+    with pytest.raises(DocumentActionRefused, match="no payment is due"):
         record_payment(document=invoice, amount=Decimal("1"), paid_on=date(2026, 10, 13))
 
 

@@ -20,9 +20,12 @@ from django.urls import path
 from PIL import Image
 
 from customers.models import Customer
-from invoicing import delivery, outputs, pdf
-from invoicing.admin_documents import OUTPUT_INLINES, DocumentOutputsAdminMixin
+from invoicing.admin.documents import OUTPUT_INLINES, DocumentOutputsAdminMixin
 from invoicing.models import Document, DocumentFile, EmailDelivery
+from invoicing.output import emails as delivery
+from invoicing.output import pdf
+from invoicing.output import pipeline as outputs
+from invoicing.signals import pdf_render_requested
 from invoicing.tasks import send_document_email
 from tests.invoicing.test_pdf import _compiled_translations, issue_document, set_options
 from tests.invoicing.test_pdf import setup as setup
@@ -156,7 +159,8 @@ def test_a_failed_attempt_is_recorded_and_the_next_one_sends(
     assert delivery.send_email(delivery_id=row.pk) == EmailDelivery.Status.SENT
     row.refresh_from_db()
     assert row.attempts == 2 and row.last_error == "" and len(mail.outbox) == 1
-    assert pdf.file_sha256(row.document_file) == row.document_file.sha256  # nothing lost
+    with row.document_file.file.open("rb") as stored:
+        assert hashlib.sha256(stored.read()).hexdigest() == row.document_file.sha256  # nothing lost
 
 
 @pytest.mark.django_db
@@ -270,7 +274,7 @@ def test_issuing_a_document_renders_and_emails_it_through_the_workers(setup, cel
 def test_a_recipient_correction_renders_a_new_revision_through_the_workers(
     setup, celery_worker_thread
 ):
-    from invoicing.services import correct_recipient_details
+    from invoicing.documents.issuing import correct_recipient_details
 
     document = issue_document(setup)
     deadline = time.monotonic() + 60
@@ -343,10 +347,16 @@ def test_the_admin_actions_queue_a_rerender_and_a_resend(
     document = issue_document(setup)
     rendered(document)
     queued_renders = []
-    monkeypatch.setattr(outputs, "_queue_render", lambda *args: queued_renders.append(args) or True)
-    url = "/admin/invoicing/document/"
 
-    client.post(url, {"action": "rerender_pdf", "_selected_action": [document.pk]})
+    def render_requested(sender, *, document_id, reason, rendered_by_id=None, **kwargs):
+        queued_renders.append((document_id, reason, rendered_by_id))
+
+    pdf_render_requested.connect(render_requested)
+    url = "/admin/invoicing/document/"
+    try:
+        client.post(url, {"action": "rerender_pdf", "_selected_action": [document.pk]})
+    finally:
+        pdf_render_requested.disconnect(render_requested)
     with django_capture_on_commit_callbacks(execute=False):
         client.post(url, {"action": "resend_email", "_selected_action": [document.pk]})
 

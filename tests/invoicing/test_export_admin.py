@@ -18,10 +18,11 @@ from django.urls import reverse
 from kombu.exceptions import OperationalError as BrokerError
 from openpyxl import load_workbook
 
+from cpo_portal.kernel.admin.exports import run_export_job
 from customers.models import Customer
-from invoicing.admin_exports import run_export_job
+from invoicing.documents.issuing import issue_credit_note, issue_session_documents, today_for
+from invoicing.documents.selectors import billed
 from invoicing.models import Document, DocumentKind, ExportJob
-from invoicing.services import issue_credit_note, issue_session_documents, today_for
 from sessions.models import ChargingSession
 from tests.factories import CustomerFactory
 from tests.invoicing.helpers import make_priced_session
@@ -173,7 +174,7 @@ def test_sessions_and_customers_lists_export_what_their_filters_show(admin_clien
     response = admin_client.post(export_url(SESSIONS, "sessions", "xlsx", "invoiced=yes"))
     rows = xlsx_rows(response)
     assert {row["session_id"] for row in rows} == set(
-        ChargingSession.objects.billed().values_list("pk", flat=True)
+        billed(ChargingSession.objects.all()).values_list("pk", flat=True)
     )
 
 
@@ -311,7 +312,9 @@ def test_a_broker_that_is_down_fails_the_job_with_a_message(
 
     monkeypatch.setattr(run_export_job, "delay", refuse)
     # Outside a test transaction on_commit runs at once, as in a request; emulate that here.
-    monkeypatch.setattr("invoicing.admin_exports.transaction.on_commit", lambda send: send())
+    monkeypatch.setattr(
+        "cpo_portal.kernel.admin.exports.transaction.on_commit", lambda send: send()
+    )
 
     response = admin_client.post(export_url(DOCUMENTS, "invoices", "csv"), follow=True)
 

@@ -17,9 +17,9 @@ from django.db.models import QuerySet, Sum
 from openpyxl import load_workbook
 
 from customers.models import Customer
-from invoicing import exports
+from invoicing.accounting import exports
+from invoicing.documents.issuing import issue_credit_note
 from invoicing.models import Document, DocumentKind, DocumentLine, ExportJob
-from invoicing.services import issue_credit_note
 from sessions.models import ChargingSession, SessionChargeLine
 from tests.factories import ChargingSessionFactory, CompanyCustomerFactory, CustomerFactory
 from tests.invoicing.helpers import issue_invoice_for

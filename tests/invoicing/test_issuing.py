@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 
 from customers.models import Customer
+from invoicing.documents.issuing import issue_session_documents
 from invoicing.models import BilledSession, Document, DocumentKind, DocumentLine, InvoicingSettings
-from invoicing.services import issue_session_documents
 from tests.factories import CompanyCustomerFactory, CustomerFactory
 
 pytestmark = pytest.mark.django_db

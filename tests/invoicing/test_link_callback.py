@@ -9,7 +9,7 @@ import pytest
 from django.core.files.storage import default_storage
 from PIL import Image
 
-from invoicing import pdf
+from invoicing.output import pdf
 
 STATIC = Path(__file__).resolve().parents[2] / "static"
 

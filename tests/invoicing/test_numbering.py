@@ -10,6 +10,9 @@ from multiprocessing import get_context
 import pytest
 from django.db import IntegrityError, connection, transaction
 
+from invoicing.documents.composition import InvoicingError
+from invoicing.documents.issuing import issue_session_documents
+from invoicing.documents.numbering import change_next_number
 from invoicing.models import (
     BilledSession,
     Document,
@@ -18,8 +21,8 @@ from invoicing.models import (
     NumberingSeries,
     Payment,
 )
-from invoicing.numbering import ensure_series
-from invoicing.services import issue_session_documents, record_payment
+from invoicing.payments.recording import record_payment
+from invoicing.setup.operators import ensure_series
 from tests.invoicing.concurrent_issuer import issue_one_by_one
 
 pytestmark = pytest.mark.django_db
@@ -52,6 +55,26 @@ def test_a_series_starts_at_its_starting_number(charge, per_session_customer, op
     )
 
     assert [d.display_number for d in issued] == ["INV-000500", "INV-000501"]
+
+
+def test_the_next_number_moves_freely_until_the_first_document_then_only_to_the_next(
+    charge, per_session_customer, operator
+):
+    series = ensure_series(operator=operator)["invoice"]
+    change_next_number(series=series, next_number=5000)
+    change_next_number(series=series, next_number=42)
+    (issued,) = issue_session_documents(session_ids=[s.pk for s in charge(per_session_customer)])
+    assert issued.display_number == "INV-000042"
+
+    for refused in (1, 42, 44):
+        with pytest.raises(InvoicingError, match="must be 43") as error:
+            change_next_number(series=series, next_number=refused)
+        assert error.value.errors == {"next_number": [str(error.value)]}
+    with pytest.raises(InvoicingError, match="1 or more"):
+        change_next_number(series=series, next_number=0)
+    change_next_number(series=series, next_number=43)  # the one it already has
+    series.refresh_from_db()
+    assert series.next_number == 43
 
 
 def test_a_rolled_back_issue_gives_its_number_back(charge, per_session_customer):

@@ -6,6 +6,7 @@ the real renderer and read back with pypdf (text) and pdftoppm (pictures).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import itertools
 import os
@@ -25,9 +26,15 @@ from django.utils import translation
 from PIL import Image
 from pypdf import PdfReader
 
+from cpo_portal import i18n
 from customers.models import Customer
-from invoicing import i18n, pdf
-from invoicing.billing import previous_period, run_billing
+from invoicing.billing.runs import previous_period, run_billing
+from invoicing.documents.issuing import (
+    correct_recipient_details,
+    issue_credit_note,
+    issue_session_documents,
+    today_for,
+)
 from invoicing.models import (
     Document,
     DocumentFile,
@@ -35,12 +42,7 @@ from invoicing.models import (
     InvoicingSettings,
     RenderFailure,
 )
-from invoicing.services import (
-    correct_recipient_details,
-    issue_credit_note,
-    issue_session_documents,
-    today_for,
-)
+from invoicing.output import pdf
 from sessions.services import import_tariff, ingest_sessions
 from tests.factories import CustomerFactory, EVSEFactory
 
@@ -471,7 +473,8 @@ def test_a_stored_pdf_has_its_sha256_and_storing_again_changes_nothing(setup, me
     assert created and not created_again and not new_revision
     assert first.pk == again.pk == rerendered.pk
     assert first.revision == 1 and first.reason == DocumentFile.Reason.ISSUED
-    assert pdf.file_sha256(first) == first.sha256
+    with first.file.open("rb") as stored:
+        assert hashlib.sha256(stored.read()).hexdigest() == first.sha256
     assert first.size == (media / first.file.name).stat().st_size
     assert first.file.name.startswith(f"documents/{document.operator_id}/2026/03/")
 

@@ -12,11 +12,11 @@ from django.core import mail
 from django.urls import reverse
 
 from customers.models import ChargingToken, Customer, Plan, Subscription
-from invoicing.billing import run_billing
-from invoicing.composition import InvoicingError
+from invoicing.billing.runs import run_billing
+from invoicing.documents.composition import InvoicingError
 from invoicing.models import BilledSession, Document
-from invoicing.services import record_payment
-from invoicing.subscriptions import (
+from invoicing.payments.recording import record_payment
+from invoicing.subscriptions.lifecycle import (
     SUSPENSION_REASON,
     cancel_subscription,
     check_subscription_payments,

@@ -11,7 +11,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from invoicing.services import issue_session_documents
+from invoicing.documents.issuing import issue_session_documents
+from sessions.forms import TariffImportForm
 from sessions.models import ChargingSession, Tariff
 from sessions.services import (
     TariffImportError,
@@ -20,6 +21,7 @@ from sessions.services import (
     import_tariff,
     ingest_sessions,
     load_json,
+    read_tariff,
 )
 from tests.factories import EVSEFactory, OperatorFactory
 
@@ -155,6 +157,23 @@ def test_a_json_array_is_refused_with_the_import_sentence(admin_client, operator
     )
 
     assert form_errors(response) == {"ocpi_json_text": ["The tariff must be a JSON object."]}
+
+
+@pytest.mark.django_db
+def test_checking_a_tariff_form_stores_nothing_the_admin_imports_on_save(operator):
+    form = TariffImportForm(data={"operator": operator.pk, "ocpi_json_text": TARIFF_JSON})
+
+    assert form.is_valid()
+    assert form.tariff_data == load_json(TARIFF_JSON)
+    assert not Tariff.objects.exists()
+
+
+def test_reading_a_tariff_checks_it_without_storing_and_names_the_field():
+    assert read_tariff(TARIFF_JSON)["id"] == "DC-FAST"
+    with pytest.raises(TariffImportError) as refused:
+        read_tariff(dump_json(with_component({"type": "ENERGY", "price": 0.2, "step_size": -1})))
+    ((field, _messages),) = refused.value.errors.items()
+    assert field.startswith("elements[0].price_components[0].step_size")
 
 
 def test_adding_a_tariff_id_that_exists_points_to_the_existing_tariff(admin_client, operator):

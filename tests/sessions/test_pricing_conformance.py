@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from invoicing.money import round_money
+from cpo_portal.kernel.money import round_money
 from sessions.pricing import VatRates, parse_cdr, parse_tariff, price_session
 
 REPO = Path(__file__).resolve().parents[2]

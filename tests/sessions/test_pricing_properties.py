@@ -20,7 +20,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from invoicing.money import round_money
+from cpo_portal.kernel.money import round_money
 from sessions.pricing import ChargingPeriod, VatRates, parse_tariff, price_session
 
 D = Decimal

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from invoicing.money import round_quantity
+from cpo_portal.kernel.money import round_quantity
 from sessions.pricing import (
     CdrError,
     ChargingPeriod,

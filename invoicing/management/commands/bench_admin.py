@@ -32,10 +32,10 @@ from django.utils import timezone
 from psycopg import sql
 from tqdm import tqdm
 
+from cpo_portal.kernel.api.formats import ApiCursorPagination
+from cpo_portal.kernel.integrations.keys import create_api_key
 from customers.models import Customer
-from invoicing.api.formats import ApiCursorPagination
-from invoicing.composition import profile_for
-from invoicing.integrations import create_api_key
+from invoicing.documents.composition import profile_for
 from invoicing.management.commands.bench_billing import (
     _fixtures,
     _switch_database,
@@ -49,7 +49,7 @@ from invoicing.models import (
     Integrator,
     NumberingSeries,
 )
-from invoicing.numbering import ensure_series
+from invoicing.setup.operators import ensure_series
 from sessions.models import EVSE, Location
 
 TARGET_MS = 300

@@ -33,13 +33,14 @@ from stdnum.iso7064 import mod_11_10
 from tqdm import tqdm
 
 from customers.models import Customer
-from invoicing.billing import (
+from invoicing.billing.runs import (
     pending_chunk_ids,
     period_bounds,
     plan_billing_run,
     previous_period,
     queue_billing_run,
 )
+from invoicing.documents.issuing import today_for
 from invoicing.models import (
     BilledSession,
     BillingRun,
@@ -48,7 +49,6 @@ from invoicing.models import (
     InvoicingSettings,
     Operator,
 )
-from invoicing.services import today_for
 from sessions.models import EVSE, Location, Tariff, TariffSnapshot
 
 TARGET_SECONDS = 300

@@ -99,7 +99,7 @@ class Command(BaseCommand):
     # --- the parent -------------------------------------------------------------------------
 
     def _run(self, db: str, media: Path, options) -> None:
-        from invoicing import pdf
+        from invoicing.output import pdf
 
         self.stdout.write(f"Scratch database {db} on {connection.vendor}; building documents…")
         one_page, throughput, monthly = build_documents(
@@ -166,8 +166,8 @@ class Command(BaseCommand):
     def _worker(self, job: dict) -> None:
         connections["default"].settings_dict["NAME"] = job["db"]
         with override_settings(MEDIA_ROOT=job["media"]):
-            from invoicing import pdf
             from invoicing.models import Document
+            from invoicing.output import pdf
 
             # Warm-up outside the timings: imports, font registration, template compilation.
             pdf.render_pdf(Document.objects.get(pk=job["warm"]))
@@ -261,7 +261,7 @@ def run_workers(
 @contextmanager
 def quiet_hooks() -> Iterator[None]:
     """Nothing is queued while the benchmark issues its documents (no broker messages)."""
-    from invoicing import outputs
+    from invoicing.output import pipeline as outputs
     from sessions import services as session_services
 
     class NoTask:
@@ -281,9 +281,9 @@ def quiet_hooks() -> Iterator[None]:
 def build_documents(*, sessions: int, documents: int):
     """Per-session one-page invoices and one monthly invoice, issued by the real services."""
     from customers.models import Customer
-    from invoicing.billing import previous_period, run_billing
+    from invoicing.billing.runs import previous_period, run_billing
+    from invoicing.documents.issuing import issue_session_documents, today_for
     from invoicing.models import Document, InvoicingSettings, Operator
-    from invoicing.services import issue_session_documents, today_for
     from sessions.models import EVSE, Location
     from sessions.services import import_tariff, ingest_sessions
 

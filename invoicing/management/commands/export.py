@@ -11,7 +11,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from invoicing import exports
+from invoicing.accounting import exports
 from invoicing.models import ExportJob
 
 

@@ -19,7 +19,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.test.utils import override_settings
 from PIL import Image, ImageDraw
 
-from .bench_pdf import BENCH_TARIFFS, quiet_hooks, scratch_database
+from invoicing.management.commands.bench_pdf import BENCH_TARIFFS, quiet_hooks, scratch_database
 
 # name, language, content options, monthly?, pages to picture
 SAMPLES = [
@@ -74,11 +74,11 @@ class Command(BaseCommand):
 
     def _render_all(self):
         from customers.models import Customer
-        from invoicing import pdf
-        from invoicing.billing import previous_period, run_billing
-        from invoicing.logos import prepare_logo
+        from invoicing.billing.runs import previous_period, run_billing
+        from invoicing.documents.issuing import issue_session_documents, today_for
         from invoicing.models import Document, InvoicingSettings, Operator
-        from invoicing.services import issue_session_documents, today_for
+        from invoicing.output import pdf
+        from invoicing.setup.logos import prepare_logo
         from sessions.models import EVSE, Location
         from sessions.services import import_tariff, ingest_sessions
 

@@ -8,8 +8,13 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from invoicing.billing import CHUNK_CUSTOMERS, parse_period, queue_billing_run, run_billing
-from invoicing.composition import InvoicingError
+from invoicing.billing.runs import (
+    CHUNK_CUSTOMERS,
+    parse_period,
+    queue_billing_run,
+    run_billing,
+)
+from invoicing.documents.composition import InvoicingError
 from invoicing.models import BillingRun, Operator
 
 

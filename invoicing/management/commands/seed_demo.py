@@ -13,10 +13,10 @@ from tqdm import tqdm
 
 from customers.models import ChargingToken, Customer, Plan
 from customers.services import get_anonymous_customer
-from invoicing.billing import run_billing
+from invoicing.billing.runs import run_billing
+from invoicing.documents.issuing import issue_session_documents, today_for
 from invoicing.models import InvoicingSettings, Operator
-from invoicing.services import issue_session_documents, today_for
-from invoicing.subscriptions import renew_subscriptions, subscribe
+from invoicing.subscriptions.lifecycle import renew_subscriptions, subscribe
 from sessions.models import EVSE, Location
 from sessions.services import import_tariff, ingest_sessions
 

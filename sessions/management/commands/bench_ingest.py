@@ -25,8 +25,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from tqdm import tqdm
 
+from cpo_portal.kernel.integrations.keys import create_api_key
 from customers.models import ChargingToken, Customer
-from invoicing.integrations import create_api_key
 from invoicing.management.commands.bench_admin import percentile
 from invoicing.models import (
     ApiKey,

@@ -8,7 +8,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from invoicing.models import Operator
+from cpo_portal.kernel.tenancy import Operator
 from sessions.models import ChargingSession
 from sessions.services import ingest_sessions, load_json
 

@@ -1,0 +1,384 @@
+"""What goes on a document: who gets which kind, its lines, VAT summary, totals and snapshots.
+
+Pure decisions and arithmetic over plain values; the issuing services and the billing run
+store what these functions compose, so per-session and monthly documents follow one set of rules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.db.models import Q
+from django.utils import translation
+
+from cpo_portal.kernel.errors import InvalidInput
+from cpo_portal.kernel.money import ZERO, round_money, vat_breakdown
+from customers.models import INVOICE_DETAIL_FIELDS, Customer
+from customers.services import invoice_detail_errors
+from invoicing.models import (
+    RECIPIENT_FIELDS,
+    Document,
+    DocumentKind,
+    DocumentLine,
+    DocumentOrigin,
+    InvoicingSettings,
+    IssuingProfile,
+    Operator,
+)
+from sessions.models import ChargingSession
+
+Schedule = InvoicingSettings.IssuingSchedule
+SERVICE_ORDER = [
+    DocumentLine.Service.ENERGY,
+    DocumentLine.Service.CHARGING_TIME,
+    DocumentLine.Service.PARKING_TIME,
+    DocumentLine.Service.CONNECTION_FEE,
+    DocumentLine.Service.PRICE_ADJUSTMENT,
+]
+WALK_IN_KINDS = (Customer.Kind.ANONYMOUS, Customer.Kind.AD_HOC)
+CONTRACT_KINDS = (Customer.Kind.INDIVIDUAL, Customer.Kind.COMPANY)
+
+
+class InvoicingError(InvalidInput):
+    """A document cannot be issued or changed; the message says why in the user's terms."""
+
+
+def issuing_schedule_of(*, customer: Customer, settings: InvoicingSettings) -> str:
+    """A customer's schedule: collect-only wins, walk-in drivers are billed per session."""
+    if settings.issuing_schedule == Schedule.COLLECT_ONLY:
+        return Schedule.COLLECT_ONLY
+    if customer.kind in WALK_IN_KINDS:
+        return Schedule.PER_SESSION
+    return customer.billing_mode or settings.issuing_schedule
+
+
+def document_kind_for(*, customer: Customer, settings: InvoicingSettings) -> str | None:
+    """Invoice (or pro forma) when the customer asks for one, else a sales receipt only with
+    "always issue"; walk-in drivers never get an invoice addressed to them."""
+    if settings.issuing_schedule == Schedule.COLLECT_ONLY:
+        return None
+    if customer.kind in CONTRACT_KINDS and customer.requires_invoice:
+        return settings.document_type
+    if settings.always_issue:
+        return DocumentKind.SALES_RECEIPT
+    return None
+
+
+def issued_per_session(*, customer: Customer, settings: InvoicingSettings) -> bool:
+    """Whether a completed session of this customer gets its own document right away."""
+    return (
+        issuing_schedule_of(customer=customer, settings=settings) == Schedule.PER_SESSION
+        and document_kind_for(customer=customer, settings=settings) is not None
+    )
+
+
+def per_session_due(*, operator: Operator, sessions: Iterable[ChargingSession]) -> list[int]:
+    """Ids of the ingested sessions whose customer gets a document after each session."""
+    settings = operator.invoicing_settings
+    return [
+        session.pk
+        for session in sessions
+        if issued_per_session(customer=session.customer, settings=settings)
+    ]
+
+
+def customers_on_schedule(*, settings: InvoicingSettings, schedule: str) -> Q:
+    """The same rules as `issuing_schedule_of` and `document_kind_for`, as a filter on customers
+    (paths relative to Customer) selecting those who get documents on this schedule."""
+    if settings.issuing_schedule == Schedule.COLLECT_ONLY:
+        return Q(pk__in=[])
+    gets_document = Q(requires_invoice=True) if not settings.always_issue else Q()
+    contract = Q(kind__in=CONTRACT_KINDS) & gets_document
+    on_schedule = Q(billing_mode=schedule)
+    if settings.issuing_schedule == schedule:
+        on_schedule |= Q(billing_mode=Customer.BillingMode.OPERATOR_DEFAULT)
+    wanted = contract & on_schedule
+    if schedule == Schedule.PER_SESSION and settings.always_issue:
+        wanted |= Q(kind__in=WALK_IN_KINDS)
+    return wanted
+
+
+def recipient_errors(*, customer: Customer, kind: str, settings: InvoicingSettings) -> list[str]:
+    """Why the customer's invoice details cannot go on a full invoice (empty when they can)."""
+    if kind not in (DocumentKind.INVOICE, DocumentKind.PRO_FORMA):
+        return []
+    details = {name: getattr(customer, name) for name in INVOICE_DETAIL_FIELDS}
+    errors = invoice_detail_errors(kind=customer.kind, details=details, settings=settings)
+    return [f"{name}: {message}" for name, message in sorted(errors.items())]
+
+
+def recipient_of(customer: Customer) -> dict[str, str]:
+    """The recipient block frozen on a document (the anonymous customer has only a name)."""
+    return {
+        "recipient_name": customer.display_name,
+        "recipient_company_registration_id": customer.company_registration_id,
+        "recipient_vat_id": customer.vat_id,
+        "recipient_street": customer.street,
+        "recipient_postal_code": customer.postal_code,
+        "recipient_city": customer.city,
+        "recipient_country": customer.country,
+        "recipient_email": customer.email,
+    }
+
+
+def profile_for(*, operator: Operator, settings: InvoicingSettings) -> IssuingProfile:
+    """The operator's current supplier details and content options, stored once per content."""
+    supplier = {
+        name: getattr(operator, name)
+        for name in (
+            "name",
+            "legal_name",
+            "street",
+            "postal_code",
+            "city",
+            "country",
+            "vat_id",
+            "tax_number",
+            "email",
+            "phone",
+            "bank_details",
+        )
+    }
+    content = {
+        name: getattr(settings, name)
+        for name in (
+            "show_country",
+            "show_energy",
+            "show_duration",
+            "services_table",
+            "breakdown_page",
+            "services_label",
+            "hide_energy",
+            "notice",
+            "custom_text",
+            "auto_email",
+        )
+    }
+    content["logo"] = settings.logo.name if settings.logo else ""
+    digest = hashlib.sha256(
+        json.dumps({"supplier": supplier, "content": content}, sort_keys=True).encode()
+    ).hexdigest()
+    profile, _created = IssuingProfile.objects.get_or_create(
+        sha256=digest, defaults={"supplier": supplier, "content": content}
+    )
+    return profile
+
+
+@dataclass(slots=True)
+class ChargeGroup:
+    """Charge lines of one or more sessions that share component, unit price and VAT rate."""
+
+    component: str
+    unit: str
+    unit_price: Decimal
+    vat_category: str
+    vat_rate: Decimal
+    quantity: Decimal
+    net: Decimal
+    session_id: int | None = None
+    customer_id: int | None = None
+
+
+@dataclass(slots=True)
+class SessionFacts:
+    """What a document states about the sessions it bills."""
+
+    session_id: int
+    started_at: datetime
+    ended_at: datetime
+    energy_kwh: Decimal
+    country: str
+    currency: str
+
+
+@dataclass
+class DocumentDraft:
+    """A document and its lines, composed but not stored."""
+
+    document: Document
+    lines: list[DocumentLine] = field(default_factory=list)
+    session_ids: list[int] = field(default_factory=list)
+
+
+def compose_lines(
+    groups: Sequence[ChargeGroup], *, content: dict, language: str
+) -> list[DocumentLine]:
+    """Detailed: a row per service (and unit price); single row or hidden energy: one row per
+    VAT rate labelled with the services label, so no kWh or per-kWh price shows."""
+    lines: list[DocumentLine] = []
+    if content["hide_energy"] or content["services_table"] == "single":
+        nets: dict[Decimal, Decimal] = {}
+        categories: dict[Decimal, set[str]] = {}
+        for g in groups:
+            nets[g.vat_rate] = nets.get(g.vat_rate, ZERO) + g.net
+            categories.setdefault(g.vat_rate, set()).add(g.vat_category)
+        for rate, net in sorted(nets.items()):
+            # One row per rate: energy and services at the same rate share it.
+            (category,) = categories[rate] if len(categories[rate]) == 1 else {"services"}
+            lines.append(
+                DocumentLine(
+                    service=DocumentLine.Service.CHARGING_SERVICES,
+                    description=content["services_label"],
+                    quantity=Decimal("1"),
+                    unit=DocumentLine.Unit.PACKAGE,
+                    unit_price=net,
+                    net=round_money(net),
+                    vat_category=category,
+                    vat_rate=rate,
+                    session_id=_single_session(groups),
+                )
+            )
+    else:
+        with translation.override(language):
+            for g in sorted(
+                groups,
+                key=lambda g: (g.session_id or 0, SERVICE_ORDER.index(g.component), g.unit_price),
+            ):
+                lines.append(
+                    DocumentLine(
+                        service=g.component,
+                        description=str(DocumentLine.Service(g.component).label),
+                        quantity=g.quantity,
+                        unit=g.unit,
+                        unit_price=g.unit_price,
+                        net=round_money(g.net),
+                        vat_category=g.vat_category,
+                        vat_rate=g.vat_rate,
+                        session_id=g.session_id,
+                    )
+                )
+    for position, line in enumerate(lines, start=1):
+        line.position = position
+    return lines
+
+
+def _single_session(groups: Sequence[ChargeGroup]) -> int | None:
+    ids = {g.session_id for g in groups}
+    return ids.pop() if len(ids) == 1 else None
+
+
+def vat_summary(lines: Iterable[DocumentLine]) -> tuple[list[dict], Decimal, Decimal]:
+    """VAT per rate on the net sum of each rate (BR-CO-17); returns (summary, net, vat)."""
+    breakdown = vat_breakdown((line.vat_rate, line.net) for line in lines)
+    summary = [
+        {"rate": str(rate), "net": str(net), "vat": str(vat), "gross": str(net + vat)}
+        for rate, (net, vat) in breakdown.items()
+    ]
+    total_net = sum((net for net, _vat in breakdown.values()), ZERO)
+    total_vat = sum((vat for _net, vat in breakdown.values()), ZERO)
+    return summary, total_net, total_vat
+
+
+def local_date(moment: datetime, time_zone: str) -> date:
+    return moment.astimezone(ZoneInfo(time_zone)).date()
+
+
+def compose_document(
+    *,
+    kind: str,
+    origin: str,
+    customer: Customer,
+    settings: InvoicingSettings,
+    profile: IssuingProfile,
+    groups: Sequence[ChargeGroup],
+    sessions: Sequence[SessionFacts],
+    issue_date: date,
+    period: tuple[date, date] | None = None,
+    grace_days: int | None = None,
+) -> DocumentDraft:
+    """A draft document billing these sessions, with everything the law wants frozen on it."""
+    operator = settings.operator
+    currencies = {s.currency for s in sessions}
+    if len(currencies) > 1:
+        raise InvoicingError(
+            f"Sessions in {', '.join(sorted(currencies))} cannot share one document."
+        )
+    language = customer.language or settings.default_language
+    lines = compose_lines(groups, content=profile.content, language=language)
+    summary, total_net, total_vat = vat_summary(lines)
+    if period is None:
+        period = (
+            min(local_date(s.started_at, operator.time_zone) for s in sessions),
+            max(local_date(s.ended_at, operator.time_zone) for s in sessions),
+        )
+    grace = settings.payment_grace_days if grace_days is None else grace_days
+    document = Document(
+        operator=operator,
+        kind=kind,
+        origin=origin,
+        customer=customer,
+        profile=profile,
+        language=language,
+        currency=currencies.pop() if currencies else operator.currency,
+        issue_date=issue_date,
+        due_date=issue_date + timedelta(days=grace),
+        period_start=period[0],
+        period_end=period[1],
+        delivery_country=", ".join(sorted({s.country for s in sessions})),
+        session_count=len(sessions),
+        total_energy_kwh=sum((s.energy_kwh for s in sessions), ZERO),
+        total_duration_seconds=sum(
+            int((s.ended_at - s.started_at).total_seconds()) for s in sessions
+        ),
+        vat_summary=summary,
+        total_net=total_net,
+        total_vat=total_vat,
+        total_gross=total_net + total_vat,
+        **recipient_of(customer),
+    )
+    return DocumentDraft(document, lines, [s.session_id for s in sessions])
+
+
+def compose_credit_note(
+    *, original: Document, reason: str, issue_date: date, profile: IssuingProfile
+) -> DocumentDraft:
+    """A full reversal of `original`: the same lines with negated quantities and amounts."""
+    lines = [
+        DocumentLine(
+            position=line.position,
+            service=line.service,
+            description=line.description,
+            session_id=line.session_id,
+            quantity=-line.quantity,
+            unit=line.unit,
+            unit_price=line.unit_price,
+            net=-line.net,
+            vat_category=line.vat_category,
+            vat_rate=line.vat_rate,
+        )
+        for line in original.lines.all()
+    ]
+    summary, total_net, total_vat = vat_summary(lines)
+    recipient = {name: getattr(original, name) for name in RECIPIENT_FIELDS}
+    document = Document(
+        operator=original.operator,
+        kind=DocumentKind.CREDIT_NOTE,
+        origin=DocumentOrigin.CORRECTION,
+        customer=original.customer,
+        credited_document=original,
+        reason=reason,
+        profile=profile,
+        language=original.language,
+        currency=original.currency,
+        issue_date=issue_date,
+        due_date=issue_date,
+        period_start=original.period_start,
+        period_end=original.period_end,
+        delivery_country=original.delivery_country,
+        session_count=original.session_count,
+        total_energy_kwh=-original.total_energy_kwh,
+        total_duration_seconds=-original.total_duration_seconds,
+        vat_summary=summary,
+        total_net=total_net,
+        total_vat=total_vat,
+        total_gross=total_net + total_vat,
+        **recipient,
+    )
+    session_ids = list(original.billed_sessions.values_list("session_id", flat=True))
+    return DocumentDraft(document, lines, session_ids)

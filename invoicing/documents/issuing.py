@@ -1,0 +1,435 @@
+"""Business operations on documents: issue, credit, correct, pay, mark overdue.
+
+Every operation is one transaction. Follow-up work (rendering, delivery) is queued on commit.
+Monthly billing runs live in `invoicing/billing.py` and store documents through `store_drafts`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from cpo_portal.kernel.integrations import webhooks
+from customers.models import Customer
+from customers.services import clean_invoice_details, invoice_detail_errors
+from invoicing.documents.actions import CORRECT_RECIPIENT, CREDIT, require_action
+from invoicing.documents.composition import (
+    ChargeGroup,
+    DocumentDraft,
+    InvoicingError,
+    SessionFacts,
+    compose_credit_note,
+    compose_document,
+    customers_on_schedule,
+    document_kind_for,
+    issuing_schedule_of,
+    local_date,
+    profile_for,
+    recipient_errors,
+)
+from invoicing.documents.numbering import issue_drafts
+from invoicing.documents.selectors import billed, never_billed
+from invoicing.models import (
+    RECIPIENT_FIELDS,
+    BilledSession,
+    BillingRun,
+    Document,
+    DocumentLine,
+    DocumentOrigin,
+    DocumentStatus,
+    InvoicingSettings,
+    Operator,
+    RecipientCorrection,
+)
+from invoicing.setup.operators import ensure_series
+from invoicing.signals import documents_issued, recipient_corrected
+from sessions.models import ChargingSession, SessionChargeLine
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "InvoicingError",
+    "correct_recipient_details",
+    "issue_credit_note",
+    "issue_session_documents",
+    "mark_overdue_documents",
+    "sessions_due_per_session",
+    "store_drafts",
+]
+
+
+def today_for(operator: Operator) -> date:
+    """Today in the operator's time zone: the issue date of what is issued now."""
+    return local_date(timezone.now(), operator.time_zone)
+
+
+# --- storing ---------------------------------------------------------------------------------
+
+
+def store_drafts(
+    drafts: Sequence[DocumentDraft], *, billing_run: BillingRun | None = None
+) -> list[Document]:
+    """Store composed drafts with their lines and session links, then number and issue them.
+
+    Must run inside the issuing transaction: the numbers are taken at the very end, so the
+    series stays locked only for the last statement before commit.
+    """
+    if not drafts:
+        return []
+    documents = [d.document for d in drafts]
+    for document in documents:
+        document.billing_run = billing_run
+    Document.objects.bulk_create(documents)
+    lines = []
+    for draft in drafts:
+        for line in draft.lines:
+            line.document = draft.document
+            lines.append(line)
+    DocumentLine.objects.bulk_create(lines, batch_size=5000)
+    _link_sessions(drafts)
+    series = ensure_series(operator=documents[0].operator)
+    by_kind: dict[str, list[int]] = {}
+    for document in documents:
+        by_kind.setdefault(document.kind, []).append(document.pk)
+    for kind in sorted(by_kind):
+        issue_drafts(series_id=series[kind].pk, document_ids=by_kind[kind])
+    webhooks.emit(operator=documents[0].operator_id, event="invoice.issued", objects=documents)
+    documents_issued.send(sender=Document, document_ids=[document.pk for document in documents])
+    return documents
+
+
+def _link_sessions(drafts: Sequence[DocumentDraft]) -> None:
+    """One BilledSession row per billed session; on PostgreSQL three arrays, not model objects."""
+    if connection.vendor != "postgresql":
+        BilledSession.objects.bulk_create(
+            [
+                BilledSession(document=d.document, session_id=s, document_kind=d.document.kind)
+                for d in drafts
+                for s in d.session_ids
+            ],
+            batch_size=5000,
+        )
+        return
+    documents, sessions, kinds = [], [], []
+    for draft in drafts:
+        documents.extend([draft.document.pk] * len(draft.session_ids))
+        sessions.extend(draft.session_ids)
+        kinds.extend([draft.document.kind] * len(draft.session_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO invoicing_billedsession (document_id, session_id, document_kind, "
+            "is_reversed) SELECT d, s, k, false FROM unnest(%s::bigint[], %s::bigint[], "
+            "%s::varchar[]) AS t(d, s, k)",
+            [documents, sessions, kinds],
+        )
+
+
+# --- reading sessions for documents ---------------------------------------------------------
+
+
+def session_facts(session_ids: Iterable[int]) -> dict[int, SessionFacts]:
+    rows = ChargingSession.objects.filter(pk__in=list(session_ids)).values_list(
+        "id", "started_at", "ended_at", "energy_kwh", "evse__location__country", "currency"
+    )
+    return {row[0]: SessionFacts(*row) for row in rows}
+
+
+def charge_groups(
+    session_ids: Sequence[int], *, per_session: bool = False, per_customer: bool = False
+) -> list[ChargeGroup]:
+    """Charge lines summed per component, unit price and VAT rate, and per session or customer
+    when asked (the sums are exact: the database adds decimals)."""
+    keys = ["component", "unit", "unit_price", "vat_category", "vat_rate"]
+    if per_session:
+        keys.append("session_id")
+    if per_customer:
+        keys.append("session__customer_id")
+    rows = (
+        SessionChargeLine.objects.filter(session_id__in=list(session_ids))
+        .values(*keys)
+        .annotate(total_quantity=Sum("quantity"), total_net=Sum("net"))
+        .order_by()
+    )
+    return [
+        ChargeGroup(
+            component=row["component"],
+            unit=row["unit"],
+            unit_price=row["unit_price"],
+            vat_category=row["vat_category"],
+            vat_rate=row["vat_rate"],
+            quantity=row["total_quantity"],
+            net=row["total_net"],
+            session_id=row.get("session_id"),
+            customer_id=row.get("session__customer_id"),
+        )
+        for row in rows
+    ]
+
+
+# --- per-session issuing ---------------------------------------------------------------------
+
+
+def sessions_due_per_session(*, operator: Operator) -> Q:
+    """Filter on ChargingSession for completed sessions whose customer is billed per session."""
+    settings = operator.invoicing_settings
+    customers = customers_on_schedule(
+        settings=settings, schedule=InvoicingSettings.IssuingSchedule.PER_SESSION
+    )
+    return Q(
+        operator=operator,
+        status=ChargingSession.Status.COMPLETED,
+        priced_at__isnull=False,
+        customer__in=Customer.objects.filter(customers, operator=operator),
+    )
+
+
+def issue_session_documents(
+    *, session_ids: Iterable[int], issue_date: date | None = None
+) -> list[Document]:
+    """Issue each completed session's own document when its customer is billed per session.
+
+    Sessions already on a document, sessions of monthly or collect-only customers and sessions
+    that need no document are skipped, so running this twice issues nothing twice.
+    """
+    sessions = (
+        never_billed(
+            ChargingSession.objects.filter(
+                pk__in=list(session_ids),
+                status=ChargingSession.Status.COMPLETED,
+                priced_at__isnull=False,
+            )
+        )
+        .select_related("customer", "operator__invoicing_settings")
+        .order_by("ended_at", "id")
+    )
+    issued = []
+    for session in sessions:
+        settings = session.operator.invoicing_settings
+        customer = session.customer
+        if (
+            issuing_schedule_of(customer=customer, settings=settings)
+            != InvoicingSettings.IssuingSchedule.PER_SESSION
+        ):
+            continue
+        kind = document_kind_for(customer=customer, settings=settings)
+        if kind is None:
+            continue
+        try:
+            document = _issue_for_sessions(
+                kind=kind,
+                origin=DocumentOrigin.PER_SESSION,
+                customer=customer,
+                settings=settings,
+                session_ids=[session.pk],
+                issue_date=issue_date or today_for(session.operator),
+            )
+        except InvoicingError as exc:
+            logger.warning("Session %s stays unbilled: %s", session, exc)
+            continue
+        if document is not None:
+            issued.append(document)
+    return issued
+
+
+def _issue_for_sessions(
+    *,
+    kind: str,
+    origin: str,
+    customer: Customer,
+    settings: InvoicingSettings,
+    session_ids: Sequence[int],
+    issue_date: date,
+    period: tuple[date, date] | None = None,
+    per_session_lines: bool = True,
+) -> Document | None:
+    """Issue one document for these sessions; None when another process billed them first."""
+    errors = recipient_errors(customer=customer, kind=kind, settings=settings)
+    if errors:
+        raise InvoicingError(
+            f"{customer} lacks invoice details required on an invoice: {'; '.join(errors)}"
+        )
+    try:
+        with transaction.atomic():
+            facts = session_facts(session_ids)
+            draft = compose_document(
+                kind=kind,
+                origin=origin,
+                customer=customer,
+                settings=settings,
+                profile=profile_for(operator=settings.operator, settings=settings),
+                groups=charge_groups(session_ids, per_session=per_session_lines),
+                sessions=[facts[i] for i in session_ids],
+                issue_date=issue_date,
+                period=period,
+            )
+            (document,) = store_drafts([draft])
+    except IntegrityError:
+        # The unique (session, kind) constraint: a concurrent task billed these sessions.
+        if billed(ChargingSession.objects.filter(pk__in=session_ids)).exists():
+            return None
+        raise
+    document.refresh_from_db()
+    return document
+
+
+# --- corrections -----------------------------------------------------------------------------
+
+
+def issue_credit_note(
+    *,
+    document: Document,
+    reason: str,
+    reissue: bool = False,
+    issue_date: date | None = None,
+) -> tuple[Document, Document | None]:
+    """Cancel an issued document with a credit note that negates every line; optionally issue
+    a replacement for the same sessions with today's customer details. Returns both."""
+    reason = (reason or "").strip()
+    with transaction.atomic():
+        original = (
+            Document.objects.select_for_update(of=("self",))
+            .select_related("operator__invoicing_settings", "customer", "profile")
+            .get(pk=document.pk)
+        )
+        require_action(original, CREDIT)
+        if not reason:
+            raise InvoicingError("A credit note needs a reason (it is printed on the document).")
+        issue_date = issue_date or today_for(original.operator)
+        draft = compose_credit_note(
+            original=original, reason=reason, issue_date=issue_date, profile=original.profile
+        )
+        (credit_note,) = store_drafts([draft])
+        BilledSession.objects.filter(document=original).update(is_reversed=True)
+        Document.objects.filter(pk=original.pk).update(status=DocumentStatus.CREDITED)
+        webhooks.emit(
+            operator=original.operator_id, event="invoice.credited", objects=[original.pk]
+        )
+        replacement = None
+        if reissue:
+            replacement = _reissue(original=original, issue_date=issue_date)
+    credit_note.refresh_from_db()
+    return credit_note, replacement
+
+
+def _reissue(*, original: Document, issue_date: date) -> Document:
+    settings = original.operator.invoicing_settings
+    customer = Customer.objects.get(pk=original.customer_id)
+    kind = document_kind_for(customer=customer, settings=settings) or original.kind
+    session_ids = list(
+        original.billed_sessions.order_by("session_id").values_list("session_id", flat=True)
+    )
+    document = _issue_for_sessions(
+        kind=kind,
+        origin=DocumentOrigin.CORRECTION,
+        customer=customer,
+        settings=settings,
+        session_ids=session_ids,
+        issue_date=issue_date,
+        period=(original.period_start, original.period_end),
+        per_session_lines=original.origin == DocumentOrigin.PER_SESSION,
+    )
+    if document is None:
+        raise InvoicingError("These sessions were billed again meanwhile; nothing was reissued.")
+    return document
+
+
+def correct_recipient_details(
+    *,
+    document: Document,
+    changes: Mapping[str, str],
+    reason: str,
+    corrected_by=None,
+) -> RecipientCorrection:
+    """Fix the recipient block (name, address, VAT ID, e-mail) of an issued document; the old
+    and new values, who and why are recorded, and amounts and number stay as issued."""
+    unknown = sorted(set(changes) - set(RECIPIENT_FIELDS))
+    if unknown:
+        raise InvoicingError(f"Only recipient details can be corrected, not: {', '.join(unknown)}.")
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvoicingError("Say why the recipient details are corrected.")
+    # Cleaned like the customer's own invoice details (stripped, country in capitals, VAT ID
+    # compact).
+    as_detail = {name: name.removeprefix("recipient_") for name in changes}
+    cleaned = clean_invoice_details({as_detail[name]: value for name, value in changes.items()})
+    new = {name: cleaned[as_detail[name]] for name in changes}
+    with transaction.atomic():
+        locked = (
+            Document.objects.select_for_update(of=("self",))
+            .select_related("operator__invoicing_settings", "customer")
+            .get(pk=document.pk)
+        )
+        require_action(locked, CORRECT_RECIPIENT)
+        problems = _recipient_problems(locked, new)
+        if problems:
+            raise InvoicingError(" ".join(problems))
+        for name, value in new.items():
+            field = Document._meta.get_field(name)
+            if len(value) > field.max_length:
+                raise InvoicingError(
+                    f"The {field.verbose_name} may have at most {field.max_length} characters."
+                )
+        old = {name: getattr(locked, name) for name in new if getattr(locked, name) != new[name]}
+        if not old:
+            raise InvoicingError("These are already the document's recipient details.")
+        new = {name: new[name] for name in old}
+        Document.objects.filter(pk=locked.pk).update(**new)
+        correction = RecipientCorrection.objects.create(
+            document=locked,
+            corrected_by=corrected_by,
+            corrected_by_name=getattr(corrected_by, "username", "") or "system",
+            reason=reason,
+            old_values=old,
+            new_values=new,
+        )
+        recipient_corrected.send(sender=Document, document_id=locked.pk)
+    document.refresh_from_db()
+    return correction
+
+
+def _recipient_problems(document: Document, new: Mapping[str, str]) -> list[str]:
+    """The same checks as the customer's invoice details (by their kind), on changed fields."""
+    kind = document.customer.kind
+    name_field = "company_name" if kind == Customer.Kind.COMPANY else "name"
+    as_detail = {name: name.removeprefix("recipient_") for name in RECIPIENT_FIELDS}
+    as_detail["recipient_name"] = name_field
+    details = {as_detail[name]: getattr(document, name) for name in RECIPIENT_FIELDS}
+    details.update({as_detail[name]: value for name, value in new.items()})
+    errors = invoice_detail_errors(
+        kind=kind, details=details, settings=document.operator.invoicing_settings
+    )
+    changed = {as_detail[name] for name in new}
+    return [message for detail, message in sorted(errors.items()) if detail in changed]
+
+
+# --- payments and due dates ------------------------------------------------------------------
+
+
+def mark_overdue_documents(*, today: date | None = None) -> int:
+    """Issued documents still unpaid after their due date (in the operator's time zone) become
+    overdue; returns how many."""
+    marked = 0
+    for operator in Operator.objects.all():
+        with transaction.atomic():
+            # Locked first, so a payment committing meanwhile is neither overwritten nor
+            # announced as overdue.
+            due = list(
+                Document.objects.select_for_update()
+                .filter(
+                    operator=operator,
+                    status=DocumentStatus.ISSUED,
+                    due_date__lt=today or today_for(operator),
+                    total_gross__gt=0,
+                )
+                .values_list("pk", flat=True)
+            )
+            if not due:
+                continue
+            marked += Document.objects.filter(pk__in=due).update(status=DocumentStatus.OVERDUE)
+            webhooks.emit(operator=operator, event="invoice.overdue", objects=due)
+    return marked

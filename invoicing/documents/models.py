@@ -1,0 +1,349 @@
+"""Documents (invoices, pro forma, receipts, credit notes), their lines and billed sessions."""
+
+from __future__ import annotations
+
+import contextlib
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.backends.ddl_references import Statement, Table
+from django.db.models import Q
+from django.db.models.functions import Round, Upper
+from django.utils.translation import gettext_lazy as _
+from stdnum.eu import vat as eu_vat
+from stdnum.exceptions import ValidationError as NotAVatId
+
+from cpo_portal.kernel.errors import StateConflict
+from cpo_portal.kernel.tenancy import Operator
+from invoicing.setup.models import DocumentKind, IssuingProfile, NumberingSeries
+
+
+class IssuedDocumentError(StateConflict):
+    """An issued document, its lines or its number were about to be changed or deleted."""
+
+
+class DocumentStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    ISSUED = "issued", _("Issued")
+    PAID = "paid", _("Paid")
+    OVERDUE = "overdue", _("Overdue")
+    CREDITED = "credited", _("Credited")
+
+
+class DocumentOrigin(models.TextChoices):
+    PER_SESSION = "per_session", _("After a session")
+    MONTHLY = "monthly", _("Monthly billing run")
+    SUBSCRIPTION = "subscription", _("Subscription renewal")
+    CORRECTION = "correction", _("Correction")
+
+
+RECIPIENT_FIELDS = (
+    "recipient_name",
+    "recipient_company_registration_id",
+    "recipient_vat_id",
+    "recipient_street",
+    "recipient_postal_code",
+    "recipient_city",
+    "recipient_country",
+    "recipient_email",
+)
+
+
+class CaseInsensitivePrefixIndex(models.Index):
+    """An index on UPPER(field) for `istartswith` (and `iexact`) lookups of the admin search.
+
+    PostgreSQL needs the text_pattern_ops operator class for LIKE 'ABC%' to use an index under
+    a non-C collation; other databases (SQLite in development) get a plain expression index.
+    """
+
+    def __init__(self, *, field: str, name: str):
+        self.field_name = field
+        super().__init__(Upper(field), name=name)
+
+    def deconstruct(self):
+        path, _expressions, _kwargs = super().deconstruct()
+        return path, (), {"field": self.field_name, "name": self.name}
+
+    def create_sql(self, model, schema_editor, using="", **kwargs):
+        if schema_editor.connection.vendor != "postgresql":
+            return super().create_sql(model, schema_editor, using=using, **kwargs)
+        # Written out: django.contrib.postgres's OpClass() needs that app installed.
+        quote = schema_editor.quote_name
+        return Statement(
+            "CREATE INDEX %(name)s ON %(table)s ((UPPER(%(column)s)) text_pattern_ops)",
+            name=quote(self.name),
+            table=Table(model._meta.db_table, quote),
+            column=quote(model._meta.get_field(self.field_name).column),
+        )
+
+
+class DocumentQuerySet(models.QuerySet):
+    def search(self, term: str) -> DocumentQuerySet:
+        """Documents whose number, recipient name or e-mail starts with the term (any case), or
+        whose recipient VAT ID is the term; each alternative is an index scan."""
+        term = term.strip()
+        if not term:
+            return self
+        found = Q()
+        for number in {term, term.upper()}:
+            found |= Q(display_number__startswith=number)
+        found |= Q(recipient_name__istartswith=term) | Q(recipient_email__istartswith=term)
+        with contextlib.suppress(NotAVatId):  # when the term is no VAT ID, not searched as one
+            found |= Q(recipient_vat_id=eu_vat.compact(term))
+        return self.filter(found)
+
+
+class Document(models.Model):
+    """An invoice, pro forma, sales receipt or credit note; once issued it never changes."""
+
+    Kind = DocumentKind
+    Status = DocumentStatus
+    Origin = DocumentOrigin
+
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="documents")
+    kind = models.CharField(_("type"), max_length=16, choices=DocumentKind.choices)
+    origin = models.CharField(_("origin"), max_length=16, choices=DocumentOrigin.choices)
+    status = models.CharField(
+        _("status"),
+        max_length=10,
+        choices=DocumentStatus.choices,
+        default=DocumentStatus.DRAFT,
+    )
+    series = models.ForeignKey(
+        NumberingSeries, on_delete=models.PROTECT, related_name="documents", null=True, blank=True
+    )
+    number = models.PositiveBigIntegerField(_("sequence number"), null=True, blank=True)
+    display_number = models.CharField(_("number"), max_length=40, blank=True, db_index=True)
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="documents"
+    )
+    billing_run = models.ForeignKey(
+        "BillingRun",
+        on_delete=models.PROTECT,
+        related_name="documents",
+        null=True,
+        blank=True,
+    )
+    credited_document = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        related_name="credit_notes",
+        null=True,
+        blank=True,
+        verbose_name=_("credited document"),
+    )
+    reason = models.TextField(_("reason"), blank=True)
+    profile = models.ForeignKey(IssuingProfile, on_delete=models.PROTECT, related_name="+")
+    language = models.CharField(_("language"), max_length=8)
+    currency = models.CharField(_("currency"), max_length=3)
+    issue_date = models.DateField(_("issue date"))
+    due_date = models.DateField(_("due date"))
+    period_start = models.DateField(_("service period from"))
+    period_end = models.DateField(_("service period to"))
+    recipient_name = models.CharField(_("recipient name"), max_length=200, blank=True)
+    recipient_company_registration_id = models.CharField(
+        _("company registration ID"), max_length=50, blank=True
+    )
+    recipient_vat_id = models.CharField(_("recipient VAT ID"), max_length=20, blank=True)
+    recipient_street = models.CharField(_("street"), max_length=200, blank=True)
+    recipient_postal_code = models.CharField(_("postal code"), max_length=20, blank=True)
+    recipient_city = models.CharField(_("city"), max_length=100, blank=True)
+    recipient_country = models.CharField(_("country"), max_length=2, blank=True)
+    recipient_email = models.EmailField(_("e-mail"), blank=True)
+    delivery_country = models.CharField(_("country of delivery"), max_length=60, blank=True)
+    session_count = models.PositiveIntegerField(_("sessions"), default=0)
+    total_energy_kwh = models.DecimalField(
+        _("total energy (kWh)"), max_digits=16, decimal_places=3, default=Decimal("0")
+    )
+    total_duration_seconds = models.BigIntegerField(_("total duration (s)"), default=0)
+    vat_summary = models.JSONField(
+        _("VAT summary"), default=list, help_text=_("Net and VAT per rate, as strings.")
+    )
+    total_net = models.DecimalField(_("total excl. VAT"), max_digits=14, decimal_places=2)
+    total_vat = models.DecimalField(_("VAT"), max_digits=14, decimal_places=2)
+    total_gross = models.DecimalField(_("total incl. VAT"), max_digits=14, decimal_places=2)
+    amount_paid = models.DecimalField(
+        _("amount paid"), max_digits=14, decimal_places=2, default=Decimal("0")
+    )
+    paid_on = models.DateField(_("paid on"), null=True, blank=True)
+    issued_at = models.DateTimeField(_("issued at"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = DocumentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-issue_date", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["series", "number"], name="document_number_unique_in_series"
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(status=DocumentStatus.DRAFT, number__isnull=True, series__isnull=True)
+                    | (
+                        ~Q(status=DocumentStatus.DRAFT)
+                        & Q(number__isnull=False, series__isnull=False)
+                    )
+                ),
+                name="document_numbered_iff_issued",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(kind=DocumentKind.CREDIT_NOTE, credited_document__isnull=False)
+                    | (~Q(kind=DocumentKind.CREDIT_NOTE) & Q(credited_document__isnull=True))
+                ),
+                name="credit_note_references_its_original",
+            ),
+            models.UniqueConstraint(
+                fields=["credited_document"],
+                condition=Q(credited_document__isnull=False),
+                name="document_credited_at_most_once",
+            ),
+            models.CheckConstraint(
+                # Rounded so that SQLite, which adds decimals as floats, agrees with PostgreSQL.
+                condition=Q(total_gross=Round(models.F("total_net") + models.F("total_vat"), 2)),
+                name="document_gross_is_net_plus_vat",
+            ),
+            models.CheckConstraint(
+                condition=Q(due_date__gte=models.F("issue_date")),
+                name="document_due_on_or_after_issue",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["operator", "issue_date"]),
+            models.Index(fields=["customer", "issue_date"]),
+            models.Index(fields=["status", "due_date"]),
+            # The admin list at a million documents (docs/operations.md, "Admin lists at
+            # scale"): its order, its status and country filters, and its search.
+            models.Index(fields=["-issue_date", "-id"], name="document_list_order"),
+            models.Index(fields=["status", "-issue_date", "-id"], name="document_list_status"),
+            models.Index(
+                fields=["recipient_country", "-issue_date", "-id"], name="document_list_country"
+            ),
+            models.Index(fields=["recipient_vat_id"], name="document_vat_id"),
+            CaseInsensitivePrefixIndex(field="recipient_name", name="document_name_prefix"),
+            CaseInsensitivePrefixIndex(field="recipient_email", name="document_email_prefix"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_number or f"{self.get_kind_display()} draft #{self.pk}"
+
+    def save(self, *args, **kwargs):
+        # The services change issued documents through queryset updates of the fields the law
+        # allows (status, payments, recipient details); PostgreSQL triggers refuse the rest.
+        if self.pk and self.is_issued:
+            raise IssuedDocumentError(f"{self} is issued and cannot be changed; credit it instead.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        if self.is_issued:
+            raise IssuedDocumentError(f"{self} is issued and cannot be deleted; credit it instead.")
+        return super().delete(*args, **kwargs)
+
+    @property
+    def is_issued(self) -> bool:
+        return self.status != DocumentStatus.DRAFT
+
+    @property
+    def outstanding(self) -> Decimal:
+        return self.total_gross - self.amount_paid
+
+
+class DocumentLine(models.Model):
+    """A row of a document's services table; per-session rows point at their session."""
+
+    class Service(models.TextChoices):
+        ENERGY = "energy", _("Energy")
+        CHARGING_TIME = "charging_time", _("Charging time")
+        PARKING_TIME = "parking_time", _("Idle (parking) time")
+        CONNECTION_FEE = "connection_fee", _("Connection fee")
+        PRICE_ADJUSTMENT = "price_adjustment", _("Minimum/maximum price adjustment")
+        CHARGING_SERVICES = "charging_services", _("Charging services")
+        SUBSCRIPTION_FEE = "subscription_fee", _("Subscription fee")
+        PLAN_ENERGY_PRICE = "plan_energy_price", _("Plan energy price")
+        INCLUDED_ENERGY = "included_energy", _("Included energy")
+
+    class Unit(models.TextChoices):
+        KWH = "kWh", _("kWh")
+        MINUTE = "minute", _("minute")
+        PACKAGE = "package", _("package")
+        MONTH = "month", _("month")
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveIntegerField(_("position"))
+    service = models.CharField(_("service"), max_length=20, choices=Service.choices)
+    description = models.CharField(_("description"), max_length=200)
+    session = models.ForeignKey(
+        "charging.ChargingSession",
+        on_delete=models.PROTECT,
+        related_name="document_lines",
+        null=True,
+        blank=True,
+    )
+    quantity = models.DecimalField(_("quantity"), max_digits=16, decimal_places=3)
+    unit = models.CharField(_("unit"), max_length=10, choices=Unit.choices)
+    unit_price = models.DecimalField(_("unit price"), max_digits=14, decimal_places=6)
+    net = models.DecimalField(_("net"), max_digits=14, decimal_places=2)
+    vat_category = models.CharField(_("VAT category"), max_length=12)
+    vat_rate = models.DecimalField(_("VAT rate (%)"), max_digits=5, decimal_places=2)
+
+    class Meta:
+        ordering = ["document", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["document", "position"], name="document_line_position_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.description} {self.quantity} {self.unit}"
+
+
+class BilledSession(models.Model):
+    """Links a session to the document that bills (or credits) it: billed at most once per kind."""
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="billed_sessions")
+    session = models.ForeignKey(
+        "charging.ChargingSession", on_delete=models.PROTECT, related_name="billings"
+    )
+    document_kind = models.CharField(max_length=16, choices=DocumentKind.choices)
+    is_reversed = models.BooleanField(
+        _("reversed"),
+        default=False,
+        help_text=_("Set when a credit note cancels the document; the session may be billed anew."),
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "document_kind"],
+                condition=Q(is_reversed=False) & ~Q(document_kind=DocumentKind.CREDIT_NOTE),
+                name="session_billed_at_most_once_per_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"session {self.session_id} on document {self.document_id}"
+
+
+class RecipientCorrection(models.Model):
+    """A recorded change of an issued document's recipient details: who, when, old, new, why."""
+
+    document = models.ForeignKey(
+        Document, on_delete=models.PROTECT, related_name="recipient_corrections"
+    )
+    corrected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    corrected_by_name = models.CharField(_("corrected by"), max_length=150)
+    corrected_at = models.DateTimeField(_("corrected at"), auto_now_add=True)
+    reason = models.TextField(_("reason"))
+    old_values = models.JSONField(_("old values"))
+    new_values = models.JSONField(_("new values"))
+
+    class Meta:
+        ordering = ["document", "corrected_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Correction of {self.document} by {self.corrected_by_name}"

@@ -1,0 +1,807 @@
+"""PDFs of issued documents: rendered from Django templates with xhtml2pdf, stored with SHA-256.
+
+Everything a document shows comes from the document itself and its frozen issuing profile
+(supplier details and content options as they were at issue), never from the live settings.
+Fonts, logos and images reach the renderer only through `link_callback`, which maps the
+project's static and media URLs to files and refuses everything else; a resource policy that
+forbids the network and confines local reads to those roots backs it up.
+
+Rendering runs in Celery tasks (`invoicing.tasks.render_document_pdf`); requests only ever serve
+the stored file.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import logging
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation
+from django.core.files.base import ContentFile
+from django.core.files.storage import FileSystemStorage, default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.template.loader import render_to_string
+from django.utils import formats, translation
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from PIL import Image, UnidentifiedImageError
+from reportlab import rl_config
+from xhtml2pdf import pisa
+from xhtml2pdf.config.resources import ResourceAccessPolicy
+
+from cpo_portal.kernel.money import vat_amount
+from invoicing.models import (
+    Document,
+    DocumentFile,
+    DocumentKind,
+    DocumentLine,
+    DocumentStatus,
+    RecipientCorrection,
+    RenderFailure,
+)
+from sessions.models import ChargingSession, SessionChargeLine
+
+logger = logging.getLogger(__name__)
+
+# Same document, same template: same bytes. Without this ReportLab writes the render time and
+# a random file ID into every PDF, and re-rendering could not be recognised by its SHA-256.
+rl_config.invariant = 1
+
+TEMPLATE = "invoicing/pdf/document.html"
+FONTS = {
+    "regular": "invoicing/fonts/DejaVuSans.ttf",
+    "bold": "invoicing/fonts/DejaVuSans-Bold.ttf",
+}
+# Receipts up to this gross amount may be simplified (supplier, date, what, gross, VAT rate).
+SIMPLIFIED_RECEIPT_LIMIT = Decimal("250.00")
+SIMPLIFIED_RECEIPT_CURRENCY = "EUR"
+# xhtml2pdf lays a table out cell by cell and long tables cost more than linearly, so the
+# breakdown is cut into tables of this many sessions that read as one under a page header.
+BREAKDOWN_SESSIONS_PER_TABLE = 10
+STATIC_SUFFIXES = frozenset({".ttf", ".otf", ".png", ".jpg", ".jpeg"})
+MEDIA_SUFFIXES = frozenset({".png", ".jpg", ".jpeg"})
+LOGO_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg"}
+LOGO_MAX_BYTES = 2 * 1024 * 1024
+LOGO_MAX_PIXELS = 4096 * 4096
+# The logo box in the header, in points (1 mm = 2.835 pt).
+LOGO_BOX = (170.0, 51.0)
+MAX_RENDER_SECONDS = 300
+
+# Directional formatting characters (LRE, RLE, PDF). DejaVu carries glyphs for them, unlike the
+# newer isolates, and xhtml2pdf drops them when drawing after using them to order the line.
+LRE, RLE, PDF_MARK, RLM = "\u202a", "\u202b", "\u202c", "\u200f"
+
+
+class RenderError(Exception):
+    """A PDF could not be rendered; the message says why in staff terms."""
+
+
+class UnsafeResourceError(RenderError):
+    """A template asked for a file outside static/media or for a URL; nothing was read."""
+
+
+# --- resources: fonts, logos, images ----------------------------------------------------------
+
+
+def static_roots() -> list[Path]:
+    """The directories static resources may come from: the project's static/ and STATIC_ROOT."""
+    roots = [
+        Path(str(entry[1] if isinstance(entry, tuple | list) else entry))
+        for entry in settings.STATICFILES_DIRS
+    ]
+    if settings.STATIC_ROOT:
+        roots.append(Path(settings.STATIC_ROOT))
+    return roots
+
+
+def media_root() -> Path | None:
+    """MEDIA_ROOT when media lives on this machine; None with remote storage (S3)."""
+    if isinstance(default_storage, FileSystemStorage):
+        return Path(default_storage.location)
+    return None
+
+
+def static_url(name: str) -> str:
+    """The URL a template uses for a static file; `link_callback` maps it back."""
+    return f"{settings.STATIC_URL}{name}"
+
+
+def media_url(name: str) -> str:
+    """The URL a template uses for a media file (the logo); `link_callback` maps it back."""
+    return f"{settings.MEDIA_URL}{name}"
+
+
+def _prefix(url: str) -> str:
+    """A STATIC_URL/MEDIA_URL as a path prefix with one leading and one trailing slash."""
+    path = urlsplit(url).path if "://" in url else url
+    return "/" + path.strip("/") + "/"
+
+
+def _relative_name(path: str, prefix: str) -> str | None:
+    """`path` below `prefix` as a clean relative name, or None when it is not below it."""
+    candidate = "/" + path.lstrip("/")
+    if not candidate.startswith(prefix):
+        return None
+    name = candidate[len(prefix) :]
+    parts = name.split("/")
+    if not name or any(part in ("", ".", "..") for part in parts):
+        raise UnsafeResourceError(f"{path!r} is not a plain file name below {prefix}")
+    return str(PurePosixPath(*parts))
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """Whether `path`, with symbolic links followed, lies within `root`."""
+    try:
+        return path.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError):
+        return False
+
+
+def link_callback(uri: str, rel: str | None = None) -> str:
+    """Map a static/ or media/ URL to a file the renderer may read; refuse anything else.
+
+    Refusal raises: xhtml2pdf keeps the original URI when a callback returns nothing, so a
+    callback that merely declined would let the renderer fetch it after all.
+    """
+    if not isinstance(uri, str) or not uri.strip():
+        raise UnsafeResourceError("empty resource reference")
+    uri = uri.strip()
+    if any(unicodedata.category(c) == "Cc" for c in uri) or "\\" in uri or "%" in uri:
+        raise UnsafeResourceError(f"{uri[:120]!r} contains characters a file name never has")
+    parts = urlsplit(uri)
+    if parts.scheme or parts.netloc or uri.startswith("//"):
+        raise UnsafeResourceError(f"{uri[:120]!r}: documents never fetch URLs")
+    if parts.query or parts.fragment:
+        raise UnsafeResourceError(f"{uri[:120]!r}: query strings and fragments are not files")
+    static_name = _relative_name(parts.path, _prefix(settings.STATIC_URL))
+    if static_name is not None:
+        return str(_static_file(static_name))
+    media_name = _relative_name(parts.path, _prefix(settings.MEDIA_URL))
+    if media_name is not None:
+        return _media_file(media_name)
+    raise UnsafeResourceError(f"{uri[:120]!r} is neither a static nor a media file")
+
+
+def _static_file(name: str) -> Path:
+    if PurePosixPath(name).suffix.lower() not in STATIC_SUFFIXES:
+        raise UnsafeResourceError(f"static/{name} is not a font or an image")
+    for root in static_roots():
+        candidate = root / name
+        if candidate.is_file() and _inside(candidate, root):
+            return candidate.resolve()
+    raise RenderError(f"static file {name} is missing (run collectstatic?)")
+
+
+def _media_file(name: str) -> str:
+    if PurePosixPath(name).suffix.lower() not in MEDIA_SUFFIXES:
+        raise UnsafeResourceError(f"media/{name} is not an image")
+    root = media_root()
+    if root is not None:
+        try:
+            candidate = Path(default_storage.path(name))
+        except SuspiciousFileOperation as exc:
+            raise UnsafeResourceError(f"media/{name} lies outside MEDIA_ROOT") from exc
+        if not _inside(candidate, root):
+            raise UnsafeResourceError(f"media/{name} lies outside MEDIA_ROOT")
+        if not candidate.is_file():
+            raise RenderError(f"media file {name} is missing")
+        return str(candidate.resolve())
+    # Remote storage: the bytes, checked as a logo, handed over inline; no URL is fetched.
+    logo = load_logo(name)
+    return f"data:{logo.mime_type};base64,{base64.b64encode(logo.data).decode()}"
+
+
+def resource_policy() -> ResourceAccessPolicy:
+    """xhtml2pdf's own guard behind `link_callback`: no network, local reads in our roots."""
+    roots = [*static_roots()]
+    if (root := media_root()) is not None:
+        roots.append(root)
+    return ResourceAccessPolicy.server(
+        base_dir=None,
+        extra_roots=tuple(roots),
+        allow_remote=False,
+        max_render_seconds=MAX_RENDER_SECONDS,
+        # A monthly invoice with thousands of sessions is megabytes of HTML.
+        max_document_bytes=256 * 1024 * 1024,
+    )
+
+
+@dataclass(frozen=True)
+class Logo:
+    data: bytes
+    mime_type: str
+    width: int
+    height: int
+
+
+@lru_cache(maxsize=32)
+def load_logo(name: str) -> Logo:
+    """Read and check a logo from media storage (cached: a stored name never changes content)."""
+    try:
+        with default_storage.open(name, "rb") as handle:
+            data = handle.read(LOGO_MAX_BYTES + 1)
+    except (OSError, SuspiciousFileOperation) as exc:
+        raise RenderError(f"the logo {name} cannot be read: {exc}") from exc
+    if len(data) > LOGO_MAX_BYTES:
+        raise RenderError(f"the logo {name} is larger than {LOGO_MAX_BYTES // 1024} KB")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            kind = image.format
+            width, height = image.size
+            if kind not in LOGO_FORMATS:
+                raise RenderError(f"the logo {name} is {kind or 'not an image'}, not PNG or JPEG")
+            if width * height > LOGO_MAX_PIXELS:
+                raise RenderError(f"the logo {name} has more than {LOGO_MAX_PIXELS} pixels")
+            image.load()
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise RenderError(f"the logo {name} is not a readable image: {exc}") from exc
+    return Logo(data=data, mime_type=LOGO_FORMATS[kind], width=width, height=height)
+
+
+def check_fonts() -> dict[str, str]:
+    """The font URLs for the template; a missing font fails the render instead of Helvetica."""
+    urls = {}
+    for weight, name in FONTS.items():
+        _static_file(name)
+        urls[weight] = static_url(name)
+    return urls
+
+
+# --- formatting --------------------------------------------------------------------------------
+
+
+def money(value: Decimal) -> str:
+    """An amount with 2 decimals and the active language's separators."""
+    return formats.number_format(value, 2, use_l10n=True, force_grouping=True)
+
+
+def amount(value: Decimal, currency: str) -> str:
+    return f"{money(value)} {currency}"
+
+
+def decimal_text(value: Decimal, *, places: int) -> str:
+    return formats.number_format(value, places, use_l10n=True, force_grouping=True)
+
+
+def unit_price_text(value: Decimal) -> str:
+    """At least 2 decimals, more only where the price has them (0.041667 per minute)."""
+    value = Decimal(value)
+    exponent = -value.normalize().as_tuple().exponent
+    return decimal_text(value, places=min(max(2, exponent), 6))
+
+
+def quantity_text(value: Decimal, unit: str) -> str:
+    """kWh with 3 decimals, minutes with up to 2, packages and months as whole numbers."""
+    value = Decimal(value)
+    if unit == DocumentLine.Unit.KWH:
+        return decimal_text(value, places=3)
+    exponent = max(0, -value.normalize().as_tuple().exponent)
+    return decimal_text(value, places=min(exponent, 2))
+
+
+def rate_text(rate: Decimal | str) -> str:
+    """A VAT rate without needless decimals: 19 %, 5,5 %."""
+    rate = Decimal(rate)
+    exponent = max(0, -rate.normalize().as_tuple().exponent)
+    return f"{decimal_text(rate, places=min(exponent, 2))} %"
+
+
+def energy_text(kwh: Decimal) -> str:
+    return f"{decimal_text(kwh, places=3)} kWh"
+
+
+def duration_text(seconds: int) -> str:
+    """Hours and minutes, rounded to the minute: 1 h 05 min."""
+    minutes = (abs(int(seconds)) + 30) // 60
+    sign = "-" if seconds < 0 else ""
+    return sign + _("%(hours)d h %(minutes)02d min") % {
+        "hours": minutes // 60,
+        "minutes": minutes % 60,
+    }
+
+
+def long_date(value: date) -> str:
+    return formats.date_format(value, "DATE_FORMAT", use_l10n=True)
+
+
+def short_date(value: date | datetime) -> str:
+    # Arabic's short format carries right-to-left marks between the parts; inside a
+    # left-to-right embedding they would tear the date apart, so they are dropped.
+    text = formats.date_format(value, "SHORT_DATE_FORMAT", use_l10n=True)
+    return text.replace("\u200f", "").replace("\u200e", "")
+
+
+def unit_label(unit: str) -> str:
+    try:
+        return str(DocumentLine.Unit(unit).label)
+    except ValueError:
+        return unit
+
+
+def service_label(service: str, description: str) -> str:
+    """Services are named in the document's language; the services label through gettext, so
+    the default "EV Charging Services" is translated and an operator's own wording is kept."""
+    if service == DocumentLine.Service.CHARGING_SERVICES:
+        return _(description) if description else ""
+    try:
+        return str(DocumentLine.Service(service).label)
+    except ValueError:
+        return description
+
+
+def _first_strong(text: str) -> str | None:
+    for char in text:
+        kind = unicodedata.bidirectional(char)
+        if kind == "L":
+            return "L"
+        if kind in ("R", "AL"):
+            return "R"
+    return None
+
+
+class Bidi:
+    """Keeps numbers, dates and left-to-right names whole and in order inside right-to-left text.
+
+    In an Arabic line "2026-03-01" would otherwise be drawn as 01-03-2026 (the bidirectional
+    algorithm treats digits after Arabic letters as Arabic numbers). Left-to-right documents get
+    their text unchanged.
+    """
+
+    def __init__(self, rtl: bool) -> None:
+        self.rtl = rtl
+
+    def ltr(self, text: object) -> str:
+        """A token that always reads left to right: amounts, dates, numbers, IBANs.
+
+        The trailing right-to-left mark stops the token's Latin letters from claiming a number
+        that follows ("17 kWh · 1 h" would otherwise draw the 1 inside the Latin run).
+        """
+        text = str(text)
+        return f"{LRE}{text}{PDF_MARK}{RLM}" if self.rtl and text else text
+
+    def auto(self, text: object) -> str:
+        """Free text (names, addresses) in the direction of its first strong letter."""
+        text = str(text or "")
+        if not self.rtl or not text:
+            return text
+        return f"{LRE}{text}{PDF_MARK}{RLM}" if _first_strong(text) == "L" else text
+
+
+# --- what the template shows ---------------------------------------------------------------------
+
+
+@dataclass
+class BreakdownSession:
+    """One session of the breakdown: a header cell and one line per component in each column.
+
+    xhtml2pdf's cost grows with every line of text it lays out, so a session is one table row
+    whose cells hold one line per component, and quantity, unit and unit price share a column
+    ("51,754 kWh x 0,55"): half the text lines of six columns.
+    """
+
+    when: str
+    details: list[str] = field(default_factory=list)
+    services: list[str] = field(default_factory=list)
+    calculations: list[str] = field(default_factory=list)
+    subtotals: list[str] = field(default_factory=list)
+
+    def cells(self, *, newlines: bool) -> list[str]:
+        """The four cells; lines joined by newlines (white-space: pre-line, a fifth faster to
+        lay out) or, where Arabic letters must join across them, by <br/>."""
+        columns = [[self.when, *self.details], self.services, self.calculations, self.subtotals]
+        if newlines:
+            return ["\n".join(column) for column in columns]
+        return [
+            mark_safe("<br/>".join(escape(line) for line in column))  # noqa: S308 - escaped
+            for column in columns
+        ]
+
+
+def short_unit(unit: str) -> str:
+    """The unit as it follows a quantity in the breakdown: 12 min, 30,600 kWh, 1 package."""
+    if unit == DocumentLine.Unit.MINUTE:
+        return _("min")
+    return unit_label(unit)
+
+
+def _breakdown(document: Document, content: dict, bidi: Bidi) -> Iterator[list[list[str]]]:
+    """Each billed session with its components, in tables of BREAKDOWN_SESSIONS_PER_TABLE."""
+    sign = Decimal("-1") if document.kind == DocumentKind.CREDIT_NOTE else Decimal("1")
+    hide_energy = content.get("hide_energy", False)
+    detailed = content.get("services_table") == "detailed"
+    show_energy = detailed and content.get("show_energy") and not hide_energy
+    show_duration = detailed and content.get("show_duration")
+    label = _(content.get("services_label") or "EV Charging Services")
+    package = short_unit(DocumentLine.Unit.PACKAGE)
+    session_ids = document.billed_sessions.values("session_id")
+    sessions = (
+        ChargingSession.objects.filter(pk__in=session_ids)
+        .order_by("started_at", "id")
+        .values_list(
+            "id",
+            "started_at",
+            "ended_at",
+            "energy_kwh",
+            "evse__evse_id",
+            "evse__location__time_zone",
+        )
+    )
+    lines = (
+        SessionChargeLine.objects.filter(session_id__in=session_ids)
+        .order_by("session_id", "position")
+        .values_list("session_id", "component", "unit", "unit_price", "quantity", "gross")
+    )
+    by_session: dict[int, list[tuple]] = {}
+    for row in lines.iterator(chunk_size=5000):
+        by_session.setdefault(row[0], []).append(row[1:])
+    zones: dict[str, ZoneInfo] = {}
+    chunk: list[list[str]] = []
+    for session_id, started_at, ended_at, energy, evse_id, time_zone in sessions.iterator(
+        chunk_size=2000
+    ):
+        zone = zones.setdefault(time_zone, ZoneInfo(time_zone))
+        local = started_at.astimezone(zone)
+        facts = []
+        if show_energy:
+            facts.append(bidi.ltr(energy_text(energy)))
+        if show_duration and ended_at:
+            facts.append(bidi.auto(duration_text(int((ended_at - started_at).total_seconds()))))
+        entry = BreakdownSession(
+            when=bidi.ltr(f"{short_date(local)} {local:%H:%M}"),
+            details=[bidi.ltr(evse_id), " · ".join(facts)] if facts else [bidi.ltr(evse_id)],
+        )
+        components = by_session.get(session_id, [])
+        if hide_energy:
+            # One line per session: the services label and its price, no kWh anywhere.
+            gross = sum((row[4] for row in components), Decimal("0"))
+            entry.services.append(bidi.auto(label))
+            entry.calculations.append(
+                bidi.auto(f"{quantity_text(sign, 'package')} {package} \u00d7 {money(gross)}")
+            )
+            entry.subtotals.append(bidi.ltr(money(gross * sign)))
+        else:
+            for component, unit, unit_price, quantity, gross in components:
+                entry.services.append(service_label(component, ""))
+                # auto, not ltr: "94 min x 0,02" in Arabic reads right to left like its words.
+                entry.calculations.append(
+                    bidi.auto(
+                        f"{quantity_text(quantity * sign, unit)} {short_unit(unit)}"
+                        f" \u00d7 {unit_price_text(unit_price)}"
+                    )
+                )
+                entry.subtotals.append(bidi.ltr(money(gross * sign)))
+        chunk.append(entry.cells(newlines=not bidi.rtl))
+        if len(chunk) == BREAKDOWN_SESSIONS_PER_TABLE:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def is_simplified(document: Document) -> bool:
+    """A sales receipt up to 250 EUR gross carries the simplified content only."""
+    return (
+        document.kind == DocumentKind.SALES_RECEIPT
+        and document.currency == SIMPLIFIED_RECEIPT_CURRENCY
+        and abs(document.total_gross) <= SIMPLIFIED_RECEIPT_LIMIT
+    )
+
+
+def document_title(kind: str) -> str:
+    return {
+        DocumentKind.INVOICE: _("Invoice"),
+        DocumentKind.PRO_FORMA: _("Pro forma invoice"),
+        DocumentKind.SALES_RECEIPT: _("Sales receipt"),
+        DocumentKind.CREDIT_NOTE: _("Credit note"),
+    }[kind]
+
+
+def _logo(content: dict) -> dict | None:
+    name = content.get("logo") or ""
+    if not name:
+        return None
+    logo = load_logo(name)
+    scale = min(LOGO_BOX[0] / logo.width, LOGO_BOX[1] / logo.height, 1.0)
+    return {
+        "url": media_url(name),
+        "width": round(logo.width * scale, 1),
+        "height": round(logo.height * scale, 1),
+    }
+
+
+def _address_lines(*, name: str, street: str, postal_code: str, city: str, country: str) -> list:
+    lines = [name, street, " ".join(part for part in (postal_code, city) if part), country]
+    return [line for line in lines if line]
+
+
+def document_context(document: Document) -> dict:
+    """Everything the template shows, formatted in the active language (the document's)."""
+    content = document.profile.content
+    supplier = document.profile.supplier
+    rtl = translation.get_language_bidi()
+    bidi = Bidi(rtl)
+    currency = document.currency
+    simplified = is_simplified(document)
+    hide_energy = bool(content.get("hide_energy"))
+    document_lines = list(document.lines.all())
+    single_row = all(
+        line.service == DocumentLine.Service.CHARGING_SERVICES for line in document_lines
+    )
+
+    lines = []
+    for line in document_lines:
+        description = bidi.auto(service_label(line.service, line.description))
+        if line.service == DocumentLine.Service.CHARGING_SERVICES and document.session_count:
+            description += " " + bidi.auto(
+                ngettext("(%(count)d session)", "(%(count)d sessions)", document.session_count)
+                % {"count": document.session_count}
+            )
+        lines.append(
+            {
+                "description": description,
+                "quantity": bidi.ltr(quantity_text(line.quantity, line.unit)),
+                "unit": unit_label(line.unit),
+                "unit_price": bidi.ltr(unit_price_text(line.unit_price)),
+                "vat_rate": bidi.ltr(rate_text(line.vat_rate)),
+                "net": bidi.ltr(money(line.net)),
+                "gross": bidi.ltr(money(line.net + vat_amount(line.net, line.vat_rate))),
+            }
+        )
+    vat_rows = [
+        {
+            "rate": bidi.ltr(rate_text(row["rate"])),
+            "net": bidi.ltr(money(Decimal(row["net"]))),
+            "vat": bidi.ltr(money(Decimal(row["vat"]))),
+            "gross": bidi.ltr(money(Decimal(row["gross"]))),
+        }
+        for row in document.vat_summary
+    ]
+    facts = []
+    if content.get("show_energy") and not hide_energy:
+        facts.append((_("Total energy"), bidi.ltr(energy_text(document.total_energy_kwh))))
+    if content.get("show_duration"):
+        facts.append(
+            (_("Total duration"), bidi.auto(duration_text(document.total_duration_seconds)))
+        )
+    if facts and document.session_count:
+        facts.insert(0, (_("Charging sessions"), bidi.ltr(str(abs(document.session_count)))))
+
+    recipient = _address_lines(
+        name=document.recipient_name,
+        street=document.recipient_street,
+        postal_code=document.recipient_postal_code,
+        city=document.recipient_city,
+        country=document.recipient_country,
+    )
+    recipient_ids = []
+    if document.recipient_company_registration_id:
+        recipient_ids.append(
+            (_("Company registration"), bidi.ltr(document.recipient_company_registration_id))
+        )
+    if document.recipient_vat_id:
+        recipient_ids.append((_("VAT ID"), bidi.ltr(document.recipient_vat_id)))
+    supplier_ids = []
+    if supplier.get("vat_id"):
+        supplier_ids.append((_("VAT ID"), bidi.ltr(supplier["vat_id"])))
+    if supplier.get("tax_number"):
+        supplier_ids.append((_("Tax number"), bidi.ltr(supplier["tax_number"])))
+
+    credited = document.credited_document if document.credited_document_id else None
+    payable = document.kind != DocumentKind.CREDIT_NOTE and not simplified
+    breakdown = (
+        _breakdown(document, content, bidi)
+        if content.get("breakdown_page") and document.session_count and not simplified
+        else None
+    )
+    return {
+        "document": document,
+        "language": document.language,
+        "rtl": rtl,
+        "start": "right" if rtl else "left",
+        "end": "left" if rtl else "right",
+        "fonts": check_fonts(),
+        "logo": _logo(content),
+        "title": document_title(document.kind),
+        "number": bidi.ltr(document.display_number),
+        "issue_date": bidi.auto(long_date(document.issue_date)),
+        "due_date": bidi.auto(long_date(document.due_date)) if payable else "",
+        "period": bidi.ltr(
+            short_date(document.period_start)
+            if document.period_start == document.period_end
+            else f"{short_date(document.period_start)} \u2013 {short_date(document.period_end)}"
+        ),
+        "delivery_country": bidi.auto(document.delivery_country)
+        if content.get("show_country") and document.delivery_country
+        else "",
+        "supplier_lines": [
+            bidi.auto(line)
+            for line in _address_lines(
+                name=supplier.get("legal_name") or supplier.get("name", ""),
+                street=supplier.get("street", ""),
+                postal_code=supplier.get("postal_code", ""),
+                city=supplier.get("city", ""),
+                country=supplier.get("country", ""),
+            )
+        ],
+        "supplier_ids": supplier_ids,
+        "supplier_contact": [
+            bidi.ltr(value) for value in (supplier.get("email"), supplier.get("phone")) if value
+        ],
+        "supplier_footer": bidi.auto(supplier.get("legal_name") or supplier.get("name", "")),
+        "show_recipient": not simplified and bool(recipient),
+        "recipient_lines": [bidi.auto(line) for line in recipient],
+        "recipient_ids": recipient_ids,
+        "simplified": simplified,
+        "pro_forma": document.kind == DocumentKind.PRO_FORMA,
+        "credited_number": bidi.ltr(credited.display_number) if credited else "",
+        "credited_date": bidi.auto(long_date(credited.issue_date)) if credited else "",
+        "reason": [bidi.auto(line) for line in document.reason.splitlines()],
+        "facts": facts,
+        "single_row": single_row,
+        "lines": lines,
+        "vat_rows": vat_rows,
+        "currency": currency,
+        "total_net": bidi.ltr(amount(document.total_net, currency)),
+        "total_vat": bidi.ltr(amount(document.total_vat, currency)),
+        "total_gross": bidi.ltr(amount(document.total_gross, currency)),
+        "payable": payable,
+        "paid": document.status == DocumentStatus.PAID,
+        "payment_lines": [
+            bidi.auto(line) for line in (supplier.get("bank_details") or "").splitlines() if line
+        ],
+        "notice": [bidi.auto(line) for line in (content.get("notice") or "").splitlines()],
+        "custom_text": [
+            bidi.auto(line) for line in (content.get("custom_text") or "").splitlines()
+        ],
+        "breakdown": breakdown,
+        "hide_energy": hide_energy,
+    }
+
+
+# --- rendering and storing ------------------------------------------------------------------
+
+
+def render_html(document: Document) -> str:
+    """The document's HTML in its own language; what `render_pdf` converts."""
+    with translation.override(document.language or settings.LANGUAGE_CODE):
+        return render_to_string(TEMPLATE, document_context(document))
+
+
+def render_pdf(document: Document) -> bytes:
+    """The document as PDF bytes; raises RenderError with the reason when it cannot be made."""
+    html = render_html(document)
+    return html_to_pdf(html)
+
+
+def html_to_pdf(html: str) -> bytes:
+    """Convert our HTML with only `link_callback`'s resources; any problem is a RenderError."""
+    out = io.BytesIO()
+    try:
+        result = pisa.pisaDocument(
+            html,
+            dest=out,
+            link_callback=link_callback,
+            resource_policy=resource_policy(),
+            encoding="utf-8",
+        )
+    except RenderError:
+        raise
+    except Exception as exc:
+        # xhtml2pdf reports refusals by its resource policy and broken markup as exceptions.
+        raise RenderError(f"{type(exc).__name__}: {exc}") from exc
+    if result.err:
+        messages = "; ".join(str(entry[2]) for entry in result.log if entry[0] == "error")
+        raise RenderError(f"xhtml2pdf reported {result.err} error(s): {messages[:500]}")
+    return out.getvalue()
+
+
+def latest_file(document: Document) -> DocumentFile | None:
+    """The newest stored PDF of a document (what admin, portal and API serve), or None."""
+    return document.files.order_by("-revision").first()
+
+
+def store_document_pdf(
+    *,
+    document_id: int,
+    reason: str = DocumentFile.Reason.ISSUED,
+    rendered_by=None,
+) -> tuple[DocumentFile | None, bool]:
+    """Render and store a document's PDF once per cause; returns (file, created).
+
+    Issued: one file, ever. Recipient corrected: one file per (latest) correction. Re-rendered
+    by staff: a new revision only when the bytes differ from the newest one. Running any of
+    these twice stores nothing twice. A render that fails is recorded and raised.
+    """
+    document = (
+        Document.objects.select_related("profile", "credited_document")
+        .filter(pk=document_id)
+        .first()
+    )
+    if document is None or document.status == DocumentStatus.DRAFT:
+        return None, False
+    if not document.files.exists():
+        # The first PDF is the issued one, whatever asked for it (a re-render after a failed
+        # first render, a correction while the first render was still queued): it is the one
+        # the automatic e-mail sends.
+        reason = DocumentFile.Reason.ISSUED
+    correction = None
+    if reason == DocumentFile.Reason.ISSUED:
+        existing = document.files.filter(reason=reason).first()
+        if existing:
+            return existing, False
+    elif reason == DocumentFile.Reason.RECIPIENT_CORRECTED:
+        correction = RecipientCorrection.objects.filter(document=document).order_by("-id").first()
+        if correction is None:
+            return latest_file(document), False
+        existing = document.files.filter(correction=correction).first()
+        if existing:
+            return existing, False
+    try:
+        data = render_pdf(document)
+    except RenderError as exc:
+        RenderFailure.objects.create(document=document, reason=reason, error=str(exc)[:4000])
+        logger.error("PDF of %s (pk=%s) could not be rendered: %s", document, document.pk, exc)
+        raise
+    digest = hashlib.sha256(data).hexdigest()
+    if reason == DocumentFile.Reason.RERENDERED:
+        newest = latest_file(document)
+        if newest is not None and newest.sha256 == digest:
+            return newest, False
+    return _save_revision(
+        document=document,
+        data=data,
+        digest=digest,
+        reason=reason,
+        correction=correction,
+        rendered_by=rendered_by,
+    )
+
+
+def _save_revision(
+    *, document: Document, data: bytes, digest: str, reason: str, correction, rendered_by
+) -> tuple[DocumentFile, bool]:
+    revision = (document.files.aggregate(last=Max("revision"))["last"] or 0) + 1
+    record = DocumentFile(
+        document=document,
+        revision=revision,
+        reason=reason,
+        correction=correction,
+        sha256=digest,
+        size=len(data),
+        rendered_by=rendered_by,
+    )
+    # The file is written first and the row after; a row never points at a missing file.
+    record.file.save(f"{document.pk}.pdf", ContentFile(data), save=False)
+    try:
+        with transaction.atomic():
+            record.save()
+    except IntegrityError:
+        # Another worker stored this revision or this cause first: keep theirs.
+        record.file.delete(save=False)
+        winner = _existing_for(document, reason, correction)
+        if winner is None:
+            raise
+        return winner, False
+    return record, True
+
+
+def _existing_for(document: Document, reason: str, correction) -> DocumentFile | None:
+    if reason == DocumentFile.Reason.ISSUED:
+        return document.files.filter(reason=reason).first()
+    if correction is not None:
+        return document.files.filter(correction=correction).first()
+    return latest_file(document)

@@ -1,0 +1,82 @@
+"""Every receiver of the project, in one place: what follows when a layer announces a change.
+
+Lower layers (the kernel, sessions) and the invoicing domain send the signals they declare
+(`cpo_portal/kernel/signals.py`, `sessions/signals.py`, `invoicing/signals.py`). A receiver here
+only queues Celery tasks, on commit when the signal is sent inside the caller's transaction; it
+never holds a business rule, so the order of effects can be read top to bottom.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.dispatch import receiver
+
+from cpo_portal.kernel.integrations import tasks as integration_tasks
+from cpo_portal.kernel.signals import webhook_deliveries_written
+from invoicing import tasks
+from invoicing.documents.composition import per_session_due
+from invoicing.output import pipeline
+from invoicing.signals import (
+    billing_chunks_planned,
+    documents_issued,
+    email_delivery_queued,
+    pdf_batch_requested,
+    pdf_render_requested,
+    recipient_corrected,
+)
+from sessions.signals import sessions_ingested
+
+logger = logging.getLogger(__name__)
+
+
+@receiver(sessions_ingested, dispatch_uid="queue_per_session_documents")
+def queue_per_session_documents(sender, *, operator, sessions, **kwargs) -> None:
+    """Completed sessions of per-session customers get their document from a task."""
+    due = per_session_due(operator=operator, sessions=sessions)
+    if due:
+        transaction.on_commit(lambda: tasks.issue_session_documents.delay(due))
+
+
+@receiver(documents_issued, dispatch_uid="queue_issued_pdfs")
+def queue_issued_pdfs(sender, *, document_ids, **kwargs) -> None:
+    transaction.on_commit(lambda: pipeline.after_issue(document_ids))
+
+
+@receiver(recipient_corrected, dispatch_uid="queue_corrected_pdf")
+def queue_corrected_pdf(sender, *, document_id, **kwargs) -> None:
+    transaction.on_commit(lambda: pipeline.after_recipient_correction(document_id))
+
+
+@receiver(pdf_render_requested, dispatch_uid="queue_pdf_render")
+def queue_pdf_render(sender, *, document_id, reason, rendered_by_id=None, **kwargs) -> None:
+    tasks.render_document_pdf.delay(document_id, reason, rendered_by_id)
+
+
+@receiver(pdf_batch_requested, dispatch_uid="queue_pdf_batch")
+def queue_pdf_batch(sender, *, document_ids, **kwargs) -> None:
+    tasks.queue_document_pdfs.delay(list(document_ids))
+
+
+@receiver(email_delivery_queued, dispatch_uid="queue_email_delivery")
+def queue_email_delivery(sender, *, delivery_id, **kwargs) -> None:
+    def send() -> None:
+        try:
+            tasks.send_document_email.delay(delivery_id)
+        except Exception:
+            # The broker is down: the row stays queued and `requeue_stale_deliveries` sends it.
+            logger.exception("Could not queue e-mail delivery %s; it stays queued", delivery_id)
+
+    transaction.on_commit(send)
+
+
+@receiver(billing_chunks_planned, dispatch_uid="queue_billing_chunks")
+def queue_billing_chunks(sender, *, chunk_ids, **kwargs) -> None:
+    for chunk_id in chunk_ids:
+        tasks.bill_chunk.delay(chunk_id)
+
+
+@receiver(webhook_deliveries_written, dispatch_uid="queue_webhook_deliveries")
+def queue_webhook_deliveries(sender, *, delivery_ids, **kwargs) -> None:
+    integration_tasks.queue_deliveries(delivery_ids)

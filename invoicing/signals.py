@@ -1,0 +1,17 @@
+"""What the invoicing domain announces; receivers (invoicing/receivers.py) queue the work."""
+
+from django.dispatch import Signal
+
+# Documents were issued (in the caller's transaction). Argument: `document_ids`.
+documents_issued = Signal()
+# An issued document's recipient details were corrected. Argument: `document_id`.
+recipient_corrected = Signal()
+# A document's PDF is to be rendered now (sent after commit). Arguments: `document_id`,
+# `reason`, `rendered_by_id`.
+pdf_render_requested = Signal()
+# Many documents need their PDFs (sent after commit). Argument: `document_ids`.
+pdf_batch_requested = Signal()
+# An e-mail delivery was queued (in the caller's transaction). Argument: `delivery_id`.
+email_delivery_queued = Signal()
+# A billing run's chunks were planned and wait for the workers. Argument: `chunk_ids`.
+billing_chunks_planned = Signal()

@@ -1,0 +1,398 @@
+"""Post-paid subscriptions: renewal invoices, reminders, overdue, suspension and reactivation.
+
+A subscription is billed at the end of each period, on its own cycle: the plan's fee plus the
+period's sessions, with the plan's energy price and included energy as separate lines. Its
+customer's billing mode is "subscription" while it lives, so neither the per-session task nor
+the monthly run bills those sessions; the session links' unique constraint backs that up.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.conf import settings as django_settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.db.models import Q
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+
+from cpo_portal.kernel.money import ZERO, round_money, round_unit_price
+from customers.models import ChargingToken, Customer, Plan, Subscription, SubscriptionPeriod
+from invoicing.documents.composition import (
+    InvoicingError,
+    compose_document,
+    profile_for,
+    recipient_errors,
+    vat_summary,
+)
+from invoicing.documents.issuing import (
+    charge_groups,
+    mark_overdue_documents,
+    session_facts,
+    store_drafts,
+    today_for,
+)
+from invoicing.documents.selectors import never_billed
+from invoicing.models import Document, DocumentLine, DocumentOrigin, DocumentStatus, Operator
+from sessions.models import ChargingSession
+
+logger = logging.getLogger(__name__)
+
+SUSPENSION_REASON = "Subscription suspended: an invoice is overdue."
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later, clamped to the month's end (31 Jan + 1 = 28/29 Feb)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    following = date(year + (month == 12), month % 12 + 1, 1)
+    return min(day.replace(year=year, month=month, day=1) + timedelta(day.day - 1),
+               following - timedelta(days=1))  # fmt: skip
+
+
+def period_end(subscription: Subscription, start: date) -> date:
+    """The first day after the period that starts on `start`."""
+    periods = _periods_since_start(subscription.start_date, start, subscription.plan.months)
+    return add_months(subscription.start_date, (periods + 1) * subscription.plan.months)
+
+
+def _periods_since_start(first: date, start: date, months: int) -> int:
+    return ((start.year - first.year) * 12 + start.month - first.month) // months
+
+
+# --- selling and cancelling ------------------------------------------------------------------
+
+
+def subscribe(
+    *, customer: Customer, plan: Plan, start_date: date, commit: bool = True
+) -> Subscription:
+    """Put a customer on a plan from a date; their sessions are billed with its renewals.
+    With commit=False only the checks run (forms use it to show the reason)."""
+    if not plan.is_active:
+        raise InvoicingError(f"The plan “{plan.name}” is retired and cannot be sold.")
+    if plan.operator_id != customer.operator_id:
+        raise InvoicingError("The plan belongs to another operator.")
+    if customer.kind not in (Customer.Kind.INDIVIDUAL, Customer.Kind.COMPANY):
+        raise InvoicingError("Only individuals and companies can subscribe to a plan.")
+    if customer.subscriptions.filter(status__in=Subscription.LIVE).exists():
+        raise InvoicingError(f"{customer} already has a subscription; cancel it first.")
+    if not commit:
+        return Subscription(
+            customer=customer, plan=plan, start_date=start_date, current_period_start=start_date
+        )
+    with transaction.atomic():
+        subscription = Subscription.objects.create(
+            customer=customer, plan=plan, start_date=start_date, current_period_start=start_date
+        )
+        Customer.objects.filter(pk=customer.pk).update(
+            billing_mode=Customer.BillingMode.SUBSCRIPTION
+        )
+    customer.refresh_from_db()
+    return subscription
+
+
+def cancel_subscription(*, subscription: Subscription) -> Subscription:
+    """Cancel at the end of the current period: that period is still billed, then it ends."""
+    if subscription.status == Subscription.Status.CANCELLED:
+        raise InvoicingError("This subscription is already cancelled.")
+    Subscription.objects.filter(pk=subscription.pk).update(cancel_at_period_end=True)
+    subscription.refresh_from_db()
+    return subscription
+
+
+# --- renewals --------------------------------------------------------------------------------
+
+
+def renew_subscriptions(*, today: date | None = None) -> int:
+    """Bill every period that has ended, oldest first, catching up missed days; returns how
+    many invoices were issued. Each (subscription, period) is billed once."""
+    issued = 0
+    live = Subscription.objects.filter(status__in=Subscription.LIVE).select_related(
+        "plan", "customer__operator__invoicing_settings"
+    )
+    for subscription in live.iterator(chunk_size=500):
+        operator_today = today or today_for(subscription.customer.operator)
+        while True:
+            end = period_end(subscription, subscription.current_period_start)
+            if end > operator_today:
+                break
+            try:
+                bill_period(
+                    subscription=subscription,
+                    start=subscription.current_period_start,
+                    issue_date=operator_today,
+                )
+            except InvoicingError as exc:
+                logger.warning("%s not renewed: %s", subscription, exc)
+                break
+            issued += 1
+            subscription.refresh_from_db()
+            if subscription.status == Subscription.Status.CANCELLED:
+                break
+    return issued
+
+
+@dataclass
+class _EnergyUse:
+    kwh: Decimal = ZERO
+    net: Decimal = ZERO
+
+
+def bill_period(
+    *, subscription: Subscription, start: date, issue_date: date | None = None
+) -> Document | None:
+    """Issue the post-paid invoice of one period: fee, sessions, plan adjustments."""
+    plan = subscription.plan
+    customer = subscription.customer
+    operator = customer.operator
+    settings = operator.invoicing_settings
+    end = period_end(subscription, start)
+    kind = settings.document_type
+    problems = recipient_errors(customer=customer, kind=kind, settings=settings)
+    if problems:
+        raise InvoicingError("Invoice details incomplete: " + "; ".join(problems))
+    with transaction.atomic():
+        locked = Subscription.objects.select_for_update().get(pk=subscription.pk)
+        if (
+            locked.current_period_start != start
+            or SubscriptionPeriod.objects.filter(subscription=locked, start=start).exists()
+        ):
+            return None  # billed meanwhile by another worker
+        session_ids = _period_sessions(subscription, start, end, operator)
+        facts = session_facts(session_ids)
+        groups = charge_groups(session_ids) if session_ids else []
+        profile = profile_for(operator=operator, settings=settings)
+        draft = compose_document(
+            kind=kind,
+            origin=DocumentOrigin.SUBSCRIPTION,
+            customer=customer,
+            settings=settings,
+            profile=profile,
+            groups=groups,
+            sessions=[facts[i] for i in session_ids],
+            issue_date=issue_date or today_for(operator),
+            period=(start, end - timedelta(days=1)),
+            grace_days=plan.grace_days,
+        )
+        energy = _EnergyUse()
+        for group in groups:
+            if group.component == DocumentLine.Service.ENERGY:
+                energy.kwh += group.quantity
+                energy.net += group.net
+        extra = _plan_lines(plan, settings, energy, profile.content, start, end)
+        lines = extra[:1] + draft.lines + extra[1:]
+        for position, line in enumerate(lines, start=1):
+            line.position = position
+        draft.lines = lines
+        summary, net, vat = vat_summary(lines)
+        document = draft.document
+        document.vat_summary, document.total_net, document.total_vat = summary, net, vat
+        document.total_gross = net + vat
+        (document,) = store_drafts([draft])
+        SubscriptionPeriod.objects.create(
+            subscription=locked, start=start, end=end - timedelta(days=1), document=document
+        )
+        ending = locked.cancel_at_period_end
+        Subscription.objects.filter(pk=locked.pk).update(
+            current_period_start=end,
+            status=Subscription.Status.CANCELLED if ending else locked.status,
+            cancelled_on=end if ending else None,
+        )
+        if ending:
+            Customer.objects.filter(pk=customer.pk).update(
+                billing_mode=Customer.BillingMode.OPERATOR_DEFAULT
+            )
+    return document
+
+
+def _period_sessions(
+    subscription: Subscription, start: date, end: date, operator: Operator
+) -> list[int]:
+    """Unbilled sessions that ended in the period (the first period also takes those from before
+    the start that no schedule billed, so switching to a plan leaves nothing unbilled)."""
+    zone = ZoneInfo(operator.time_zone)
+    until = datetime.combine(end, time.min, tzinfo=zone)
+    ended = Q(ended_at__lt=until)
+    if start != subscription.start_date:
+        ended &= Q(ended_at__gte=datetime.combine(start, time.min, tzinfo=zone))
+    return list(
+        never_billed(
+            ChargingSession.objects.filter(
+                ended,
+                customer=subscription.customer,
+                status=ChargingSession.Status.COMPLETED,
+                priced_at__isnull=False,
+            )
+        )
+        .order_by("ended_at", "id")
+        .values_list("id", flat=True)
+    )
+
+
+def _plan_lines(plan, settings, energy: _EnergyUse, content, start, end) -> list[DocumentLine]:
+    """The fee first, then the plan's energy price and included energy as adjustments."""
+    rates = {"electricity": settings.electricity_vat_rate, "services": settings.services_vat_rate}
+    fee = DocumentLine(
+        service=DocumentLine.Service.SUBSCRIPTION_FEE,
+        description=f"{plan.name} ({start:%d.%m.%Y} to {end - timedelta(days=1):%d.%m.%Y})",
+        quantity=Decimal(plan.months),
+        unit=DocumentLine.Unit.MONTH,
+        unit_price=round_unit_price(plan.fee / plan.months),
+        net=plan.fee,
+        vat_category=plan.fee_vat_category,
+        vat_rate=rates[plan.fee_vat_category],
+    )
+    lines = [fee]
+    price = energy.net / energy.kwh if energy.kwh else ZERO
+    hidden = content["hide_energy"]
+    if plan.energy_price is not None and energy.kwh:
+        difference = round_money(energy.kwh * plan.energy_price) - round_money(energy.net)
+        if difference:
+            lines.append(
+                DocumentLine(
+                    service=DocumentLine.Service.PLAN_ENERGY_PRICE,
+                    description=content["services_label"] if hidden else f"{plan.name}",
+                    quantity=Decimal("1") if hidden else energy.kwh,
+                    unit=DocumentLine.Unit.PACKAGE if hidden else DocumentLine.Unit.KWH,
+                    unit_price=difference if hidden else plan.energy_price - price,
+                    net=difference,
+                    vat_category="electricity",
+                    vat_rate=rates["electricity"],
+                )
+            )
+        price = plan.energy_price
+    free = min(plan.included_kwh, energy.kwh)
+    if free and price:
+        credit = -round_money(free * price)
+        lines.append(
+            DocumentLine(
+                service=DocumentLine.Service.INCLUDED_ENERGY,
+                description=content["services_label"] if hidden else f"{plan.name}",
+                quantity=Decimal("1") if hidden else free,
+                unit=DocumentLine.Unit.PACKAGE if hidden else DocumentLine.Unit.KWH,
+                unit_price=credit if hidden else -round_unit_price(price),
+                net=credit,
+                vat_category="electricity",
+                vat_rate=rates["electricity"],
+            )
+        )
+    return lines
+
+
+# --- payment follow-up -----------------------------------------------------------------------
+
+
+def check_subscription_payments(*, today: date | None = None, now: datetime | None = None) -> None:
+    """Daily: reminders before the due date, overdue notices, past due, suspension."""
+    now = now or timezone.now()
+    mark_overdue_documents(today=today)
+    periods = (
+        SubscriptionPeriod.objects.filter(
+            document__status__in=(DocumentStatus.ISSUED, DocumentStatus.OVERDUE),
+            subscription__status__in=Subscription.LIVE,
+        )
+        .select_related("document", "subscription__plan", "subscription__customer__operator")
+        .order_by("document__due_date")
+    )
+    for period in periods.iterator(chunk_size=500):
+        subscription = period.subscription
+        plan = subscription.plan
+        document = period.document
+        day = today or today_for(subscription.customer.operator)
+        reminder_due = day >= document.due_date - timedelta(days=plan.reminder_days)
+        if (
+            document.status == DocumentStatus.ISSUED
+            and period.reminder_sent_at is None
+            and reminder_due
+            and _send(period, "reminder")
+        ):
+            SubscriptionPeriod.objects.filter(pk=period.pk).update(reminder_sent_at=now)
+        if document.status == DocumentStatus.OVERDUE:
+            if period.overdue_notice_sent_at is None and _send(period, "overdue"):
+                SubscriptionPeriod.objects.filter(pk=period.pk).update(overdue_notice_sent_at=now)
+            if day > document.due_date + timedelta(days=plan.suspend_after_days):
+                suspend(subscription=subscription)
+            elif subscription.status == Subscription.Status.ACTIVE:
+                Subscription.objects.filter(pk=subscription.pk).update(
+                    status=Subscription.Status.PAST_DUE
+                )
+
+
+def suspend(*, subscription: Subscription) -> None:
+    """Block the customer's charging tokens until the overdue invoices are paid."""
+    with transaction.atomic():
+        Subscription.objects.filter(pk=subscription.pk).update(status=Subscription.Status.SUSPENDED)
+        ChargingToken.objects.filter(customer_id=subscription.customer_id, is_blocked=False).update(
+            is_blocked=True, blocked_reason=SUSPENSION_REASON
+        )
+
+
+def settle_after_payment(*, document: Document) -> None:
+    """After a payment: once nothing of the subscription is overdue, it and its tokens are
+    active again (tokens blocked for other reasons stay blocked)."""
+    period = (
+        SubscriptionPeriod.objects.filter(document=document).select_related("subscription").first()
+    )
+    if period is None:
+        return
+    subscription = period.subscription
+    if subscription.status not in (Subscription.Status.PAST_DUE, Subscription.Status.SUSPENDED):
+        return
+    still_overdue = SubscriptionPeriod.objects.filter(
+        subscription=subscription, document__status=DocumentStatus.OVERDUE
+    ).exists()
+    if still_overdue:
+        return
+    with transaction.atomic():
+        Subscription.objects.filter(pk=subscription.pk).update(status=Subscription.Status.ACTIVE)
+        ChargingToken.objects.filter(
+            customer_id=subscription.customer_id, blocked_reason=SUSPENSION_REASON
+        ).update(is_blocked=False, blocked_reason="")
+
+
+def _send(period: SubscriptionPeriod, which: str) -> bool:
+    """A reminder or overdue notice in the customer's language; False when it cannot go out."""
+    document = period.document
+    if not document.recipient_email:
+        return False
+    language = document.language
+    context = {"document": document, "period": period, "operator": document.profile.supplier}
+    with translation.override(language):
+        subject = render_to_string(f"invoicing/email/subscription_{which}_subject.txt", context)
+        text = render_to_string(f"invoicing/email/subscription_{which}.txt", context)
+        html = render_to_string(f"invoicing/email/subscription_{which}.html", context)
+    message = EmailMultiAlternatives(
+        subject=" ".join(subject.split()),
+        body=text,
+        from_email=django_settings.DEFAULT_FROM_EMAIL,
+        to=[document.recipient_email],
+    )
+    message.attach_alternative(html, "text/html")
+    try:
+        message.send()
+    except OSError:
+        logger.exception("The %s for %s could not be sent; retried tomorrow", which, document)
+        return False
+    return True
+
+
+# --- charging authorisation ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Authorization:
+    token: str
+    allowed: bool
+    reason: str
+
+
+def authorize_token(*, token: ChargingToken) -> Authorization:
+    """Whether a token may start charging, and why not."""
+    if token.is_blocked:
+        return Authorization(token.uid, False, token.blocked_reason or "Token blocked.")
+    return Authorization(token.uid, True, "")
