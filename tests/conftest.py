@@ -50,6 +50,17 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.skip(f"{reason}; CI runs it")
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    # Rate-limit counters (reset e-mails, API throttle) live in the cache, not the database:
+    # one test's requests must not count against the next one.
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def operator(db):
     return OperatorFactory()

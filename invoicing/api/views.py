@@ -209,7 +209,7 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Integrato
         document = self.get_object()
         if request.method == "GET":
             return Response(PaymentSerializer(document.payments.all(), many=True).data)
-        serializer = PaymentSerializer(data=request.data)
+        serializer = PaymentSerializer(data=request.data, context={"operator": document.operator})
         serializer.is_valid(raise_exception=True)
         # Not payable (allowed_actions) is a 409; too much money a 400 on "amount".
         payment = record_payment(document=document, **serializer.validated_data)

@@ -70,8 +70,10 @@ def eventually(check, timeout: float = 30):
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_an_integrator_ingests_bills_pulls_pays_and_hears_each_step(
-    celery_worker_thread, client, operator
+    celery_worker_thread, client, operator, settings
 ):
+    # The receiver listens on 127.0.0.1: loopback receives webhooks only when allowed.
+    settings.WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
     receiver = start_receiver()
     try:
         integrator = make_integrator(operator)

@@ -81,7 +81,9 @@ def test_a_staff_account_cannot_sign_in_to_the_portal(client, operator):
     )
 
     assert response.status_code == 200
-    assert "This is a back-office account." in text(response)
+    # The wrong-password answer: the portal does not confirm a staff password to a guesser.
+    assert "The e-mail address or the password is not correct." in text(response)
+    assert "back-office" not in text(response).lower()
     assert "_auth_user_id" not in client.session
 
 
@@ -668,6 +670,7 @@ def test_every_portal_string_is_translated_in_every_language():
     template_dir = Path(__file__).resolve().parents[3] / "templates"
     templates = [*template_dir.glob("portal/**/*.html"), *template_dir.glob("portal/**/*.txt")]
     templates.append(template_dir / "404.html")
+    templates.append(template_dir / "locked_out.html")
     msgids = set()
     for template in templates:
         source = template.read_text()

@@ -164,6 +164,37 @@ def test_a_payment_amount_is_a_positive_decimal_with_two_places(api, invoice):
     assert not Payment.objects.exists()
 
 
+def test_an_amount_in_exponent_notation_is_refused(api, invoice):
+    url = f"{INVOICES}{invoice.pk}/payments/"
+    body = {"paid_on": "2026-03-10", "method": "card"}
+
+    for amount in ("1e2", "1E+0", " 2e0 ", "0x10", "1_00", "+3.00", "Infinity", "NaN", True):
+        response = api.post(url, {**body, "amount": amount})
+        assert (response.status_code, list(response.json())) == (400, ["amount"]), amount
+    as_number = api.post(url, raw=b'{"amount": 1e2, "paid_on": "2026-03-10", "method": "card"}')
+    assert (as_number.status_code, list(as_number.json())) == (400, ["amount"])
+    assert "plain positive decimal" in as_number.json()["amount"][0]
+    assert not Payment.objects.exists()
+    # A plain JSON number is fine.
+    plain = api.post(url, raw=b'{"amount": 1.5, "paid_on": "2026-03-10", "method": "card"}')
+    assert plain.status_code == 201, plain.json()
+
+
+def test_a_payment_date_must_be_believable(api, invoice):
+    from invoicing.documents.issuing import today_for
+
+    url = f"{INVOICES}{invoice.pk}/payments/"
+    today = today_for(invoice.operator)
+
+    for paid_on in ("9999-12-31", "0001-01-01", "1900-01-01", str(today + timedelta(days=2))):
+        response = api.post(url, {"amount": "1.00", "paid_on": paid_on, "method": "card"})
+        assert (response.status_code, list(response.json())) == (400, ["paid_on"]), paid_on
+        assert "between" in response.json()["paid_on"][0]
+    assert not Payment.objects.exists()
+    ok = api.post(url, {"amount": "1.00", "paid_on": str(today), "method": "card"})
+    assert ok.status_code == 201
+
+
 def test_another_operators_documents_answer_404(other_api, invoice):
     assert other_api.get(f"{INVOICES}{invoice.pk}/").status_code == 404
     assert other_api.get(INVOICES).json()["results"] == []

@@ -12,6 +12,7 @@ import itertools
 import os
 import re
 import shutil
+import stat
 import subprocess
 import time
 import unicodedata
@@ -476,6 +477,19 @@ def test_a_stored_pdf_has_its_sha256_and_storing_again_changes_nothing(setup, me
         assert hashlib.sha256(stored.read()).hexdigest() == first.sha256
     assert first.size == (media / first.file.name).stat().st_size
     assert first.file.name.startswith(f"documents/{document.operator_id}/2026/03/")
+
+
+@pytest.mark.django_db
+def test_a_stored_pdf_is_readable_by_the_service_only(setup, media):
+    document = issue_document(setup)
+
+    stored, _created = pdf.store_document_pdf(document_id=document.pk)
+
+    path = media / stored.file.name
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640  # no "other" bits: not world-readable
+    for directory in path.relative_to(media).parents:
+        if directory != Path("."):
+            assert stat.S_IMODE((media / directory).stat().st_mode) == 0o750, directory
 
 
 @pytest.mark.django_db

@@ -53,3 +53,32 @@ def test_writes_document_the_idempotency_key_and_the_api_key_schemes(client):
     assert "Idempotency-Key" in [p["name"] for p in create["parameters"]]
     assert {"409", "422"} <= set(create["responses"])
     assert set(schema["components"]["securitySchemes"]) >= {"ApiKeyBearer", "ApiKeyHeader"}
+
+
+def test_what_a_customer_reads_back_is_in_its_schema(client, api, operator):
+    """A subscription customer and the anonymous customer read values their schema lists."""
+    from customers.services import get_anonymous_customer
+    from tests.factories import CustomerFactory
+
+    CustomerFactory(operator=operator, billing_mode="subscription")
+    get_anonymous_customer(operator=operator)
+    schema = load_schema(client)
+    components = schema["components"]["schemas"]
+
+    def allowed(prop: dict) -> set:
+        refs = [prop.get("$ref")] + [p.get("$ref") for p in prop.get("allOf", [])]
+        refs += [p.get("$ref") for p in prop.get("oneOf", [])]
+        return {value for ref in refs if ref for value in components[ref.rsplit("/", 1)[1]]["enum"]}
+
+    customer = components["Customer"]["properties"]
+    listed = api.get("/api/v1/customers/").json()["results"]
+
+    assert {c["billing_mode"] for c in listed} <= allowed(customer["billing_mode"])
+    assert {c["kind"] for c in listed} <= allowed(customer["kind"])
+    assert {"subscription", "anonymous"} <= {c["billing_mode"] for c in listed} | {
+        c["kind"] for c in listed
+    }
+    # Requests still offer only what may be written.
+    request = components["CustomerRequest"]["properties"]
+    assert "subscription" not in allowed(request["billing_mode"])
+    assert "anonymous" not in allowed(request["kind"])
