@@ -18,11 +18,11 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from cpo_portal.kernel.admin.errors import show_domain_error
 from cpo_portal.kernel.errors import DomainError
+from cpo_portal.kernel.periods import parse_period, today_for
 from invoicing.admin.common import ACTION_TEMPLATE, FirstRowsInline, change_url
 from invoicing.admin.forms import StartBillingRunForm
 from invoicing.billing import runs
-from invoicing.billing.runs import parse_period, queue_billing_run
-from invoicing.documents.issuing import today_for
+from invoicing.billing.runs import queue_billing_run
 from invoicing.models import BillingRun, BillingRunError, Operator
 
 logger = logging.getLogger(__name__)

@@ -18,6 +18,7 @@ from cpo_portal.kernel.api.framework import (
     PdfRenderer,
 )
 from cpo_portal.kernel.files import file_response
+from cpo_portal.kernel.periods import parse_period
 from invoicing.api.filters import IdFilter
 from invoicing.api.serializers import (
     BillingRunErrorSerializer,
@@ -29,7 +30,7 @@ from invoicing.api.serializers import (
     InvoiceSerializer,
     PaymentSerializer,
 )
-from invoicing.billing.runs import parse_period, queue_billing_run
+from invoicing.billing.runs import queue_billing_run
 from invoicing.documents.issuing import issue_credit_note
 from invoicing.models import BilledSession, BillingRun, Document, DocumentKind, DocumentStatus
 from invoicing.output import emails as delivery

@@ -22,6 +22,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from cpo_portal.kernel.money import ZERO, round_money, round_unit_price
+from cpo_portal.kernel.periods import add_months, today_for
 from customers.models import ChargingToken, Customer, Plan, Subscription, SubscriptionPeriod
 from invoicing.documents.composition import (
     InvoicingError,
@@ -35,7 +36,6 @@ from invoicing.documents.issuing import (
     mark_overdue_documents,
     session_facts,
     store_drafts,
-    today_for,
 )
 from invoicing.documents.selectors import never_billed
 from invoicing.models import Document, DocumentLine, DocumentOrigin, DocumentStatus, Operator
@@ -44,15 +44,6 @@ from sessions.models import ChargingSession
 logger = logging.getLogger(__name__)
 
 SUSPENSION_REASON = "Subscription suspended: an invoice is overdue."
-
-
-def add_months(day: date, months: int) -> date:
-    """The same day `months` later, clamped to the month's end (31 Jan + 1 = 28/29 Feb)."""
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    following = date(year + (month == 12), month % 12 + 1, 1)
-    return min(day.replace(year=year, month=month, day=1) + timedelta(day.day - 1),
-               following - timedelta(days=1))  # fmt: skip
 
 
 def period_end(subscription: Subscription, start: date) -> date:

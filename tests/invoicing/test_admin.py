@@ -14,10 +14,11 @@ from django.forms import CheckboxInput, FileField, MultipleChoiceField
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from cpo_portal.kernel.periods import previous_period, today_for
 from customers.models import Customer
 from invoicing import tasks
-from invoicing.billing.runs import previous_period, run_billing
-from invoicing.documents.issuing import correct_recipient_details, today_for
+from invoicing.billing.runs import run_billing
+from invoicing.documents.issuing import correct_recipient_details
 from invoicing.models import (
     RECIPIENT_FIELDS,
     BillingRun,

@@ -19,8 +19,9 @@ from kombu.exceptions import OperationalError as BrokerError
 from openpyxl import load_workbook
 
 from cpo_portal.kernel.exports.tasks import run_export_job
+from cpo_portal.kernel.periods import today_for
 from customers.models import Customer
-from invoicing.documents.issuing import issue_credit_note, issue_session_documents, today_for
+from invoicing.documents.issuing import issue_credit_note, issue_session_documents
 from invoicing.documents.selectors import billed
 from invoicing.models import Document, DocumentKind, ExportJob
 from sessions.models import ChargingSession

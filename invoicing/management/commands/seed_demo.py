@@ -11,10 +11,11 @@ from django.db import transaction
 from django.utils import timezone
 from tqdm import tqdm
 
+from cpo_portal.kernel.periods import today_for
 from customers.models import ChargingToken, Customer, Plan
 from customers.services import get_anonymous_customer
 from invoicing.billing.runs import run_billing
-from invoicing.documents.issuing import issue_session_documents, today_for
+from invoicing.documents.issuing import issue_session_documents
 from invoicing.models import InvoicingSettings, Operator
 from invoicing.subscriptions.lifecycle import renew_subscriptions, subscribe
 from sessions.models import EVSE, Location
