@@ -1,7 +1,9 @@
 """How numbers, amounts, durations and dates read: the one home of every formatter.
 
-PDFs, e-mails and the portal use these, so an amount or a duration reads the same everywhere,
-in the active language (separators, grouping).
+PDFs, e-mails, the portal and the back-office all use these, so an amount or a duration reads
+the same everywhere. Localised formatting follows the active language (separators, grouping);
+`localized=False` writes the plain figure as it is stored (dot, no grouping), which the
+back-office shows beside the stored amounts and the exports write.
 """
 
 from __future__ import annotations
@@ -16,17 +18,21 @@ from django.utils.translation import gettext as _
 KWH = "kWh"
 
 
-def money(value: Decimal) -> str:
-    """An amount with 2 decimals and the active language's separators."""
-    return formats.number_format(value, 2, use_l10n=True, force_grouping=True)
-
-
-def amount(value: Decimal, currency: str) -> str:
-    return f"{money(value)} {currency}"
-
-
-def decimal_text(value: Decimal, *, places: int) -> str:
+def decimal_text(value: Decimal, *, places: int, localized: bool = True) -> str:
+    """A number with `places` decimals: localised with grouping, or plain."""
+    if not localized:
+        return formats.number_format(value, places, use_l10n=False)
     return formats.number_format(value, places, use_l10n=True, force_grouping=True)
+
+
+def money(value: Decimal, *, localized: bool = True) -> str:
+    """An amount with 2 decimals and the active language's separators."""
+    return decimal_text(value, places=2, localized=localized)
+
+
+def amount(value: Decimal, currency: str, *, separator: str = " ", localized: bool = True) -> str:
+    """An amount and its currency: 1,234.50 EUR."""
+    return f"{money(value, localized=localized)}{separator}{currency}"
 
 
 def unit_price_text(value: Decimal) -> str:
@@ -52,8 +58,9 @@ def rate_text(rate: Decimal | str) -> str:
     return f"{decimal_text(rate, places=min(exponent, 2))} %"
 
 
-def energy_text(kwh: Decimal) -> str:
-    return f"{decimal_text(kwh, places=3)} kWh"
+def energy_text(kwh: Decimal, *, localized: bool = True) -> str:
+    """Energy with 3 decimals: 12.345 kWh."""
+    return f"{decimal_text(kwh, places=3, localized=localized)} {KWH}"
 
 
 def duration_text(seconds: int) -> str:
@@ -64,6 +71,15 @@ def duration_text(seconds: int) -> str:
         "hours": minutes // 60,
         "minutes": minutes % 60,
     }
+
+
+def clock_duration(seconds: int, *, with_seconds: bool = False) -> str:
+    """Seconds as a clock reads them: h:mm, or h:mm:ss (always, or when seconds are left)."""
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if with_seconds or secs:
+        return f"{hours}:{minutes:02d}:{secs:02d}"
+    return f"{hours}:{minutes:02d}"
 
 
 def long_date(value: date) -> str:

@@ -26,8 +26,9 @@ def money(value, currency: str = "") -> str:
     """An amount with 2 decimals and the language's separators, then the currency: 12.50 EUR."""
     if value is None or value == "":
         return ""
-    text = formatting.money(Decimal(value))
-    return _ltr(f"{text}\u00a0{currency}" if currency else text)
+    if not currency:
+        return _ltr(formatting.money(Decimal(value)))
+    return _ltr(formatting.amount(Decimal(value), currency, separator="\u00a0"))
 
 
 @register.filter
@@ -35,7 +36,7 @@ def kwh(value) -> str:
     """Energy with 3 decimals: 12.345 kWh."""
     if value is None:
         return ""
-    return _ltr(f"{formatting.decimal_text(Decimal(value), places=3)}\u00a0kWh")
+    return _ltr(f"{formatting.decimal_text(Decimal(value), places=3)}\u00a0{formatting.KWH}")
 
 
 @register.filter

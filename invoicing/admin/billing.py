@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from kombu.exceptions import OperationalError as BrokerError
 
+from cpo_portal.kernel import formatting
 from cpo_portal.kernel.admin.errors import show_domain_error
 from cpo_portal.kernel.errors import DomainError
 from cpo_portal.kernel.periods import parse_period, today_for
@@ -41,13 +42,6 @@ class BillingRunErrorInline(FirstRowsInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("customer")
-
-
-def format_timedelta(value: timedelta | None) -> str:
-    if value is None:
-        return "-"
-    seconds = int(value.total_seconds())
-    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
 @admin.register(BillingRun)
@@ -130,7 +124,9 @@ class BillingRunAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("duration (h:mm:ss)"))
     def duration(self, obj):
-        return format_timedelta(obj.duration)
+        if obj.duration is None:
+            return "-"
+        return formatting.clock_duration(int(obj.duration.total_seconds()), with_seconds=True)
 
     @admin.display(description=_("documents issued"))
     def documents(self, obj):
