@@ -6,7 +6,7 @@ subscription (which month may be billed, when a plan renews) stays with those ru
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -35,21 +35,15 @@ def parse_period(text: str) -> date:
 
 
 def previous_period(today: date) -> date:
-    first = today.replace(day=1)
-    return date(first.year - 1, 12, 1) if first.month == 1 else first.replace(month=first.month - 1)
+    """The first day of the month before `today`'s."""
+    return add_months(today.replace(day=1), -1)
 
 
 def period_bounds(period: date, time_zone: str) -> tuple[datetime, datetime, date, date]:
     """The month as [start, end) instants in the operator's time zone, and its first/last day."""
-    zone = ZoneInfo(time_zone)
-    following = (
-        date(period.year + 1, 1, 1)
-        if period.month == 12
-        else date(period.year, period.month + 1, 1)
-    )
-    start = datetime(period.year, period.month, 1, tzinfo=zone)
-    end = datetime(following.year, following.month, 1, tzinfo=zone)
-    return start, end, period, date.fromordinal(following.toordinal() - 1)
+    following = add_months(period, 1)
+    start, end = day_start(period, time_zone), day_start(following, time_zone)
+    return start, end, period, following - timedelta(days=1)
 
 
 def add_months(day: date, months: int) -> date:
@@ -63,6 +57,12 @@ def add_months(day: date, months: int) -> date:
 
 def local_date(moment: datetime, time_zone: str) -> date:
     return moment.astimezone(ZoneInfo(time_zone)).date()
+
+
+def day_start(day: date, time_zone: str | None = None) -> datetime:
+    """Midnight at the start of `day` in `time_zone` (default: the current time zone)."""
+    zone = ZoneInfo(time_zone) if time_zone else timezone.get_current_timezone()
+    return datetime.combine(day, time.min, tzinfo=zone)
 
 
 def today_for(operator: HasTimeZone) -> date:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -19,7 +18,7 @@ from kombu.exceptions import OperationalError as BrokerError
 from cpo_portal.kernel import formatting
 from cpo_portal.kernel.admin.errors import show_domain_error
 from cpo_portal.kernel.errors import DomainError
-from cpo_portal.kernel.periods import parse_period, today_for
+from cpo_portal.kernel.periods import parse_period, previous_period, today_for
 from invoicing.admin.common import ACTION_TEMPLATE, FirstRowsInline, change_url
 from invoicing.admin.forms import StartBillingRunForm
 from invoicing.billing import runs
@@ -207,8 +206,7 @@ class BillingRunAdmin(admin.ModelAdmin):
         if len(operators) != 1:
             return {}
         (operator,) = operators
-        first = today_for(operator).replace(day=1)
-        previous = (first - timedelta(days=1)).replace(day=1)
+        previous = previous_period(today_for(operator))
         return {"operator": operator.pk, "period": f"{previous:%Y-%m}"}
 
     def started_message(self, run: BillingRun) -> str:

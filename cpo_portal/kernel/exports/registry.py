@@ -10,15 +10,14 @@ the kernel knows none of them. The writers (writers.py), the jobs (jobs.py), the
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import date, datetime, timedelta
-from datetime import time as clock
+from datetime import date, timedelta
 
 from django.db.models import Expression, QuerySet
-from django.utils import timezone
 
 from cpo_portal.kernel.errors import InvalidInput
 from cpo_portal.kernel.exports.columns import Column, ExportResource
 from cpo_portal.kernel.exports.models import ExportJob
+from cpo_portal.kernel.periods import day_start
 
 # Every export (streamed or queued, admin or API) is guarded by this one permission.
 EXPORT_PERMISSION = "invoicing.export_data"
@@ -27,10 +26,6 @@ CHUNK_SIZE = 2000
 
 class ExportError(InvalidInput):
     """An export that cannot be made as asked (unknown export or format, bad dates)."""
-
-
-def _day_start(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, clock.min))
 
 
 class Export:
@@ -78,12 +73,12 @@ class Export:
         field = self.source._meta.get_field(self.date_field)
         is_moment = field.get_internal_type() == "DateTimeField"
         if start is not None:
-            low = _day_start(start) if is_moment else start
+            low = day_start(start) if is_moment else start
             queryset = queryset.filter(**{f"{self.date_field}__gte": low})
         if end is not None:
             if is_moment:
                 queryset = queryset.filter(
-                    **{f"{self.date_field}__lt": _day_start(end + timedelta(days=1))}
+                    **{f"{self.date_field}__lt": day_start(end + timedelta(days=1))}
                 )
             else:
                 queryset = queryset.filter(**{f"{self.date_field}__lte": end})
