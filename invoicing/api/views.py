@@ -12,6 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 
+from cpo_portal.kernel.api.filters import IdFilter
 from cpo_portal.kernel.api.framework import (
     ExactJSONRenderer,
     IntegratorViewSet,
@@ -19,7 +20,6 @@ from cpo_portal.kernel.api.framework import (
 )
 from cpo_portal.kernel.files import file_response
 from cpo_portal.kernel.periods import parse_period
-from invoicing.api.filters import IdFilter
 from invoicing.api.serializers import (
     BillingRunErrorSerializer,
     BillingRunRequestSerializer,
