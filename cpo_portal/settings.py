@@ -254,7 +254,7 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Task modules outside the apps' own tasks.py (found by autodiscovery): the kernel's.
-CELERY_IMPORTS = ("cpo_portal.kernel.integrations.tasks",)
+CELERY_IMPORTS = ("cpo_portal.kernel.integrations.tasks", "cpo_portal.kernel.exports.tasks")
 
 # E-mail: files in var/mail on a laptop (a PDF attachment would flood the console), SMTP from
 # EMAIL_URL in production.

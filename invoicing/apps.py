@@ -14,3 +14,5 @@ class InvoicingConfig(AppConfig):
         from invoicing.documents import events
 
         events.register()
+        # Registers this app's exports with the kernel's registry (docs/exports.md).
+        from invoicing.accounting import exports  # noqa: F401

@@ -11,7 +11,7 @@ from rest_framework import serializers
 from rest_framework.reverse import reverse
 
 from cpo_portal.kernel.api.lists import CompiledListSerializer
-from invoicing.documents.issuing import today_for
+from cpo_portal.kernel.periods import today_for
 from invoicing.models import (
     BillingRun,
     BillingRunError,

@@ -12,13 +12,14 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 
+from cpo_portal.kernel.api.filters import IdFilter
 from cpo_portal.kernel.api.framework import (
     ExactJSONRenderer,
     IntegratorViewSet,
     PdfRenderer,
 )
 from cpo_portal.kernel.files import file_response
-from invoicing.api.filters import IdFilter
+from cpo_portal.kernel.periods import parse_period
 from invoicing.api.serializers import (
     BillingRunErrorSerializer,
     BillingRunRequestSerializer,
@@ -29,7 +30,7 @@ from invoicing.api.serializers import (
     InvoiceSerializer,
     PaymentSerializer,
 )
-from invoicing.billing.runs import parse_period, queue_billing_run
+from invoicing.billing.runs import queue_billing_run
 from invoicing.documents.issuing import issue_credit_note
 from invoicing.models import BilledSession, BillingRun, Document, DocumentKind, DocumentStatus
 from invoicing.output import emails as delivery

@@ -12,13 +12,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from django.db.models import Q
 from django.utils import translation
 
 from cpo_portal.kernel.errors import InvalidInput
 from cpo_portal.kernel.money import ZERO, round_money, vat_breakdown
+from cpo_portal.kernel.periods import local_date
 from customers.models import INVOICE_DETAIL_FIELDS, Customer
 from customers.services import invoice_detail_errors
 from invoicing.models import (
@@ -273,10 +273,6 @@ def vat_summary(lines: Iterable[DocumentLine]) -> tuple[list[dict], Decimal, Dec
     total_net = sum((net for net, _vat in breakdown.values()), ZERO)
     total_vat = sum((vat for _net, vat in breakdown.values()), ZERO)
     return summary, total_net, total_vat
-
-
-def local_date(moment: datetime, time_zone: str) -> date:
-    return moment.astimezone(ZoneInfo(time_zone)).date()
 
 
 def compose_document(

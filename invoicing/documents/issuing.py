@@ -12,9 +12,9 @@ from datetime import date
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, Sum
-from django.utils import timezone
 
 from cpo_portal.kernel.integrations import webhooks
+from cpo_portal.kernel.periods import today_for
 from customers.models import Customer
 from customers.services import clean_invoice_details, invoice_detail_errors
 from invoicing.documents.actions import CORRECT_RECIPIENT, CREDIT, require_action
@@ -28,7 +28,6 @@ from invoicing.documents.composition import (
     customers_on_schedule,
     document_kind_for,
     issuing_schedule_of,
-    local_date,
     profile_for,
     recipient_errors,
 )
@@ -61,11 +60,6 @@ __all__ = [
     "sessions_due_per_session",
     "store_drafts",
 ]
-
-
-def today_for(operator: Operator) -> date:
-    """Today in the operator's time zone: the issue date of what is issued now."""
-    return local_date(timezone.now(), operator.time_zone)
 
 
 # --- storing ---------------------------------------------------------------------------------

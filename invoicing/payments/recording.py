@@ -9,9 +9,9 @@ from django.db import transaction
 
 from cpo_portal.kernel.integrations import webhooks
 from cpo_portal.kernel.money import round_money
+from cpo_portal.kernel.periods import today_for
 from invoicing.documents.actions import RECORD_PAYMENT, require_action
 from invoicing.documents.composition import InvoicingError
-from invoicing.documents.issuing import today_for
 from invoicing.models import Document, DocumentStatus, Payment
 from invoicing.subscriptions.lifecycle import settle_after_payment
 

@@ -14,8 +14,7 @@ from decimal import Decimal
 
 import pytest
 
-from invoicing.billing.runs import previous_period
-from invoicing.documents.issuing import today_for
+from cpo_portal.kernel.periods import previous_period, today_for
 from invoicing.models import WebhookEndpoint
 from tests.cpo_portal.kernel.api.support import Api, make_integrator, make_key
 from tests.cpo_portal.kernel.integrations.receiver import start_receiver

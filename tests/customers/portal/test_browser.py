@@ -13,17 +13,17 @@ from pathlib import Path
 
 import pytest
 
+from cpo_portal.kernel.periods import add_months, today_for
 from customers.models import Customer, Plan
 from invoicing.documents.issuing import (
     issue_credit_note,
     issue_session_documents,
     mark_overdue_documents,
-    today_for,
 )
 from invoicing.management.commands.seed_demo import TARIFFS
 from invoicing.models import Document, DocumentStatus
 from invoicing.output import pdf
-from invoicing.subscriptions.lifecycle import add_months, renew_subscriptions, subscribe
+from invoicing.subscriptions.lifecycle import renew_subscriptions, subscribe
 from sessions.services import import_tariff
 from tests.conftest import CHROMIUM
 from tests.customers.conftest import PASSWORD, make_driver

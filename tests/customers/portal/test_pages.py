@@ -18,8 +18,8 @@ from django.urls import reverse
 from django.utils.formats import date_format
 
 from cpo_portal import i18n
+from cpo_portal.kernel.periods import today_for
 from customers.models import Customer, Plan, Subscription, SubscriptionPeriod
-from invoicing.documents.issuing import today_for
 from invoicing.models import Document, DocumentFile, DocumentStatus, InvoicingSettings
 from invoicing.output import pdf
 from invoicing.subscriptions.lifecycle import subscribe

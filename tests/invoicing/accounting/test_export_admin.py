@@ -18,9 +18,10 @@ from django.urls import reverse
 from kombu.exceptions import OperationalError as BrokerError
 from openpyxl import load_workbook
 
-from cpo_portal.kernel.admin.exports import run_export_job
+from cpo_portal.kernel.exports.tasks import run_export_job
+from cpo_portal.kernel.periods import today_for
 from customers.models import Customer
-from invoicing.documents.issuing import issue_credit_note, issue_session_documents, today_for
+from invoicing.documents.issuing import issue_credit_note, issue_session_documents
 from invoicing.documents.selectors import billed
 from invoicing.models import Document, DocumentKind, ExportJob
 from sessions.models import ChargingSession
@@ -313,7 +314,7 @@ def test_a_broker_that_is_down_fails_the_job_with_a_message(
     monkeypatch.setattr(run_export_job, "delay", refuse)
     # Outside a test transaction on_commit runs at once, as in a request; emulate that here.
     monkeypatch.setattr(
-        "cpo_portal.kernel.admin.exports.transaction.on_commit", lambda send: send()
+        "cpo_portal.kernel.exports.tasks.transaction.on_commit", lambda send: send()
     )
 
     response = admin_client.post(export_url(DOCUMENTS, "invoices", "csv"), follow=True)

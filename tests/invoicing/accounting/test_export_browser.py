@@ -13,7 +13,8 @@ from django.contrib.auth.models import Group
 from django.db.models import Sum
 from openpyxl import load_workbook
 
-from invoicing.documents.issuing import issue_credit_note, issue_session_documents, today_for
+from cpo_portal.kernel.periods import today_for
+from invoicing.documents.issuing import issue_credit_note, issue_session_documents
 from invoicing.models import Document
 from tests.conftest import CHROMIUM
 from tests.factories import CustomerFactory

@@ -16,8 +16,10 @@ from django.db import OperationalError
 from django.db.models import QuerySet, Sum
 from openpyxl import load_workbook
 
+from cpo_portal.celery import app as celery_app
+from cpo_portal.kernel.exports import jobs, registry, writers
+from cpo_portal.kernel.exports.columns import Number
 from customers.models import Customer
-from invoicing.accounting import exports
 from invoicing.documents.issuing import issue_credit_note
 from invoicing.models import Document, DocumentKind, DocumentLine, ExportJob
 from sessions.models import ChargingSession, SessionChargeLine
@@ -146,7 +148,7 @@ FORMULA_NAMES = [
 
 def export_csv(what: str, **kwargs) -> list[dict[str, str]]:
     stream = io.BytesIO()
-    exports.write_export(what=what, fmt="csv", stream=stream, **kwargs)
+    writers.write_export(what=what, fmt="csv", stream=stream, **kwargs)
     text = stream.getvalue().decode("utf-8-sig")
     return list(csv.DictReader(io.StringIO(text, newline="")))
 
@@ -154,7 +156,7 @@ def export_csv(what: str, **kwargs) -> list[dict[str, str]]:
 def export_xlsx(what: str, **kwargs):
     """The export's only sheet, read back with openpyxl: (header, rows of cells)."""
     stream = io.BytesIO()
-    exports.write_export(what=what, fmt="xlsx", stream=stream, **kwargs)
+    writers.write_export(what=what, fmt="xlsx", stream=stream, **kwargs)
     stream.seek(0)
     workbook = load_workbook(stream)
     (sheet,) = workbook.worksheets
@@ -200,7 +202,7 @@ def test_every_export_has_one_header_row_with_the_documented_column_names(what, 
     assert header == columns
     assert rows == []
     stream = io.BytesIO()
-    exports.write_export(what=what, fmt="csv", stream=stream)
+    writers.write_export(what=what, fmt="csv", stream=stream)
     assert stream.getvalue().decode("utf-8-sig").splitlines() == [",".join(columns)]
 
 
@@ -299,10 +301,10 @@ def test_line_totals_equal_the_database_sums_and_name_session_and_component(docu
 
 
 def test_unit_prices_keep_up_to_six_decimals_and_at_least_two():
-    assert exports.csv_cell(Decimal("0.400000"), exports.Number(2, 6)) == "0.40"
-    assert exports.csv_cell(Decimal("0.456700"), exports.Number(2, 6)) == "0.4567"
-    assert exports.csv_cell(Decimal("-3.000"), exports.Number(3)) == "-3.000"
-    assert exports.csv_cell(Decimal("0E-6"), exports.Number(2)) == "0.00"
+    assert writers.csv_cell(Decimal("0.400000"), Number(2, 6)) == "0.40"
+    assert writers.csv_cell(Decimal("0.456700"), Number(2, 6)) == "0.4567"
+    assert writers.csv_cell(Decimal("-3.000"), Number(3)) == "-3.000"
+    assert writers.csv_cell(Decimal("0E-6"), Number(2)) == "0.00"
 
 
 def test_sessions_export_has_a_row_per_charge_line_with_the_sessions_columns(documents):
@@ -342,7 +344,7 @@ def test_sessions_export_writes_moments_as_utc_datetimes_in_xlsx(documents):
 @pytest.mark.parametrize("what", ["invoices", "lines", "sessions"])
 def test_rows_read_in_small_chunks_are_all_there_once(documents, monkeypatch, what):
     everything = export_csv(what)
-    monkeypatch.setattr(exports, "CHUNK_SIZE", 2)
+    monkeypatch.setattr(registry, "CHUNK_SIZE", 2)
 
     assert export_csv(what) == everything
     assert len(everything) > 2
@@ -398,9 +400,9 @@ def test_recipient_names_on_documents_are_neutralised_but_amounts_are_not(operat
 
 
 def test_harmless_text_and_inner_formula_characters_are_left_alone():
-    assert exports.neutralise("Müller-Lüdenscheidt") == "Müller-Lüdenscheidt"
-    assert exports.neutralise("a=b") == "a=b"
-    assert exports.neutralise("") == ""
+    assert writers.neutralise("Müller-Lüdenscheidt") == "Müller-Lüdenscheidt"
+    assert writers.neutralise("a=b") == "a=b"
+    assert writers.neutralise("") == ""
 
 
 def test_control_characters_xml_cannot_carry_are_dropped_before_neutralising(operator):
@@ -419,7 +421,7 @@ def test_control_characters_xml_cannot_carry_are_dropped_before_neutralising(ope
 def test_between_selects_documents_by_issue_date_inclusive(documents):
     issue_date = documents.first().issue_date
 
-    export = exports.get_export("invoices")
+    export = registry.get_export("invoices")
     assert export.between(documents, issue_date, issue_date).count() == 4
     assert export.between(documents, None, date(2000, 1, 1)).count() == 0
 
@@ -475,10 +477,10 @@ def test_export_command_refuses_an_unknown_export(tmp_path):
 
 
 def test_unknown_export_or_format_is_a_sentence():
-    with pytest.raises(exports.ExportError, match="no export called 'payments'"):
-        exports.get_export("payments")
-    with pytest.raises(exports.ExportError, match="'pdf' is not an export format"):
-        exports.write_export(what="invoices", fmt="pdf", stream=io.BytesIO())
+    with pytest.raises(registry.ExportError, match="no export called 'payments'"):
+        registry.get_export("payments")
+    with pytest.raises(registry.ExportError, match="'pdf' is not an export format"):
+        writers.write_export(what="invoices", fmt="pdf", stream=io.BytesIO())
 
 
 # --- jobs --------------------------------------------------------------------------------------
@@ -489,8 +491,8 @@ def test_a_job_is_written_to_storage_once(documents, settings, tmp_path, django_
     user = django_user_model.objects.create_user("acc", password="x")
     job = ExportJob.objects.create(requested_by=user, what="invoices", format="xlsx")
 
-    claimed = exports.claim_job(job_id=job.pk)
-    exports.complete_job(job=claimed, queryset=Document.objects.all())
+    claimed = jobs.claim_job(job_id=job.pk)
+    jobs.complete_job(job=claimed, queryset=Document.objects.all())
 
     job.refresh_from_db()
     assert job.status == ExportJob.Status.DONE
@@ -499,7 +501,7 @@ def test_a_job_is_written_to_storage_once(documents, settings, tmp_path, django_
     with job.file.open("rb") as handle:
         sheet = load_workbook(handle).active
         assert sheet.max_row == 5
-    assert exports.claim_job(job_id=job.pk) is None  # a second delivery of the task does nothing
+    assert jobs.claim_job(job_id=job.pk) is None  # a second delivery of the task does nothing
 
 
 def test_progress_that_cannot_be_stored_does_not_fail_the_job(
@@ -507,8 +509,8 @@ def test_progress_that_cannot_be_stored_does_not_fail_the_job(
 ):
     """SQLite refuses a write while the export's read is open when another process wrote."""
     settings.MEDIA_ROOT = tmp_path
-    monkeypatch.setattr(exports, "PROGRESS_EVERY_SECONDS", 0)
-    monkeypatch.setattr(exports, "PROGRESS_ROWS", 1)
+    monkeypatch.setattr(jobs, "PROGRESS_EVERY_SECONDS", 0)
+    monkeypatch.setattr(writers, "PROGRESS_ROWS", 1)
     refusals = []
     update = QuerySet.update
 
@@ -521,7 +523,7 @@ def test_progress_that_cannot_be_stored_does_not_fail_the_job(
     monkeypatch.setattr(QuerySet, "update", refuse_progress)
     job = ExportJob.objects.create(what="lines", format="csv")
 
-    exports.complete_job(job=exports.claim_job(job_id=job.pk), queryset=Document.objects.all())
+    jobs.complete_job(job=jobs.claim_job(job_id=job.pk), queryset=Document.objects.all())
 
     job.refresh_from_db()
     assert refusals
@@ -531,12 +533,12 @@ def test_progress_that_cannot_be_stored_does_not_fail_the_job(
 def test_a_failed_job_keeps_the_reason(django_user_model):
     job = ExportJob.objects.create(what="customers", format="csv")
 
-    exports.fail_job(job=job, error="disk full")
+    jobs.fail_job(job=job, error="disk full")
 
     job.refresh_from_db()
     assert (job.status, job.error) == (ExportJob.Status.FAILED, "disk full")
     assert job.finished_at is not None
-    assert exports.claim_job(job_id=job.pk) is None
+    assert jobs.claim_job(job_id=job.pk) is None
 
 
 def test_customers_between_uses_the_creation_day(operator):
@@ -545,6 +547,27 @@ def test_customers_between_uses_the_creation_day(operator):
         created_at=datetime(2026, 1, 31, 23, 30, tzinfo=UTC)
     )
 
-    export = exports.get_export("customers")
+    export = registry.get_export("customers")
     assert export.between(Customer.objects.all(), date(2026, 1, 31), date(2026, 1, 31)).count() == 1
     assert export.between(Customer.objects.all(), date(2026, 2, 1), None).count() == 0
+
+
+# --- the registry and the worker ---------------------------------------------------------------
+
+
+def test_each_app_registers_its_exports_and_a_name_is_taken_once():
+    assert registry.registered() == ["invoices", "lines", "sessions", "customers"]
+    customers = registry.get_export("customers")
+
+    assert registry.register(customers) is customers  # registering it again changes nothing
+    with pytest.raises(ValueError, match="'customers' is registered already"):
+        registry.register(registry.Export("customers", Customer, customers.resource, "created_at"))
+    assert registry.get_export("customers") is customers
+
+
+def test_a_worker_started_for_the_project_knows_the_export_task():
+    # The worker imports CELERY_IMPORTS and the apps' tasks modules, not the admin.
+    assert "cpo_portal.kernel.exports.tasks" in celery_app.conf.imports
+    celery_app.loader.import_default_modules()  # what `celery -A cpo_portal worker` imports
+
+    assert "invoicing.run_export_job" in celery_app.tasks

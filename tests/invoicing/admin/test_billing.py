@@ -7,10 +7,10 @@ from datetime import UTC, date, datetime
 import pytest
 from django.urls import reverse
 
+from cpo_portal.kernel.periods import previous_period, today_for
 from customers.models import Customer
 from invoicing import tasks
-from invoicing.billing.runs import previous_period, run_billing
-from invoicing.documents.issuing import today_for
+from invoicing.billing.runs import run_billing
 from invoicing.models import (
     BillingRun,
     Document,

@@ -11,8 +11,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from cpo_portal.kernel.periods import today_for
 from customers.models import Customer
-from invoicing.documents.issuing import correct_recipient_details, today_for
+from invoicing.documents.issuing import correct_recipient_details
 from invoicing.models import (
     RECIPIENT_FIELDS,
     Document,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from invoicing.billing.runs import bill_chunk, pending_chunk_ids, previous_period
-from invoicing.documents.issuing import today_for
+from cpo_portal.kernel.periods import previous_period, today_for
+from invoicing.billing.runs import bill_chunk, pending_chunk_ids
 from invoicing.models import BillingRun, Document
 from tests.factories import CompanyCustomerFactory
 from tests.invoicing.helpers import make_priced_session

@@ -181,7 +181,7 @@ def test_an_amount_in_exponent_notation_is_refused(api, invoice):
 
 
 def test_a_payment_date_must_be_believable(api, invoice):
-    from invoicing.documents.issuing import today_for
+    from cpo_portal.kernel.periods import today_for
 
     url = f"{INVOICES}{invoice.pk}/payments/"
     today = today_for(invoice.operator)

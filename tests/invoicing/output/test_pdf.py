@@ -27,13 +27,13 @@ from PIL import Image
 from pypdf import PdfReader
 
 from cpo_portal import i18n
+from cpo_portal.kernel.periods import previous_period, today_for
 from customers.models import Customer
-from invoicing.billing.runs import previous_period, run_billing
+from invoicing.billing.runs import run_billing
 from invoicing.documents.issuing import (
     correct_recipient_details,
     issue_credit_note,
     issue_session_documents,
-    today_for,
 )
 from invoicing.models import (
     Document,

@@ -12,9 +12,8 @@ from typing import Any
 
 from django.utils import timezone
 
+from cpo_portal.kernel.periods import previous_period, today_for
 from customers.models import ChargingToken, Customer
-from invoicing.billing.runs import previous_period
-from invoicing.documents.issuing import today_for
 from invoicing.models import ApiKey, BillingRun, Document, Payment
 from invoicing.output import pdf
 from sessions.models import ChargingSession, Tariff

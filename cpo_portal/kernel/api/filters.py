@@ -9,7 +9,7 @@ from django import forms
 from django_filters.fields import IsoDateTimeField
 from rest_framework.exceptions import ValidationError
 
-from invoicing.billing.runs import parse_period, period_bounds
+from cpo_portal.kernel.periods import parse_period, period_bounds
 
 # Database ids are 64-bit; larger numbers would overflow the query instead of matching nothing.
 MAX_ID = 2**63 - 1
