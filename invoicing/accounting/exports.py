@@ -18,7 +18,7 @@ from invoicing.accounting.resources import (
     DocumentResource,
     billing_document_number,
 )
-from invoicing.models import Document, DocumentLine, DocumentStatus
+from invoicing.documents.models import Document, DocumentLine, DocumentStatus
 from sessions.exports import SESSIONS
 
 

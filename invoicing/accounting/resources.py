@@ -22,7 +22,8 @@ from cpo_portal.kernel.exports.columns import (
     Timestamp,
     column,
 )
-from invoicing.models import BilledSession, Document, DocumentKind
+from invoicing.documents.models import BilledSession, Document
+from invoicing.setup.models import DocumentKind
 
 # --- documents -------------------------------------------------------------------------------
 

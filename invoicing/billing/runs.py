@@ -22,7 +22,9 @@ from django.db.models import Count, F
 from django.utils import timezone
 
 from cpo_portal.kernel.periods import period_bounds, today_for
+from cpo_portal.kernel.tenancy import Operator
 from customers.models import Customer
+from invoicing.billing.models import BillingRun, BillingRunChunk, BillingRunError
 from invoicing.documents.composition import (
     ChargeGroup,
     InvoicingError,
@@ -34,17 +36,9 @@ from invoicing.documents.composition import (
     recipient_errors,
 )
 from invoicing.documents.issuing import charge_groups, store_drafts
+from invoicing.documents.models import BilledSession, Document, DocumentOrigin
 from invoicing.documents.selectors import never_billed
-from invoicing.models import (
-    BilledSession,
-    BillingRun,
-    BillingRunChunk,
-    BillingRunError,
-    Document,
-    DocumentOrigin,
-    InvoicingSettings,
-    Operator,
-)
+from invoicing.setup.models import InvoicingSettings
 from invoicing.signals import billing_chunks_planned
 from sessions.models import ChargingSession
 

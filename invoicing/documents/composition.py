@@ -19,18 +19,11 @@ from django.utils import translation
 from cpo_portal.kernel.errors import InvalidInput
 from cpo_portal.kernel.money import ZERO, round_money, vat_breakdown
 from cpo_portal.kernel.periods import local_date
+from cpo_portal.kernel.tenancy import Operator
 from customers.models import INVOICE_DETAIL_FIELDS, Customer
 from customers.services import invoice_detail_errors
-from invoicing.models import (
-    RECIPIENT_FIELDS,
-    Document,
-    DocumentKind,
-    DocumentLine,
-    DocumentOrigin,
-    InvoicingSettings,
-    IssuingProfile,
-    Operator,
-)
+from invoicing.documents.models import RECIPIENT_FIELDS, Document, DocumentLine, DocumentOrigin
+from invoicing.setup.models import DocumentKind, InvoicingSettings, IssuingProfile
 from sessions.models import ChargingSession
 
 Schedule = InvoicingSettings.IssuingSchedule

@@ -9,12 +9,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
+from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q, Sum
 
 from cpo_portal.kernel.integrations import webhooks
 from cpo_portal.kernel.periods import today_for
+from cpo_portal.kernel.tenancy import Operator
 from customers.models import Customer
 from customers.services import clean_invoice_details, invoice_detail_errors
 from invoicing.documents.actions import CORRECT_RECIPIENT, CREDIT, require_action
@@ -31,23 +33,24 @@ from invoicing.documents.composition import (
     profile_for,
     recipient_errors,
 )
-from invoicing.documents.numbering import issue_drafts
-from invoicing.documents.selectors import billed, never_billed
-from invoicing.models import (
+from invoicing.documents.models import (
     RECIPIENT_FIELDS,
     BilledSession,
-    BillingRun,
     Document,
     DocumentLine,
     DocumentOrigin,
     DocumentStatus,
-    InvoicingSettings,
-    Operator,
     RecipientCorrection,
 )
+from invoicing.documents.numbering import issue_drafts
+from invoicing.documents.selectors import billed, never_billed
+from invoicing.setup.models import InvoicingSettings
 from invoicing.setup.operators import ensure_series
 from invoicing.signals import documents_issued, recipient_corrected
 from sessions.models import ChargingSession, SessionChargeLine
+
+if TYPE_CHECKING:  # a billing run issues documents; documents never need billing at run time
+    from invoicing.billing.models import BillingRun
 
 logger = logging.getLogger(__name__)
 

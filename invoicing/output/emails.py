@@ -21,8 +21,10 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from cpo_portal.kernel import formatting
-from invoicing.models import Document, DocumentFile, DocumentKind, EmailDelivery
+from invoicing.documents.models import Document
 from invoicing.output import pdf
+from invoicing.output.models import DocumentFile, EmailDelivery
+from invoicing.setup.models import DocumentKind
 from invoicing.signals import email_delivery_queued
 
 logger = logging.getLogger(__name__)

@@ -54,15 +54,9 @@ from cpo_portal.kernel.formatting import (
     unit_price_text,
 )
 from cpo_portal.kernel.money import vat_amount
-from invoicing.models import (
-    Document,
-    DocumentFile,
-    DocumentKind,
-    DocumentLine,
-    DocumentStatus,
-    RecipientCorrection,
-    RenderFailure,
-)
+from invoicing.documents.models import Document, DocumentLine, DocumentStatus, RecipientCorrection
+from invoicing.output.models import DocumentFile, RenderFailure
+from invoicing.setup.models import DocumentKind
 from sessions.models import ChargingSession, SessionChargeLine
 
 logger = logging.getLogger(__name__)

@@ -12,7 +12,8 @@ from cpo_portal.kernel.money import round_money
 from cpo_portal.kernel.periods import today_for
 from invoicing.documents.actions import RECORD_PAYMENT, require_action
 from invoicing.documents.composition import InvoicingError
-from invoicing.models import Document, DocumentStatus, Payment
+from invoicing.documents.models import Document, DocumentStatus
+from invoicing.payments.models import Payment
 from invoicing.subscriptions.lifecycle import settle_after_payment
 
 # A payment is dated within this window around today: older is a typo, later is not received.

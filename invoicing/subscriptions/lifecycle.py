@@ -22,6 +22,7 @@ from django.utils import timezone, translation
 
 from cpo_portal.kernel.money import ZERO, round_money, round_unit_price
 from cpo_portal.kernel.periods import add_months, day_start, today_for
+from cpo_portal.kernel.tenancy import Operator
 from customers.models import ChargingToken, Customer, Plan, Subscription, SubscriptionPeriod
 from invoicing.documents.composition import (
     InvoicingError,
@@ -36,8 +37,8 @@ from invoicing.documents.issuing import (
     session_facts,
     store_drafts,
 )
+from invoicing.documents.models import Document, DocumentLine, DocumentOrigin, DocumentStatus
 from invoicing.documents.selectors import never_billed
-from invoicing.models import Document, DocumentLine, DocumentOrigin, DocumentStatus, Operator
 from sessions.models import ChargingSession
 
 logger = logging.getLogger(__name__)
