@@ -47,14 +47,15 @@ def sink_tasks(keep: tuple[str, ...] = ()) -> str:
     return queue
 
 
-def report(line: str, ok: bool) -> None:
-    """Print the figure's one line; the process exits 1 when the figure is bad."""
+def report(line: str, ok: bool, *, exit_on_bad: bool = True) -> None:
+    """Print the figure's one line; the process exits 1 when the figure is bad (under pytest,
+    `exit_on_bad=False`: the test's own assertions fail it)."""
     status = "ok" if ok else "BAD"
     print(line, flush=True)
     if path := os.environ.get(REPORT_ENV):
         with open(path, "a", encoding="utf-8") as out:
             out.write(f"{status}\t{line}\n")
-    if not ok:
+    if not ok and exit_on_bad:
         sys.exit(1)
 
 
