@@ -40,15 +40,6 @@ class Figure:
     line: object = None
 
 
-def schemathesis_line(counts: dict[str, int], output: str) -> tuple[str, bool]:
-    bad = counts["failed"] + counts["error"]
-    ok = bad == 0 and counts["passed"] > 0
-    return (
-        f"schemathesis: {counts['passed'] + bad} operations x {EXAMPLES} examples, all checks: "
-        + ("0 server errors, 0 schema violations" if ok else f"{bad} operations failed")
-    ), ok
-
-
 def bad_input_line(counts: dict[str, int], output: str) -> tuple[str, bool]:
     if counts["collected"] == 0:
         return "bad input: no cases (no test carries the bad_input marker yet)", True
@@ -83,9 +74,7 @@ FIGURES = [
     Figure(
         "schemathesis",
         "5. schemathesis",
-        pytest=["tests/api/test_schemathesis.py"],
-        env={"SCHEMATHESIS_EXAMPLES": str(EXAMPLES), "SCHEMATHESIS_CHECKS": "all"},
-        line=schemathesis_line,
+        pytest=["tests/reliability/schemathesis_all.py", "-s", "-p", "no:logging"],
     ),
     Figure(
         "authorization",
