@@ -64,8 +64,6 @@ def brute_force_line(counts: dict[str, int], output: str) -> tuple[str, bool]:
     return (figure + (f" ({bad} tests failed)" if bad else "")), bad == 0
 
 
-EXAMPLES = int(os.environ.get("RELIABILITY_SCHEMATHESIS_EXAMPLES", "200"))
-
 FIGURES = [
     Figure("numbering", "1. concurrent numbering", module="tests.reliability.numbering"),
     Figure("billing", "2. killed billing runs", module="tests.reliability.billing_kills"),
@@ -103,7 +101,8 @@ def main(argv: list[str]) -> int:
     if unknown:
         print(f"Unknown figures {sorted(unknown)}; choose from {[f.name for f in FIGURES]}.")
         return 2
-    chosen = [f for f in FIGURES if not argv or f.name in argv]
+    by_name = {f.name: f for f in FIGURES}
+    chosen = [by_name[name] for name in argv] if argv else FIGURES  # in the order asked
     url = urlsplit(database_url)
     scratch = f"{url.path.lstrip('/') or 'cpo'}_reliability"
     scratch_url = urlunsplit(url._replace(path=f"/{scratch}"))
