@@ -58,7 +58,8 @@ def _figure():
     report(
         f"schemathesis: {len(OPERATIONS)} operations x {EXAMPLES} examples, all "
         f"{len(SERVER + SCHEMA + other_checks())} checks: {FOUND['!server']} server errors, "
-        f"{FOUND['!schema']} schema violations" + (f" (other checks: {others})" if others else ""),
+        f"{FOUND['!schema']} schema violations; {FOUND['!database']} requests refused by "
+        "PostgreSQL, answered 400" + (f" (other checks: {others})" if others else ""),
         ok=FOUND["!server"] == FOUND["!schema"] == 0 and bool(OPERATIONS),
         exit_on_bad=False,
     )
