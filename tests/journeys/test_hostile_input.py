@@ -173,6 +173,7 @@ def ctx(request, operator):
     return context
 
 
+@pytest.mark.bad_input
 @pytest.mark.parametrize(("endpoint", "payload"), CASES)
 def test_hostile_input_is_a_400_naming_the_field(api, ctx, endpoint, payload):
     kind, raw = HOSTILE[payload]
@@ -197,6 +198,7 @@ def test_hostile_input_is_a_400_naming_the_field(api, ctx, endpoint, payload):
     assert not Tariff.objects.filter(ocpi_id="T-9").exists()
 
 
+@pytest.mark.bad_input
 def test_a_bulk_of_999_good_sessions_and_one_impossible_date_stores_the_999(api, ctx):
     sessions = [native(ctx, source_id=f"TX-{i}") for i in range(1000)]
     sessions[500]["end"] = "2026-02-30T11:00:00+01:00"
@@ -217,6 +219,7 @@ def test_a_bulk_of_999_good_sessions_and_one_impossible_date_stores_the_999(api,
     assert not ChargingSession.objects.filter(source_id="TX-500").exists()
 
 
+@pytest.mark.bad_input
 def test_limits_are_refused_through_the_api_naming_them(api, ctx):
     element = {"price_components": [{"type": "ENERGY", "price": 0.4, "step_size": 1}]}
     too_many_elements = api.post("/api/v1/tariffs/", tariff(elements=[element] * 101))

@@ -29,6 +29,7 @@ def signed_in(client) -> bool:
     return "_auth_user_id" in client.session
 
 
+@pytest.mark.brute_force
 def test_the_eleventh_portal_sign_in_is_refused_even_with_the_right_password(client, driver):
     for _ in range(10):
         wrong = portal_sign_in(client, "dana@example.org", "not-the-password")
@@ -55,6 +56,7 @@ def test_the_lockout_ends_after_the_cool_off(client, driver, settings):
     assert signed_in(client)
 
 
+@pytest.mark.brute_force
 def test_the_eleventh_admin_sign_in_is_refused_even_with_the_right_password(client, db):
     get_user_model().objects.create_superuser("boss", "boss@voltway.example", PASSWORD)
 
@@ -65,6 +67,32 @@ def test_the_eleventh_admin_sign_in_is_refused_even_with_the_right_password(clie
     assert refused.status_code == 429
     assert not signed_in(client)
     assert client.get("/admin/").status_code == 302  # still sent to the sign-in page
+
+
+@pytest.mark.brute_force
+def test_a_minute_of_guessing_gets_no_password_accepted_after_the_limit(client, driver):
+    """The published figure: a client guessing for a minute, then trying the right password
+    between its guesses, gets no sign-in accepted once the limit is reached."""
+    get_user_model().objects.create_superuser("boss", "boss@voltway.example", PASSWORD)
+    attempts, accepted = 300, {"portal": 0, "admin": 0}
+    for number in range(attempts):
+        password = PASSWORD if number % 10 == 9 else f"guess-{number}"
+        if portal_sign_in(client, "dana@example.org", password).status_code == 302:
+            accepted["portal"] += 1
+        client.logout()
+        if (
+            client.post(ADMIN_SIGN_IN, {"username": "boss", "password": password}).status_code
+            == 302
+        ):
+            accepted["admin"] += 1
+        client.logout()
+
+    print(
+        f"brute force: {attempts} sign-in attempts per account in a minute "
+        f"(every tenth with the right password): accepted after the limit "
+        f"portal {accepted['portal']}, admin {accepted['admin']}"
+    )
+    assert accepted == {"portal": 0, "admin": 0}
 
 
 def test_a_right_password_resets_the_count(client, driver):
