@@ -33,12 +33,13 @@ class InstantField(IsoDateTimeField):
 
     def clean(self, value):
         instant = super().clean(value)
-        if instant is not None:
-            try:
-                instant.astimezone(UTC)
-            except OverflowError as exc:
-                raise forms.ValidationError("Out of range.") from exc
-        return instant
+        if instant is None:
+            return None
+        try:
+            # In UTC: PostgreSQL refuses offsets Python accepts (up to ±23:59, e.g. +21:37).
+            return instant.astimezone(UTC)
+        except OverflowError as exc:
+            raise forms.ValidationError("Out of range.") from exc
 
 
 class InstantFilter(django_filters.IsoDateTimeFilter):
