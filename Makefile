@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install migrate seed lint format check bench clean
+.PHONY: run test install migrate seed lint format check bench reliability clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,7 @@ migrate: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: install
 	$(BIN)/ruff check --fix .
@@ -74,6 +75,17 @@ bench: install
 	$(BIN)/python manage.py bench_billing --customers $(BENCH_BILLING_CUSTOMERS) --sessions $(BENCH_BILLING_SESSIONS)
 	$(BIN)/python manage.py bench_pdf
 	$(BIN)/python manage.py bench_admin $(BENCH_ADMIN_ARGS)
+
+# The published reliability figures (docs/reliability.md): concurrent numbering, killed
+# billing runs, tasks run twice, one Idempotency-Key, schemathesis, the authorization matrix,
+# bad input, brute force. PostgreSQL and Redis only; a scratch database is created and dropped.
+reliability: export CPO_PROFILE ?= development
+reliability: install
+	@if [ -z "$$DATABASE_URL" ] || [ -z "$$CELERY_BROKER_URL" ]; then \
+	  echo "make reliability needs DATABASE_URL (PostgreSQL) and CELERY_BROKER_URL (Redis), e.g. DATABASE_URL=postgres://postgres@127.0.0.1:5432/cpo CELERY_BROKER_URL=redis://127.0.0.1:6379/0 make reliability" >&2; \
+	  exit 2; \
+	fi
+	$(BIN)/python -m tests.reliability $(FIGURES)
 
 clean:
 	rm -rf var/broker var/test

@@ -7,9 +7,12 @@ nothing insecure is assumed).
 
 from __future__ import annotations
 
+import ipaddress
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -55,6 +58,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "axes",
+    "csp",
     "invoicing",
     "customers",
     "sessions.apps.ChargingConfig",
@@ -72,6 +77,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last: turns a sign-in refused by the lockout into the 429 page (kernel/security.py).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "cpo_portal.urls"
@@ -133,9 +141,32 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Staff sign in to the admin by username; drivers to the portal by e-mail (customers/auth.py).
 AUTHENTICATION_BACKENDS = [
+    # First: refuses every sign-in of a locked-out name from a locked-out address.
+    "cpo_portal.kernel.security.SignInLockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
     "customers.auth.EmailBackend",
 ]
+
+# Sign-in lockout (django-axes) for the admin and the portal: after AXES_FAILURE_LIMIT failed
+# sign-ins of one name (username or e-mail) from one client address, that pair is refused,
+# even with the right password, for AXES_COOLOFF_MINUTES (a new failure restarts the wait).
+# Attempts are counted in the database, shared by all web processes.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_CALLABLE = "cpo_portal.kernel.security.sign_in_name"
+AXES_CLIENT_IP_CALLABLE = "cpo_portal.kernel.ratelimit.client_ip"
+AXES_LOCKOUT_CALLABLE = "cpo_portal.kernel.security.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+# Successful sign-ins are not logged by axes (no table of every staff and driver sign-in).
+AXES_DISABLE_ACCESS_LOG = True
+# Reverse proxies in front of the web processes that append to X-Forwarded-For (0: none, the
+# client is REMOTE_ADDR). Decides the client address of the lockout and the reset limit.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Password-reset e-mails: per address and per client address, per hour. Requests beyond get
+# the same "check your inbox" page, and no e-mail.
+PASSWORD_RESET_PER_ADDRESS = env.int("PASSWORD_RESET_PER_ADDRESS", default=3)
+PASSWORD_RESET_PER_CLIENT = env.int("PASSWORD_RESET_PER_CLIENT", default=20)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -162,6 +193,10 @@ STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+# Stored files (invoice PDFs, exports, logos) are readable by the service's user and group
+# only, whatever the process umask: they hold customers' names and addresses.
+FILE_UPLOAD_PERMISSIONS = 0o640
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o750
 
 # Media (PDFs, logos) through django-storages S3 when a bucket is configured.
 AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
@@ -219,7 +254,7 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Task modules outside the apps' own tasks.py (found by autodiscovery): the kernel's.
-CELERY_IMPORTS = ("cpo_portal.kernel.integrations.tasks",)
+CELERY_IMPORTS = ("cpo_portal.kernel.integrations.tasks", "cpo_portal.kernel.exports.tasks")
 
 # E-mail: files in var/mail on a laptop (a PDF attachment would flood the console), SMTP from
 # EMAIL_URL in production.
@@ -263,6 +298,15 @@ API_IDEMPOTENCY_TTL_HOURS = max(24, env.int("API_IDEMPOTENCY_TTL_HOURS", default
 WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
 # Seconds a webhook receiver has to answer before the attempt counts as failed.
 WEBHOOK_TIMEOUT = env.int("WEBHOOK_TIMEOUT", default=10)
+# Webhooks go to public addresses only (checked after DNS resolution, at each attempt);
+# on-premises receivers on loopback/private/link-local addresses must be listed here as
+# networks, e.g. 10.20.0.0/16,192.168.1.5/32 (docs/operations.md).
+WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])
+for _network in WEBHOOK_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"WEBHOOK_ALLOWED_NETWORKS: {exc}") from exc
 # Throttle counters live in the cache: give every web process the same one in production
 # (CACHE_URL=redis://host:6379/1); the default is per process.
 CACHES = {"default": env.cache_url_config(env.str("CACHE_URL", default="") or "locmemcache://")}
@@ -279,6 +323,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "CustomerKindEnum": "customers.api.serializers.WRITABLE_KIND_CHOICES",
         "BillingModeEnum": "customers.api.serializers.WRITABLE_BILLING_MODE_CHOICES",
+        # What a customer reads back: also the read-only anonymous kind and subscription mode.
+        "CustomerKindReadEnum": "customers.models.Customer.Kind",
+        "BillingModeReadEnum": "customers.models.Customer.BillingMode",
         "TokenKindEnum": "customers.models.ChargingToken.Kind",
         "DocumentKindEnum": "invoicing.models.DocumentKind",
         "DocumentStatusEnum": "invoicing.models.DocumentStatus",
@@ -297,6 +344,25 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEVELOPMENT
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEVELOPMENT)
 SECURE_REDIRECT_EXEMPT = [r"^health/$"]
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy on every page (django-csp): scripts, styles, images and fonts from this
+# site only (Swagger UI's assets are served from static/ by the sidecar); the few inline <style>
+# and <script> blocks carry the request's nonce; style attributes stay allowed (the admin's
+# import-export pages and Swagger UI set some). No frames, plugins or foreign form targets.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 SECURE_CONTENT_TYPE_NOSNIFF = True
 
 LOGGING = {

@@ -6,3 +6,7 @@ class CustomersConfig(AppConfig):
 
     name = "customers"
     verbose_name = "Customers"
+
+    def ready(self) -> None:
+        # Registers this app's exports with the kernel's registry (docs/exports.md).
+        from customers import exports  # noqa: F401

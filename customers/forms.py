@@ -6,9 +6,11 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.forms import PasswordResetForm
+from django.contrib.auth.signals import user_login_failed
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
+from cpo_portal.kernel.security import reset_email_allowed
 from customers.auth import customer_of, is_back_office
 from customers.models import Customer
 from customers.services import (
@@ -162,10 +164,6 @@ class PortalSignInForm(forms.Form):
         # One message for an unknown address and a wrong password: it tells nobody who has
         # an account.
         "invalid_login": _("The e-mail address or the password is not correct."),
-        "back_office": _(
-            "This is a back-office account. Staff work in the back-office, not in the "
-            "drivers' portal; sign in there instead."
-        ),
         "no_customer": _(
             "This account is not linked to a customer yet. Please contact your charging operator."
         ),
@@ -187,7 +185,14 @@ class PortalSignInForm(forms.Form):
                     self.error_messages["invalid_login"], code="invalid_login"
                 )
             if is_back_office(user):
-                raise forms.ValidationError(self.error_messages["back_office"], code="back_office")
+                # Exactly the wrong-password answer, counted as a failure like one: the portal
+                # must not confirm a staff account's password to whoever is guessing it.
+                user_login_failed.send(
+                    sender=__name__, credentials={"email": email}, request=self.request
+                )
+                raise forms.ValidationError(
+                    self.error_messages["invalid_login"], code="invalid_login"
+                )
             if customer_of(user) is None:
                 raise forms.ValidationError(self.error_messages["no_customer"], code="no_customer")
             self.user_cache = user
@@ -217,6 +222,12 @@ class PortalPasswordResetForm(PasswordResetForm):
             customer__isnull=False,
         )
         return (user for user in users if user.email.casefold() == email.casefold())
+
+    def save(self, *args, request=None, **kwargs):
+        # Beyond the per-address and per-client limits nothing is sent, and the page answers
+        # as always: it tells nobody whether the address has an account or was limited.
+        if reset_email_allowed(request, self.cleaned_data["email"]):
+            super().save(*args, request=request, **kwargs)
 
 
 def _text(label, max_length, *, autocomplete="", help_text=""):

@@ -117,6 +117,11 @@ class ChargingToken(models.Model):
         CONTRACT_ID = "contract_id", _("Contract ID (eMAID)")
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="tokens")
+    # The customer's operator, copied on save: UIDs are unique per operator, and a database
+    # constraint cannot reach through the customer.
+    operator = models.ForeignKey(
+        "invoicing.Operator", on_delete=models.PROTECT, related_name="+", editable=False
+    )
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
     uid = models.CharField(_("token UID"), max_length=64)
     is_blocked = models.BooleanField(_("blocked"), default=False)
@@ -126,11 +131,41 @@ class ChargingToken(models.Model):
     class Meta:
         ordering = ["uid"]
         constraints = [
-            models.UniqueConstraint(fields=["kind", "uid"], name="token_uid_unique_per_kind"),
+            models.UniqueConstraint(
+                fields=["operator", "kind", "uid"],
+                name="token_uid_unique_per_operator_and_kind",
+                violation_error_message=_("A token of this kind with this UID exists."),
+            ),
         ]
+
+    # OCPI TokenType (cdr_token.type) -> the kind of token it names: both app types are app
+    # accounts (AD_HOC_USER is a one-time one), OTHER is any other identification (eMAID).
+    OCPI_TYPES = {
+        "RFID": Kind.RFID,
+        "APP_USER": Kind.APP,
+        "AD_HOC_USER": Kind.APP,
+        "OTHER": Kind.CONTRACT_ID,
+    }
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.uid}"
+
+    def save(self, *args, **kwargs):
+        self.operator_id = self.customer.operator_id
+        super().save(*args, **kwargs)
+
+    def validate_constraints(self, exclude=None):
+        # Forms leave out the (non-editable) operator: check uniqueness with the customer's
+        # (in an admin inline the customer may be new, not saved yet).
+        customer = (
+            self.customer
+            if self.customer_id is not None or ChargingToken.customer.is_cached(self)
+            else None
+        )
+        if customer is not None and customer.operator_id is not None:
+            self.operator_id = customer.operator_id
+            exclude = set(exclude or ()) - {"operator"}
+        super().validate_constraints(exclude=exclude)
 
 
 class Plan(models.Model):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from invoicing.accounting.resources import Boolean, ExportResource, Integer, Timestamp, column
+from cpo_portal.kernel.exports.columns import Boolean, ExportResource, Integer, Timestamp, column
 
 
 class CustomerResource(ExportResource):

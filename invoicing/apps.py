@@ -18,3 +18,5 @@ class InvoicingConfig(AppConfig):
         events.register()
         # Pricing falls back to the tax rules of the charge point's country (docs/invoicing.md).
         register_place_rates(place_rates_lookup)
+        # Registers this app's exports with the kernel's registry (docs/exports.md).
+        from invoicing.accounting import exports  # noqa: F401

@@ -8,6 +8,7 @@ from celery import shared_task
 from django.db import DatabaseError
 from django.utils import timezone
 
+from cpo_portal.kernel.periods import previous_period, today_for
 from invoicing.billing import runs as billing
 from invoicing.documents import issuing as services
 from invoicing.documents.selectors import never_billed
@@ -64,7 +65,7 @@ def run_monthly_billing() -> list[int]:
     for operator in Operator.objects.exclude(
         invoicing_settings__issuing_schedule=InvoicingSettings.IssuingSchedule.COLLECT_ONLY
     ):
-        period = billing.previous_period(services.today_for(operator))
+        period = previous_period(today_for(operator))
         runs.append(billing.queue_billing_run(operator=operator, period=period).pk)
     return runs
 

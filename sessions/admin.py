@@ -16,6 +16,7 @@ from django.utils.text import get_valid_filename
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from cpo_portal.kernel import formatting
 from cpo_portal.kernel.admin.exports import ExportAdminMixin
 from cpo_portal.kernel.admin.lists import (
     DateRangeFilter,
@@ -40,13 +41,6 @@ def json_download(data: object, filename: str) -> HttpResponse:
     response = HttpResponse(dump_json(data), content_type="application/json; charset=utf-8")
     response["Content-Disposition"] = content_disposition_header(True, filename)
     return response
-
-
-def format_duration(seconds: int | None) -> str:
-    """Seconds as h:mm (h:mm:ss when there are leftover seconds)."""
-    minutes, secs = divmod(int(seconds or 0), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if secs else f"{hours}:{minutes:02d}"
 
 
 class EVSEInline(admin.TabularInline):
@@ -339,15 +333,15 @@ class ChargingSessionAdmin(ExportAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=_("energy"))
     def energy(self, obj):
-        return f"{obj.energy_kwh} kWh"
+        return formatting.energy_text(obj.energy_kwh, localized=False)
 
     @admin.display(description=_("charging time (h:mm)"))
     def charging_time(self, obj):
-        return format_duration(obj.charging_seconds)
+        return formatting.clock_duration(obj.charging_seconds or 0)
 
     @admin.display(description=_("idle time (h:mm)"))
     def idle_time(self, obj):
-        return format_duration(obj.idle_seconds)
+        return formatting.clock_duration(obj.idle_seconds or 0)
 
     @admin.action(description=_("Re-price selected sessions"), permissions=["reprice"])
     def reprice(self, request, queryset):

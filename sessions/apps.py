@@ -16,3 +16,5 @@ class ChargingConfig(AppConfig):
         from sessions import events
 
         events.register()
+        # Registers this app's exports with the kernel's registry (docs/exports.md).
+        from sessions import exports  # noqa: F401

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from invoicing.accounting.resources import (
+from cpo_portal.kernel.exports.columns import (
     ExportResource,
     Integer,
     Money,
     Number,
     Timestamp,
-    billing_document_number,
     column,
 )
 
@@ -16,8 +15,8 @@ from invoicing.accounting.resources import (
 class SessionBreakdownResource(ExportResource):
     """One row per charge line of a session, each repeating the session's columns."""
 
-    # The rows are SessionChargeLine objects: invoicing.accounting.exports expands each session
-    # into its lines, and a session without lines (not priced yet) into one line-less row.
+    # The rows are SessionChargeLine objects: sessions/exports.py expands each session into its
+    # lines, and a session without lines (not priced yet) into one line-less row.
 
     session_id = column("session_id", Integer())
     source = column("session__source")
@@ -39,6 +38,8 @@ class SessionBreakdownResource(ExportResource):
     session_total_net = column("session__total_net", Money())
     session_total_vat = column("session__total_vat", Money())
     session_total_gross = column("session__total_gross", Money())
+    # The number of the invoice that bills the session: invoicing adds it to the sessions
+    # (the annotation `billing_document_number`, invoicing/accounting/exports.py).
     document_number = column("session__billing_document_number")
     line_position = column("position", Integer())
     component = column("component")
@@ -53,9 +54,7 @@ class SessionBreakdownResource(ExportResource):
 
     @classmethod
     def prepare(cls, queryset):
-        """Sessions (not lines) with their relations, document number and charge lines."""
-        return (
-            queryset.select_related("operator", "token", "evse__location")
-            .annotate(billing_document_number=billing_document_number())
-            .prefetch_related("charge_lines")
+        """Sessions (not lines) with their relations and charge lines."""
+        return queryset.select_related("operator", "token", "evse__location").prefetch_related(
+            "charge_lines"
         )

@@ -404,6 +404,15 @@ def _pricing_errors(exc: PricingError, default: str) -> dict[str, list[str]]:
     return {default: [str(exc)]}
 
 
+def _token_uid(value: Any, name: str, errors: dict) -> str:
+    if value in (None, ""):
+        return ""
+    if not isinstance(value, str):
+        _error(errors, name, "Must be a string.")
+        return ""
+    return value.strip()
+
+
 def _validate_native(index: int, data: Any) -> _Candidate | dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if not isinstance(data, Mapping):
@@ -421,7 +430,22 @@ def _validate_native(index: int, data: Any) -> _Candidate | dict[str, list[str]]
     idle_minutes = _decimal(
         data, "idle_minutes", errors, required=False, maximum=_MAX_SESSION_MINUTES
     )
-    token_uid = str(data.get("token_uid") or "").strip()
+    token_uid = _token_uid(data.get("token_uid"), "token_uid", errors)
+    token_kind = str(data.get("token_kind") or "").strip()
+    if token_kind:
+        # Our kinds (rfid, app, contract_id) or the OCPI token types (RFID, APP_USER, ...).
+        kind = token_kind if token_kind in ChargingToken.Kind.values else None
+        kind = kind or ChargingToken.OCPI_TYPES.get(token_kind)
+        if kind is None:
+            _error(
+                errors,
+                "token_kind",
+                f"Unknown token kind “{token_kind}”: one of "
+                f"{', '.join(ChargingToken.Kind.values)}.",
+            )
+        elif not token_uid:
+            _error(errors, "token_kind", "Give token_uid with token_kind.")
+        token_kind = kind or ""
     customer_id = data.get("customer_id")
     if customer_id not in (None, "") and (
         not isinstance(customer_id, int)
@@ -478,6 +502,7 @@ def _validate_native(index: int, data: Any) -> _Candidate | dict[str, list[str]]
         ended_at=ended_at,
         periods=periods,
         token_uid=token_uid,
+        token_kind=token_kind,
         customer_id=customer_id or None,
         ad_hoc_email=ad_hoc_email,
     )
@@ -496,9 +521,24 @@ def _validate_cdr(index: int, data: Any) -> _Candidate | dict[str, list[str]]:
         _error(errors, "cdr_location.evse_id", "This field is required.")
     else:
         evse_id = str(location["evse_id"])
-    token = data.get("cdr_token") or {}
-    token_uid = str(token.get("uid") or "") if isinstance(token, Mapping) else ""
-    token_kind = str(token.get("type") or "") if isinstance(token, Mapping) else ""
+    token = data.get("cdr_token")
+    token_uid = token_kind = ""
+    if isinstance(token, Mapping):
+        token_uid = _token_uid(token.get("uid"), "cdr_token.uid", errors)
+        token_type = token.get("type")
+        if token_type not in (None, ""):
+            token_kind = (
+                ChargingToken.OCPI_TYPES.get(token_type, "") if isinstance(token_type, str) else ""
+            )
+            if not token_kind:
+                _error(
+                    errors,
+                    "cdr_token.type",
+                    f"Unknown token type: one of {', '.join(ChargingToken.OCPI_TYPES)}.",
+                )
+    elif token is not None:
+        # A string would otherwise bill the session to the anonymous customer.
+        _error(errors, "cdr_token", "Must be an OCPI CdrToken object with uid and type.")
     embedded = None
     tariff_id = ""
     tariffs = data.get("tariffs") or []
@@ -634,12 +674,11 @@ def _ingest_batch(
         t.ocpi_id: t
         for t in Tariff.objects.filter(operator=operator, ocpi_id__in={c.tariff_id for c in fresh})
     }
-    tokens = {
-        t.uid: t
-        for t in ChargingToken.objects.filter(
-            customer__operator=operator, uid__in={c.token_uid for c in fresh if c.token_uid}
-        ).select_related("customer")
-    }
+    tokens: dict[str, list[ChargingToken]] = {}
+    for t in ChargingToken.objects.filter(
+        operator=operator, uid__in={c.token_uid for c in fresh if c.token_uid}
+    ).select_related("customer"):
+        tokens.setdefault(t.uid, []).append(t)
     customer_ids = {c.customer_id for c in fresh if c.customer_id}
     customers = Customer.objects.filter(operator=operator).in_bulk(customer_ids)
     fallback_rates = vat_rates_for(operator)
@@ -657,9 +696,7 @@ def _ingest_batch(
         tariff = tariffs.get(c.tariff_id)
         if tariff is None:
             _error(errors, "tariff_id", f"Unknown tariff “{c.tariff_id}”.")
-        token = tokens.get(c.token_uid) if c.token_uid else None
-        if c.token_uid and token is None:
-            _error(errors, "token_uid", f"Unknown charging token “{c.token_uid}”.")
+        token = _match_token(c, tokens, errors)
         customer = token.customer if token else None
         if c.customer_id:
             customer = customers.get(c.customer_id)
@@ -747,6 +784,34 @@ def _ingest_batch(
         _store(operator, to_store, outcomes)
         _announce_ingested(operator, to_store, outcomes)
     return [outcomes[index] for index, _payload in batch]
+
+
+def _match_token(
+    c: _Candidate, tokens: dict[str, list[ChargingToken]], errors: dict[str, list[str]]
+) -> ChargingToken | None:
+    """The token a session names: its UID and kind; a UID shared by several kinds needs one."""
+    if not c.token_uid:
+        return None
+    cdr = c.payload_format == ChargingSession.PayloadFormat.OCPI_CDR
+    matches = [t for t in tokens.get(c.token_uid, []) if not c.token_kind or t.kind == c.token_kind]
+    if not matches:
+        _error(
+            errors,
+            "cdr_token.uid" if cdr else "token_uid",
+            f"Unknown charging token “{c.token_uid}”"
+            + (f" of kind {c.token_kind}." if c.token_kind else "."),
+        )
+        return None
+    if len(matches) > 1:
+        kinds = ", ".join(sorted(t.kind for t in matches))
+        _error(
+            errors,
+            "cdr_token.type" if cdr else "token_kind",
+            f"Tokens of several kinds ({kinds}) have the UID “{c.token_uid}”: give the kind "
+            + ("(RFID, APP_USER, AD_HOC_USER or OTHER)." if cdr else "(rfid, app or contract_id)."),
+        )
+        return None
+    return matches[0]
 
 
 def _announce_ingested(

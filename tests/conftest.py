@@ -8,6 +8,17 @@ import os
 import pytest
 from django.conf import settings as django_settings
 
+from tests.cpo_portal.kernel.api.support import (  # noqa: F401  (fixtures of every door's tests)
+    _fresh_throttle_counters,
+    anonymous_api,
+    api,
+    integrator,
+    monthly_company,
+    other_api,
+    other_operator,
+    per_session_customer,
+    read_api,
+)
 from tests.factories import OperatorFactory
 
 # Debian's Chromium, driven by Playwright in tests marked `browser`.
@@ -37,6 +48,17 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         if os.environ.get("CI"):
             pytest.fail(f"CI must run the browser tests: {reason}.")
         pytest.skip(f"{reason}; CI runs it")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    # Rate-limit counters (reset e-mails, API throttle) live in the cache, not the database:
+    # one test's requests must not count against the next one.
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

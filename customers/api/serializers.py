@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
 from customers.models import INVOICE_DETAIL_FIELDS, ChargingToken, Customer
@@ -26,6 +27,31 @@ WRITABLE_KIND_CHOICES = _choices(Customer.Kind, WRITABLE_KINDS)
 WRITABLE_BILLING_MODE_CHOICES = _choices(Customer.BillingMode, WRITABLE_BILLING_MODES)
 
 
+class WritableChoiceField(serializers.ChoiceField):
+    """Accepts the writable choices; reads any of `read_choices` (e.g. kind anonymous)."""
+
+    def __init__(self, *, read_choices, **kwargs):
+        self.read_choices = read_choices
+        super().__init__(**kwargs)
+
+    def to_representation(self, value):
+        return value
+
+
+class WritableChoiceFieldExtension(OpenApiSerializerFieldExtension):
+    """The schema says so: requests list the writable choices, responses every readable one."""
+
+    target_class = WritableChoiceField
+
+    def map_serializer_field(self, auto_schema, direction):
+        if direction == "request":
+            return auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        read = serializers.ChoiceField(
+            choices=self.target.read_choices, allow_blank=self.target.allow_blank
+        )
+        return auto_schema._map_serializer_field(read, direction, bypass_extensions=True)
+
+
 class TokenBriefSerializer(serializers.ModelSerializer):
     """A token as listed on its customer."""
 
@@ -45,8 +71,9 @@ class CustomerSerializer(serializers.ModelSerializer):
     """A customer with invoice details, checked by the operator's rules (as in admin and portal)."""
 
     id = serializers.IntegerField(read_only=True, help_text="The customer's id in this API.")
-    kind = serializers.ChoiceField(
+    kind = WritableChoiceField(
         choices=WRITABLE_KIND_CHOICES,
+        read_choices=Customer.Kind.choices,
         help_text="individual or company (their mandatory invoice details follow the "
         "operator's settings), or ad_hoc (a driver who left only an e-mail, erased after 30 "
         "days). The operator's anonymous customer is read-only (kind anonymous).",
@@ -109,8 +136,9 @@ class CustomerSerializer(serializers.ModelSerializer):
         help_text="The customer asked for full invoices with these details (else receipts, "
         "if the operator always issues them).",
     )
-    billing_mode = serializers.ChoiceField(
+    billing_mode = WritableChoiceField(
         choices=WRITABLE_BILLING_MODE_CHOICES,
+        read_choices=Customer.BillingMode.choices,
         required=False,
         allow_blank=True,
         help_text="Empty: the operator's issuing schedule; per_session or monthly override it. "
@@ -142,13 +170,6 @@ class CustomerSerializer(serializers.ModelSerializer):
         ]
         # The model's constraints are checked in validate() with the API's own wording.
         validators = []
-
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        # Read-only values outside the writable choices are shown as they are.
-        data["kind"] = instance.kind
-        data["billing_mode"] = instance.billing_mode
-        return data
 
     def _settings(self) -> InvoicingSettings:
         return self.context["operator"].invoicing_settings
@@ -185,7 +206,7 @@ class ChargingTokenSerializer(serializers.ModelSerializer):
         help_text="rfid (card UID), app (app account) or contract_id (eMAID).",
     )
     uid = serializers.CharField(
-        max_length=64, help_text="The UID; unique per kind across the whole system."
+        max_length=64, help_text="The UID; unique per kind among the operator's tokens."
     )
     is_blocked = serializers.BooleanField(
         required=False, help_text="Blocked tokens are refused when the CPMS asks to charge."
@@ -212,7 +233,8 @@ class ChargingTokenSerializer(serializers.ModelSerializer):
     def validate(self, attrs):
         kind = attrs.get("kind", getattr(self.instance, "kind", None))
         uid = attrs.get("uid", getattr(self.instance, "uid", None))
-        clash = ChargingToken.objects.filter(kind=kind, uid=uid)
+        # Other operators' tokens are neither a clash nor revealed by one.
+        clash = ChargingToken.objects.filter(operator=self.context["operator"], kind=kind, uid=uid)
         if self.instance is not None:
             clash = clash.exclude(pk=self.instance.pk)
         if clash.exists():

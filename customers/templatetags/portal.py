@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django import template
 from django.utils import formats, timezone, translation
 
-from invoicing.output import pdf
+from cpo_portal.kernel import formatting
 
 register = template.Library()
 
@@ -26,8 +26,9 @@ def money(value, currency: str = "") -> str:
     """An amount with 2 decimals and the language's separators, then the currency: 12.50 EUR."""
     if value is None or value == "":
         return ""
-    text = pdf.money(Decimal(value))
-    return _ltr(f"{text}\u00a0{currency}" if currency else text)
+    if not currency:
+        return _ltr(formatting.money(Decimal(value)))
+    return _ltr(formatting.amount(Decimal(value), currency, separator="\u00a0"))
 
 
 @register.filter
@@ -35,7 +36,7 @@ def kwh(value) -> str:
     """Energy with 3 decimals: 12.345 kWh."""
     if value is None:
         return ""
-    return _ltr(f"{pdf.decimal_text(Decimal(value), places=3)}\u00a0kWh")
+    return _ltr(f"{formatting.decimal_text(Decimal(value), places=3)}\u00a0{formatting.KWH}")
 
 
 @register.filter
@@ -44,13 +45,13 @@ def duration(value) -> str:
     if value is None or value == "":
         return ""
     seconds = value.total_seconds() if isinstance(value, timedelta) else value
-    return pdf.duration_text(int(seconds))
+    return formatting.duration_text(int(seconds))
 
 
 @register.filter
 def rate(value) -> str:
     """A VAT rate without needless decimals: 19 %."""
-    return "" if value is None else _ltr(pdf.rate_text(value))
+    return "" if value is None else _ltr(formatting.rate_text(value))
 
 
 @register.filter
@@ -79,4 +80,4 @@ def session_duration(session) -> str:
 @register.filter
 def unit_price(value) -> str:
     """A price per unit with 2 to 6 decimals, as many as it has: 0.39, 0.041667."""
-    return "" if value is None else _ltr(pdf.unit_price_text(Decimal(value)))
+    return "" if value is None else _ltr(formatting.unit_price_text(Decimal(value)))

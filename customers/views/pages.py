@@ -13,6 +13,7 @@ from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
+from cpo_portal.kernel import formatting
 from cpo_portal.kernel.errors import InvalidInput
 from cpo_portal.kernel.files import file_response
 from cpo_portal.kernel.money import ZERO
@@ -69,9 +70,9 @@ def session_rows(session: ChargingSession, *, hide_energy: bool, label: str) -> 
         rows.append(
             Row(
                 description=line.get_component_display(),
-                quantity=f"{pdf.quantity_text(line.quantity, line.unit)} "
+                quantity=f"{formatting.quantity_text(line.quantity, line.unit)} "
                 f"{pdf.unit_label(line.unit)}",
-                unit_price=pdf.unit_price_text(line.unit_price),
+                unit_price=formatting.unit_price_text(line.unit_price),
                 net=line.net,
                 vat_rate=line.vat_rate,
                 gross=line.gross,
@@ -91,8 +92,10 @@ def document_rows(document: Document, *, hide_energy: bool, label: str) -> list[
             quantity = unit_price = ""
         else:
             description = pdf.service_label(line.service, line.description)
-            quantity = f"{pdf.quantity_text(line.quantity, line.unit)} {pdf.unit_label(line.unit)}"
-            unit_price = pdf.unit_price_text(line.unit_price)
+            quantity = (
+                f"{formatting.quantity_text(line.quantity, line.unit)} {pdf.unit_label(line.unit)}"
+            )
+            unit_price = formatting.unit_price_text(line.unit_price)
         rows.append(Row(description, quantity, unit_price, line.net, line.vat_rate))
     return rows
 

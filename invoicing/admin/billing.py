@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -16,13 +15,14 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from kombu.exceptions import OperationalError as BrokerError
 
+from cpo_portal.kernel import formatting
 from cpo_portal.kernel.admin.errors import show_domain_error
 from cpo_portal.kernel.errors import DomainError
+from cpo_portal.kernel.periods import parse_period, previous_period, today_for
 from invoicing.admin.common import ACTION_TEMPLATE, FirstRowsInline, change_url
 from invoicing.admin.forms import StartBillingRunForm
 from invoicing.billing import runs
-from invoicing.billing.runs import parse_period, queue_billing_run
-from invoicing.documents.issuing import today_for
+from invoicing.billing.runs import queue_billing_run
 from invoicing.models import BillingRun, BillingRunError, Operator
 
 logger = logging.getLogger(__name__)
@@ -41,13 +41,6 @@ class BillingRunErrorInline(FirstRowsInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("customer")
-
-
-def format_timedelta(value: timedelta | None) -> str:
-    if value is None:
-        return "-"
-    seconds = int(value.total_seconds())
-    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
 @admin.register(BillingRun)
@@ -130,7 +123,9 @@ class BillingRunAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("duration (h:mm:ss)"))
     def duration(self, obj):
-        return format_timedelta(obj.duration)
+        if obj.duration is None:
+            return "-"
+        return formatting.clock_duration(int(obj.duration.total_seconds()), with_seconds=True)
 
     @admin.display(description=_("documents issued"))
     def documents(self, obj):
@@ -211,8 +206,7 @@ class BillingRunAdmin(admin.ModelAdmin):
         if len(operators) != 1:
             return {}
         (operator,) = operators
-        first = today_for(operator).replace(day=1)
-        previous = (first - timedelta(days=1)).replace(day=1)
+        previous = previous_period(today_for(operator))
         return {"operator": operator.pk, "period": f"{previous:%Y-%m}"}
 
     def started_message(self, run: BillingRun) -> str:

@@ -21,6 +21,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from cpo_portal.kernel import formatting
 from cpo_portal.kernel.admin.errors import show_domain_error
 from cpo_portal.kernel.admin.exports import ExportAdminMixin
 from cpo_portal.kernel.admin.lists import (
@@ -302,7 +303,7 @@ class BilledSessionInline(FirstRowsInline):
 
     @admin.display(description=_("total incl. VAT"))
     def gross(self, obj):
-        return f"{obj.session.total_gross} {obj.session.currency}"
+        return formatting.amount(obj.session.total_gross, obj.session.currency, localized=False)
 
 
 class PaymentInline(ReadOnlyInline):
@@ -624,8 +625,14 @@ class DocumentAdmin(DocumentOutputsAdminMixin, ExportAdminMixin, admin.ModelAdmi
                 (_("Status"), document.get_status_display()),
                 (_("Customer"), document.customer),
                 (_("Issue date"), document.issue_date),
-                (_("Total incl. VAT"), f"{document.total_gross} {document.currency}"),
-                (_("Paid"), f"{document.amount_paid} {document.currency}"),
+                (
+                    _("Total incl. VAT"),
+                    formatting.amount(document.total_gross, document.currency, localized=False),
+                ),
+                (
+                    _("Paid"),
+                    formatting.amount(document.amount_paid, document.currency, localized=False),
+                ),
             ],
             "form": form,
             "media": self.media + form.media,

@@ -8,8 +8,8 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from cpo_portal.kernel.errors import InvalidInput
+from cpo_portal.kernel.periods import today_for
 from customers.models import INVOICE_DETAIL_FIELDS, Customer
-from invoicing.documents.issuing import today_for
 from invoicing.documents.numbering import change_next_number, check_next_number
 from invoicing.models import (
     RECIPIENT_FIELDS,

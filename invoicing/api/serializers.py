@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
 from cpo_portal.kernel.api.lists import CompiledListSerializer
+from cpo_portal.kernel.periods import today_for
 from invoicing.models import (
     BillingRun,
     BillingRunError,
@@ -18,6 +21,7 @@ from invoicing.models import (
     DocumentStatus,
     Payment,
 )
+from invoicing.payments.recording import payment_date_error
 from sessions.representations import ChargeLineSerializer
 
 # An id no document has, replaced by each document's id in the PDF URL.
@@ -211,6 +215,23 @@ class InvoiceSessionSerializer(serializers.Serializer):
     )
 
 
+class PlainAmountField(serializers.DecimalField):
+    """A positive amount written plainly: digits, at most 2 decimals; no exponent ("1e2")."""
+
+    PLAIN = re.compile(r"\d{1,12}(\.\d{1,2})?")
+
+    def to_internal_value(self, data):
+        text = data.strip() if isinstance(data, str) else data
+        if isinstance(text, bool) or not isinstance(text, str | int | Decimal):
+            self.fail("invalid")
+        if not self.PLAIN.fullmatch(str(text)):
+            raise serializers.ValidationError(
+                "Write the amount as a plain positive decimal with at most 2 decimals, "
+                'e.g. "19.99".'
+            )
+        return super().to_internal_value(text)
+
+
 class PaymentSerializer(serializers.ModelSerializer):
     """Money received against a document."""
 
@@ -218,13 +239,16 @@ class PaymentSerializer(serializers.ModelSerializer):
     invoice = serializers.IntegerField(
         source="document_id", read_only=True, help_text="The document paid."
     )
-    amount = serializers.DecimalField(
+    amount = PlainAmountField(
         max_digits=14,
         decimal_places=2,
         min_value=Decimal("0.01"),
-        help_text='Amount received, a decimal string with at most 2 decimals, e.g. "19.99".',
+        help_text='Amount received, a decimal string with at most 2 decimals, e.g. "19.99" '
+        '(no exponent such as "1e2").',
     )
-    paid_on = serializers.DateField(help_text="When the money was received.")
+    paid_on = serializers.DateField(
+        help_text="When the money was received: not in the future, at most 10 years ago."
+    )
     method = serializers.ChoiceField(
         choices=Payment.Method.choices,
         help_text="bank_transfer, direct_debit, card, cash or other.",
@@ -241,6 +265,13 @@ class PaymentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Payment
         fields = ["id", "invoice", "amount", "paid_on", "method", "reference", "created_at"]
+
+    def validate_paid_on(self, value):
+        today = today_for(self.context["operator"]) if "operator" in self.context else None
+        error = payment_date_error(paid_on=value, today=today or timezone.localdate())
+        if error:
+            raise serializers.ValidationError(error)
+        return value
 
 
 class InvoiceDetailSerializer(InvoiceSerializer):

@@ -12,13 +12,14 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 
+from cpo_portal.kernel.api.filters import IdFilter
 from cpo_portal.kernel.api.framework import (
     ExactJSONRenderer,
     IntegratorViewSet,
     PdfRenderer,
 )
 from cpo_portal.kernel.files import file_response
-from invoicing.api.filters import IdFilter
+from cpo_portal.kernel.periods import parse_period
 from invoicing.api.serializers import (
     BillingRunErrorSerializer,
     BillingRunRequestSerializer,
@@ -29,7 +30,7 @@ from invoicing.api.serializers import (
     InvoiceSerializer,
     PaymentSerializer,
 )
-from invoicing.billing.runs import parse_period, queue_billing_run
+from invoicing.billing.runs import queue_billing_run
 from invoicing.documents.issuing import issue_credit_note
 from invoicing.models import BilledSession, BillingRun, Document, DocumentKind, DocumentStatus
 from invoicing.output import emails as delivery
@@ -209,7 +210,7 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Integrato
         document = self.get_object()
         if request.method == "GET":
             return Response(PaymentSerializer(document.payments.all(), many=True).data)
-        serializer = PaymentSerializer(data=request.data)
+        serializer = PaymentSerializer(data=request.data, context={"operator": document.operator})
         serializer.is_valid(raise_exception=True)
         # Not payable (allowed_actions) is a 409; too much money a 400 on "amount".
         payment = record_payment(document=document, **serializer.validated_data)

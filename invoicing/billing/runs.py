@@ -15,14 +15,16 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from django.db import DatabaseError, transaction
 from django.db.models import Count, F
 from django.utils import timezone
 
+from cpo_portal.kernel.periods import period_bounds, today_for
+from cpo_portal.kernel.tenancy import Operator
 from customers.models import Customer
+from invoicing.billing.models import BillingRun, BillingRunChunk, BillingRunError
 from invoicing.documents.composition import (
     ChargeGroup,
     InvoicingError,
@@ -33,18 +35,10 @@ from invoicing.documents.composition import (
     profile_for,
     recipient_errors,
 )
-from invoicing.documents.issuing import charge_groups, store_drafts, today_for
+from invoicing.documents.issuing import charge_groups, store_drafts
+from invoicing.documents.models import BilledSession, Document, DocumentOrigin
 from invoicing.documents.selectors import never_billed
-from invoicing.models import (
-    BilledSession,
-    BillingRun,
-    BillingRunChunk,
-    BillingRunError,
-    Document,
-    DocumentOrigin,
-    InvoicingSettings,
-    Operator,
-)
+from invoicing.setup.models import InvoicingSettings
 from invoicing.signals import billing_chunks_planned
 from sessions.models import ChargingSession
 
@@ -53,35 +47,6 @@ logger = logging.getLogger(__name__)
 CHUNK_CUSTOMERS = 500
 CHUNK_SESSIONS = 20_000
 MONTHLY = InvoicingSettings.IssuingSchedule.MONTHLY
-
-
-def parse_period(text: str) -> date:
-    """'2026-10' -> 2026-10-01, with a sentence when it is not a month."""
-    try:
-        year, month = (int(part) for part in text.split("-"))
-        return date(year, month, 1)
-    except ValueError:
-        raise InvoicingError(
-            f"“{text}” is not a month; write it as YYYY-MM, e.g. 2026-10.", field="period"
-        ) from None
-
-
-def previous_period(today: date) -> date:
-    first = today.replace(day=1)
-    return date(first.year - 1, 12, 1) if first.month == 1 else first.replace(month=first.month - 1)
-
-
-def period_bounds(period: date, time_zone: str) -> tuple[datetime, datetime, date, date]:
-    """The month as [start, end) instants in the operator's time zone, and its first/last day."""
-    zone = ZoneInfo(time_zone)
-    following = (
-        date(period.year + 1, 1, 1)
-        if period.month == 12
-        else date(period.year, period.month + 1, 1)
-    )
-    start = datetime(period.year, period.month, 1, tzinfo=zone)
-    end = datetime(following.year, following.month, 1, tzinfo=zone)
-    return start, end, period, date.fromordinal(following.toordinal() - 1)
 
 
 def _period_sessions(run: BillingRun):

@@ -8,7 +8,8 @@ admin shows its buttons and the API its answers from `allowed_actions`.
 from __future__ import annotations
 
 from cpo_portal.kernel.errors import StateConflict
-from invoicing.models import Document, DocumentKind, DocumentStatus
+from invoicing.documents.models import Document, DocumentStatus
+from invoicing.setup.models import DocumentKind
 
 __all__ = [
     "ACTIONS",

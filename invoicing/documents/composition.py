@@ -12,25 +12,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from django.db.models import Q
 from django.utils import translation
 
 from cpo_portal.kernel.errors import InvalidInput
 from cpo_portal.kernel.money import ZERO, round_money, vat_breakdown
+from cpo_portal.kernel.periods import local_date
+from cpo_portal.kernel.tenancy import Operator
 from customers.models import INVOICE_DETAIL_FIELDS, Customer
 from customers.services import invoice_detail_errors
-from invoicing.models import (
-    RECIPIENT_FIELDS,
-    Document,
-    DocumentKind,
-    DocumentLine,
-    DocumentOrigin,
-    InvoicingSettings,
-    IssuingProfile,
-    Operator,
-)
+from invoicing.documents.models import RECIPIENT_FIELDS, Document, DocumentLine, DocumentOrigin
+from invoicing.setup.models import DocumentKind, InvoicingSettings, IssuingProfile
 from invoicing.tax.models import TaxCategory
 from invoicing.tax.rules import TaxTable, decide, load_table, supplier_vat_id
 from sessions.models import ChargingSession
@@ -351,10 +344,6 @@ def vat_summary(lines: Iterable[DocumentLine]) -> tuple[list[dict], Decimal, Dec
     total_net = sum((row[2] for row in rows), ZERO)
     total_vat = sum((row[3] for row in rows), ZERO)
     return summary, total_net, total_vat
-
-
-def local_date(moment: datetime, time_zone: str) -> date:
-    return moment.astimezone(ZoneInfo(time_zone)).date()
 
 
 def compose_document(

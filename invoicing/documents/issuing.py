@@ -9,12 +9,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
+from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, Sum
-from django.utils import timezone
 
 from cpo_portal.kernel.integrations import webhooks
+from cpo_portal.kernel.periods import local_date, today_for
+from cpo_portal.kernel.tenancy import Operator
 from customers.models import Customer
 from customers.services import clean_invoice_details, invoice_detail_errors
 from invoicing.documents.actions import CORRECT_RECIPIENT, CREDIT, require_action
@@ -28,28 +30,28 @@ from invoicing.documents.composition import (
     customers_on_schedule,
     document_kind_for,
     issuing_schedule_of,
-    local_date,
     profile_for,
     recipient_errors,
 )
-from invoicing.documents.numbering import issue_drafts
-from invoicing.documents.selectors import billed, never_billed
-from invoicing.models import (
+from invoicing.documents.models import (
     RECIPIENT_FIELDS,
     BilledSession,
-    BillingRun,
     Document,
     DocumentKind,
     DocumentLine,
     DocumentOrigin,
     DocumentStatus,
-    InvoicingSettings,
-    Operator,
     RecipientCorrection,
 )
+from invoicing.documents.numbering import issue_drafts
+from invoicing.documents.selectors import billed, never_billed
+from invoicing.setup.models import InvoicingSettings
 from invoicing.setup.operators import ensure_series
 from invoicing.signals import documents_issued, recipient_corrected
 from sessions.models import ChargingSession, SessionChargeLine
+
+if TYPE_CHECKING:  # a billing run issues documents; documents never need billing at run time
+    from invoicing.billing.models import BillingRun
 
 logger = logging.getLogger(__name__)
 
@@ -62,11 +64,6 @@ __all__ = [
     "sessions_due_per_session",
     "store_drafts",
 ]
-
-
-def today_for(operator: Operator) -> date:
-    """Today in the operator's time zone: the issue date of what is issued now."""
-    return local_date(timezone.now(), operator.time_zone)
 
 
 # --- storing ---------------------------------------------------------------------------------

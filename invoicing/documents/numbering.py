@@ -17,7 +17,8 @@ from django.db.models import Max
 from django.utils import timezone
 
 from invoicing.documents.composition import InvoicingError
-from invoicing.models import Document, DocumentStatus, NumberingSeries
+from invoicing.documents.models import Document, DocumentStatus
+from invoicing.setup.models import NumberingSeries
 
 
 def check_next_number(*, series: NumberingSeries, next_number: int) -> None:

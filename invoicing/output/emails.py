@@ -20,8 +20,11 @@ from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from invoicing.models import Document, DocumentFile, DocumentKind, EmailDelivery
+from cpo_portal.kernel import formatting
+from invoicing.documents.models import Document
 from invoicing.output import pdf
+from invoicing.output.models import DocumentFile, EmailDelivery
+from invoicing.setup.models import DocumentKind
 from invoicing.signals import email_delivery_queued
 
 logger = logging.getLogger(__name__)
@@ -160,9 +163,9 @@ def email_context(document: Document) -> dict:
         "document": document,
         "title": pdf.document_title(document.kind),
         "number": document.display_number,
-        "issue_date": pdf.long_date(document.issue_date),
-        "due_date": pdf.long_date(document.due_date) if payable else "",
-        "total": pdf.amount(document.total_gross, document.currency),
+        "issue_date": formatting.long_date(document.issue_date),
+        "due_date": formatting.long_date(document.due_date) if payable else "",
+        "total": formatting.amount(document.total_gross, document.currency),
         # Ad-hoc drivers are known by their e-mail address only: no "Dear walkin@…".
         "recipient_name": ""
         if document.recipient_name == document.recipient_email

@@ -17,9 +17,10 @@ from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from invoicing.models import Document, DocumentFile, DocumentStatus, RenderFailure
+from invoicing.documents.models import Document, DocumentStatus
 from invoicing.output import emails as delivery
 from invoicing.output import pdf
+from invoicing.output.models import DocumentFile, RenderFailure
 from invoicing.signals import pdf_batch_requested, pdf_render_requested
 
 logger = logging.getLogger(__name__)

@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db import transaction
 
 from cpo_portal.kernel.integrations import webhooks
 from cpo_portal.kernel.money import round_money
+from cpo_portal.kernel.periods import today_for
 from invoicing.documents.actions import RECORD_PAYMENT, require_action
 from invoicing.documents.composition import InvoicingError
-from invoicing.models import Document, DocumentStatus, Payment
+from invoicing.documents.models import Document, DocumentStatus
+from invoicing.payments.models import Payment
 from invoicing.subscriptions.lifecycle import settle_after_payment
+
+# A payment is dated within this window around today: older is a typo, later is not received.
+PAYMENT_DATE_PAST_YEARS = 10
+PAYMENT_DATE_FUTURE_DAYS = 1
+
+
+def payment_date_error(*, paid_on: date, today: date) -> str | None:
+    """Why a payment date is not believable, or None (a typo like 9999 is refused)."""
+    earliest = today.replace(year=today.year - PAYMENT_DATE_PAST_YEARS, day=1)
+    latest = today + timedelta(days=PAYMENT_DATE_FUTURE_DAYS)
+    if not earliest <= paid_on <= latest:
+        return (
+            f"The payment date must be between {earliest.isoformat()} and "
+            f"{latest.isoformat()} (money already received)."
+        )
+    return None
 
 
 def record_payment(
@@ -33,6 +51,8 @@ def record_payment(
             raise InvoicingError("A payment amount must be more than zero.", field="amount")
         if method not in Payment.Method.values:
             raise InvoicingError(f"Unknown payment method “{method}”.", field="method")
+        if error := payment_date_error(paid_on=paid_on, today=today_for(locked.operator)):
+            raise InvoicingError(error, field="paid_on")
         outstanding = locked.total_gross - locked.amount_paid
         if amount > outstanding:
             raise InvoicingError(

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from django.conf import settings as django_settings
 from django.core.mail import EmailMultiAlternatives
@@ -22,6 +21,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from cpo_portal.kernel.money import ZERO, round_money, round_unit_price
+from cpo_portal.kernel.periods import add_months, day_start, today_for
+from cpo_portal.kernel.tenancy import Operator
 from customers.models import ChargingToken, Customer, Plan, Subscription, SubscriptionPeriod
 from invoicing.documents.composition import (
     InvoicingError,
@@ -35,10 +36,9 @@ from invoicing.documents.issuing import (
     mark_overdue_documents,
     session_facts,
     store_drafts,
-    today_for,
 )
+from invoicing.documents.models import Document, DocumentLine, DocumentOrigin, DocumentStatus
 from invoicing.documents.selectors import never_billed
-from invoicing.models import Document, DocumentLine, DocumentOrigin, DocumentStatus, Operator
 from invoicing.tax.models import TaxCategory
 from invoicing.tax.rules import load_table
 from sessions.models import ChargingSession
@@ -46,15 +46,6 @@ from sessions.models import ChargingSession
 logger = logging.getLogger(__name__)
 
 SUSPENSION_REASON = "Subscription suspended: an invoice is overdue."
-
-
-def add_months(day: date, months: int) -> date:
-    """The same day `months` later, clamped to the month's end (31 Jan + 1 = 28/29 Feb)."""
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    following = date(year + (month == 12), month % 12 + 1, 1)
-    return min(day.replace(year=year, month=month, day=1) + timedelta(day.day - 1),
-               following - timedelta(days=1))  # fmt: skip
 
 
 def period_end(subscription: Subscription, start: date) -> date:
@@ -217,11 +208,10 @@ def _period_sessions(
 ) -> list[int]:
     """Unbilled sessions that ended in the period (the first period also takes those from before
     the start that no schedule billed, so switching to a plan leaves nothing unbilled)."""
-    zone = ZoneInfo(operator.time_zone)
-    until = datetime.combine(end, time.min, tzinfo=zone)
+    until = day_start(end, operator.time_zone)
     ended = Q(ended_at__lt=until)
     if start != subscription.start_date:
-        ended &= Q(ended_at__gte=datetime.combine(start, time.min, tzinfo=zone))
+        ended &= Q(ended_at__gte=day_start(start, operator.time_zone))
     return list(
         never_billed(
             ChargingSession.objects.filter(

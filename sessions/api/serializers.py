@@ -194,6 +194,11 @@ class NativeSessionSerializer(serializers.Serializer):
     token_uid = serializers.CharField(
         max_length=64, required=False, help_text="UID of the charging token used."
     )
+    token_kind = serializers.ChoiceField(
+        choices=["rfid", "app", "contract_id"],
+        required=False,
+        help_text="The token's kind; required when tokens of several kinds share the UID.",
+    )
     customer_id = serializers.IntegerField(
         required=False, help_text="The customer, instead of a token."
     )
@@ -286,8 +291,13 @@ class OcpiChargingPeriodSerializer(serializers.Serializer):
 
 
 class OcpiCdrTokenSerializer(serializers.Serializer):
-    uid = serializers.CharField(help_text="Token UID; names the customer.")
-    type = serializers.CharField(required=False, help_text="RFID, APP_USER, AD_HOC_USER, OTHER.")
+    uid = serializers.CharField(help_text="Token UID; with the type, names the customer.")
+    type = serializers.ChoiceField(
+        choices=["RFID", "APP_USER", "AD_HOC_USER", "OTHER"],
+        required=False,
+        help_text="RFID: an rfid token; APP_USER, AD_HOC_USER: an app token; OTHER: a "
+        "contract_id token. Required when tokens of several kinds share the UID.",
+    )
     contract_id = serializers.CharField(required=False, help_text="eMAID.")
 
 

@@ -12,8 +12,8 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from cpo_portal.kernel.api.filters import IdFilter, InstantFilter, PeriodFilter
 from cpo_portal.kernel.api.framework import IntegratorViewSet
-from invoicing.api.filters import IdFilter, InstantFilter, PeriodFilter
 from invoicing.documents.selectors import billed, unbilled
 from invoicing.models import BilledSession
 from sessions.api.serializers import (

@@ -72,3 +72,16 @@ def test_development_profile_runs_on_embedded_defaults(tmp_path):
     assert loaded["engine"] == "django.db.backends.sqlite3"
     assert loaded["broker"] == "filesystem://"
     assert loaded["debug"] is False  # DEBUG stays off unless set, even on a laptop
+
+
+def test_gunicorn_access_logs_leave_query_strings_out():
+    """A key sent as ?api_key= by mistake (refused by the API) must not land in a log file."""
+    import runpy
+    from pathlib import Path
+
+    config = runpy.run_path(str(Path(__file__).resolve().parents[2] / "gunicorn.conf.py"))
+    log_format = config["access_log_format"]
+
+    assert "%(U)s" in log_format
+    for leaky in ("%(r)s", "%(q)s", "%(f)s", "%({"):
+        assert leaky not in log_format

@@ -9,13 +9,13 @@ import pytest
 from django.utils import translation
 
 from cpo_portal import i18n
+from cpo_portal.kernel.periods import today_for
 from customers.models import Customer
 from customers.services import create_portal_account
 from invoicing.documents.issuing import (
     issue_credit_note,
     issue_session_documents,
     mark_overdue_documents,
-    today_for,
 )
 from invoicing.models import Document
 from invoicing.output import pdf

@@ -224,3 +224,25 @@ def test_a_staff_account_is_never_a_portal_account(admin_client, admin_user, ope
     assert form_errors(response) == {
         "user": ["A back-office account cannot be a driver's portal account."]
     }
+
+
+def test_a_token_uid_taken_in_the_operator_is_a_form_error_not_a_crash(admin_client, operator):
+    from customers.models import ChargingToken
+    from tests.factories import ChargingTokenFactory
+
+    ChargingTokenFactory(customer=CustomerFactory(operator=operator), kind="rfid", uid="04AA")
+    tokens = {
+        "tokens-TOTAL_FORMS": "1",
+        "tokens-0-kind": "rfid",
+        "tokens-0-uid": "04AA",
+    }
+
+    response = admin_client.post(reverse(ADD_URL), company_form(operator, **tokens))
+    elsewhere = admin_client.post(
+        reverse(ADD_URL), company_form(OperatorFactory(name="Other CPO"), **tokens)
+    )
+
+    assert response.status_code == 200
+    assert "A token of this kind with this UID exists." in response.content.decode()
+    assert elsewhere.status_code == 302  # another operator's UID is no clash
+    assert ChargingToken.objects.filter(uid="04AA").count() == 2

@@ -9,7 +9,7 @@ import pytest
 
 from sessions.models import ChargingSession
 from sessions.services import import_tariff, ingest_sessions
-from tests.factories import CompanyCustomerFactory, CustomerFactory, EVSEFactory
+from tests.factories import EVSEFactory
 
 OCTOBER = datetime(2026, 10, 5, 8, 0, tzinfo=UTC)
 TARIFF = {
@@ -73,13 +73,3 @@ def charge(operator, evse, tariff):
         )
 
     return charge
-
-
-@pytest.fixture
-def per_session_customer(operator):
-    return CustomerFactory(operator=operator, requires_invoice=True, billing_mode="per_session")
-
-
-@pytest.fixture
-def monthly_company(operator):
-    return CompanyCustomerFactory(operator=operator, billing_mode="monthly")

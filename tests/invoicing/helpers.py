@@ -6,10 +6,11 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from cpo_portal.kernel.periods import previous_period, today_for
 from customers.models import Customer
-from invoicing.billing.runs import previous_period, run_billing
+from invoicing.billing.runs import run_billing
 from invoicing.documents.composition import issuing_schedule_of
-from invoicing.documents.issuing import issue_session_documents, today_for
+from invoicing.documents.issuing import issue_session_documents
 from invoicing.models import Document, InvoicingSettings, Operator
 from sessions.models import EVSE, ChargingSession, Tariff
 from sessions.services import import_tariff, ingest_sessions

@@ -3,8 +3,8 @@
 `ExportAdminMixin` gives a changelist "Export … as CSV / XLSX" for the selected rows (actions)
 and for everything the current filters show (buttons, templates/admin/exports/). Small exports
 stream in the response; larger ones become an `ExportJob` that a Celery worker writes to
-storage (`run_export_job`). The admin modules import this one, so the job admin and the task
-are registered wherever the admin is loaded (web and workers alike).
+storage (`cpo_portal/kernel/exports/tasks.py`). The exports themselves are registered by their
+apps (docs/exports.md); this module finds them by name.
 """
 
 from __future__ import annotations
@@ -12,21 +12,16 @@ from __future__ import annotations
 import logging
 import os
 
-from celery import shared_task
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.contrib.admin.exceptions import NotRegistered
 from django.contrib.admin.options import IS_POPUP_VAR, IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import (
     FileResponse,
     Http404,
-    HttpRequest,
     HttpResponseNotAllowed,
     HttpResponseRedirect,
-    QueryDict,
     StreamingHttpResponse,
 )
 from django.urls import path, reverse
@@ -34,10 +29,11 @@ from django.utils.formats import number_format
 from django.utils.html import format_html
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext_lazy as _
-from kombu.exceptions import OperationalError as BrokerError
 
-from invoicing.accounting import exports as export_service
-from invoicing.models import ExportJob
+from cpo_portal.kernel.exports import jobs, writers
+from cpo_portal.kernel.exports.models import ExportJob
+from cpo_portal.kernel.exports.registry import EXPORT_PERMISSION
+from cpo_portal.kernel.exports.tasks import queue_export_job
 
 logger = logging.getLogger(__name__)
 
@@ -48,19 +44,19 @@ SELECTED_IDS_LIMIT = 10_000
 
 def export_response(*, what: str, fmt: str, queryset):
     """The export as a download streamed in this response (for a few thousand rows)."""
-    filename = export_service.filename_for(what, fmt)
+    filename = writers.filename_for(what, fmt)
     if fmt == ExportJob.Format.CSV:
         response = StreamingHttpResponse(
-            export_service.iter_csv_bytes(what=what, queryset=queryset),
-            content_type=export_service.CONTENT_TYPES[fmt],
+            writers.iter_csv_bytes(what=what, queryset=queryset),
+            content_type=writers.CONTENT_TYPES[fmt],
         )
         response["Content-Disposition"] = content_disposition_header(True, filename)
         return response
     return FileResponse(
-        export_service.xlsx_tempfile(what=what, queryset=queryset),
+        writers.xlsx_tempfile(what=what, queryset=queryset),
         as_attachment=True,
         filename=filename,
-        content_type=export_service.CONTENT_TYPES[fmt],
+        content_type=writers.CONTENT_TYPES[fmt],
     )
 
 
@@ -71,7 +67,7 @@ class ExportAdminMixin:
     exports: tuple[tuple[str, str, str], ...] = ()
 
     def has_export_permission(self, request) -> bool:
-        return request.user.has_perm(export_service.EXPORT_PERMISSION)
+        return request.user.has_perm(EXPORT_PERMISSION)
 
     def may_export(self, request) -> bool:
         return self.has_view_permission(request) and self.has_export_permission(request)
@@ -156,8 +152,8 @@ class ExportAdminMixin:
         """Stream a small export now; queue a large one as a job and say where it will be."""
         if not self.may_export(request):
             raise PermissionDenied
-        limit = export_service.stream_max_rows()
-        rows = export_service.count_rows(what=what, queryset=queryset, limit=limit)
+        limit = writers.stream_max_rows()
+        rows = writers.count_rows(what=what, queryset=queryset, limit=limit)
         if rows <= limit:
             # Who exported what is kept in the logs (exports carry personal data).
             logger.info("%s exports %d rows of %s as %s", request.user, rows, what, fmt)
@@ -199,70 +195,6 @@ class ExportAdminMixin:
                 messages.SUCCESS,
             )
         return HttpResponseRedirect(self.changelist_url(request.GET.urlencode()))
-
-
-def queue_export_job(job: ExportJob) -> None:
-    """Hand the job to a worker once the job row is committed; a broker that is down fails it."""
-
-    def send() -> None:
-        try:
-            run_export_job.delay(job.pk)
-        except BrokerError as exc:
-            logger.exception("Export job %s could not be queued", job.pk)
-            export_service.fail_job(job=job, error=f"Not handed to the workers: {exc}")
-
-    transaction.on_commit(send)
-
-
-# --- the worker's side -----------------------------------------------------------------------
-
-
-class ExportJobError(Exception):
-    """A job that cannot run any more (user gone or no longer allowed, filters invalid)."""
-
-
-def job_queryset(job: ExportJob):
-    """The rows the job's user saw in the admin list, with the same filters (and selection)."""
-    from django.apps import apps
-
-    user = job.requested_by
-    if user is None or not user.is_active:
-        raise ExportJobError("The user who asked for this export no longer exists or is inactive.")
-    try:
-        model = apps.get_model(job.filters["model"])
-        model_admin = admin.site.get_model_admin(model)
-    except (KeyError, LookupError, NotRegistered) as exc:
-        raise ExportJobError(f"The export's list is unknown: {exc}") from exc
-    request = HttpRequest()
-    request.method = "GET"
-    request.path = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
-    request.GET = QueryDict(job.filters.get("query") or "")
-    request.user = user
-    if not model_admin.may_export(request):
-        raise ExportJobError("The user who asked for this export may no longer export.")
-    try:
-        queryset = model_admin.get_changelist_instance(request).get_queryset(request)
-    except IncorrectLookupParameters as exc:
-        raise ExportJobError("The list's filters are no longer valid.") from exc
-    selected = job.filters.get("selected")
-    if selected is not None:
-        queryset = queryset.filter(pk__in=selected)
-    return queryset
-
-
-@shared_task(name="invoicing.run_export_job", acks_late=True)
-def run_export_job(job_id: int) -> str | None:
-    """Write a queued export to storage; a job already done or failed is left alone."""
-    job = export_service.claim_job(job_id=job_id)
-    if job is None:
-        return None
-    try:
-        export_service.complete_job(job=job, queryset=job_queryset(job))
-    except Exception as exc:
-        # Whatever went wrong is shown on the job's page; the traceback goes to the logs.
-        logger.exception("Export job %s failed", job_id)
-        export_service.fail_job(job=job, error=str(exc) or exc.__class__.__name__)
-    return job.status
 
 
 # --- the jobs list ---------------------------------------------------------------------------
@@ -312,11 +244,11 @@ class ExportJobAdmin(admin.ModelAdmin):
         return False
 
     def delete_model(self, request, obj):
-        export_service.delete_job_files([obj])
+        jobs.delete_job_files([obj])
         super().delete_model(request, obj)
 
     def delete_queryset(self, request, queryset):
-        export_service.delete_job_files(queryset)
+        jobs.delete_job_files(queryset)
         super().delete_queryset(request, queryset)
 
     @admin.display(description=_("progress"))
@@ -351,8 +283,7 @@ class ExportJobAdmin(admin.ModelAdmin):
         if job is None or job.status != ExportJob.Status.DONE or not job.file:
             raise Http404(_("No finished export with this ID."))
         if not (
-            self.has_view_permission(request, job)
-            and request.user.has_perm(export_service.EXPORT_PERMISSION)
+            self.has_view_permission(request, job) and request.user.has_perm(EXPORT_PERMISSION)
         ):
             raise PermissionDenied
         try:
@@ -364,5 +295,5 @@ class ExportJobAdmin(admin.ModelAdmin):
             handle,
             as_attachment=True,
             filename=filename,
-            content_type=export_service.CONTENT_TYPES.get(job.format, "application/octet-stream"),
+            content_type=writers.CONTENT_TYPES.get(job.format, "application/octet-stream"),
         )

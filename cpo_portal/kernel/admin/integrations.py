@@ -53,6 +53,10 @@ class WebhookEndpointForm(forms.ModelForm):
         url = self.cleaned_data["url"]
         if not url.lower().startswith(("https://", "http://")):
             raise forms.ValidationError(_("Use an http(s) URL."))
+        try:
+            webhooks.check_literal_destination(url)
+        except webhooks.DestinationRefused as exc:
+            raise forms.ValidationError(str(exc)) from exc
         return url
 
 

@@ -14,6 +14,7 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from cpo_portal.kernel.integrations.keys import ApiKeyError, authenticate_key
 from cpo_portal.kernel.integrations.models import ApiKey, Integrator
+from cpo_portal.kernel.ratelimit import counted
 from cpo_portal.kernel.tenancy import Operator
 
 
@@ -47,10 +48,21 @@ class IntegratorPrincipal:
         return False
 
 
+# Query parameters that clients put keys in; such a request is refused, never authenticated.
+QUERY_STRING_KEY_NAMES = ("api_key", "apikey", "api-key", "access_token")
+
+
 class ApiKeyAuthentication(BaseAuthentication):
     """`Authorization: Bearer <key>` or `X-API-Key: <key>`; revoked or expired keys get 401."""
 
     def authenticate(self, request):
+        if any(name in request.query_params for name in QUERY_STRING_KEY_NAMES):
+            # Refused even when valid: URLs are written to access logs, proxies and histories.
+            raise exceptions.AuthenticationFailed(
+                "API keys are not accepted in the URL (it ends up in access logs): send the "
+                "key in the Authorization: Bearer <key> header, or X-API-Key. A key that was "
+                "sent in a URL should be revoked and replaced."
+            )
         plaintext = request.headers.get("X-API-Key", "").strip()
         if not plaintext:
             scheme, _space, credentials = request.headers.get("Authorization", "").partition(" ")
@@ -82,25 +94,32 @@ class ApiKeyScope(BasePermission):
 
 
 class ApiKeyRateThrottle(SimpleRateThrottle):
-    """Requests per minute per key: the key's own limit, else the API_KEY_RATE setting."""
+    """Requests per minute per key: the key's own limit, else the API_KEY_RATE setting.
+
+    Counted with an atomic increment in the cache (cpo_portal.kernel.ratelimit): DRF's own history
+    list is read, changed and written back, so concurrent requests all passed on one reading.
+    """
 
     scope = "api_key"
 
     def __init__(self):
         # The rate depends on the key, so it is read per request in allow_request.
-        pass
+        self.retry_after = None
 
     def allow_request(self, request, view) -> bool:
         api_key = request.auth
         if not isinstance(api_key, ApiKey):
             return True
-        self.rate = (
+        rate = (
             f"{api_key.requests_per_minute}/min"
             if api_key.requests_per_minute
             else settings.API_KEY_RATE
         )
-        self.num_requests, self.duration = self.parse_rate(self.rate)
-        return super().allow_request(request, view)
+        limit, window = self.parse_rate(rate)
+        allowed, self.retry_after = counted(
+            f"throttle:{self.scope}:{api_key.pk}", limit=limit, window=window
+        )
+        return allowed
 
-    def get_cache_key(self, request, view) -> str:
-        return self.cache_format % {"scope": self.scope, "ident": request.auth.pk}
+    def wait(self) -> float | None:
+        return self.retry_after

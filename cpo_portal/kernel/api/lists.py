@@ -5,7 +5,7 @@ of every row a source lookup through a generic attribute walk, a generator step 
 check. `CompiledListSerializer` works out once per response how each field of the row
 serializer reads its value, then applies that to every row. The values are still formatted by
 the same field objects (decimal places, dates, UTC times), so the JSON is DRF's to the byte;
-tests/api/test_lists.py compares the two.
+tests/cpo_portal/kernel/api/test_lists.py compares the two.
 """
 
 from __future__ import annotations

@@ -14,14 +14,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import http.client
+import ipaddress
 import logging
+import socket
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import simplejson
 from django.conf import settings
@@ -59,7 +61,6 @@ COUNTDOWN_LIMIT = timedelta(minutes=5)
 SWEEP_GRACE = timedelta(seconds=30)
 SWEEP_BATCH = 1000
 FAN_OUT_BATCH = 500
-RESPONSE_EXCERPT = 500
 USER_AGENT = "cpo-portal-webhooks/1"
 
 
@@ -176,33 +177,133 @@ class DeliveryResult:
     retry_in: timedelta | None = None
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    # A receiver that redirects has not received the event: the attempt fails with its 3xx.
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
+REFUSED = "Refused: "
 
 
-_opener = urllib.request.build_opener(_NoRedirects)
+class DestinationRefused(ValueError):
+    """The endpoint's URL points where webhooks may not go (credentials, a private address)."""
+
+
+def _allowed_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    return [ipaddress.ip_network(net, strict=False) for net in settings.WEBHOOK_ALLOWED_NETWORKS]
+
+
+def _address_allowed(address: str, allowed: Sequence) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    if any(ip in net for net in allowed if net.version == ip.version):
+        return True
+    # Public unicast only: not loopback, link-local (169.254.169.254, the cloud metadata
+    # service), private, shared, reserved or multicast ranges.
+    return ip.is_global and not ip.is_multicast
+
+
+def check_url(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of an acceptable endpoint URL; DestinationRefused says why not."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise DestinationRefused("Use an http(s) URL with a host name.")
+    if parts.username is not None or parts.password is not None:
+        raise DestinationRefused(
+            "Remove the user name and password from the URL: receivers check the "
+            "webhook-signature header instead."
+        )
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise DestinationRefused(f"Invalid port: {exc}.") from exc
+    return parts.scheme, parts.hostname, port
+
+
+def check_literal_destination(url: str) -> None:
+    """At entry: credentials, and an IP address or localhost outside WEBHOOK_ALLOWED_NETWORKS."""
+    _scheme, host, port = check_url(url)
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        name = host.rstrip(".").lower()
+        if name != "localhost" and not name.endswith(".localhost"):
+            return  # a name is resolved and checked when each event is sent
+    try:
+        resolve_destination(host, port)
+    except OSError:
+        return
+
+
+def resolve_destination(host: str, port: int) -> str:
+    """The checked address to connect to: every address of the host must be allowed.
+
+    DestinationRefused for a forbidden address; OSError when the name does not resolve (a
+    passing DNS failure, retried like any other).
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except UnicodeError as exc:
+        raise DestinationRefused(f"Invalid host name {host}: {exc}.") from exc
+    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    allowed = _allowed_networks()
+    refused = [a for a in addresses if not _address_allowed(a, allowed)]
+    if refused or not addresses:
+        raise DestinationRefused(
+            f"Refused destination {host} ({', '.join(refused)}): loopback, link-local, private "
+            "and reserved addresses receive webhooks only when listed in "
+            "WEBHOOK_ALLOWED_NETWORKS."
+        )
+    return addresses[0]
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """Connects to the address that was checked, whatever the name resolves to by now."""
+
+    def __init__(self, host: str, port: int, *, address: str, timeout: float):
+        super().__init__(host, port, timeout=timeout)
+        self._address = address
+
+    def connect(self):
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """TLS to the checked address; the certificate is verified for the URL's host name."""
+
+    def __init__(self, host: str, port: int, *, address: str, timeout: float):
+        super().__init__(host, port, timeout=timeout)
+        self._address = address
+
+    def connect(self):
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
 def _post(url: str, body: bytes, headers: dict, timeout: float) -> tuple[int | None, str, str]:
-    """(status, error, start of the response); the integrator's endpoint is the outside world."""
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310
-    try:
-        with _opener.open(request, timeout=timeout) as response:
-            return response.status, "", _excerpt(response)
-    except urllib.error.HTTPError as exc:
-        return exc.code, f"HTTP {exc.code}", _excerpt(exc)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return None, f"{type(exc).__name__}: {reason}", ""
+    """(status, error, status line); the integrator's endpoint is the outside world.
 
-
-def _excerpt(response) -> str:
+    The host is resolved and every address checked now, and the connection goes to the checked
+    address (DNS cannot switch it afterwards). Redirects are not followed (the attempt fails
+    with its 3xx). The response body is never read or stored: support staff see the status line.
+    """
     try:
-        return response.read(RESPONSE_EXCERPT).decode("utf-8", "replace")
-    except OSError:
-        return ""
+        scheme, host, port = check_url(url)
+        address = resolve_destination(host, port)
+    except DestinationRefused as exc:
+        return None, f"{REFUSED}{exc}", ""
+    except OSError as exc:
+        return None, f"{type(exc).__name__}: {exc}", ""
+    parts = urlsplit(url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    connection_class = _PinnedHTTPSConnection if scheme == "https" else _PinnedHTTPConnection
+    connection = connection_class(host, port, address=address, timeout=timeout)
+    try:
+        connection.request("POST", target, body=body, headers=headers)
+        response = connection.getresponse()
+        code = response.status
+        status_line = f"{code} {response.reason}".strip()[:100]
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        return None, f"{type(exc).__name__}: {exc}", ""
+    finally:
+        connection.close()
+    return code, "" if 200 <= code < 300 else f"HTTP {code}", status_line
 
 
 def _claim(delivery_id: int, now: datetime) -> bool:
@@ -236,7 +337,7 @@ def deliver(*, delivery_id: int) -> DeliveryResult:
     timestamp = int(time.time())
     headers = signed_headers(endpoint=endpoint, event=delivery.event, timestamp=timestamp)
     started = time.monotonic()
-    code, error, excerpt = _post(
+    code, error, status_line = _post(
         endpoint.url, delivery.event.body.encode(), headers, settings.WEBHOOK_TIMEOUT
     )
     duration_ms = int((time.monotonic() - started) * 1000)
@@ -245,7 +346,9 @@ def deliver(*, delivery_id: int) -> DeliveryResult:
     retry_in = None
     if delivered:
         changes = {"status": WebhookDelivery.Status.DELIVERED, "delivered_at": timezone.now()}
-    elif number > len(RETRY_DELAYS):
+    elif number > len(RETRY_DELAYS) or error.startswith(REFUSED):
+        # A refused destination stays refused until the URL or the allow-list changes
+        # ("send again" then tries once more).
         changes = {"status": WebhookDelivery.Status.FAILED}
     else:
         retry_in = RETRY_DELAYS[number - 1]
@@ -257,7 +360,7 @@ def deliver(*, delivery_id: int) -> DeliveryResult:
             attempted_at=now,
             status_code=code,
             error=error,
-            response_excerpt=excerpt,
+            response_excerpt=status_line,
             duration_ms=duration_ms,
         )
         WebhookDelivery.objects.filter(pk=delivery_id).update(

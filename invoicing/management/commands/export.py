@@ -11,8 +11,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from invoicing.accounting import exports
-from invoicing.models import ExportJob
+from cpo_portal.kernel.exports import writers
+from cpo_portal.kernel.exports.models import ExportJob
+from cpo_portal.kernel.exports.registry import get_export
 
 
 def parse_day(value: str | None, option: str) -> date | None:
@@ -61,9 +62,9 @@ class Command(BaseCommand):
         if not target.parent.is_dir():
             raise CommandError(f"The directory of --output ({target.parent}) does not exist.")
 
-        export = exports.get_export(what)
+        export = get_export(what)
         queryset = export.between(export.default_queryset(), first, last)
-        total = exports.count_rows(what=what, queryset=queryset)
+        total = writers.count_rows(what=what, queryset=queryset)
         bar = tqdm(
             total=total, unit="rows", desc=f"{what} ({fmt})", file=sys.stderr, disable=no_progress
         )
@@ -77,7 +78,7 @@ class Command(BaseCommand):
         )
         try:
             with handle:
-                rows = exports.write_export(
+                rows = writers.write_export(
                     what=what, fmt=fmt, stream=handle, queryset=queryset, progress=progress
                 )
             os.replace(handle.name, target)

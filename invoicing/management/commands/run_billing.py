@@ -8,12 +8,8 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from invoicing.billing.runs import (
-    CHUNK_CUSTOMERS,
-    parse_period,
-    queue_billing_run,
-    run_billing,
-)
+from cpo_portal.kernel.periods import InvalidPeriod, parse_period
+from invoicing.billing.runs import CHUNK_CUSTOMERS, queue_billing_run, run_billing
 from invoicing.documents.composition import InvoicingError
 from invoicing.models import BillingRun, Operator
 
@@ -50,7 +46,7 @@ class Command(BaseCommand):
             raise CommandError("--chunk-customers must be at least 1.")
         try:
             month = parse_period(period)
-        except InvoicingError as exc:
+        except InvalidPeriod as exc:
             raise CommandError(str(exc)) from None
         operators = Operator.objects.select_related("invoicing_settings").order_by("name")
         if operator:

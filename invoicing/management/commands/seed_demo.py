@@ -11,10 +11,11 @@ from django.db import transaction
 from django.utils import timezone
 from tqdm import tqdm
 
+from cpo_portal.kernel.periods import add_months, today_for
 from customers.models import ChargingToken, Customer, Plan
 from customers.services import get_anonymous_customer
 from invoicing.billing.runs import run_billing
-from invoicing.documents.issuing import issue_session_documents, today_for
+from invoicing.documents.issuing import issue_session_documents
 from invoicing.models import InvoicingSettings, Operator, VatRegistration
 from invoicing.subscriptions.lifecycle import renew_subscriptions, subscribe
 from sessions.models import EVSE, Location
@@ -174,7 +175,7 @@ class Command(BaseCommand):
         monthly = 0
         while month < today.replace(day=1):
             monthly += run_billing(operator=operator, period=month).documents_issued
-            month = (month + timedelta(days=32)).replace(day=1)
+            month = add_months(month, 1)
         renewals = renew_subscriptions(today=today)
         self.stdout.write(
             self.style.SUCCESS(

@@ -25,15 +25,9 @@ from stdnum.iso7064 import mod_11_10
 from tqdm import tqdm
 
 from cpo_portal.celery import app
+from cpo_portal.kernel.periods import period_bounds, previous_period, today_for
 from customers.models import Customer
-from invoicing.billing.runs import (
-    pending_chunk_ids,
-    period_bounds,
-    plan_billing_run,
-    previous_period,
-    queue_billing_run,
-)
-from invoicing.documents.issuing import today_for
+from invoicing.billing.runs import pending_chunk_ids, plan_billing_run, queue_billing_run
 from invoicing.models import (
     BilledSession,
     BillingRun,

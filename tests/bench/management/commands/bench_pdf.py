@@ -22,8 +22,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, connections
 from django.test.utils import override_settings
 
-from invoicing.billing.runs import previous_period, run_billing
-from invoicing.documents.issuing import issue_session_documents, today_for
+from cpo_portal.kernel.periods import previous_period, today_for
+from invoicing.billing.runs import run_billing
+from invoicing.documents.issuing import issue_session_documents
 from invoicing.models import Document, InvoicingSettings, Operator
 from invoicing.output import pdf
 from sessions.services import ingest_sessions

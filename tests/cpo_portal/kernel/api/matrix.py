@@ -1,0 +1,233 @@
+"""The authorization matrix: every integrator endpoint, and the callers who must not get in.
+
+`ENDPOINTS` lists each operation once, with a body that would succeed for the owner, so a
+refusal can only come from who is asking. A test checks that the list covers the schema.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.utils import timezone
+
+from cpo_portal.kernel.periods import previous_period, today_for
+from customers.models import ChargingToken, Customer
+from invoicing.models import ApiKey, BillingRun, Document, Payment
+from invoicing.output import pdf
+from sessions.models import ChargingSession, Tariff
+from sessions.services import import_tariff
+from tests.factories import ChargingTokenFactory, CustomerFactory
+from tests.invoicing.helpers import helper_evse, helper_tariff, issue_invoice_for
+
+SECRET_EMAIL = "secret-ada@operator-a.example"
+SECRET_UID = "04SECRETUID"
+SECRET_PRICE = "0.987654"
+SECRET_SOURCE_ID = "A-SESSION-SECRET"
+
+
+@dataclass
+class World:
+    """Operator A's objects that nobody but A's own valid keys may see or touch."""
+
+    customer: Customer
+    token: ChargingToken
+    tariff: Tariff
+    session: ChargingSession
+    invoice: Document
+    run: BillingRun
+    period: str
+    evse_id: str
+    secrets: tuple[str, ...] = field(default=(SECRET_EMAIL, SECRET_UID, SECRET_PRICE))
+
+    def ids(self) -> dict[str, Any]:
+        return {
+            "customer": self.customer.pk,
+            "token": self.token.pk,
+            "tariff": self.tariff.ocpi_id,
+            "session": self.session.pk,
+            "invoice": self.invoice.pk,
+            "run": self.run.pk,
+            "uid": SECRET_UID,
+        }
+
+    def snapshot(self) -> tuple:
+        """Everything a refused write could have changed."""
+        customer = Customer.objects.get(pk=self.customer.pk)
+        token = ChargingToken.objects.get(pk=self.token.pk)
+        return (
+            Customer.objects.filter(operator=self.customer.operator).count(),
+            (customer.name, customer.email, customer.updated_at),
+            (token.uid, token.is_blocked, token.customer_id),
+            Tariff.objects.get(pk=self.tariff.pk).ocpi_json,
+            ChargingSession.objects.filter(operator=self.customer.operator).count(),
+            list(
+                Document.objects.filter(operator=self.customer.operator)
+                .order_by("pk")
+                .values_list("pk", "status", "amount_paid")
+            ),
+            Payment.objects.filter(document__operator=self.customer.operator).count(),
+            list(
+                BillingRun.objects.filter(operator=self.customer.operator)
+                .order_by("pk")
+                .values_list("pk", "attempts")
+            ),
+        )
+
+
+def build_world(operator) -> World:
+    customer = CustomerFactory(
+        operator=operator, email=SECRET_EMAIL, requires_invoice=True, billing_mode="per_session"
+    )
+    token = ChargingTokenFactory(customer=customer, uid=SECRET_UID)
+    tariff = import_tariff(
+        operator=operator,
+        data=(
+            '{"id":"A-TARIFF","currency":"EUR","elements":[{"price_components":'
+            f'[{{"type":"ENERGY","price":{SECRET_PRICE},"step_size":1}}]}}]}}'
+        ),
+    )
+    helper_tariff(operator)
+    invoice = issue_invoice_for(customer, source_id=SECRET_SOURCE_ID)
+    pdf.store_document_pdf(document_id=invoice.pk)
+    period = previous_period(today_for(operator))
+    run = BillingRun.objects.create(
+        operator=operator, period=period, status=BillingRun.Status.COMPLETED, attempts=1
+    )
+    return World(
+        customer=customer,
+        token=token,
+        tariff=tariff,
+        session=ChargingSession.objects.get(source_id=SECRET_SOURCE_ID),
+        invoice=invoice,
+        run=run,
+        period=f"{period:%Y-%m}",
+        evse_id=helper_evse(operator).evse_id,
+    )
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    body: Any = None
+
+    @property
+    def writes(self) -> bool:
+        return self.method not in ("GET", "HEAD", "OPTIONS")
+
+    @property
+    def names_an_object(self) -> bool:
+        return "{" in self.path
+
+    def url(self, world: World) -> str:
+        return "/api/v1/" + self.path.format(**world.ids())
+
+    def schema_path(self) -> str:
+        """The path as the OpenAPI schema writes it."""
+        names = {
+            "{customer}": "{id}",
+            "{token}": "{id}",
+            "{session}": "{id}",
+            "{invoice}": "{id}",
+            "{run}": "{id}",
+            "{tariff}": "{tariff_id}",
+        }
+        path = "/api/v1/" + self.path
+        for ours, theirs in names.items():
+            path = path.replace(ours, theirs)
+        return path
+
+
+def bodies(world: World) -> dict[str, Any]:
+    native = {
+        "source_id": "NEW-1",
+        "evse_id": world.evse_id,
+        "tariff_id": "HELPER-AC",
+        "start": "2026-03-02T10:00:00Z",
+        "end": "2026-03-02T11:00:00Z",
+        "energy_kwh": "5",
+        "customer_id": world.customer.pk,
+    }
+    cdr = {
+        "id": "NEW-CDR",
+        "start_date_time": "2026-03-02T10:00:00Z",
+        "end_date_time": "2026-03-02T11:00:00Z",
+        "cdr_location": {"evse_id": world.evse_id},
+        "cdr_token": {"uid": SECRET_UID},
+        "charging_periods": [
+            {
+                "start_date_time": "2026-03-02T10:00:00Z",
+                "tariff_id": "HELPER-AC",
+                "dimensions": [{"type": "ENERGY", "volume": 5}],
+            }
+        ],
+    }
+    tariff = {
+        "id": "A-TARIFF",
+        "currency": "EUR",
+        "elements": [{"price_components": [{"type": "ENERGY", "price": 1, "step_size": 1}]}],
+    }
+    return {"native": native, "cdr": cdr, "tariff": tariff}
+
+
+def endpoints(world: World) -> list[Endpoint]:
+    b = bodies(world)
+    return [
+        Endpoint("GET", "customers/"),
+        Endpoint("POST", "customers/", {"kind": "individual", "name": "N", "email": "n@x.de"}),
+        Endpoint("GET", "customers/{customer}/"),
+        Endpoint(
+            "PUT", "customers/{customer}/", {"kind": "individual", "name": "X", "email": "x@x.de"}
+        ),
+        Endpoint("PATCH", "customers/{customer}/", {"name": "Hacked"}),
+        Endpoint("GET", "tokens/"),
+        Endpoint("POST", "tokens/", {"customer": world.customer.pk, "kind": "app", "uid": "N1"}),
+        Endpoint("GET", "tokens/{token}/"),
+        Endpoint(
+            "PUT",
+            "tokens/{token}/",
+            {"customer": world.customer.pk, "kind": "rfid", "uid": SECRET_UID, "is_blocked": True},
+        ),
+        Endpoint("PATCH", "tokens/{token}/", {"is_blocked": True}),
+        Endpoint("GET", "authorizations/{uid}"),
+        Endpoint("GET", "tariffs/"),
+        Endpoint("POST", "tariffs/", b["tariff"]),
+        Endpoint("GET", "tariffs/{tariff}/"),
+        Endpoint("PUT", "tariffs/{tariff}/", b["tariff"]),
+        Endpoint("GET", "sessions/"),
+        Endpoint("POST", "sessions/", b["native"]),
+        Endpoint("POST", "sessions/cdrs/", b["cdr"]),
+        Endpoint("POST", "sessions/bulk/", {"sessions": [b["native"]]}),
+        Endpoint("GET", "sessions/{session}/"),
+        Endpoint("GET", "invoices/"),
+        Endpoint("GET", "invoices/{invoice}/"),
+        Endpoint("GET", "invoices/{invoice}/pdf/"),
+        Endpoint("GET", "invoices/{invoice}/payments/"),
+        Endpoint(
+            "POST",
+            "invoices/{invoice}/payments/",
+            {"amount": "1.00", "paid_on": "2026-03-10", "method": "card"},
+        ),
+        Endpoint("POST", "invoices/{invoice}/credit-note/", {"reason": "Matrix"}),
+        Endpoint("GET", "billing-runs/"),
+        Endpoint("POST", "billing-runs/", {"period": world.period}),
+        Endpoint("GET", "billing-runs/{run}/"),
+        Endpoint("GET", "billing-runs/{run}/errors/"),
+    ]
+
+
+def expired_key(integrator) -> str:
+    from cpo_portal.kernel.integrations.keys import create_api_key
+
+    new = create_api_key(
+        integrator=integrator,
+        name="expired",
+        scope=ApiKey.Scope.WRITE,
+        expires_at=timezone.now() + timedelta(minutes=1),
+    )
+    ApiKey.objects.filter(pk=new.api_key.pk).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    return new.plaintext
