@@ -10,9 +10,13 @@ class InvoicingConfig(AppConfig):
     def ready(self) -> None:
         # Imported once the models are loaded, as Django requires; importing the receivers
         # connects them (the one list of what follows each signal).
+        from cpo_portal.kernel.tax import register_place_rates
         from invoicing import receivers  # noqa: F401
         from invoicing.documents import events
+        from invoicing.tax.rules import place_rates_lookup
 
         events.register()
+        # Pricing falls back to the tax rules of the charge point's country (docs/invoicing.md).
+        register_place_rates(place_rates_lookup)
         # Registers this app's exports with the kernel's registry (docs/exports.md).
         from invoicing.accounting import exports  # noqa: F401

@@ -45,6 +45,7 @@ from invoicing.setup.models import (
     default_mandatory_for_individuals,
     vat_rate_validators,
 )
+from invoicing.tax.models import TaxCategory, TaxRule, TaxTreatment, VatRegistration
 
 __all__ = [
     "DEFAULT_MANDATORY_FOR_COMPANIES",
@@ -76,6 +77,10 @@ __all__ = [
     "Payment",
     "RecipientCorrection",
     "RenderFailure",
+    "TaxCategory",
+    "TaxRule",
+    "TaxTreatment",
+    "VatRegistration",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from zoneinfo import ZoneInfo
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_permission_codename
@@ -25,6 +26,7 @@ from cpo_portal.kernel.admin.lists import (
 from invoicing.documents.repricing import reprice_unbilled_session
 from invoicing.documents.selectors import billed, unbilled
 from invoicing.models import InvoicingSettings
+from invoicing.tax.rules import TaxTable, load_table, vat_disagreements
 from sessions.forms import TariffImportForm, pretty_json
 from sessions.models import EVSE, ChargingSession, Location, SessionChargeLine, Tariff
 from sessions.pricing import PricingError
@@ -201,6 +203,7 @@ class ChargingSessionAdmin(ExportAdminMixin, admin.ModelAdmin):
         "total_gross",
         "currency",
         "status",
+        "vat_check",
     ]
     # At ten million sessions every filter is an index scan and builds its choices without
     # scanning the sessions; no date_hierarchy, whose year and month links are DISTINCT queries
@@ -216,12 +219,38 @@ class ChargingSessionAdmin(ExportAdminMixin, admin.ModelAdmin):
     search_help_text = _(
         "The beginning of a source ID, a whole EVSE ID or a customer's whole e-mail address."
     )
-    list_select_related = ["evse", "customer"]
+    list_select_related = ["evse__location", "customer"]
     inlines = [SessionChargeLineInline]
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER  # a count per filter choice over every session
     actions = ["reprice"]
+    _tax_table: TaxTable | None = None
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("charge_lines")
+
+    def changelist_view(self, request, extra_context=None):
+        self._tax_table = load_table()  # the rules, read once per page
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description=_("VAT vs tax rules"))
+    def vat_check(self, obj):
+        """Flags a session whose priced VAT (the tariff's own) disagrees with the tax rule;
+        its documents charge the rule's VAT."""
+        location = obj.evse.location
+        differences = vat_disagreements(
+            self._tax_table or load_table(),
+            country=location.country,
+            ended_on=obj.ended_at.astimezone(ZoneInfo(location.time_zone)).date()
+            if obj.ended_at
+            else None,
+            lines=obj.charge_lines.all(),
+        )
+        if not differences:
+            return "\u2713"
+        return format_html("<strong>\u26a0 {}</strong>", "; ".join(differences))
+
     fieldsets = [
         (
             _("Session"),

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from zoneinfo import ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import simplejson
 from django.core.exceptions import ValidationError
@@ -24,6 +24,7 @@ from cpo_portal.kernel.errors import InvalidInput
 from cpo_portal.kernel.integrations import webhooks
 from cpo_portal.kernel.json_limits import MAX_JSON_NUMBER, json_problem
 from cpo_portal.kernel.money import vat_breakdown
+from cpo_portal.kernel.tax import PlaceRates, place_rates
 from cpo_portal.kernel.tenancy import Operator
 from customers.models import ChargingToken, Customer
 from customers.services import create_customer, get_anonymous_customer
@@ -142,6 +143,28 @@ def vat_rates_for(operator: Operator) -> VatRates:
     )
 
 
+def rates_at_place(
+    fallback: VatRates,
+    lookup: PlaceRates,
+    *,
+    country: str,
+    time_zone: str,
+    ended_at: datetime,
+    cache: dict | None = None,
+) -> VatRates:
+    """The rates for components without their own VAT: the tax rule of the charge point's
+    country on the local day the session ended, else the operator's own rates."""
+    on = ended_at.astimezone(ZoneInfo(time_zone)).date()
+    key = (country, on)
+    if cache is not None and key in cache:
+        return cache[key]
+    found = lookup(country, on)
+    rates = fallback if found is None else VatRates(electricity=found[0], services=found[1])
+    if cache is not None:
+        cache[key] = rates
+    return rates
+
+
 CHARGE_LINE_FIELDS = (
     "session",
     "position",
@@ -237,7 +260,13 @@ def reprice_session(*, session: ChargingSession) -> ChargingSession:
         start=session.started_at,
         end=session.ended_at,
         time_zone=session.evse.location.time_zone,
-        vat_rates=vat_rates_for(session.operator),
+        vat_rates=rates_at_place(
+            vat_rates_for(session.operator),
+            place_rates(),
+            country=session.evse.location.country,
+            time_zone=session.evse.location.time_zone,
+            ended_at=session.ended_at,
+        ),
     )
     with transaction.atomic():
         session.charge_lines.all().delete()
@@ -652,7 +681,9 @@ def _ingest_batch(
         tokens.setdefault(t.uid, []).append(t)
     customer_ids = {c.customer_id for c in fresh if c.customer_id}
     customers = Customer.objects.filter(operator=operator).in_bulk(customer_ids)
-    vat_rates = vat_rates_for(operator)
+    fallback_rates = vat_rates_for(operator)
+    rates_lookup = place_rates()
+    rates_cache: dict = {}
     parsed_tariffs: dict[str, Any] = {}
 
     to_store: list[tuple[_Candidate, ChargingSession, PricedSession]] = []
@@ -695,7 +726,14 @@ def _ingest_batch(
                 start=c.started_at,
                 end=c.ended_at,
                 time_zone=evse.location.time_zone,
-                vat_rates=vat_rates,
+                vat_rates=rates_at_place(
+                    fallback_rates,
+                    rates_lookup,
+                    country=evse.location.country,
+                    time_zone=evse.location.time_zone,
+                    ended_at=c.ended_at,
+                    cache=rates_cache,
+                ),
             )
         except (PricingError, ZoneInfoNotFoundError) as exc:
             outcomes[c.index] = IngestOutcome(

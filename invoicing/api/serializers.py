@@ -39,6 +39,11 @@ class VatRowSerializer(serializers.Serializer):
     net = _money("Sum of the net line amounts at this rate.")
     vat = _money("VAT at this rate, rounded half up.")
     gross = _money("net + VAT.")
+    note = serializers.CharField(
+        required=False,
+        help_text="Why this row carries no VAT (reverse charge, exemption), as printed; "
+        "absent when the row charges VAT.",
+    )
 
 
 class RecipientSerializer(serializers.Serializer):
@@ -168,6 +173,9 @@ class DocumentLineSerializer(serializers.ModelSerializer):
     net = _money("Amount excl. VAT.")
     vat_category = serializers.CharField(help_text="electricity or services.")
     vat_rate = serializers.DecimalField(max_digits=5, decimal_places=2, help_text="VAT rate, %.")
+    vat_note = serializers.CharField(
+        help_text="The printed reason for a 0 % line (reverse charge, exemption), or empty."
+    )
 
     class Meta:
         model = DocumentLine
@@ -182,6 +190,7 @@ class DocumentLineSerializer(serializers.ModelSerializer):
             "net",
             "vat_category",
             "vat_rate",
+            "vat_note",
         ]
 
 
@@ -277,6 +286,9 @@ class InvoiceDetailSerializer(InvoiceSerializer):
     supplier = serializers.JSONField(
         source="profile.supplier", help_text="The operator's details as printed at issue."
     )
+    supplier_vat_id = serializers.CharField(
+        help_text="The operator's VAT ID printed: its registration in the supply's country."
+    )
     lines = DocumentLineSerializer(many=True, help_text="The services table.")
     sessions = InvoiceSessionSerializer(
         source="billed_sessions",
@@ -294,6 +306,7 @@ class InvoiceDetailSerializer(InvoiceSerializer):
             "delivery_country",
             "billing_run",
             "supplier",
+            "supplier_vat_id",
             "lines",
             "sessions",
             "payments",

@@ -24,6 +24,8 @@ from customers.models import INVOICE_DETAIL_FIELDS, Customer
 from customers.services import invoice_detail_errors
 from invoicing.documents.models import RECIPIENT_FIELDS, Document, DocumentLine, DocumentOrigin
 from invoicing.setup.models import DocumentKind, InvoicingSettings, IssuingProfile
+from invoicing.tax.models import TaxCategory
+from invoicing.tax.rules import TaxTable, decide, load_table, supplier_vat_id
 from sessions.models import ChargingSession
 
 Schedule = InvoicingSettings.IssuingSchedule
@@ -176,6 +178,67 @@ class ChargeGroup:
     net: Decimal
     session_id: int | None = None
     customer_id: int | None = None
+    # Where and when the supply took place (the charge point's country and local end date):
+    # the tax rules decide the rate from these; vat_note is what the document prints for it.
+    country: str = ""
+    ended_on: date | None = None
+    vat_note: str = ""
+
+
+def apply_tax_rules(
+    groups: Sequence[ChargeGroup],
+    *,
+    customer: Customer,
+    settings: InvoicingSettings,
+    table: TaxTable | None = None,
+) -> list[ChargeGroup]:
+    """The groups at the rate the tax rules give for their place of supply and this customer
+    (the tariff's own VAT stays in the session's OCPI totals), summed again per rate."""
+    table = table or load_table()
+    taxed: dict[tuple, ChargeGroup] = {}
+    for g in groups:
+        if g.ended_on is None:
+            taxed[(id(g),)] = g
+            continue
+        category = (
+            TaxCategory.ELECTRICITY if g.vat_category == "electricity" else TaxCategory.SERVICES
+        )
+        decision = decide(
+            table,
+            country=g.country,
+            category=category,
+            on=g.ended_on,
+            customer=customer,
+            settings=settings,
+        )
+        key = (
+            g.component,
+            g.unit,
+            g.unit_price,
+            g.vat_category,
+            decision.rate,
+            decision.note,
+            g.session_id,
+            g.customer_id,
+        )
+        found = taxed.get(key)
+        if found is None:
+            taxed[key] = ChargeGroup(
+                component=g.component,
+                unit=g.unit,
+                unit_price=g.unit_price,
+                vat_category=g.vat_category,
+                vat_rate=decision.rate,
+                quantity=g.quantity,
+                net=g.net,
+                session_id=g.session_id,
+                customer_id=g.customer_id,
+                vat_note=decision.note,
+            )
+        else:
+            found.quantity += g.quantity
+            found.net += g.net
+    return list(taxed.values())
 
 
 @dataclass(slots=True)
@@ -206,14 +269,15 @@ def compose_lines(
     VAT rate labelled with the services label, so no kWh or per-kWh price shows."""
     lines: list[DocumentLine] = []
     if content["hide_energy"] or content["services_table"] == "single":
-        nets: dict[Decimal, Decimal] = {}
-        categories: dict[Decimal, set[str]] = {}
+        nets: dict[tuple[Decimal, str], Decimal] = {}
+        categories: dict[tuple[Decimal, str], set[str]] = {}
         for g in groups:
-            nets[g.vat_rate] = nets.get(g.vat_rate, ZERO) + g.net
-            categories.setdefault(g.vat_rate, set()).add(g.vat_category)
-        for rate, net in sorted(nets.items()):
+            nets[(g.vat_rate, g.vat_note)] = nets.get((g.vat_rate, g.vat_note), ZERO) + g.net
+            categories.setdefault((g.vat_rate, g.vat_note), set()).add(g.vat_category)
+        for (rate, note), net in sorted(nets.items()):
             # One row per rate: energy and services at the same rate share it.
-            (category,) = categories[rate] if len(categories[rate]) == 1 else {"services"}
+            key = (rate, note)
+            (category,) = categories[key] if len(categories[key]) == 1 else {"services"}
             lines.append(
                 DocumentLine(
                     service=DocumentLine.Service.CHARGING_SERVICES,
@@ -224,6 +288,7 @@ def compose_lines(
                     net=round_money(net),
                     vat_category=category,
                     vat_rate=rate,
+                    vat_note=note,
                     session_id=_single_session(groups),
                 )
             )
@@ -243,6 +308,7 @@ def compose_lines(
                         net=round_money(g.net),
                         vat_category=g.vat_category,
                         vat_rate=g.vat_rate,
+                        vat_note=g.vat_note,
                         session_id=g.session_id,
                     )
                 )
@@ -257,14 +323,26 @@ def _single_session(groups: Sequence[ChargeGroup]) -> int | None:
 
 
 def vat_summary(lines: Iterable[DocumentLine]) -> tuple[list[dict], Decimal, Decimal]:
-    """VAT per rate on the net sum of each rate (BR-CO-17); returns (summary, net, vat)."""
-    breakdown = vat_breakdown((line.vat_rate, line.net) for line in lines)
-    summary = [
-        {"rate": str(rate), "net": str(net), "vat": str(vat), "gross": str(net + vat)}
-        for rate, (net, vat) in breakdown.items()
-    ]
-    total_net = sum((net for net, _vat in breakdown.values()), ZERO)
-    total_vat = sum((vat for _net, vat in breakdown.values()), ZERO)
+    """VAT per rate on the net sum of each rate (BR-CO-17), a row per rate and printed reason
+    (a reverse charge and an exemption both at 0 % stay apart); returns (summary, net, vat)."""
+    by_note: dict[str, list[tuple[Decimal, Decimal]]] = {}
+    for line in lines:
+        by_note.setdefault(getattr(line, "vat_note", "") or "", []).append(
+            (line.vat_rate, line.net)
+        )
+    rows = []
+    for note, pairs in by_note.items():
+        for rate, (net, vat) in vat_breakdown(pairs).items():
+            rows.append((rate, note, net, vat))
+    rows.sort(key=lambda row: (row[0], row[1]))
+    summary = []
+    for rate, note, net, vat in rows:
+        row = {"rate": str(rate), "net": str(net), "vat": str(vat), "gross": str(net + vat)}
+        if note:
+            row["note"] = note
+        summary.append(row)
+    total_net = sum((row[2] for row in rows), ZERO)
+    total_vat = sum((row[3] for row in rows), ZERO)
     return summary, total_net, total_vat
 
 
@@ -289,6 +367,7 @@ def compose_document(
             f"Sessions in {', '.join(sorted(currencies))} cannot share one document."
         )
     language = customer.language or settings.default_language
+    groups = apply_tax_rules(groups, customer=customer, settings=settings)
     lines = compose_lines(groups, content=profile.content, language=language)
     summary, total_net, total_vat = vat_summary(lines)
     if period is None:
@@ -310,6 +389,10 @@ def compose_document(
         period_start=period[0],
         period_end=period[1],
         delivery_country=", ".join(sorted({s.country for s in sessions})),
+        supplier_vat_id=supplier_vat_id(
+            operator=operator,
+            countries={s.country for s in sessions} or {operator.country},
+        ),
         session_count=len(sessions),
         total_energy_kwh=sum((s.energy_kwh for s in sessions), ZERO),
         total_duration_seconds=sum(
@@ -340,6 +423,7 @@ def compose_credit_note(
             net=-line.net,
             vat_category=line.vat_category,
             vat_rate=line.vat_rate,
+            vat_note=line.vat_note,
         )
         for line in original.lines.all()
     ]
@@ -360,6 +444,7 @@ def compose_credit_note(
         period_start=original.period_start,
         period_end=original.period_end,
         delivery_country=original.delivery_country,
+        supplier_vat_id=original.supplier_vat_id,
         session_count=original.session_count,
         total_energy_kwh=-original.total_energy_kwh,
         total_duration_seconds=-original.total_duration_seconds,

@@ -12,10 +12,10 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q, Sum
+from django.db.models import F, Q, Sum
 
 from cpo_portal.kernel.integrations import webhooks
-from cpo_portal.kernel.periods import today_for
+from cpo_portal.kernel.periods import local_date, today_for
 from cpo_portal.kernel.tenancy import Operator
 from customers.models import Customer
 from customers.services import clean_invoice_details, invoice_detail_errors
@@ -37,6 +37,7 @@ from invoicing.documents.models import (
     RECIPIENT_FIELDS,
     BilledSession,
     Document,
+    DocumentKind,
     DocumentLine,
     DocumentOrigin,
     DocumentStatus,
@@ -95,9 +96,24 @@ def store_drafts(
         by_kind.setdefault(document.kind, []).append(document.pk)
     for kind in sorted(by_kind):
         issue_drafts(series_id=series[kind].pk, document_ids=by_kind[kind])
+    _settle_zero_totals(documents)
     webhooks.emit(operator=documents[0].operator_id, event="invoice.issued", objects=documents)
     documents_issued.send(sender=Document, document_ids=[document.pk for document in documents])
     return documents
+
+
+def _settle_zero_totals(documents: Sequence[Document]) -> None:
+    """A document for nothing to pay (a free session) is settled when it is issued: it asks for
+    no payment and never falls overdue."""
+    free = [d.pk for d in documents if d.total_gross == 0 and d.kind != DocumentKind.CREDIT_NOTE]
+    for document in documents:
+        if document.pk in free:
+            document.status = DocumentStatus.PAID
+            document.paid_on = document.issue_date
+    if free:
+        Document.objects.filter(pk__in=free, status=DocumentStatus.ISSUED).update(
+            status=DocumentStatus.PAID, paid_on=F("issue_date")
+        )
 
 
 def _link_sessions(drafts: Sequence[DocumentDraft]) -> None:
@@ -139,9 +155,19 @@ def session_facts(session_ids: Iterable[int]) -> dict[int, SessionFacts]:
 def charge_groups(
     session_ids: Sequence[int], *, per_session: bool = False, per_customer: bool = False
 ) -> list[ChargeGroup]:
-    """Charge lines summed per component, unit price and VAT rate, and per session or customer
-    when asked (the sums are exact: the database adds decimals)."""
-    keys = ["component", "unit", "unit_price", "vat_category", "vat_rate"]
+    """Charge lines summed per component, unit price and VAT category, per place and local day
+    of supply (the tax rules decide the rate from them), and per session or customer when asked
+    (the sums are exact: the database adds decimals)."""
+    keys = [
+        "component",
+        "unit",
+        "unit_price",
+        "vat_category",
+        "vat_rate",
+        "session__evse__location__country",
+        "session__evse__location__time_zone",
+        "session__ended_at",
+    ]
     if per_session:
         keys.append("session_id")
     if per_customer:
@@ -163,6 +189,10 @@ def charge_groups(
             net=row["total_net"],
             session_id=row.get("session_id"),
             customer_id=row.get("session__customer_id"),
+            country=row["session__evse__location__country"],
+            ended_on=local_date(
+                row["session__ended_at"], row["session__evse__location__time_zone"]
+            ),
         )
         for row in rows
     ]

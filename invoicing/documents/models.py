@@ -152,6 +152,14 @@ class Document(models.Model):
     recipient_country = models.CharField(_("country"), max_length=2, blank=True)
     recipient_email = models.EmailField(_("e-mail"), blank=True)
     delivery_country = models.CharField(_("country of delivery"), max_length=60, blank=True)
+    supplier_vat_id = models.CharField(
+        _("supplier VAT ID"),
+        max_length=200,
+        blank=True,
+        default="",
+        db_default="",
+        help_text=_("The operator's VAT ID for the country of supply, as printed."),
+    )
     session_count = models.PositiveIntegerField(_("sessions"), default=0)
     total_energy_kwh = models.DecimalField(
         _("total energy (kWh)"), max_digits=16, decimal_places=3, default=Decimal("0")
@@ -287,6 +295,14 @@ class DocumentLine(models.Model):
     net = models.DecimalField(_("net"), max_digits=14, decimal_places=2)
     vat_category = models.CharField(_("VAT category"), max_length=12)
     vat_rate = models.DecimalField(_("VAT rate (%)"), max_digits=5, decimal_places=2)
+    vat_note = models.CharField(
+        _("VAT note"),
+        max_length=300,
+        blank=True,
+        default="",
+        db_default="",
+        help_text=_("Why the line carries no VAT (reverse charge, exemption), as printed."),
+    )
 
     class Meta:
         ordering = ["document", "position"]

@@ -510,6 +510,7 @@ def document_context(document: Document) -> dict:
             "net": bidi.ltr(money(Decimal(row["net"]))),
             "vat": bidi.ltr(money(Decimal(row["vat"]))),
             "gross": bidi.ltr(money(Decimal(row["gross"]))),
+            "note": bidi.auto(row.get("note", "")),
         }
         for row in document.vat_summary
     ]
@@ -538,13 +539,18 @@ def document_context(document: Document) -> dict:
     if document.recipient_vat_id:
         recipient_ids.append((_("VAT ID"), bidi.ltr(document.recipient_vat_id)))
     supplier_ids = []
-    if supplier.get("vat_id"):
-        supplier_ids.append((_("VAT ID"), bidi.ltr(supplier["vat_id"])))
+    # The VAT ID of the supply's country (documents issued before tax rules: the profile's).
+    supplier_vat = document.supplier_vat_id or supplier.get("vat_id")
+    if supplier_vat:
+        supplier_ids.append((_("VAT ID"), bidi.ltr(supplier_vat)))
     if supplier.get("tax_number"):
         supplier_ids.append((_("Tax number"), bidi.ltr(supplier["tax_number"])))
 
     credited = document.credited_document if document.credited_document_id else None
-    payable = document.kind != DocumentKind.CREDIT_NOTE and not simplified
+    # Nothing to pay (a free session) asks for no payment: the document is settled at issue.
+    payable = (
+        document.kind != DocumentKind.CREDIT_NOTE and not simplified and document.total_gross != 0
+    )
     breakdown = (
         _breakdown(document, content, bidi)
         if content.get("breakdown_page") and document.session_count and not simplified

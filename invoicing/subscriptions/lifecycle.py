@@ -39,6 +39,8 @@ from invoicing.documents.issuing import (
 )
 from invoicing.documents.models import Document, DocumentLine, DocumentOrigin, DocumentStatus
 from invoicing.documents.selectors import never_billed
+from invoicing.tax.models import TaxCategory
+from invoicing.tax.rules import load_table
 from sessions.models import ChargingSession
 
 logger = logging.getLogger(__name__)
@@ -226,7 +228,16 @@ def _period_sessions(
 
 def _plan_lines(plan, settings, energy: _EnergyUse, content, start, end) -> list[DocumentLine]:
     """The fee first, then the plan's energy price and included energy as adjustments."""
+    # The fee is taxed by the subscription-fee rule of the operator's country (the plan's own
+    # category where there is none), energy price differences by its electricity rule.
     rates = {"electricity": settings.electricity_vat_rate, "services": settings.services_vat_rate}
+    table = load_table()
+    country = settings.operator.country
+    fee_rule = table.rule(country, TaxCategory.SUBSCRIPTION, start)
+    electricity_rule = table.rule(country, TaxCategory.ELECTRICITY, start)
+    fee_rate = fee_rule.rate if fee_rule is not None else rates[plan.fee_vat_category]
+    if electricity_rule is not None:
+        rates["electricity"] = electricity_rule.rate
     fee = DocumentLine(
         service=DocumentLine.Service.SUBSCRIPTION_FEE,
         description=f"{plan.name} ({start:%d.%m.%Y} to {end - timedelta(days=1):%d.%m.%Y})",
@@ -235,7 +246,7 @@ def _plan_lines(plan, settings, energy: _EnergyUse, content, start, end) -> list
         unit_price=round_unit_price(plan.fee / plan.months),
         net=plan.fee,
         vat_category=plan.fee_vat_category,
-        vat_rate=rates[plan.fee_vat_category],
+        vat_rate=fee_rate,
     )
     lines = [fee]
     price = energy.net / energy.kwh if energy.kwh else ZERO

@@ -586,9 +586,7 @@ def _build_result(
         )
     total_excl, total_incl = _apply_price_limits(tariff, cost_excl, cost_incl, vat_rates)
     if total_excl != cost_excl:
-        adjustment = _adjustment_line(total_excl, lines, vat_rates.services)
-        if adjustment is not None:
-            lines.append(adjustment)
+        lines.extend(_adjustment_lines(total_excl, lines, vat_rates.services))
 
     totals = SessionTotals(
         total_cost=Price(total_excl, total_incl),
@@ -655,13 +653,33 @@ def _apply_price_limits(
     return limit.excl_vat, incl + difference + difference * vat_rates.services / _HUNDRED
 
 
-def _adjustment_line(
-    total_excl: Decimal, lines: list[BreakdownLine], rate: Decimal
-) -> BreakdownLine | None:
-    """The min/max price difference as one line, so the lines sum to the total excl. VAT."""
-    net = round_money(total_excl) - sum((line.net for line in lines), _ZERO)
-    if not net:
-        return None
+def _adjustment_lines(
+    total_excl: Decimal, lines: list[BreakdownLine], services_rate: Decimal
+) -> list[BreakdownLine]:
+    """The min/max price difference apportioned to the lines it adjusts, pro rata to their net:
+    one line per VAT category and rate, so VAT follows what is actually charged and no rate's
+    net turns negative. Without any charged line (a minimum on nothing) it is a service."""
+    difference = round_money(total_excl) - sum((line.net for line in lines), _ZERO)
+    if not difference:
+        return []
+    nets: dict[tuple[str, Decimal], Decimal] = {}
+    for line in lines:
+        key = (line.vat_category, line.vat_rate)
+        nets[key] = nets.get(key, _ZERO) + line.net
+    nets = {key: net for key, net in nets.items() if net > 0}
+    if not nets:
+        return [_adjustment("services", services_rate, difference)]
+    base = sum(nets.values(), _ZERO)
+    shares = {key: round_money(difference * net / base) for key, net in nets.items()}
+    # Cents lost to rounding go to the largest share, so the shares sum to the difference.
+    largest = max(nets, key=lambda key: (nets[key], key[0]))
+    shares[largest] += difference - sum(shares.values(), _ZERO)
+    return [
+        _adjustment(category, rate, share) for (category, rate), share in shares.items() if share
+    ]
+
+
+def _adjustment(category: str, rate: Decimal, net: Decimal) -> BreakdownLine:
     vat = vat_amount(net, rate)
     return BreakdownLine(
         component=PRICE_ADJUSTMENT,
@@ -669,7 +687,7 @@ def _adjustment_line(
         unit="package",
         unit_price=net,
         net=net,
-        vat_category="services",
+        vat_category=category,
         vat_rate=rate,
         vat=vat,
         gross=net + vat,

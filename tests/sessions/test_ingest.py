@@ -98,7 +98,14 @@ def test_a_native_record_is_stored_priced_with_a_line_per_component(operator, ev
 
 
 @pytest.mark.django_db
-def test_electricity_and_services_carry_the_operators_separate_vat_rates(operator, evse, tariff):
+def test_electricity_and_services_carry_the_operators_separate_vat_rates_without_a_tax_rule(
+    operator, evse, tariff
+):
+    # Where the charge point's country has no tax rule, the operator's own rates apply (a
+    # German charge point is taxed by the German rules: issue 17, point 1).
+    evse.location.country = "US"
+    evse.location.time_zone = "America/New_York"
+    evse.location.save()
     operator.invoicing_settings.electricity_vat_rate = Decimal("5.00")
     operator.invoicing_settings.services_vat_rate = Decimal("20.00")
     operator.invoicing_settings.save()

@@ -16,7 +16,7 @@ from customers.models import ChargingToken, Customer, Plan
 from customers.services import get_anonymous_customer
 from invoicing.billing.runs import run_billing
 from invoicing.documents.issuing import issue_session_documents
-from invoicing.models import InvoicingSettings, Operator
+from invoicing.models import InvoicingSettings, Operator, VatRegistration
 from invoicing.subscriptions.lifecycle import renew_subscriptions, subscribe
 from sessions.models import EVSE, Location
 from sessions.services import import_tariff, ingest_sessions
@@ -206,6 +206,10 @@ class Command(BaseCommand):
             services_vat_rate=Decimal("19.00"),
             notice="Thank you for charging with VoltWay.",
         )
+        # Registered for VAT where it sells: French and Greek supplies print these IDs; the
+        # VAT itself comes from the tax rules of the charge point's country.
+        VatRegistration.objects.create(operator=operator, country="FR", vat_id="FR58399360817")
+        VatRegistration.objects.create(operator=operator, country="GR", vat_id="EL094014201")
         return operator
 
     def _locations(self, operator: Operator) -> list[EVSE]:
@@ -275,6 +279,25 @@ class Command(BaseCommand):
                 country="DE",
                 email="fleet@logistik-nord.example",
                 language="de",
+                requires_invoice=True,
+                billing_mode=Customer.BillingMode.MONTHLY,
+            )
+        )
+        # A French fleet: charging in Germany or Greece it gets a reverse-charge invoice (its
+        # VAT ID is of another country than the charge point's), in France French VAT.
+        drivers.append(
+            Customer.objects.create(
+                operator=operator,
+                kind=Customer.Kind.COMPANY,
+                name="Service flotte",
+                company_name="Transports Rapides SARL",
+                vat_id="FR40303265045",
+                street="12 rue de Rivoli",
+                postal_code="75004",
+                city="Paris",
+                country="FR",
+                email="flotte@transports-rapides.example",
+                language="fr",
                 requires_invoice=True,
                 billing_mode=Customer.BillingMode.MONTHLY,
             )

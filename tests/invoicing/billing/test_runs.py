@@ -29,7 +29,14 @@ from invoicing.billing.runs import (
 )
 from invoicing.documents.composition import InvoicingError
 from invoicing.documents.issuing import issue_session_documents
-from invoicing.models import BilledSession, BillingRun, Document, DocumentKind, InvoicingSettings
+from invoicing.models import (
+    BilledSession,
+    BillingRun,
+    Document,
+    DocumentKind,
+    InvoicingSettings,
+    TaxRule,
+)
 from tests.factories import CompanyCustomerFactory, CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -76,8 +83,9 @@ def test_the_monthly_run_puts_each_customers_month_on_one_invoice(
 def test_vat_is_computed_per_rate_on_the_net_sum_and_adds_up_to_the_total(
     charge, monthly_company, invoicing_settings, operator
 ):
-    invoicing_settings.electricity_vat_rate = Decimal("7.00")
-    invoicing_settings.save()
+    TaxRule.objects.create(
+        country="DE", category="electricity", valid_from=date(2026, 1, 1), rate=Decimal("7.00")
+    )
     # 7 sessions of 0.333 kWh at 0.40 = 0.1332 -> 0.13 net each: VAT per session would round
     # 0.0091 up and down; on the summed net the document gets 7 % of 0.91.
     charge(monthly_company, count=7, energy="0.333", idle=1)

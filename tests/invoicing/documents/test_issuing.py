@@ -10,7 +10,14 @@ import pytest
 
 from customers.models import Customer
 from invoicing.documents.issuing import issue_session_documents
-from invoicing.models import BilledSession, Document, DocumentKind, DocumentLine, InvoicingSettings
+from invoicing.models import (
+    BilledSession,
+    Document,
+    DocumentKind,
+    DocumentLine,
+    InvoicingSettings,
+    TaxRule,
+)
 from tests.factories import CompanyCustomerFactory, CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -221,8 +228,10 @@ def test_single_row_layout_bills_one_services_row_per_vat_rate(
 ):
     invoicing_settings.services_table = InvoicingSettings.ServicesTable.SINGLE
     invoicing_settings.services_label = "Ladeservice"
-    invoicing_settings.electricity_vat_rate = Decimal("7.00")
     invoicing_settings.save()
+    TaxRule.objects.create(
+        country="DE", category="electricity", valid_from=date(2026, 1, 1), rate=Decimal("7.00")
+    )
     (session,) = charge(per_session_customer)
 
     (invoice,) = issue_session_documents(session_ids=[session.pk])

@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 from django.db.models import Count
 
 from customers.models import Customer
+from invoicing.models import Document, DocumentLine
 from sessions.models import ChargingSession, Location, SessionChargeLine
 
 
@@ -37,6 +38,29 @@ def test_seed_demo_loads_every_kind_of_demo_data_with_priced_sessions():
         lines = SessionChargeLine.objects.filter(session=session)
         assert sum(line.net for line in lines) == session.total_net
         assert session.total_gross == session.total_net + session.total_vat
+
+
+@pytest.mark.django_db
+def test_seed_demo_charges_each_countrys_vat_and_a_foreign_fleet_a_reverse_charge():
+    run("seed_demo", sessions=200)
+
+    # German, French and Greek charging each at its own country's VAT (not 19 % everywhere).
+    lines = DocumentLine.objects.filter(session__isnull=False, vat_note="").exclude(
+        document__recipient_vat_id__startswith="FR", session__evse__location__country="FR"
+    )
+    for country, rate in (("DE", "19.00"), ("FR", "20.00"), ("GR", "24.00")):
+        rates = set(
+            lines.filter(session__evse__location__country=country).values_list(
+                "vat_rate", flat=True
+            )
+        )
+        assert {str(r) for r in rates} == {rate}, country
+    reverse_charged = [
+        document
+        for document in Document.objects.filter(recipient_vat_id="FR40303265045")
+        if any("Art. 194/196" in row.get("note", "") for row in document.vat_summary)
+    ]
+    assert reverse_charged
 
 
 @pytest.mark.django_db

@@ -113,33 +113,56 @@ def test_min_price_raises_the_total_and_keeps_the_component_costs():
     assert adjustment.net == D("1.00")
 
 
-def test_min_price_without_incl_vat_taxes_the_difference_at_the_services_rate():
+def test_min_price_without_incl_vat_keeps_the_ocpi_total_and_tops_up_what_it_raises():
     session = price(
         tariff(element(energy("0.25", vat="10")), min_price={"excl_vat": D("2.00")}),
         [period("2024-01-15T10:00:00Z", energy="4")],
         vat_rates=VatRates(electricity=D("19"), services=D("20")),
     )
-    # 1.00 energy at 10 % plus 1.00 adjustment at 20 %.
+    # The OCPI total is unchanged: 1.00 energy at 10 % plus 1.00 difference at 20 %.
     assert session.totals.total_cost.incl_vat == D("1.10") + D("1.20")
+    # The breakdown apportions the top-up to what it raises (issue 17, point 3): all energy.
     adjustment = session.lines[-1]
-    assert (adjustment.vat_category, adjustment.vat_rate, adjustment.vat) == (
-        "services",
-        D("20"),
-        D("0.20"),
+    assert (adjustment.vat_category, adjustment.vat_rate, adjustment.net, adjustment.vat) == (
+        "electricity",
+        D("10"),
+        D("1.00"),
+        D("0.10"),
     )
 
 
-def test_max_price_caps_the_total_with_a_negative_adjustment_line():
+def test_min_price_on_a_session_without_charged_lines_is_a_service():
+    session = price(
+        tariff(element(energy("0.25")), min_price={"excl_vat": D("2.00")}),
+        [period("2024-01-15T10:00:00Z", energy="0")],
+        vat_rates=VatRates(electricity=D("19"), services=D("20")),
+    )
+    (adjustment,) = [line for line in session.lines if line.component == "price_adjustment"]
+    assert (adjustment.vat_category, adjustment.vat_rate, adjustment.net) == (
+        "services",
+        D("20"),
+        D("2.00"),
+    )
+
+
+def test_max_price_caps_the_total_with_adjustments_pro_rata_to_what_it_caps():
     session = price(
         tariff(element(flat("1.00"), energy("0.50")), max_price={"excl_vat": D("10.00")}),
         [period("2024-01-15T10:00:00Z", energy="40")],
+        vat_rates=VatRates(electricity=D("19"), services=D("7")),
     )
     totals = session.totals
     assert totals.total_cost.excl_vat == D("10.00")
     assert totals.total_energy_cost.excl_vat == D("20.00")
     assert totals.total_fixed_cost.excl_vat == D("1.00")
-    assert session.lines[-1].component == "price_adjustment"
-    assert session.lines[-1].net == D("-11.00")
+    adjustments = [
+        (line.vat_category, line.vat_rate, line.net)
+        for line in session.lines
+        if line.component == "price_adjustment"
+    ]
+    # -11.00 split 20 : 1 between energy (19 %) and the connection fee (7 %): no rate's net
+    # turns negative, so no VAT row does.
+    assert adjustments == [("electricity", D("19"), D("-10.48")), ("services", D("7"), D("-0.52"))]
     assert sum(line.net for line in session.lines) == D("10.00")
 
 
