@@ -8,15 +8,13 @@ class InvoicingConfig(AppConfig):
     verbose_name = "Invoicing"
 
     def ready(self) -> None:
-        # Imported once the models are loaded, as Django requires; importing the receivers
-        # connects them (the one list of what follows each signal).
+        # Imported once the models are loaded, as Django requires.
         from cpo_portal.kernel.tax import register_place_rates
-        from invoicing import receivers  # noqa: F401
+        from invoicing import receivers  # noqa: F401  (importing connects every receiver)
+        from invoicing.accounting import exports  # noqa: F401  (registers the exports)
         from invoicing.documents import events
         from invoicing.tax.rules import place_rates_lookup
 
         events.register()
         # Pricing falls back to the tax rules of the charge point's country (docs/invoicing.md).
         register_place_rates(place_rates_lookup)
-        # Registers this app's exports with the kernel's registry (docs/exports.md).
-        from invoicing.accounting import exports  # noqa: F401

@@ -13,8 +13,9 @@ class ChargingConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported once the models are loaded, as Django requires.
-        from sessions import events
+        from sessions import (
+            events,
+            exports,  # noqa: F401  (registers the sessions export)
+        )
 
         events.register()
-        # Registers this app's exports with the kernel's registry (docs/exports.md).
-        from sessions import exports  # noqa: F401
