@@ -160,6 +160,8 @@ AXES_LOCKOUT_CALLABLE = "cpo_portal.kernel.security.lockout_response"
 AXES_RESET_ON_SUCCESS = True
 # Successful sign-ins are not logged by axes (no table of every staff and driver sign-in).
 AXES_DISABLE_ACCESS_LOG = True
+# No banner on every start of every command; lockouts are still logged as warnings.
+AXES_VERBOSE = False
 # Reverse proxies in front of the web processes that append to X-Forwarded-For (0: none, the
 # client is REMOTE_ADDR). Decides the client address of the lockout and the reset limit.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
