@@ -40,6 +40,7 @@ from invoicing.documents.models import BilledSession, Document, DocumentOrigin
 from invoicing.documents.selectors import never_billed
 from invoicing.setup.models import InvoicingSettings
 from invoicing.signals import billing_chunks_planned
+from invoicing.tax.rules import load_table, vat_registrations
 from sessions.models import ChargingSession
 
 logger = logging.getLogger(__name__)
@@ -256,6 +257,9 @@ def _bill_customers(run: BillingRun, customer_ids: Iterable[int]) -> ChunkResult
 
     profile = profile_for(operator=operator, settings=settings)
     issue_date = today_for(operator)
+    # Read once for the chunk, not once per document.
+    tax_table = load_table()
+    registrations = vat_registrations(operator)
     drafts = []
     errors: dict[int, str] = {}
     for customer_id, facts in sessions.items():
@@ -278,6 +282,8 @@ def _bill_customers(run: BillingRun, customer_ids: Iterable[int]) -> ChunkResult
                     sessions=facts,
                     issue_date=issue_date,
                     period=(first_day, last_day),
+                    tax_table=tax_table,
+                    registrations=registrations,
                 )
             )
         except InvoicingError as exc:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -358,8 +358,13 @@ def compose_document(
     issue_date: date,
     period: tuple[date, date] | None = None,
     grace_days: int | None = None,
+    tax_table: TaxTable | None = None,
+    registrations: Mapping[str, str] | None = None,
 ) -> DocumentDraft:
-    """A draft document billing these sessions, with everything the law wants frozen on it."""
+    """A draft document billing these sessions, with everything the law wants frozen on it.
+
+    A batch (a billing chunk) passes the tax rules and the operator's VAT registrations it read
+    once; a single document reads them itself."""
     operator = settings.operator
     currencies = {s.currency for s in sessions}
     if len(currencies) > 1:
@@ -367,7 +372,7 @@ def compose_document(
             f"Sessions in {', '.join(sorted(currencies))} cannot share one document."
         )
     language = customer.language or settings.default_language
-    groups = apply_tax_rules(groups, customer=customer, settings=settings)
+    groups = apply_tax_rules(groups, customer=customer, settings=settings, table=tax_table)
     lines = compose_lines(groups, content=profile.content, language=language)
     summary, total_net, total_vat = vat_summary(lines)
     if period is None:
@@ -392,6 +397,7 @@ def compose_document(
         supplier_vat_id=supplier_vat_id(
             operator=operator,
             countries={s.country for s in sessions} or {operator.country},
+            registrations=registrations,
         ),
         session_count=len(sessions),
         total_energy_kwh=sum((s.energy_kwh for s in sessions), ZERO),

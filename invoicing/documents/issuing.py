@@ -48,6 +48,7 @@ from invoicing.documents.selectors import billed, never_billed
 from invoicing.setup.models import InvoicingSettings
 from invoicing.setup.operators import ensure_series
 from invoicing.signals import documents_issued, recipient_corrected
+from invoicing.tax.rules import TaxTable, load_table, vat_registrations
 from sessions.models import ChargingSession, SessionChargeLine
 
 if TYPE_CHECKING:  # a billing run issues documents; documents never need billing at run time
@@ -235,6 +236,9 @@ def issue_session_documents(
         .order_by("ended_at", "id")
     )
     issued = []
+    # Read once for all these sessions, not once per document.
+    tax_table = load_table()
+    registrations: dict[int, dict[str, str]] = {}
     for session in sessions:
         settings = session.operator.invoicing_settings
         customer = session.customer
@@ -247,6 +251,8 @@ def issue_session_documents(
         if kind is None:
             continue
         try:
+            if session.operator_id not in registrations:
+                registrations[session.operator_id] = vat_registrations(session.operator)
             document = _issue_for_sessions(
                 kind=kind,
                 origin=DocumentOrigin.PER_SESSION,
@@ -254,6 +260,8 @@ def issue_session_documents(
                 settings=settings,
                 session_ids=[session.pk],
                 issue_date=issue_date or today_for(session.operator),
+                tax_table=tax_table,
+                registrations=registrations[session.operator_id],
             )
         except InvoicingError as exc:
             logger.warning("Session %s stays unbilled: %s", session, exc)
@@ -273,6 +281,8 @@ def _issue_for_sessions(
     issue_date: date,
     period: tuple[date, date] | None = None,
     per_session_lines: bool = True,
+    tax_table: TaxTable | None = None,
+    registrations: Mapping[str, str] | None = None,
 ) -> Document | None:
     """Issue one document for these sessions; None when another process billed them first."""
     errors = recipient_errors(customer=customer, kind=kind, settings=settings)
@@ -293,6 +303,8 @@ def _issue_for_sessions(
                 sessions=[facts[i] for i in session_ids],
                 issue_date=issue_date,
                 period=period,
+                tax_table=tax_table,
+                registrations=registrations,
             )
             (document,) = store_drafts([draft])
     except IntegrityError:

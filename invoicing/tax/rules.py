@@ -7,7 +7,7 @@ ended applies. Where no rule exists for a country, the operator's own rates are 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -105,15 +105,22 @@ def decide(
     return TaxDecision(rule.rate, treatment, text)
 
 
-def supplier_vat_id(*, operator: Operator, countries: Iterable[str]) -> str:
+def vat_registrations(operator: Operator) -> dict[str, str]:
+    """The operator's VAT IDs by country, read once for a batch of documents."""
+    return dict(VatRegistration.objects.filter(operator=operator).values_list("country", "vat_id"))
+
+
+def supplier_vat_id(
+    *,
+    operator: Operator,
+    countries: Iterable[str],
+    registrations: Mapping[str, str] | None = None,
+) -> str:
     """The VAT ID to print: the operator's registration in the supply's country when it has
     one; a document billing several countries lists each country's registration."""
     wanted = sorted({c.upper() for c in countries if c})
-    registrations = dict(
-        VatRegistration.objects.filter(operator=operator, country__in=wanted).values_list(
-            "country", "vat_id"
-        )
-    )
+    if registrations is None:
+        registrations = vat_registrations(operator)
     if len(wanted) == 1:
         return registrations.get(wanted[0], operator.vat_id)
     ids = [f"{country}: {registrations[country]}" for country in wanted if country in registrations]
