@@ -14,6 +14,8 @@ from decimal import Decimal
 from django.utils import formats
 from django.utils.translation import gettext as _
 
+from cpo_portal.kernel.periods import local_time, zone_abbreviation
+
 # The unit of energy lines (DocumentLine.Unit.KWH, SessionChargeLine.Unit.KWH).
 KWH = "kWh"
 
@@ -91,3 +93,23 @@ def short_date(value: date | datetime) -> str:
     # left-to-right embedding they would tear the date apart, so they are dropped.
     text = formats.date_format(value, "SHORT_DATE_FORMAT", use_l10n=True)
     return text.replace("\u200f", "").replace("\u200e", "")
+
+
+def local_datetime_text(moment: datetime, time_zone: str, *, localized: bool = True) -> str:
+    """A moment on the clock of `time_zone`, the zone named: 30/11/2026 23:30 EET (localised) or
+    2026-11-30 23:30 EET (plain, as the back-office shows stored values)."""
+    local = local_time(moment, time_zone)
+    day = short_date(local) if localized else f"{local:%Y-%m-%d}"
+    return f"{day} {local:%H:%M} {zone_abbreviation(moment, time_zone)}"
+
+
+def local_span_text(start: datetime, end: datetime | None, time_zone: str) -> str:
+    """From start to end on the clock of `time_zone`, the day written once when it is the same
+    and the zone named once: 30/11/2026 22:00\u201323:30 EET."""
+    if end is None:
+        return local_datetime_text(start, time_zone)
+    first, last = local_time(start, time_zone), local_time(end, time_zone)
+    zone = zone_abbreviation(end, time_zone)
+    if first.date() == last.date():
+        return f"{short_date(first)} {first:%H:%M}\u2013{last:%H:%M} {zone}"
+    return f"{short_date(first)} {first:%H:%M} \u2013 {short_date(last)} {last:%H:%M} {zone}"

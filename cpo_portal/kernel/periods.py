@@ -1,7 +1,18 @@
-"""Calendar arithmetic: months as billing periods, local days in an operator's time zone.
+"""Calendar arithmetic: months as billing periods, local days and clocks in a time zone.
 
 Pure functions of dates, instants and time zone names; what a period means for billing or for a
 subscription (which month may be billed, when a plan renews) stays with those rules.
+
+Which clock a moment is read on, everywhere (admin, PDFs, e-mails, portal, exports):
+
+- a charging session's times and days (start, end, the tax rule in force, the breakdown page):
+  its location's time zone, the clock at the charger (`session_time_zone`);
+- a document's days and times (issue date, service period, billing month, issued at) and a
+  billing run's: the operator's time zone (`operator_time_zone`);
+- exports write moments in UTC (columns ending in `_utc`), sessions also on the charger's clock
+  (columns ending in `_location_time`, beside `location_time_zone`).
+
+Wherever a time is shown, the zone is named next to it (`zone_abbreviation`: 23:30 EET).
 """
 
 from __future__ import annotations
@@ -55,8 +66,39 @@ def add_months(day: date, months: int) -> date:
                following - timedelta(days=1))  # fmt: skip
 
 
+class HasLocation(Protocol):
+    location: HasTimeZone
+
+
+class HasEVSE(Protocol):
+    evse: HasLocation
+
+
+class HasOperator(Protocol):
+    operator: HasTimeZone
+
+
+def session_time_zone(session: HasEVSE) -> str:
+    """A session's times are read on the clock at its charger: the location's time zone."""
+    return session.evse.location.time_zone
+
+
+def operator_time_zone(thing: HasOperator) -> str:
+    """A document's (or a billing run's) days and times are the operator's: its time zone."""
+    return thing.operator.time_zone
+
+
+def local_time(moment: datetime, time_zone: str) -> datetime:
+    return moment.astimezone(ZoneInfo(time_zone))
+
+
 def local_date(moment: datetime, time_zone: str) -> date:
-    return moment.astimezone(ZoneInfo(time_zone)).date()
+    return local_time(moment, time_zone).date()
+
+
+def zone_abbreviation(moment: datetime, time_zone: str) -> str:
+    """The zone's name at that moment as clocks there print it: CET, CEST, EET, GMT, or +04."""
+    return local_time(moment, time_zone).tzname() or time_zone
 
 
 def day_start(day: date, time_zone: str | None = None) -> datetime:

@@ -56,7 +56,8 @@ def rate(value) -> str:
 
 @register.filter
 def local_datetime(value: datetime | None, time_zone: str = "") -> str:
-    """A moment as the clock showed it at the charger (the location's time zone)."""
+    """A moment as the clock showed it at the charger (the location's time zone), the zone named:
+    30 November 2026, 23:30 EET."""
     if value is None:
         return ""
     try:
@@ -66,7 +67,7 @@ def local_datetime(value: datetime | None, time_zone: str = "") -> str:
     moment = timezone.localtime(value, zone)
     day = formats.date_format(moment, "DATE_FORMAT", use_l10n=True)
     clock = formats.time_format(moment, "TIME_FORMAT", use_l10n=True)
-    return f"{day}, {clock}"
+    return f"{day}, {clock}\u00a0{moment.tzname()}"
 
 
 @register.filter

@@ -23,7 +23,6 @@ from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import SuspiciousFileOperation
@@ -46,6 +45,7 @@ from cpo_portal.kernel.formatting import (
     amount,
     duration_text,
     energy_text,
+    local_span_text,
     long_date,
     money,
     quantity_text,
@@ -391,20 +391,18 @@ def _breakdown(document: Document, content: dict, bidi: Bidi) -> Iterator[list[l
     by_session: dict[int, list[tuple]] = {}
     for row in lines.iterator(chunk_size=5000):
         by_session.setdefault(row[0], []).append(row[1:])
-    zones: dict[str, ZoneInfo] = {}
     chunk: list[list[str]] = []
     for session_id, started_at, ended_at, energy, evse_id, time_zone in sessions.iterator(
         chunk_size=2000
     ):
-        zone = zones.setdefault(time_zone, ZoneInfo(time_zone))
-        local = started_at.astimezone(zone)
         facts = []
         if show_energy:
             facts.append(bidi.ltr(energy_text(energy)))
         if show_duration and ended_at:
             facts.append(bidi.auto(duration_text(int((ended_at - started_at).total_seconds()))))
         entry = BreakdownSession(
-            when=bidi.ltr(f"{short_date(local)} {local:%H:%M}"),
+            # The clock at the charger, its zone named (kernel/periods.py: which clock).
+            when=bidi.ltr(local_span_text(started_at, ended_at, time_zone)),
             details=[bidi.ltr(evse_id), " · ".join(facts)] if facts else [bidi.ltr(evse_id)],
         )
         components = by_session.get(session_id, [])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -41,3 +41,26 @@ def test_the_portal_and_the_pdf_write_the_same_amount_energy_and_duration():
 )
 def test_a_clock_duration_shows_seconds_only_when_asked_or_left_over(seconds, with_seconds, text):
     assert formatting.clock_duration(seconds, with_seconds=with_seconds) == text
+
+
+def test_a_moment_reads_on_the_given_clock_with_its_zone_named():
+    end = datetime(2026, 11, 30, 21, 30, tzinfo=UTC)
+
+    assert formatting.local_datetime_text(end, "Europe/Athens", localized=False) == (
+        "2026-11-30 23:30 EET"
+    )
+    with translation.override("de"):
+        assert formatting.local_datetime_text(end, "Europe/Athens") == "30.11.2026 23:30 EET"
+
+
+def test_a_span_writes_the_day_once_when_it_does_not_cross_midnight_on_that_clock():
+    start = datetime(2026, 11, 30, 20, 0, tzinfo=UTC)
+    with translation.override("en"):
+        same_day = formatting.local_span_text(start, start + timedelta(minutes=90), "Europe/Athens")
+        # In Athens the same session, an hour later, ends after local midnight.
+        late = formatting.local_span_text(
+            start + timedelta(hours=1), start + timedelta(hours=2, minutes=30), "Europe/Athens"
+        )
+
+    assert same_day == "11/30/2026 22:00\u201323:30 EET"
+    assert late == "11/30/2026 23:00 \u2013 12/01/2026 00:30 EET"

@@ -49,3 +49,26 @@ def test_today_for_an_operator_is_the_day_in_its_time_zone(monkeypatch):
 
     assert periods.today_for(SimpleNamespace(time_zone="Europe/Berlin")) == date(2026, 4, 1)
     assert periods.today_for(SimpleNamespace(time_zone="America/New_York")) == date(2026, 3, 31)
+
+
+def test_a_session_is_read_on_its_locations_clock_and_a_document_on_its_operators():
+    session = SimpleNamespace(
+        evse=SimpleNamespace(location=SimpleNamespace(time_zone="Europe/Athens"))
+    )
+    document = SimpleNamespace(operator=SimpleNamespace(time_zone="Europe/Berlin"))
+
+    assert periods.session_time_zone(session) == "Europe/Athens"
+    assert periods.operator_time_zone(document) == "Europe/Berlin"
+
+
+@pytest.mark.parametrize(
+    ("moment", "zone", "name"),
+    [
+        (datetime(2026, 11, 30, 21, 30, tzinfo=UTC), "Europe/Athens", "EET"),
+        (datetime(2026, 7, 1, 12, 0, tzinfo=UTC), "Europe/Athens", "EEST"),
+        (datetime(2026, 11, 30, 21, 30, tzinfo=UTC), "Europe/Berlin", "CET"),
+        (datetime(2026, 7, 1, 12, 0, tzinfo=UTC), "Europe/London", "BST"),
+    ],
+)
+def test_the_zone_is_named_as_clocks_there_print_it_summer_or_winter(moment, zone, name):
+    assert periods.zone_abbreviation(moment, zone) == name
