@@ -186,6 +186,8 @@ LANGUAGES = [
     ("ar", _("Arabic")),
 ]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Django's date-time formats with the time zone named after the time (cpo_portal/formats/).
+FORMAT_MODULE_PATH = ["cpo_portal.formats"]
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True

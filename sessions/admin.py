@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from zoneinfo import ZoneInfo
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_permission_codename
@@ -23,6 +22,8 @@ from cpo_portal.kernel.admin.lists import (
     EstimatedCountPaginator,
     RelatedAutocompleteFilter,
 )
+from cpo_portal.kernel.admin.times import LocalTimesAdminMixin, local_time_column
+from cpo_portal.kernel.periods import local_date, session_time_zone
 from invoicing.documents.repricing import reprice_unbilled_session
 from invoicing.documents.selectors import billed, unbilled
 from invoicing.models import InvoicingSettings
@@ -183,7 +184,7 @@ class LocationFilter(RelatedAutocompleteFilter):
 
 
 @admin.register(ChargingSession)
-class ChargingSessionAdmin(ExportAdminMixin, admin.ModelAdmin):
+class ChargingSessionAdmin(LocalTimesAdminMixin, ExportAdminMixin, admin.ModelAdmin):
     """Sessions are facts from the CPMS: they arrive through ingest and are only re-priced."""
 
     exports = (
@@ -196,7 +197,8 @@ class ChargingSessionAdmin(ExportAdminMixin, admin.ModelAdmin):
 
     list_display = [
         "source_id",
-        "started_at",
+        "started_local",
+        "ended_local",
         "evse",
         "customer",
         "energy_kwh",
@@ -227,6 +229,13 @@ class ChargingSessionAdmin(ExportAdminMixin, admin.ModelAdmin):
     actions = ["reprice"]
     _tax_table: TaxTable | None = None
 
+    time_zone_note = _("Times on this page are the location's local time, %(zone)s.")
+    started_local = local_time_column("started_at", _("Started (location time)"), session_time_zone)
+    ended_local = local_time_column("ended_at", _("Ended (location time)"), session_time_zone)
+
+    def time_zone_of(self, obj):
+        return session_time_zone(obj)
+
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("charge_lines")
 
@@ -242,9 +251,7 @@ class ChargingSessionAdmin(ExportAdminMixin, admin.ModelAdmin):
         differences = vat_disagreements(
             self._tax_table or load_table(),
             country=location.country,
-            ended_on=obj.ended_at.astimezone(ZoneInfo(location.time_zone)).date()
-            if obj.ended_at
-            else None,
+            ended_on=local_date(obj.ended_at, location.time_zone) if obj.ended_at else None,
             lines=obj.charge_lines.all(),
         )
         if not differences:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from cpo_portal.kernel.exports.columns import (
     ExportResource,
     Integer,
+    LocalTimestamp,
     Money,
     Number,
     Timestamp,
@@ -51,6 +52,13 @@ class SessionBreakdownResource(ExportResource):
     vat_rate = column("vat_rate", Number(2))
     vat = column("vat", Money())
     gross = column("gross", Money())
+    # The same moments on the charger's clock (the zone is location_time_zone).
+    started_at_location_time = column(
+        "session__started_at", LocalTimestamp("session__evse__location__time_zone")
+    )
+    ended_at_location_time = column(
+        "session__ended_at", LocalTimestamp("session__evse__location__time_zone")
+    )
 
     @classmethod
     def prepare(cls, queryset):

@@ -17,8 +17,9 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from cpo_portal.kernel import formatting
 from cpo_portal.kernel.admin.errors import show_domain_error
+from cpo_portal.kernel.admin.times import LocalTimesAdminMixin, local_time_column
 from cpo_portal.kernel.errors import DomainError
-from cpo_portal.kernel.periods import parse_period, previous_period, today_for
+from cpo_portal.kernel.periods import operator_time_zone, parse_period, previous_period, today_for
 from invoicing.admin.common import ACTION_TEMPLATE, FirstRowsInline, change_url
 from invoicing.admin.forms import StartBillingRunForm
 from invoicing.billing import runs
@@ -44,7 +45,7 @@ class BillingRunErrorInline(FirstRowsInline):
 
 
 @admin.register(BillingRun)
-class BillingRunAdmin(admin.ModelAdmin):
+class BillingRunAdmin(LocalTimesAdminMixin, admin.ModelAdmin):
     """Runs are started by `run_billing`, by Beat on the 1st, or by the button here."""
 
     list_display = [
@@ -58,8 +59,8 @@ class BillingRunAdmin(admin.ModelAdmin):
         "documents_issued",
         "sessions_billed",
         "chunks",
-        "started_at",
-        "finished_at",
+        "started_local",
+        "finished_local",
         "duration",
     ]
     list_filter = ["status", "operator"]
@@ -67,6 +68,14 @@ class BillingRunAdmin(admin.ModelAdmin):
     show_full_result_count = False
     inlines = [BillingRunErrorInline]
     actions = ["rebill_failed_customers"]
+    # A run bills the operator's month, so its times are on the operator's clock.
+    time_zone_note = _("Times on this page are the operator's, %(zone)s.")
+    started_local = local_time_column(
+        "started_at", _("Started (operator time)"), operator_time_zone
+    )
+    finished_local = local_time_column(
+        "finished_at", _("Finished (operator time)"), operator_time_zone
+    )
     fieldsets = [
         (
             _("Run"),
@@ -97,6 +106,9 @@ class BillingRunAdmin(admin.ModelAdmin):
         ),
     ]
     readonly_fields = [field for _title, options in fieldsets for field in options["fields"]]
+
+    def time_zone_of(self, obj):
+        return operator_time_zone(obj)
 
     def has_add_permission(self, request):
         return False  # a run is started for a month, with the start form (or the command)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from django.contrib import admin, messages
-from django.contrib.admin.utils import display_for_value, unquote
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -30,8 +30,10 @@ from cpo_portal.kernel.admin.lists import (
     distinct_values,
     list_filter_media,
 )
+from cpo_portal.kernel.admin.times import LocalTimesAdminMixin, local_time_column
 from cpo_portal.kernel.errors import DomainError
 from cpo_portal.kernel.files import file_response
+from cpo_portal.kernel.periods import operator_time_zone, session_time_zone
 from customers.models import Customer
 from invoicing.admin.common import (
     ACTION_TEMPLATE,
@@ -282,20 +284,24 @@ class BilledSessionInline(FirstRowsInline):
         return obj.session_count
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("session").order_by("session_id")
+        queryset = super().get_queryset(request).select_related("session__evse__location")
+        return queryset.order_by("session_id")
 
     @admin.display(description=_("session"))
     def session_link(self, obj):
         return admin_link(obj.session)
 
-    # Computed columns are shown as returned, so dates are formatted here.
-    @admin.display(description=_("start"))
-    def started_at(self, obj):
-        return display_for_value(obj.session.started_at, "-")
-
-    @admin.display(description=_("end"))
-    def ended_at(self, obj):
-        return display_for_value(obj.session.ended_at, "-")
+    # A session's times are its location's, whatever the page's clock (kernel/periods.py).
+    started_at = local_time_column(
+        "session__started_at",
+        _("start (location time)"),
+        lambda billed: session_time_zone(billed.session),
+    )
+    ended_at = local_time_column(
+        "session__ended_at",
+        _("end (location time)"),
+        lambda billed: session_time_zone(billed.session),
+    )
 
     @admin.display(description=_("energy (kWh)"))
     def energy(self, obj):
@@ -371,7 +377,9 @@ class RecipientCountryFilter(admin.SimpleListFilter):
 
 
 @admin.register(Document)
-class DocumentAdmin(DocumentOutputsAdminMixin, ExportAdminMixin, admin.ModelAdmin):
+class DocumentAdmin(
+    LocalTimesAdminMixin, DocumentOutputsAdminMixin, ExportAdminMixin, admin.ModelAdmin
+):
     """Issued documents are final: they are corrected by credit notes, never edited."""
 
     exports = (
@@ -410,6 +418,14 @@ class DocumentAdmin(DocumentOutputsAdminMixin, ExportAdminMixin, admin.ModelAdmi
     )
     list_select_related = ["customer"]
     raw_id_fields = ["operator", "customer", "billing_run", "credited_document", "series"]
+    time_zone_note = _(
+        "Dates and times on this page are the operator's, %(zone)s; a session's times are its"
+        " location's."
+    )
+
+    def time_zone_of(self, obj):
+        return operator_time_zone(obj)
+
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER  # a count per filter choice over the whole list

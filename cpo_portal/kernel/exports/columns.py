@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from functools import reduce
 
 from django.db.models import QuerySet
 from import_export import resources, widgets
 from import_export.fields import Field
+
+from cpo_portal.kernel.periods import local_time
 
 # --- column types ----------------------------------------------------------------------------
 
@@ -104,6 +107,21 @@ class Timestamp(Column):
         if value.tzinfo is not None:
             value = value.astimezone(UTC).replace(tzinfo=None)
         return value.replace(microsecond=0)
+
+
+class LocalTimestamp(Timestamp):
+    """A moment on the clock of the row's own time zone (read from `zone`, a__b follows
+    relations); column names end in `_location_time` and sit beside the zone's column."""
+
+    def __init__(self, zone: str) -> None:
+        super().__init__()
+        self.zone = zone.split("__")
+
+    def render(self, value, obj=None, **kwargs):
+        if not isinstance(value, datetime) or obj is None:
+            return None
+        local = local_time(value, reduce(getattr, self.zone, obj))
+        return local.replace(tzinfo=None, microsecond=0)
 
 
 class Boolean(Column):

@@ -69,7 +69,7 @@ def row_values(export: Export, source: QuerySet) -> Iterator[list[object]]:
     """Each row as native values (str, int, Decimal, date, datetime, bool or None)."""
     _header, columns = export.columns()
     for obj in export.rows(source):
-        yield [widget.render(read(obj)) for read, widget in columns]
+        yield [widget.render(read(obj), obj) for read, widget in columns]
 
 
 def csv_cell(value, widget: Column) -> str:

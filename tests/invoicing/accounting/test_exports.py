@@ -117,6 +117,8 @@ SESSION_COLUMNS = [
     "vat_rate",
     "vat",
     "gross",
+    "started_at_location_time",
+    "ended_at_location_time",
 ]
 CUSTOMER_COLUMNS = [
     "customer_id",

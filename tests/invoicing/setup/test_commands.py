@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import io
+import re
 from io import StringIO
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db.models import Count
+from pypdf import PdfReader
 
 from customers.models import Customer
 from invoicing.models import Document, DocumentLine
+from invoicing.output import pdf
 from sessions.models import ChargingSession, Location, SessionChargeLine
 
 
@@ -61,6 +65,30 @@ def test_seed_demo_charges_each_countrys_vat_and_a_foreign_fleet_a_reverse_charg
         if any("Art. 194/196" in row.get("note", "") for row in document.vat_summary)
     ]
     assert reverse_charged
+
+
+@pytest.mark.django_db
+def test_the_demos_reverse_charge_invoice_prints_the_note_both_vat_ids_and_local_times():
+    run("seed_demo", sessions=200)
+    document = next(
+        document
+        for document in Document.objects.filter(recipient_vat_id="FR40303265045")
+        if any("Art. 194/196" in row.get("note", "") for row in document.vat_summary)
+    )
+    countries = set(
+        document.billed_sessions.values_list("session__evse__location__country", flat=True)
+    )
+
+    reader = PdfReader(io.BytesIO(pdf.render_pdf(document)))
+    text = " ".join("\n".join(page.extract_text() for page in reader.pages).split())
+
+    assert "Art. 194/196" in text
+    assert "FR40303265045" in text and "DE136695976" in text  # the customer's and the supplier's
+    # The breakdown names each charger's clock: Berlin and Paris CET/CEST, Athens EET/EEST.
+    if "GR" in countries:
+        assert re.search(r"\d\d:\d\d EES?T", text)
+    if countries & {"DE", "FR"}:
+        assert re.search(r"\d\d:\d\d CES?T", text)
 
 
 @pytest.mark.django_db

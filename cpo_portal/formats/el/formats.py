@@ -1,0 +1,1 @@
+DATETIME_FORMAT = "d/m/Y P T"
