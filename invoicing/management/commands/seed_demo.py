@@ -16,7 +16,7 @@ from customers.models import ChargingToken, Customer, Plan
 from customers.services import get_anonymous_customer
 from invoicing.billing.runs import run_billing
 from invoicing.documents.issuing import issue_session_documents
-from invoicing.models import InvoicingSettings, Operator, VatRegistration
+from invoicing.models import DatevSettings, InvoicingSettings, Operator, VatRegistration
 from invoicing.subscriptions.lifecycle import renew_subscriptions, subscribe
 from sessions.models import EVSE, Location
 from sessions.services import import_tariff, ingest_sessions
@@ -210,6 +210,10 @@ class Command(BaseCommand):
         # VAT itself comes from the tax rules of the charge point's country.
         VatRegistration.objects.create(operator=operator, country="FR", vat_id="FR58399360817")
         VatRegistration.objects.create(operator=operator, country="GR", vat_id="EL094014201")
+        # The accountant's DATEV numbers (DATEV's own sample consultant and client).
+        DatevSettings.objects.create(
+            operator=operator, consultant_number=29098, client_number=55003, initials="VW"
+        )
         return operator
 
     def _locations(self, operator: Operator) -> list[EVSE]:
