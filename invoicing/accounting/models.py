@@ -47,7 +47,15 @@ class DatevSettings(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(12)],
     )
     debtor_range_start = models.PositiveIntegerField(_("first debtor account"), default=10000)
-    debtor_range_end = models.PositiveIntegerField(_("last debtor account"), default=69999)
+    debtor_range_end = models.PositiveIntegerField(_("last debtor account"), default=69998)
+    walk_in_debtor = models.PositiveIntegerField(
+        _("debtor account of walk-in customers"),
+        default=69999,
+        help_text=_(
+            "Anonymous and ad-hoc (e-mail only) customers share this one debtor "
+            "(Sammeldebitor) instead of getting one each."
+        ),
+    )
     bank_account = models.PositiveIntegerField(
         _("bank account"),
         default=1200,
@@ -84,6 +92,14 @@ class DatevSettings(models.Model):
                     "With G/L accounts of %(length)s digits debtor accounts have %(digits)s "
                     "digits (%(low)s to %(high)s)."
                 ) % {"length": digits - 1, "digits": digits, "low": low, "high": high}
+        walk_in = self.walk_in_debtor
+        if walk_in is not None and start is not None and end is not None:
+            if not low <= walk_in <= high:
+                errors["walk_in_debtor"] = _("A debtor account has %(digits)s digits.") % {
+                    "digits": digits
+                }
+            elif start <= walk_in <= end:
+                errors["walk_in_debtor"] = _("Keep it outside the range of customers' debtors.")
         if self.bank_account is not None and len(str(self.bank_account)) > digits - 1:
             errors["bank_account"] = _("A G/L account has at most %(length)s digits.") % {
                 "length": digits - 1
@@ -139,8 +155,14 @@ class RevenueAccount(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["chart", "country", "category", "treatment", "rate"],
+                condition=Q(rate__isnull=False),
                 name="revenue_account_unique",
-                nulls_distinct=False,
+            ),
+            # "Any rate" once per chart, country, category and treatment too.
+            models.UniqueConstraint(
+                fields=["chart", "country", "category", "treatment"],
+                condition=Q(rate__isnull=True),
+                name="revenue_account_any_rate_unique",
             ),
         ]
 

@@ -283,12 +283,14 @@ def document_bookings(
     for supply, note, net in pieces:
         entry = accounts.find(supply)
         eu = supply.country in EU_MEMBER_STATES and supply.country != accounts.home
+        # VAT charged in another EU country is booked per country (its rate goes with it).
+        per_country = eu and supply.treatment == TaxTreatment.CHARGE
         key = (
             entry.account,
             entry.bu_key,
             supply.rate,
             supply.treatment,
-            supply.country if eu else "",
+            supply.country if per_country else "",
         )
         group = groups.setdefault(key, {"net": ZERO, "vat": ZERO, "supply": supply, "eu": eu})
         group["net"] += net

@@ -1,4 +1,5 @@
-"""Debtor accounts: each customer gets the next free number of the operator's range, once."""
+"""Debtor accounts: each named customer gets the next free number of the operator's range,
+once; anonymous and ad-hoc customers share the walk-in debtor."""
 
 from __future__ import annotations
 
@@ -16,10 +17,23 @@ class DebtorRangeFull(InvalidInput):
     """The operator's debtor range has no free number left for a new customer."""
 
 
+WALK_IN_KINDS = (Customer.Kind.ANONYMOUS, Customer.Kind.AD_HOC)
+
+
+def is_walk_in(customer: Customer) -> bool:
+    return customer.kind in WALK_IN_KINDS
+
+
 def debtor_accounts(*, settings: DatevSettings, customers: Iterable[Customer]) -> dict[int, int]:
-    """The debtor account of each customer by customer id; customers without one get the next
-    free numbers of the range, in customer order, and keep them for good."""
-    wanted = sorted({customer.pk for customer in customers})
+    """The debtor account of each customer by customer id; named customers without one get the
+    next free numbers of the range, in customer order, and keep them for good."""
+    customers = list(customers)
+    walk_in = {c.pk: settings.walk_in_debtor for c in customers if is_walk_in(c)}
+    wanted = sorted({c.pk for c in customers if c.pk not in walk_in})
+    return walk_in | _named_accounts(settings, wanted)
+
+
+def _named_accounts(settings: DatevSettings, wanted: list[int]) -> dict[int, int]:
     known = dict(
         DebtorAccount.objects.filter(customer_id__in=wanted).values_list("customer_id", "number")
     )

@@ -22,12 +22,13 @@ from invoicing.accounting.datev.bookings import (
     period_bookings,
     unmapped_supplies,
 )
-from invoicing.accounting.datev.debtors import debtor_accounts
+from invoicing.accounting.datev.debtors import debtor_accounts, is_walk_in
 from invoicing.accounting.models import DatevSettings
 from invoicing.tax.rules import vat_id_country
 
 # DATEV's language codes (Debitoren/Kreditoren, field "Sprache"); others stay empty.
 DATEV_LANGUAGES = {"de": 1, "fr": 4, "en": 5, "es": 10, "it": 19}
+WALK_IN_NAME = "Walk-in customers (anonymous and ad-hoc)"
 
 
 class DatevNotSetUp(InvalidInput):
@@ -109,7 +110,7 @@ def export_datev(*, operator: Operator, period: date, now: datetime | None = Non
         name=extf.DEBTOR_FORMAT,
         version=extf.DEBTOR_VERSION,
         columns=extf.DEBTOR_COLUMNS,
-        rows=(debtor_row(c, debtors[c.pk]) for c in customers),
+        rows=debtor_rows(settings, customers, debtors),
     )
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -119,7 +120,7 @@ def export_datev(*, operator: Operator, period: date, now: datetime | None = Non
         filename=f"DATEV_{settings.client_number}_{period:%Y-%m}.zip",
         content=buffer.getvalue(),
         bookings=len(bookings),
-        debtors=len(customers),
+        debtors=len(set(debtors.values())),
     )
 
 
@@ -146,6 +147,23 @@ def booking_row(booking: Booking) -> dict[str, object]:
     if booking.service_date is not None:
         row["Leistungsdatum"] = extf.full_date(booking.service_date)
     return row
+
+
+def debtor_rows(
+    settings: DatevSettings, customers: list[Customer], debtors: dict[int, int]
+) -> list[dict[str, object]]:
+    """One master-data row per named customer, and one for the walk-in debtor when used."""
+    rows = [debtor_row(c, debtors[c.pk]) for c in customers if not is_walk_in(c)]
+    if any(is_walk_in(c) for c in customers):
+        rows.append(
+            {
+                "Konto": settings.walk_in_debtor,
+                "Name (Adressatentyp keine Angabe)": WALK_IN_NAME,
+                "Adressatentyp": "0",
+                "Kurzbezeichnung": WALK_IN_NAME[:15],
+            }
+        )
+    return sorted(rows, key=lambda row: row["Konto"])
 
 
 def debtor_row(customer: Customer, account: int) -> dict[str, object]:

@@ -36,6 +36,7 @@ from invoicing.models import (
     VatRegistration,
 )
 from invoicing.payments.recording import record_payment
+from sessions.models import ChargingSession
 from sessions.services import import_tariff, ingest_sessions
 from tests.cpo_portal.kernel.api.support import Api, make_integrator, make_key
 from tests.factories import CustomerFactory, EVSEFactory
@@ -115,8 +116,8 @@ def month(operator, invoicing_settings):
     )
     counter = iter(range(1, 1000))
 
-    def charge(customer, country, kwh="12.345", idle=7, hours=0):
-        begin = OCTOBER + timedelta(hours=3 * next(counter) + hours)
+    def charge(customer, country, kwh="12.345", idle=7):
+        begin = OCTOBER + timedelta(hours=3 * next(counter))
         payload = {
             "source_id": f"DATEV-{next(counter)}",
             "evse_id": evses[country].evse_id,
@@ -125,8 +126,11 @@ def month(operator, invoicing_settings):
             "end": (begin + timedelta(minutes=50)).isoformat(),
             "energy_kwh": kwh,
             "idle_minutes": idle,
-            "customer_id": customer.pk,
         }
+        if customer is None:
+            payload["ad_hoc_email"] = "someone@example.org"
+        else:
+            payload["customer_id"] = customer.pk
         (outcome,) = ingest_sessions(operator=operator, source="test", payloads=[payload])
         assert outcome.status == "created", outcome.errors
         return outcome.session_id
@@ -135,6 +139,7 @@ def month(operator, invoicing_settings):
         charge(anna, "DE"),
         charge(anna, "DE", kwh="3.210"),
         charge(walk_in, "DE", kwh="7.777", idle=0),
+        charge(None, "FR", kwh="5.555", idle=0),  # an ad-hoc driver: the walk-in debtor
     ]
     for country in ("DE", "FR", "GR", "DE", "GR"):
         charge(fleet_fr, country, kwh="21.111")
@@ -194,8 +199,12 @@ def test_every_document_is_booked_once_and_the_batch_balances(operator, month):
     )
     kinds = {d.kind for d in documents}
     assert kinds == {"invoice", "sales_receipt", "credit_note"}
-    debtors = dict(DebtorAccount.objects.values_list("customer_id", "number"))
-    bank = DatevSettings.objects.get().bank_account
+    settings = DatevSettings.objects.get()
+    bank = settings.bank_account
+    debtors = defaultdict(lambda: settings.walk_in_debtor)
+    debtors.update(DebtorAccount.objects.values_list("customer_id", "number"))
+    ad_hoc = Customer.objects.get(kind=Customer.Kind.AD_HOC)
+    assert any(d.customer_id == ad_hoc.pk for d in documents)
 
     # Every document's gross is booked exactly once, on its customer's debtor account.
     booked = defaultdict(Decimal)
@@ -206,6 +215,7 @@ def test_every_document_is_booked_once_and_the_batch_balances(operator, month):
         assert row["WKZ Umsatz"] == "EUR"
     expected = {(d.display_number, debtors[d.customer_id]): d.total_gross for d in documents}
     assert dict(booked) == expected
+    assert ad_hoc.pk not in set(DebtorAccount.objects.values_list("customer_id", flat=True))
     # Two VAT rates and two reverse charges among them, each on its own revenue account.
     rates = {line.vat_rate for d in documents for line in d.lines.all()}
     assert {D("19.00"), D("20.00"), D("0.00")} <= rates
@@ -219,7 +229,13 @@ def test_every_document_is_booked_once_and_the_batch_balances(operator, month):
     assert sum(balance.values()) == 0
     paid = month["paid"]
     assert balance[bank] == paid.total_gross
-    for customer in (month["anna"], month["walk_in"], month["fleet_fr"], month["fleet_de"]):
+    for customer in (
+        month["anna"],
+        month["walk_in"],
+        month["fleet_fr"],
+        month["fleet_de"],
+        ad_hoc,
+    ):
         owed = sum((d.total_gross for d in documents if d.customer_id == customer.pk), D(0))
         if customer == month["fleet_de"]:
             owed -= paid.total_gross
@@ -237,11 +253,16 @@ def test_every_document_is_booked_once_and_the_batch_balances(operator, month):
     # places of one invoice, adding up to its gross.
     assert set(by_account) == {8337, 8336, 8320}
     assert sum(by_account.values()) == fr.total_gross
+    cost = defaultdict(Decimal)
+    for session in ChargingSession.objects.filter(customer=month["fleet_fr"]):
+        cost[session.evse.location.country] += session.total_net
+    assert (by_account[8337], by_account[8336]) == (cost["DE"], cost["GR"])
     rc_rows = [r for r in rows if r["Gegenkonto (ohne BU-Schlüssel)"] in {"8336", "8337"}]
     assert {r["EU-Land u. UStID (Bestimmung)"] for r in rc_rows} == {"FR40303265045"}
-    (fr_row,) = [r for r in rows if r["Gegenkonto (ohne BU-Schlüssel)"] == "8320"]
-    assert fr_row["EU-Land u. UStID (Bestimmung)"] == "FR"
-    assert fr_row["EU-Steuersatz (Bestimmung)"] == "20,00"
+    french = [r for r in rows if r["Gegenkonto (ohne BU-Schlüssel)"] == "8320"]
+    assert len(french) == 2  # the fleet's invoice and the ad-hoc driver's receipt
+    assert {r["EU-Land u. UStID (Bestimmung)"] for r in french} == {"FR"}
+    assert {r["EU-Steuersatz (Bestimmung)"] for r in french} == {"20,00"}
     # Automatic accounts compute their VAT: no BU key anywhere.
     assert {row["BU-Schlüssel"] for row in rows} == {""}
 
@@ -263,7 +284,9 @@ def test_the_debtors_file_lists_each_booked_customer_with_a_stable_account(opera
     assert header[:5] == ["EXTF", "700", "16", "Debitoren/Kreditoren", "5"]
     assert len(columns) == 254 and columns[:2] == ["Konto", "Name (Adressatentyp Unternehmen)"]
     by_account = {int(row["Konto"]): row for row in rows}
-    assert len(by_account) == 4 and all(10000 <= n <= 69999 for n in by_account)
+    # Four named customers with their own accounts, and the walk-in debtor for the ad-hoc one.
+    assert len(by_account) == 5 and all(10000 <= n <= 69999 for n in by_account)
+    assert by_account[69999]["Name (Adressatentyp keine Angabe)"].startswith("Walk-in")
     fleet = by_account[DebtorAccount.objects.get(customer=month["fleet_fr"]).number]
     assert fleet["Name (Adressatentyp Unternehmen)"] == "Transports Rapides SARL"
     assert (fleet["EU-Mitgliedstaat"], fleet["EU-USt-IdNr."]) == ("FR", "40303265045")
@@ -277,7 +300,9 @@ def test_the_debtors_file_lists_each_booked_customer_with_a_stable_account(opera
     assert sorted(numbers.values()) == list(range(10000, 10004))
 
 
-def test_unmapped_supplies_are_refused_by_name_everywhere(operator, month, client, admin_client):
+def test_unmapped_supplies_are_refused_by_name_everywhere(
+    operator, month, client, admin_client, tmp_path
+):
     RevenueAccount.objects.filter(country="EU", treatment="charge").delete()
     expected = "SKR 03 FR electricity, VAT charged, 20.00 %"
     with pytest.raises(UnmappedAccounts) as refused:
@@ -286,9 +311,13 @@ def test_unmapped_supplies_are_refused_by_name_everywhere(operator, month, clien
     assert not DebtorAccount.objects.exists()  # nothing handed out for a refused export
 
     # The command: a non-zero exit with the sentence.
-    with pytest.raises(CommandError, match="No revenue account is mapped for: .*FR electricity"):
+    with pytest.raises(CommandError, match=r"No revenue account is mapped for: .*FR electricity"):
         call_command(
-            "export_datev", "--period", f"{month['period']:%Y-%m}", "--out", "/tmp/never.zip"
+            "export_datev",
+            "--period",
+            f"{month['period']:%Y-%m}",
+            "--out",
+            str(tmp_path / "never.zip"),
         )
     # The API: 400 with the list.
     api = Api(client, make_key(make_integrator(operator)))
@@ -305,7 +334,9 @@ def test_unmapped_supplies_are_refused_by_name_everywhere(operator, month, clien
     assert expected in response.content.decode()
 
 
-def test_the_admin_api_and_command_deliver_the_same_zip(operator, month, client, admin_client):
+def test_the_admin_api_and_command_deliver_the_same_zip(
+    operator, month, client, admin_client, tmp_path
+):
     period = f"{month['period']:%Y-%m}"
     response = admin_client.get(reverse("admin:invoicing_datevsettings_changelist"))
     assert reverse("admin:invoicing_datevsettings_export") in response.content.decode()
@@ -325,8 +356,8 @@ def test_the_admin_api_and_command_deliver_the_same_zip(operator, month, client,
     bad = api.get("/api/v1/accounting/datev/", {"period": "2026-13"})
     assert bad.status_code == 400 and "period" in bad.json()
 
-    target = f"/tmp/datev-{operator.pk}.zip"
-    call_command("export_datev", "--period", period, "--out", target)
+    target = tmp_path / "datev.zip"
+    call_command("export_datev", "--period", period, "--out", str(target))
     with open(target, "rb") as handle:
         from_command = unzip(handle.read())
     for files in (from_api, from_command):
