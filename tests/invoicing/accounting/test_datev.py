@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
@@ -406,3 +407,24 @@ def test_text_fields_are_quoted_and_amounts_use_a_decimal_comma():
     assert record.startswith('1234,50;"S";;;;;10000;4400;;0311;')
     assert '"Müller ""Fleet"" GmbH"' in record
     assert "Müller".encode("cp1252") in data
+
+
+def test_accountants_download_the_batch_and_support_staff_may_not(
+    operator, month, client, django_user_model
+):
+    url = reverse("admin:invoicing_datevsettings_export")
+    form = {"operator": operator.pk, "period": f"{month['period']:%Y-%m}"}
+    for role, status in (("Accountant", 200), ("Support", 403)):
+        user = django_user_model.objects.create_user(role, password="pw", is_staff=True)
+        user.groups.add(Group.objects.get(name=role))
+        client.force_login(user)
+        response = client.post(url, form)
+        assert response.status_code == status, role
+    # The accountant sees the account map but cannot change it.
+    client.force_login(django_user_model.objects.get(username="Accountant"))
+    entry = RevenueAccount.objects.first()
+    change = reverse("admin:invoicing_revenueaccount_change", args=[entry.pk])
+    assert client.get(change).status_code == 200
+    client.post(change, {"account": 1})
+    entry.refresh_from_db()
+    assert entry.account != 1
