@@ -22,7 +22,7 @@ from decimal import Decimal
 from django.db.models import Sum
 
 from cpo_portal.kernel.errors import InvalidInput
-from cpo_portal.kernel.money import ZERO
+from cpo_portal.kernel.money import ZERO, round_money
 from customers.models import Customer
 from invoicing.accounting.models import DatevSettings, RevenueAccount
 from invoicing.documents.models import Document, DocumentLine, DocumentStatus
@@ -234,7 +234,7 @@ def _split(total: Decimal, weights: Sequence[Decimal]) -> list[Decimal]:
     whole = sum(weights, ZERO)
     if not whole:
         return [total] + [ZERO] * (len(weights) - 1)
-    parts = [(total * w / whole).quantize(Decimal("0.01")) for w in weights]
+    parts = [round_money(total * w / whole) for w in weights]
     parts[max(range(len(parts)), key=lambda i: abs(weights[i]))] += total - sum(parts, ZERO)
     return parts
 

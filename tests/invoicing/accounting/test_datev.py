@@ -278,6 +278,28 @@ def test_every_document_is_booked_once_and_the_batch_balances(operator, month):
     assert int(payment_row["Gegenkonto (ohne BU-Schlüssel)"]) == debtors[paid.customer_id]
 
 
+def test_a_credit_note_books_the_invoice_back_on_the_same_accounts(operator, month):
+    fr = Document.objects.get(customer=month["fleet_fr"])
+    credit_note, _ = issue_credit_note(document=fr, reason="Wrong fleet")
+    files = unzip(export_datev(operator=operator, period=month["period"]).content)
+    _header, _columns, rows = read_extf(files[f"EXTF_Buchungsstapel_{month['period']:%Y-%m}.csv"])
+
+    def booked(number):
+        return sorted(
+            (
+                r["Gegenkonto (ohne BU-Schlüssel)"],
+                r["Umsatz (ohne Soll/Haben-Kz)"],
+                r["Soll/Haben-Kennzeichen"],
+            )
+            for r in rows
+            if r["Belegfeld 1"] == number
+        )
+
+    invoice, credit = booked(fr.display_number), booked(credit_note.display_number)
+    assert len(invoice) == 3  # DE and GR reverse charges, French VAT
+    assert [(a, u, "H") for a, u, _side in invoice] == credit
+
+
 def test_the_debtors_file_lists_each_booked_customer_with_a_stable_account(operator, month):
     first = unzip(export_datev(operator=operator, period=month["period"]).content)
     name = f"EXTF_Debitoren_{month['period']:%Y-%m}.csv"
