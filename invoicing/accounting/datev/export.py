@@ -134,7 +134,7 @@ def booking_row(booking: Booking) -> dict[str, object]:
         "Gegenkonto (ohne BU-Schlüssel)": booking.contra,
         "BU-Schlüssel": booking.bu_key,
         "Belegdatum": extf.day_month(booking.day),
-        "Belegfeld 1": extf.text(booking.document_number, extf.BELEGFELD_1_LENGTH),
+        "Belegfeld 1": extf.belegfeld(booking.document_number),
         "Buchungstext": extf.text(booking.text, extf.BUCHUNGSTEXT_LENGTH),
     }
     if booking.credited_number:

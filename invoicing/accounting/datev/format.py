@@ -11,6 +11,7 @@ file name starts with EXTF_. The column names below are DATEV's, in DATEV's orde
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -28,6 +29,7 @@ DEBTOR_CATEGORY, DEBTOR_FORMAT, DEBTOR_VERSION = 16, "Debitoren/Kreditoren", 5
 ORIGIN = "RE"
 # Field lengths of the booking batch that this export fills with free text.
 BELEGFELD_1_LENGTH = 36
+BELEGFELD_REFUSED = re.compile(r"[^A-Za-z0-9$&%*+\-/]")
 BUCHUNGSTEXT_LENGTH = 60
 BELEGINFO_LENGTH = 210
 
@@ -184,6 +186,11 @@ def day_month(day: date) -> Digits:
 def full_date(day: date) -> Digits:
     """A date field with the year, DDMMYYYY."""
     return Digits(f"{day:%d%m%Y}")
+
+
+def belegfeld(value: str) -> str:
+    """Belegfeld 1: DATEV takes letters, digits and $ & % * + - / only, up to 36 of them."""
+    return BELEGFELD_REFUSED.sub("", value)[:BELEGFELD_1_LENGTH]
 
 
 def text(value: str, length: int | None = None) -> str:

@@ -429,6 +429,9 @@ def test_text_fields_are_quoted_and_amounts_use_a_decimal_comma():
     assert record.startswith('1234,50;"S";;;;;10000;4400;;0311;')
     assert '"Müller ""Fleet"" GmbH"' in record
     assert "Müller".encode("cp1252") in data
+    # Belegfeld 1 keeps what DATEV accepts of a number: INV_2026.0042 → INV20260042.
+    assert extf.belegfeld("INV_2026.0042 ") == "INV20260042"
+    assert extf.belegfeld("INV-2027-000001") == "INV-2027-000001"
 
 
 def test_accountants_download_the_batch_and_support_staff_may_not(
