@@ -225,7 +225,7 @@ def header_record(header: BatchHeader, *, category: int, name: str, version: int
         Digits("1") if is_batch else None,  # 19 Buchungstyp: 1 = Finanzbuchführung
         Digits("0") if is_batch else None,  # 20 Rechnungslegungszweck: 0 = unabhängig
         Digits("1" if header.locked else "0") if is_batch else None,  # 21 Festschreibung
-        header.currency if is_batch else None,  # 22 WKZ
+        header.currency if is_batch else "",  # 22 WKZ
         None,  # 23 reserviert
         "",  # 24 Derivatskennzeichen
         None,  # 25 reserviert

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -171,6 +172,13 @@ def test_every_document_is_booked_once_and_the_batch_balances(operator, month):
     period = f"{month['period']:%Y-%m}"
     assert set(files) == {f"EXTF_Buchungsstapel_{period}.csv", f"EXTF_Debitoren_{period}.csv"}
     header, columns, rows = read_extf(files[f"EXTF_Buchungsstapel_{period}.csv"])
+    first_day, last_day = f"{month['period']:%Y%m}01", header[15]
+    assert re.fullmatch(
+        rf'"EXTF";700;21;"Buchungsstapel";13;\d{{17}};;"RE";"";"";29098;55003;'
+        rf'{month["period"]:%Y}0101;4;{first_day};{last_day};"Revenue {period}";"VW";1;0;0;'
+        r'"EUR";;"";;;"03";;;"";""',
+        files[f"EXTF_Buchungsstapel_{period}.csv"].decode("cp1252").split("\r\n")[0],
+    )
 
     # The header record (DATEV "Header"): EXTF 700, category 21 "Buchungsstapel" version 13.
     assert header[:5] == ["EXTF", "700", "21", "Buchungsstapel", "13"]
@@ -305,6 +313,13 @@ def test_the_debtors_file_lists_each_booked_customer_with_a_stable_account(opera
     name = f"EXTF_Debitoren_{month['period']:%Y-%m}.csv"
     header, columns, rows = read_extf(first[name])
     assert header[:5] == ["EXTF", "700", "16", "Debitoren/Kreditoren", "5"]
+    # Field for field like the example of DATEV's format description, quotes included.
+    year = month["period"].year
+    assert re.fullmatch(
+        rf'"EXTF";700;16;"Debitoren/Kreditoren";5;\d{{17}};;"RE";"";"";29098;55003;{year}0101;'
+        r'4;;;"";"";;;;"";;"";;;"03";;;"";""',
+        first[name].decode("cp1252").split("\r\n")[0],
+    )
     assert len(columns) == 254 and columns[:2] == ["Konto", "Name (Adressatentyp Unternehmen)"]
     by_account = {int(row["Konto"]): row for row in rows}
     # Four named customers with their own accounts, and the walk-in debtor for the ad-hoc one.
