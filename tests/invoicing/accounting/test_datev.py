@@ -22,7 +22,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
-from cpo_portal.kernel.periods import today_for
+from cpo_portal.kernel.periods import previous_period, today_for
 from customers.models import Customer
 from invoicing.accounting.datev import format as extf
 from invoicing.accounting.datev.bookings import UnmappedAccounts
@@ -34,6 +34,7 @@ from invoicing.models import (
     DebtorAccount,
     Document,
     DocumentKind,
+    Operator,
     RevenueAccount,
     VatRegistration,
 )
@@ -468,3 +469,13 @@ def test_accountants_download_the_batch_and_support_staff_may_not(
     client.post(change, {"account": 1})
     entry.refresh_from_db()
     assert entry.account != 1
+
+
+@pytest.mark.django_db
+def test_the_demo_data_maps_and_last_month_has_a_batch():
+    call_command("seed_demo", sessions=120, stdout=io.StringIO(), stderr=io.StringIO())
+    operator = Operator.objects.get(name="VoltWay")
+    today = today_for(operator)
+    for period in (previous_period(today), today.replace(day=1)):
+        export = export_datev(operator=operator, period=period)  # nothing unmapped
+        assert export.bookings > 0, period
