@@ -18,6 +18,7 @@ from cpo_portal.kernel.integrations.models import (
     new_webhook_secret,
 )
 from cpo_portal.kernel.tenancy import Operator
+from invoicing.accounting.models import Chart, DatevSettings, DebtorAccount, RevenueAccount
 from invoicing.billing.models import BillingRun, BillingRunChunk, BillingRunError
 from invoicing.documents.models import (
     RECIPIENT_FIELDS,
@@ -58,6 +59,9 @@ __all__ = [
     "BillingRunChunk",
     "BillingRunError",
     "CaseInsensitivePrefixIndex",
+    "Chart",
+    "DatevSettings",
+    "DebtorAccount",
     "Document",
     "DocumentFile",
     "DocumentKind",
@@ -77,6 +81,7 @@ __all__ = [
     "Payment",
     "RecipientCorrection",
     "RenderFailure",
+    "RevenueAccount",
     "TaxCategory",
     "TaxRule",
     "TaxTreatment",

@@ -236,3 +236,19 @@ class StartBillingRunForm(forms.Form):
             "billed; a month billed before bills only what is still unbilled."
         ),
     )
+
+
+class DatevExportForm(forms.Form):
+    """Which operator and month go to the accountant's DATEV."""
+
+    operator = forms.ModelChoiceField(
+        label=_("operator"),
+        queryset=Operator.objects.filter(datev_settings__isnull=False),
+        help_text=_("Only operators with DATEV settings can be exported."),
+    )
+    # Text, not a date: `parse_period` reads it and explains what a month looks like.
+    period = forms.CharField(
+        label=_("month"),
+        max_length=7,
+        help_text=_("The month as YYYY-MM, e.g. 2026-11."),
+    )

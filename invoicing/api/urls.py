@@ -1,11 +1,12 @@
-"""Document and billing-run endpoints, mounted under /api/v1/ by cpo_portal/urls.py."""
+"""Document, billing-run and DATEV endpoints, mounted under /api/v1/ by cpo_portal/urls.py."""
 
 from rest_framework.routers import SimpleRouter
 
-from invoicing.api.views import BillingRunViewSet, InvoiceViewSet
+from invoicing.api.views import BillingRunViewSet, DatevExportViewSet, InvoiceViewSet
 
 router = SimpleRouter()
 router.register("invoices", InvoiceViewSet, basename="invoice")
 router.register("billing-runs", BillingRunViewSet, basename="billing-run")
+router.register("accounting/datev", DatevExportViewSet, basename="datev-export")
 
 urlpatterns = router.urls

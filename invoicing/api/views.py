@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import django_filters
 from django.db.models import OuterRef, Prefetch, Subquery
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from kombu.exceptions import OperationalError as BrokerError
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -17,9 +18,12 @@ from cpo_portal.kernel.api.framework import (
     ExactJSONRenderer,
     IntegratorViewSet,
     PdfRenderer,
+    ZipRenderer,
 )
+from cpo_portal.kernel.errors import InvalidInput
 from cpo_portal.kernel.files import file_response
 from cpo_portal.kernel.periods import parse_period
+from invoicing.accounting.datev.export import export_datev
 from invoicing.api.serializers import (
     BillingRunErrorSerializer,
     BillingRunRequestSerializer,
@@ -268,3 +272,55 @@ class BillingRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Integr
         run = self.get_object()
         page = self.paginate_queryset(run.errors.order_by("-id"))
         return self.get_paginated_response(BillingRunErrorSerializer(page, many=True).data)
+
+
+@extend_schema(tags=["accounting"])
+class DatevExportViewSet(IntegratorViewSet):
+    """A month for the accountant's DATEV: booking batch and debtor master data in one ZIP."""
+
+    queryset = Document.objects.none()
+    pagination_class = None
+    renderer_classes = [ExactJSONRenderer, ZipRenderer]
+
+    def scoped_queryset(self, operator):
+        return Document.objects.none()  # the export reads its own documents and payments
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # Errors are JSON even when the client asked for a ZIP.
+        if isinstance(response, Response) and isinstance(
+            getattr(request, "accepted_renderer", None), ZipRenderer
+        ):
+            request.accepted_renderer = ExactJSONRenderer()
+            request.accepted_media_type = ExactJSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
+
+    @extend_schema(
+        summary="Download a month as a DATEV booking batch",
+        parameters=[
+            OpenApiParameter(
+                "period", str, required=True, description="The month, YYYY-MM, e.g. 2026-11."
+            )
+        ],
+        responses={
+            (200, "application/zip"): OpenApiResponse(
+                OpenApiTypes.BINARY,
+                description="EXTF_Buchungsstapel_YYYY-MM.csv and EXTF_Debitoren_YYYY-MM.csv.",
+            ),
+            400: OpenApiResponse(
+                description="Not a month, no DATEV settings, or supplies without a revenue "
+                "account: `unmapped` lists what to map."
+            ),
+        },
+    )
+    def list(self, request, *args, **kwargs):
+        """Issued invoices, receipts and credit notes by issue date and payments by the day
+        they were received, in DATEV's EXTF format (docs/datev.md)."""
+        period = request.query_params.get("period", "")
+        if not period:
+            raise InvalidInput("Say which month: ?period=YYYY-MM, e.g. 2026-11.", field="period")
+        export = export_datev(operator=self.operator, period=parse_period(period))
+        return HttpResponse(
+            export.content,
+            content_type="application/zip",
+            headers={"Content-Disposition": f'attachment; filename="{export.filename}"'},
+        )

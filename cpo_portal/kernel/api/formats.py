@@ -94,6 +94,18 @@ class PdfRenderer(BaseRenderer):
         return ExactJSONRenderer().render(data)
 
 
+class ZipRenderer(BaseRenderer):
+    """Lets a client ask for `Accept: application/zip`; errors are still written as JSON."""
+
+    media_type = "application/zip"
+    format = "zip"
+    charset = None
+    render_style = "binary"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
+        return ExactJSONRenderer().render(data)
+
+
 def render_json(data) -> str:
     return ExactJSONRenderer().render(data).decode()
 

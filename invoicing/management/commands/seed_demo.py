@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections import defaultdict
 from datetime import timedelta
 from decimal import Decimal
 
@@ -11,14 +12,14 @@ from django.db import transaction
 from django.utils import timezone
 from tqdm import tqdm
 
-from cpo_portal.kernel.periods import add_months, today_for
+from cpo_portal.kernel.periods import add_months, local_date, today_for
 from customers.models import ChargingToken, Customer, Plan
 from customers.services import get_anonymous_customer
 from invoicing.billing.runs import run_billing
 from invoicing.documents.issuing import issue_session_documents
-from invoicing.models import InvoicingSettings, Operator, VatRegistration
+from invoicing.models import DatevSettings, InvoicingSettings, Operator, VatRegistration
 from invoicing.subscriptions.lifecycle import renew_subscriptions, subscribe
-from sessions.models import EVSE, Location
+from sessions.models import EVSE, ChargingSession, Location
 from sessions.services import import_tariff, ingest_sessions
 
 DEMO_OPERATOR = "VoltWay"
@@ -170,7 +171,16 @@ class Command(BaseCommand):
         )
         jane = Customer.objects.get(operator=operator, email="jane@example.org")
         subscribe(customer=jane, plan=plan, start_date=(today - timedelta(days=62)).replace(day=1))
-        per_session = issue_session_documents(session_ids=session_ids)
+        # Per-session documents on the day each session ended, as the hourly task issues
+        # them: last month has its own invoices and receipts (and its own DATEV batch).
+        ended_on = defaultdict(list)
+        for session_id, ended_at in ChargingSession.objects.filter(pk__in=session_ids).values_list(
+            "id", "ended_at"
+        ):
+            ended_on[local_date(ended_at, operator.time_zone)].append(session_id)
+        per_session = []
+        for day in sorted(ended_on):
+            per_session += issue_session_documents(session_ids=ended_on[day], issue_date=day)
         month = (today - timedelta(days=62)).replace(day=1)
         monthly = 0
         while month < today.replace(day=1):
@@ -210,6 +220,10 @@ class Command(BaseCommand):
         # VAT itself comes from the tax rules of the charge point's country.
         VatRegistration.objects.create(operator=operator, country="FR", vat_id="FR58399360817")
         VatRegistration.objects.create(operator=operator, country="GR", vat_id="EL094014201")
+        # The accountant's DATEV numbers (DATEV's own sample consultant and client).
+        DatevSettings.objects.create(
+            operator=operator, consultant_number=29098, client_number=55003, initials="VW"
+        )
         return operator
 
     def _locations(self, operator: Operator) -> list[EVSE]:

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from cpo_portal.kernel.periods import previous_period, today_for
 from customers.models import ChargingToken, Customer
-from invoicing.models import ApiKey, BillingRun, Document, Payment
+from invoicing.models import ApiKey, BillingRun, DatevSettings, Document, Payment
 from invoicing.output import pdf
 from sessions.models import ChargingSession, Tariff
 from sessions.services import import_tariff
@@ -50,6 +50,7 @@ class World:
             "invoice": self.invoice.pk,
             "run": self.run.pk,
             "uid": SECRET_UID,
+            "period": self.period,
         }
 
     def snapshot(self) -> tuple:
@@ -92,6 +93,7 @@ def build_world(operator) -> World:
     invoice = issue_invoice_for(customer, source_id=SECRET_SOURCE_ID)
     pdf.store_document_pdf(document_id=invoice.pk)
     period = previous_period(today_for(operator))
+    DatevSettings.objects.create(operator=operator, consultant_number=1001, client_number=1)
     run = BillingRun.objects.create(
         operator=operator, period=period, status=BillingRun.Status.COMPLETED, attempts=1
     )
@@ -119,7 +121,7 @@ class Endpoint:
 
     @property
     def names_an_object(self) -> bool:
-        return "{" in self.path
+        return "{" in self.path.split("?")[0]
 
     def url(self, world: World) -> str:
         return "/api/v1/" + self.path.format(**world.ids())
@@ -134,7 +136,7 @@ class Endpoint:
             "{run}": "{id}",
             "{tariff}": "{tariff_id}",
         }
-        path = "/api/v1/" + self.path
+        path = "/api/v1/" + self.path.split("?")[0]
         for ours, theirs in names.items():
             path = path.replace(ours, theirs)
         return path
@@ -215,6 +217,7 @@ def endpoints(world: World) -> list[Endpoint]:
         Endpoint("POST", "billing-runs/", {"period": world.period}),
         Endpoint("GET", "billing-runs/{run}/"),
         Endpoint("GET", "billing-runs/{run}/errors/"),
+        Endpoint("GET", "accounting/datev/?period={period}"),
     ]
 
 
