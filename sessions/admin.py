@@ -64,7 +64,7 @@ class TariffAdmin(admin.ModelAdmin):
     """Tariffs are OCPI JSON documents: imported and exported whole, never edited field by field."""
 
     form = TariffImportForm
-    list_display = ["ocpi_id", "currency", "operator", "updated_at"]
+    list_display = ["ocpi_id", "currency", "valid_from", "valid_until", "operator", "updated_at"]
     list_filter = ["currency"]
     search_fields = ["ocpi_id"]
     list_select_related = ["operator"]
@@ -81,14 +81,34 @@ class TariffAdmin(admin.ModelAdmin):
         else:
             json_fields = ["ocpi_json_pretty"]  # view-only staff see the JSON, no form
         return [
-            (None, {"fields": ["operator", "ocpi_id", "currency", "updated_at"]}),
+            (
+                None,
+                {
+                    "fields": [
+                        "operator",
+                        "ocpi_id",
+                        "currency",
+                        "valid_from",
+                        "valid_until",
+                        "updated_at",
+                    ]
+                },
+            ),
             (_("OCPI JSON"), {"fields": json_fields}),
         ]
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
-        return ["operator", "ocpi_id", "currency", "updated_at", "ocpi_json_pretty"]
+        return [
+            "operator",
+            "ocpi_id",
+            "currency",
+            "valid_from",
+            "valid_until",
+            "updated_at",
+            "ocpi_json_pretty",
+        ]
 
     @admin.display(description=_("OCPI JSON"))
     def ocpi_json_pretty(self, obj):

@@ -41,7 +41,8 @@ OCPI_CDR = ChargingSession.PayloadFormat.OCPI_CDR
 
 @extend_schema(tags=["tariffs"])
 class TariffViewSet(IntegratorViewSet):
-    """The operator's tariffs as OCPI 2.2.1 JSON; replacing one never reprices a session."""
+    """The operator's tariffs as OCPI 2.2.1 JSON; a new version prices only the sessions that
+    start while it is valid, never one priced before."""
 
     lookup_field = "ocpi_id"
     lookup_url_kwarg = "tariff_id"
@@ -51,7 +52,8 @@ class TariffViewSet(IntegratorViewSet):
     queryset = Tariff.objects.none()
 
     def scoped_queryset(self, operator):
-        return Tariff.objects.filter(operator=operator)
+        # One tariff per OCPI id: its newest version (older ones keep pricing older sessions).
+        return Tariff.objects.filter(operator=operator).latest_versions()
 
     def _import(self, data: Any) -> tuple[Tariff, bool]:
         if not isinstance(data, dict):

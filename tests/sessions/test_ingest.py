@@ -274,7 +274,8 @@ def test_a_session_keeps_the_tariff_snapshot_it_was_priced_with(operator, evse, 
     reprice_session(session=session)
     session.refresh_from_db()
     assert session.total_net == Decimal("11.20")
-    assert Tariff.objects.get(ocpi_id="AC-1").ocpi_json != session.tariff_snapshot.ocpi_json
+    newest = Tariff.objects.filter(ocpi_id="AC-1").latest_versions().get()
+    assert newest.ocpi_json != session.tariff_snapshot.ocpi_json
 
 
 @pytest.mark.django_db
