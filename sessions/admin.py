@@ -23,9 +23,10 @@ from cpo_portal.kernel.admin.lists import (
     EstimatedCountPaginator,
     RelatedAutocompleteFilter,
 )
+from invoicing.documents.due import mark_sessions_due
 from invoicing.documents.repricing import reprice_unbilled_session
 from invoicing.documents.selectors import billed, unbilled
-from invoicing.models import InvoicingSettings
+from invoicing.models import InvoicingSettings, Operator
 from invoicing.tax.rules import TaxTable, load_table, vat_disagreements
 from sessions.forms import TariffImportForm, pretty_json
 from sessions.models import EVSE, ChargingSession, Location, SessionChargeLine, Tariff
@@ -244,7 +245,7 @@ class ChargingSessionAdmin(ExportAdminMixin, admin.ModelAdmin):
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER  # a count per filter choice over every session
-    actions = ["reprice"]
+    actions = ["reprice", "mark_due"]
     _tax_table: TaxTable | None = None
 
     def get_queryset(self, request):
@@ -302,6 +303,7 @@ class ChargingSessionAdmin(ExportAdminMixin, admin.ModelAdmin):
                     "total_vat",
                     "total_gross",
                     "priced_at",
+                    "issuing_due",
                 ]
             },
         ),
@@ -362,6 +364,29 @@ class ChargingSessionAdmin(ExportAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("idle time (h:mm)"))
     def idle_time(self, obj):
         return formatting.clock_duration(obj.idle_seconds or 0)
+
+    @admin.action(
+        description=_("Mark selected sessions due for a document"), permissions=["reprice"]
+    )
+    def mark_due(self, request, queryset):
+        """Sessions stored under collect-only (or without "always issue") billed after all."""
+        by_operator: dict[int, list[int]] = defaultdict(list)
+        for session_id, operator_id in queryset.values_list("pk", "operator_id")[:REPRICE_LIMIT]:
+            by_operator[operator_id].append(session_id)
+        issued = 0
+        for operator in Operator.objects.filter(pk__in=by_operator):
+            issued += len(
+                mark_sessions_due(operator=operator, session_ids=by_operator[operator.pk])
+            )
+        self.message_user(
+            request,
+            _(
+                "Sessions not billed yet are due for a document: %(issued)d issued now, the "
+                "monthly customers' ones on the next monthly run."
+            )
+            % {"issued": issued},
+            messages.SUCCESS,
+        )
 
     @admin.action(description=_("Re-price selected sessions"), permissions=["reprice"])
     def reprice(self, request, queryset):

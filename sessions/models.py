@@ -208,6 +208,14 @@ class ChargingSession(models.Model):
         _("OCPI totals"), default=dict, blank=True, help_text=_("Exact totals, as strings.")
     )
     priced_at = models.DateTimeField(_("priced at"), null=True, blank=True)
+    issuing_due = models.BooleanField(
+        _("due for a document"),
+        default=False,
+        help_text=_(
+            "Decided when the session was stored, from the customer's schedule and the "
+            "operator's settings then; only due sessions are billed later (catch-up, monthly)."
+        ),
+    )
     raw_payload = models.TextField(_("payload as received"))
     received_at = models.DateTimeField(auto_now_add=True)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -22,6 +22,7 @@ from django.utils.dateparse import parse_datetime
 from cpo_portal.kernel.bulk import insert_models, insert_rows
 from cpo_portal.kernel.errors import InvalidInput
 from cpo_portal.kernel.integrations import webhooks
+from cpo_portal.kernel.issuing_due import issuing_due_rule
 from cpo_portal.kernel.json_limits import MAX_JSON_NUMBER, json_problem
 from cpo_portal.kernel.money import vat_breakdown
 from cpo_portal.kernel.tax import PlaceRates, place_rates
@@ -910,9 +911,10 @@ def _store(
     outcomes: dict[int, IngestOutcome],
 ) -> None:
     resolved = {c.index: s.customer for c, s, _p in to_store}
+    due = issuing_due_rule(operator)
     try:
         with transaction.atomic():
-            _attach_customers(operator, to_store)
+            _attach_customers(operator, to_store, due)
             insert_models([s for _c, s, _p in to_store])
             _store_charge_lines((s, p) for _c, s, p in to_store)
             webhooks.emit(
@@ -926,7 +928,7 @@ def _store(
             session.customer = resolved[c.index]
             try:
                 with transaction.atomic():
-                    _attach_customers(operator, [(c, session, priced)])
+                    _attach_customers(operator, [(c, session, priced)], due)
                     session.save()
                     _store_charge_lines([(session, priced)])
                     webhooks.emit(operator=operator, event="session.priced", objects=[session])
@@ -954,16 +956,26 @@ def _store(
 def _attach_customers(
     operator: Operator,
     to_store: list[tuple[_Candidate, ChargingSession, PricedSession]],
+    due: Callable[[Customer], bool],
 ) -> None:
-    """Sessions without a customer go to an ad-hoc e-mail customer or the anonymous one."""
+    """Sessions without a customer go to an ad-hoc e-mail customer or the anonymous one; each
+    session records whether it is due for a document under the settings of this moment."""
     anonymous = None
     for c, session, _p in to_store:
-        if session.customer is not None:
-            continue
-        if c.ad_hoc_email:
-            session.customer = create_customer(
-                operator=operator, values={"kind": Customer.Kind.AD_HOC, "email": c.ad_hoc_email}
-            )
-        else:
-            anonymous = anonymous or get_anonymous_customer(operator=operator)
-            session.customer = anonymous
+        if session.customer is None:
+            anonymous = _attach_customer(operator, c, session, anonymous)
+        session.issuing_due = due(session.customer)
+
+
+def _attach_customer(
+    operator: Operator, c: _Candidate, session: ChargingSession, anonymous: Customer | None
+) -> Customer | None:
+    """Attach the ad-hoc e-mail customer or the anonymous one; returns the anonymous one."""
+    if c.ad_hoc_email:
+        session.customer = create_customer(
+            operator=operator, values={"kind": Customer.Kind.AD_HOC, "email": c.ad_hoc_email}
+        )
+        return anonymous
+    anonymous = anonymous or get_anonymous_customer(operator=operator)
+    session.customer = anonymous
+    return anonymous

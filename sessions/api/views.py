@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from cpo_portal.kernel.api.filters import IdFilter, InstantFilter, PeriodFilter
 from cpo_portal.kernel.api.framework import IntegratorViewSet
+from invoicing.documents.due import mark_sessions_due
 from invoicing.documents.selectors import billed, unbilled
 from invoicing.models import BilledSession
 from sessions.api.serializers import (
@@ -232,6 +233,16 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Integrato
             self.get_serializer(session).data,
             status=status.HTTP_201_CREATED if outcome.status == "created" else status.HTTP_200_OK,
         )
+
+    @extend_schema(summary="Mark a session due for a document", request=None)
+    @action(detail=True, methods=["post"], url_path="due")
+    def due(self, request, *args, **kwargs):
+        """Staff's decision that a session not billed yet gets a document after all (it was
+        stored under collect-only or without a document): a per-session customer gets it now,
+        a monthly one on the next monthly run. A billed session stays as it is."""
+        session = self.get_object()
+        mark_sessions_due(operator=self.operator, session_ids=[session.pk])
+        return Response(self.get_serializer(self.get_queryset().get(pk=session.pk)).data)
 
     @extend_schema(summary="List sessions")
     def list(self, request, *args, **kwargs):

@@ -16,12 +16,16 @@ from tests.factories import EVSEFactory
 NOVEMBER = {
     "id": "AC-1",
     "currency": "EUR",
-    "elements": [{"price_components": [{"type": "ENERGY", "price": Decimal("0.40"), "step_size": 1}]}],
+    "elements": [
+        {"price_components": [{"type": "ENERGY", "price": Decimal("0.40"), "step_size": 1}]}
+    ],
 }
 DECEMBER = {
     **NOVEMBER,
     "start_date_time": "2026-12-01T00:00:00Z",
-    "elements": [{"price_components": [{"type": "ENERGY", "price": Decimal("0.60"), "step_size": 1}]}],
+    "elements": [
+        {"price_components": [{"type": "ENERGY", "price": Decimal("0.60"), "step_size": 1}]}
+    ],
 }
 
 
@@ -104,7 +108,7 @@ def test_repricing_uses_the_version_valid_at_the_session_start(operator, evse):
     november.refresh_from_db()
     december.refresh_from_db()
     assert (november.total_net, december.total_net) == (Decimal("4.00"), Decimal("6.00"))
-    assert '0.60' in december.tariff_snapshot.ocpi_json
+    assert "0.60" in december.tariff_snapshot.ocpi_json
     assert december.tariff.valid_from == datetime(2026, 12, 1, tzinfo=UTC)
 
 
