@@ -85,3 +85,19 @@ def test_staff_mark_a_session_due_and_it_is_billed(api, charge, invoicing_settin
     assert response.json()["issuing_due"] is True
     assert Document.objects.get().billed_sessions.get().session == session
     assert tasks.issue_pending_session_documents() == 0
+
+
+def test_staff_mark_sessions_due_in_the_admin(admin_client, charge, invoicing_settings):
+    settle(invoicing_settings, issuing_schedule=Schedule.COLLECT_ONLY, always_issue=True)
+    sessions = charge(count=2, start=recently())
+    settle(invoicing_settings, issuing_schedule=Schedule.PER_SESSION)
+
+    response = admin_client.post(
+        "/admin/charging/chargingsession/",
+        {"action": "mark_due", "_selected_action": [s.pk for s in sessions]},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    assert "2 issued now" in response.content.decode()
+    assert Document.objects.count() == 2
