@@ -768,7 +768,11 @@ def _ingest_batch(
         if c.tariff_id not in tariff_versions:
             _error(errors, "tariff_id", f"Unknown tariff “{c.tariff_id}”.")
         else:
-            tariff = tariff_version_at(tariff_versions[c.tariff_id], c.started_at)
+            versions = tariff_versions[c.tariff_id]
+            tariff = tariff_version_at(versions, c.started_at)
+            if tariff is None and c.embedded_tariff:
+                # The CDR carries its own price: the named tariff need only be known.
+                tariff = max(versions, key=lambda v: (v.valid_from is not None, v.pk))
             if tariff is None:
                 _error(
                     errors,
