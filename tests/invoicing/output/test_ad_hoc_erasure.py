@@ -89,3 +89,18 @@ def test_a_receipt_younger_than_30_days_keeps_its_address(charge, invoicing_sett
 
     receipt.refresh_from_db()
     assert receipt.recipient_email == ADDRESS
+
+
+@pytest.mark.django_db
+def test_a_receipt_over_the_simplified_limit_does_not_print_the_address(charge, invoicing_settings):
+    invoicing_settings.issuing_schedule = InvoicingSettings.IssuingSchedule.PER_SESSION
+    invoicing_settings.always_issue = True
+    invoicing_settings.save()
+    (session,) = charge(energy="1000.000", ad_hoc_email=ADDRESS)
+    (receipt,) = issue_session_documents(session_ids=[session.pk])
+    assert receipt.total_gross > 400  # a full receipt, with its recipient block
+
+    text = pdf_text(pdf.render_pdf(receipt))
+
+    assert receipt.display_number in text
+    assert ADDRESS not in text
