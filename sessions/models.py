@@ -211,6 +211,7 @@ class ChargingSession(models.Model):
     issuing_due = models.BooleanField(
         _("due for a document"),
         default=False,
+        db_default=False,  # rows written by SQL (COPY, benchmarks) are not due either
         help_text=_(
             "Decided when the session was stored, from the customer's schedule and the "
             "operator's settings then; only due sessions are billed later (catch-up, monthly)."

@@ -14,6 +14,7 @@ class Migration(migrations.Migration):
             name="issuing_due",
             field=models.BooleanField(
                 default=False,
+                db_default=False,
                 help_text="Decided when the session was stored, from the customer's schedule and the operator's settings then; only due sessions are billed later (catch-up, monthly).",
                 verbose_name="due for a document",
             ),
