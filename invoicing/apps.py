@@ -9,12 +9,16 @@ class InvoicingConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported once the models are loaded, as Django requires.
+        from cpo_portal.kernel.issuing_due import register_issuing_due
         from cpo_portal.kernel.tax import register_place_rates
         from invoicing import receivers  # noqa: F401  (importing connects every receiver)
         from invoicing.accounting import exports  # noqa: F401  (registers the exports)
         from invoicing.documents import events
+        from invoicing.documents.due import issuing_due_rule
         from invoicing.tax.rules import place_rates_lookup
 
         events.register()
         # Pricing falls back to the tax rules of the charge point's country (docs/invoicing.md).
         register_place_rates(place_rates_lookup)
+        # Ingest records with each session whether it is due for a document (docs/invoicing.md).
+        register_issuing_due(issuing_due_rule)

@@ -14,7 +14,7 @@ from invoicing.documents import issuing as services
 from invoicing.documents.selectors import never_billed
 from invoicing.models import InvoicingSettings, Operator
 from invoicing.output import emails as delivery
-from invoicing.output import pdf
+from invoicing.output import erasure, pdf
 from invoicing.output import pipeline as outputs
 from invoicing.subscriptions import lifecycle as subscriptions
 from sessions.models import ChargingSession
@@ -49,6 +49,13 @@ def issue_pending_session_documents() -> int:
                 batch = []
         issued += len(services.issue_session_documents(session_ids=batch))
     return issued
+
+
+@shared_task(name="invoicing.erase_expired_ad_hoc_addresses")
+def erase_expired_ad_hoc_addresses() -> int:
+    """GDPR, daily: ad-hoc e-mails 30 days after collection are gone from customers, receipts,
+    e-mail deliveries and session payloads."""
+    return erasure.erase_expired_ad_hoc_addresses()
 
 
 @shared_task(name="invoicing.bill_chunk", acks_late=True)

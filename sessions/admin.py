@@ -24,9 +24,10 @@ from cpo_portal.kernel.admin.lists import (
 )
 from cpo_portal.kernel.admin.times import LocalTimesAdminMixin, local_time_column
 from cpo_portal.kernel.periods import local_date, session_time_zone
+from invoicing.documents.due import mark_sessions_due
 from invoicing.documents.repricing import reprice_unbilled_session
 from invoicing.documents.selectors import billed, unbilled
-from invoicing.models import InvoicingSettings
+from invoicing.models import InvoicingSettings, Operator
 from invoicing.tax.rules import TaxTable, load_table, vat_disagreements
 from sessions.forms import TariffImportForm, pretty_json
 from sessions.models import EVSE, ChargingSession, Location, SessionChargeLine, Tariff
@@ -65,7 +66,7 @@ class TariffAdmin(admin.ModelAdmin):
     """Tariffs are OCPI JSON documents: imported and exported whole, never edited field by field."""
 
     form = TariffImportForm
-    list_display = ["ocpi_id", "currency", "operator", "updated_at"]
+    list_display = ["ocpi_id", "currency", "valid_from", "valid_until", "operator", "updated_at"]
     list_filter = ["currency"]
     search_fields = ["ocpi_id"]
     list_select_related = ["operator"]
@@ -82,14 +83,34 @@ class TariffAdmin(admin.ModelAdmin):
         else:
             json_fields = ["ocpi_json_pretty"]  # view-only staff see the JSON, no form
         return [
-            (None, {"fields": ["operator", "ocpi_id", "currency", "updated_at"]}),
+            (
+                None,
+                {
+                    "fields": [
+                        "operator",
+                        "ocpi_id",
+                        "currency",
+                        "valid_from",
+                        "valid_until",
+                        "updated_at",
+                    ]
+                },
+            ),
             (_("OCPI JSON"), {"fields": json_fields}),
         ]
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
-        return ["operator", "ocpi_id", "currency", "updated_at", "ocpi_json_pretty"]
+        return [
+            "operator",
+            "ocpi_id",
+            "currency",
+            "valid_from",
+            "valid_until",
+            "updated_at",
+            "ocpi_json_pretty",
+        ]
 
     @admin.display(description=_("OCPI JSON"))
     def ocpi_json_pretty(self, obj):
@@ -226,7 +247,7 @@ class ChargingSessionAdmin(LocalTimesAdminMixin, ExportAdminMixin, admin.ModelAd
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER  # a count per filter choice over every session
-    actions = ["reprice"]
+    actions = ["reprice", "mark_due"]
     _tax_table: TaxTable | None = None
 
     time_zone_note = _("Times on this page are the location's local time, %(zone)s.")
@@ -289,6 +310,7 @@ class ChargingSessionAdmin(LocalTimesAdminMixin, ExportAdminMixin, admin.ModelAd
                     "total_vat",
                     "total_gross",
                     "priced_at",
+                    "issuing_due",
                 ]
             },
         ),
@@ -349,6 +371,29 @@ class ChargingSessionAdmin(LocalTimesAdminMixin, ExportAdminMixin, admin.ModelAd
     @admin.display(description=_("idle time (h:mm)"))
     def idle_time(self, obj):
         return formatting.clock_duration(obj.idle_seconds or 0)
+
+    @admin.action(
+        description=_("Mark selected sessions due for a document"), permissions=["reprice"]
+    )
+    def mark_due(self, request, queryset):
+        """Sessions stored under collect-only (or without "always issue") billed after all."""
+        by_operator: dict[int, list[int]] = defaultdict(list)
+        for session_id, operator_id in queryset.values_list("pk", "operator_id")[:REPRICE_LIMIT]:
+            by_operator[operator_id].append(session_id)
+        issued = 0
+        for operator in Operator.objects.filter(pk__in=by_operator):
+            issued += len(
+                mark_sessions_due(operator=operator, session_ids=by_operator[operator.pk])
+            )
+        self.message_user(
+            request,
+            _(
+                "Sessions not billed yet are due for a document: %(issued)d issued now, the "
+                "monthly customers' ones on the next monthly run."
+            )
+            % {"issued": issued},
+            messages.SUCCESS,
+        )
 
     @admin.action(description=_("Re-price selected sessions"), permissions=["reprice"])
     def reprice(self, request, queryset):

@@ -51,8 +51,29 @@ class EVSE(models.Model):
         return self.evse_id
 
 
+class TariffQuerySet(models.QuerySet):
+    def latest_versions(self) -> TariffQuerySet:
+        """Per OCPI tariff id, the version that starts last (the one a new session gets)."""
+        newest = Tariff.objects.filter(
+            operator=models.OuterRef("operator"), ocpi_id=models.OuterRef("ocpi_id")
+        ).order_by(*Tariff.NEWEST_FIRST)
+        return self.filter(pk=models.Subquery(newest.values("pk")[:1]))
+
+    def valid_at(self, moment) -> TariffQuerySet:
+        """Versions whose validity (from `valid_from`, before `valid_until`) covers the moment,
+        the one that started last first: that one prices a session starting then."""
+        return self.filter(
+            Q(valid_from__isnull=True) | Q(valid_from__lte=moment),
+            Q(valid_until__isnull=True) | Q(valid_until__gt=moment),
+        ).order_by(*Tariff.NEWEST_FIRST)
+
+
 class Tariff(models.Model):
-    """An OCPI 2.2.1 tariff, kept as the JSON it was imported from (numbers stay exact)."""
+    """One version of an OCPI 2.2.1 tariff, kept as the JSON it was imported from (numbers stay
+    exact); a version prices the sessions that start while it is valid."""
+
+    # The version starting last wins; one without a start has always been valid.
+    NEWEST_FIRST = (models.F("valid_from").desc(nulls_last=True), "-id")
 
     operator = models.ForeignKey(
         "invoicing.Operator", on_delete=models.PROTECT, related_name="tariffs"
@@ -60,18 +81,33 @@ class Tariff(models.Model):
     ocpi_id = models.CharField(_("OCPI tariff ID"), max_length=36)
     currency = models.CharField(_("currency"), max_length=3)
     ocpi_json = models.TextField(_("OCPI JSON"))
+    valid_from = models.DateTimeField(
+        _("valid from"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "The tariff's start_date_time, or when it replaced the previous version; "
+            "empty: since always."
+        ),
+    )
+    valid_until = models.DateTimeField(
+        _("valid until"),
+        null=True,
+        blank=True,
+        help_text=_("The tariff's end_date_time (exclusive); empty: until replaced."),
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = TariffQuerySet.as_manager()
+
     class Meta:
-        ordering = ["ocpi_id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["operator", "ocpi_id"], name="tariff_id_unique_per_operator"
-            ),
-        ]
+        ordering = ["ocpi_id", models.F("valid_from").asc(nulls_first=True), "id"]
+        indexes = [models.Index(fields=["operator", "ocpi_id"], name="tariff_versions")]
 
     def __str__(self) -> str:
-        return f"{self.ocpi_id} ({self.currency})"
+        if self.valid_from is None:
+            return f"{self.ocpi_id} ({self.currency})"
+        return f"{self.ocpi_id} ({self.currency}, from {self.valid_from:%Y-%m-%d %H:%M} UTC)"
 
 
 class TariffSnapshot(models.Model):
@@ -172,6 +208,15 @@ class ChargingSession(models.Model):
         _("OCPI totals"), default=dict, blank=True, help_text=_("Exact totals, as strings.")
     )
     priced_at = models.DateTimeField(_("priced at"), null=True, blank=True)
+    issuing_due = models.BooleanField(
+        _("due for a document"),
+        default=False,
+        db_default=False,  # rows written by SQL (COPY, benchmarks) are not due either
+        help_text=_(
+            "Decided when the session was stored, from the customer's schedule and the "
+            "operator's settings then; only due sessions are billed later (catch-up, monthly)."
+        ),
+    )
     raw_payload = models.TextField(_("payload as received"))
     received_at = models.DateTimeField(auto_now_add=True)
 

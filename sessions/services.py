@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -22,6 +22,7 @@ from django.utils.dateparse import parse_datetime
 from cpo_portal.kernel.bulk import insert_models, insert_rows
 from cpo_portal.kernel.errors import InvalidInput
 from cpo_portal.kernel.integrations import webhooks
+from cpo_portal.kernel.issuing_due import issuing_due_rule
 from cpo_portal.kernel.json_limits import MAX_JSON_NUMBER, json_problem
 from cpo_portal.kernel.money import vat_breakdown
 from cpo_portal.kernel.tax import PlaceRates, place_rates
@@ -114,16 +115,63 @@ def read_tariff(data: Mapping[str, Any] | str | bytes) -> Mapping[str, Any]:
     return data
 
 
-def import_tariff(*, operator: Operator, data: Mapping[str, Any] | str | bytes) -> Tariff:
-    """Create or replace the operator's tariff with this OCPI id; sessions keep their snapshot."""
+def import_tariff(
+    *, operator: Operator, data: Mapping[str, Any] | str | bytes, now: datetime | None = None
+) -> Tariff:
+    """Store a version of the operator's tariff with this OCPI id, valid from its
+    start_date_time (or from now when it replaces a version already in use) until its
+    end_date_time; a version sessions were priced with is never overwritten."""
     data = read_tariff(data)
     tariff = parse_tariff(dict(data))
-    stored, _created = Tariff.objects.update_or_create(
-        operator=operator,
-        ocpi_id=tariff.id,
-        defaults={"currency": tariff.currency, "ocpi_json": dump_json(data)},
-    )
-    return stored
+    text = dump_json(data)
+    with transaction.atomic():
+        versions = Tariff.objects.select_for_update().filter(operator=operator, ocpi_id=tariff.id)
+        valid_from = tariff.start_date_time
+        latest = (
+            (versions.filter(valid_from=valid_from) if valid_from else versions)
+            .order_by(*Tariff.NEWEST_FIRST)
+            .first()
+        )
+        if latest is not None and latest.ocpi_json == text:
+            return latest  # imported again unchanged
+        version = (
+            versions.filter(valid_from=valid_from)
+            if valid_from
+            else versions.filter(valid_from__isnull=True)
+        ).first()
+        if version is not None and not version.charging_sessions.exists():
+            # A correction of a version no session used yet: nothing priced to keep.
+            version.currency = tariff.currency
+            version.ocpi_json = text
+            version.valid_until = tariff.end_date_time
+            version.save()
+            return version
+        if valid_from is None and versions.exists():
+            # A new version without a start replaces the one in use from now on: sessions that
+            # started before keep the prices they had, even when they arrive later.
+            valid_from = now or timezone.now()
+        return Tariff.objects.create(
+            operator=operator,
+            ocpi_id=tariff.id,
+            currency=tariff.currency,
+            ocpi_json=text,
+            valid_from=valid_from,
+            valid_until=tariff.end_date_time,
+        )
+
+
+def tariff_version_at(versions: Iterable[Tariff], moment: datetime) -> Tariff | None:
+    """The version of a tariff that prices a session starting at this moment: among those
+    valid then, the one that started last (the latest imported on a tie)."""
+    valid = [
+        v
+        for v in versions
+        if (v.valid_from is None or v.valid_from <= moment)
+        and (v.valid_until is None or moment < v.valid_until)
+    ]
+    if not valid:
+        return None
+    return max(valid, key=lambda v: (v.valid_from is not None, v.valid_from or moment, v.pk))
 
 
 def export_tariff(*, tariff: Tariff) -> dict[str, Any]:
@@ -252,11 +300,31 @@ def tariff_snapshots(texts: set[str]) -> dict[str, TariffSnapshot]:
 
 
 def reprice_session(*, session: ChargingSession) -> ChargingSession:
-    """Price a session again from its own tariff snapshot (invoicing refuses invoiced ones)."""
-    tariff = parse_tariff(load_json(session.tariff_snapshot.ocpi_json))
+    """Price a session again with the version of its tariff valid at its start (a CDR's own
+    tariff object stays its price); invoicing refuses invoiced sessions."""
+    version = session.tariff
+    if session.tariff_snapshot.ocpi_json == version.ocpi_json:
+        versions = Tariff.objects.filter(operator=session.operator_id, ocpi_id=version.ocpi_id)
+        version = tariff_version_at(versions, session.started_at) or version
+    # Otherwise the snapshot is a tariff object the CDR carried (or a version overwritten
+    # before versions were kept): it stays what the session is priced with.
+    snapshot_text = (
+        version.ocpi_json if version.pk != session.tariff_id else session.tariff_snapshot.ocpi_json
+    )
+    tariff = parse_tariff(load_json(snapshot_text))
+    periods = periods_from_json(session.charging_periods)
+    if session.payload_format == ChargingSession.PayloadFormat.NATIVE:
+        # Cut again where this version's prices can change (pieces already cut stay cut).
+        periods = split_periods_at_tariff_boundaries(
+            periods,
+            tariff=tariff,
+            start=session.started_at,
+            end=session.ended_at,
+            time_zone=session.evse.location.time_zone,
+        )
     priced = price_session(
         tariff=tariff,
-        periods=periods_from_json(session.charging_periods),
+        periods=periods,
         start=session.started_at,
         end=session.ended_at,
         time_zone=session.evse.location.time_zone,
@@ -269,6 +337,10 @@ def reprice_session(*, session: ChargingSession) -> ChargingSession:
         ),
     )
     with transaction.atomic():
+        session.charging_periods = periods_to_json(periods)
+        if version.pk != session.tariff_id:
+            session.tariff = version
+            session.tariff_snapshot = tariff_snapshots({snapshot_text})[snapshot_text]
         session.charge_lines.all().delete()
         _apply_totals(session, priced)
         session.save()
@@ -670,10 +742,9 @@ def _ingest_batch(
             location__operator=operator, evse_id__in={c.evse_id for c in fresh}
         ).select_related("location")
     }
-    tariffs = {
-        t.ocpi_id: t
-        for t in Tariff.objects.filter(operator=operator, ocpi_id__in={c.tariff_id for c in fresh})
-    }
+    tariff_versions: dict[str, list[Tariff]] = {}
+    for t in Tariff.objects.filter(operator=operator, ocpi_id__in={c.tariff_id for c in fresh}):
+        tariff_versions.setdefault(t.ocpi_id, []).append(t)
     tokens: dict[str, list[ChargingToken]] = {}
     for t in ChargingToken.objects.filter(
         operator=operator, uid__in={c.token_uid for c in fresh if c.token_uid}
@@ -693,9 +764,22 @@ def _ingest_batch(
         evse = evses.get(c.evse_id)
         if evse is None:
             _error(errors, "evse_id", f"Unknown EVSE “{c.evse_id}”.")
-        tariff = tariffs.get(c.tariff_id)
-        if tariff is None:
+        tariff = None
+        if c.tariff_id not in tariff_versions:
             _error(errors, "tariff_id", f"Unknown tariff “{c.tariff_id}”.")
+        else:
+            versions = tariff_versions[c.tariff_id]
+            tariff = tariff_version_at(versions, c.started_at)
+            if tariff is None and c.embedded_tariff:
+                # The CDR carries its own price: the named tariff need only be known.
+                tariff = max(versions, key=lambda v: (v.valid_from is not None, v.pk))
+            if tariff is None:
+                _error(
+                    errors,
+                    "tariff_id",
+                    f"No version of tariff “{c.tariff_id}” is valid at the session start "
+                    f"{c.started_at.isoformat()} (its start_date_time/end_date_time).",
+                )
         token = _match_token(c, tokens, errors)
         customer = token.customer if token else None
         if c.customer_id:
@@ -706,7 +790,7 @@ def _ingest_batch(
             outcomes[c.index] = IngestOutcome(c.index, c.source_id, "rejected", errors=errors)
             continue
         snapshot = dump_json(c.embedded_tariff) if c.embedded_tariff else tariff.ocpi_json
-        key = snapshot if c.embedded_tariff else tariff.ocpi_id
+        key = snapshot if c.embedded_tariff else tariff.pk
         try:
             if key not in parsed_tariffs:
                 parsed_tariffs[key] = parse_tariff(load_json(snapshot))
@@ -831,9 +915,10 @@ def _store(
     outcomes: dict[int, IngestOutcome],
 ) -> None:
     resolved = {c.index: s.customer for c, s, _p in to_store}
+    due = issuing_due_rule(operator)
     try:
         with transaction.atomic():
-            _attach_customers(operator, to_store)
+            _attach_customers(operator, to_store, due)
             insert_models([s for _c, s, _p in to_store])
             _store_charge_lines((s, p) for _c, s, p in to_store)
             webhooks.emit(
@@ -847,7 +932,7 @@ def _store(
             session.customer = resolved[c.index]
             try:
                 with transaction.atomic():
-                    _attach_customers(operator, [(c, session, priced)])
+                    _attach_customers(operator, [(c, session, priced)], due)
                     session.save()
                     _store_charge_lines([(session, priced)])
                     webhooks.emit(operator=operator, event="session.priced", objects=[session])
@@ -875,16 +960,26 @@ def _store(
 def _attach_customers(
     operator: Operator,
     to_store: list[tuple[_Candidate, ChargingSession, PricedSession]],
+    due: Callable[[Customer], bool],
 ) -> None:
-    """Sessions without a customer go to an ad-hoc e-mail customer or the anonymous one."""
+    """Sessions without a customer go to an ad-hoc e-mail customer or the anonymous one; each
+    session records whether it is due for a document under the settings of this moment."""
     anonymous = None
     for c, session, _p in to_store:
-        if session.customer is not None:
-            continue
-        if c.ad_hoc_email:
-            session.customer = create_customer(
-                operator=operator, values={"kind": Customer.Kind.AD_HOC, "email": c.ad_hoc_email}
-            )
-        else:
-            anonymous = anonymous or get_anonymous_customer(operator=operator)
-            session.customer = anonymous
+        if session.customer is None:
+            anonymous = _attach_customer(operator, c, session, anonymous)
+        session.issuing_due = due(session.customer)
+
+
+def _attach_customer(
+    operator: Operator, c: _Candidate, session: ChargingSession, anonymous: Customer | None
+) -> Customer | None:
+    """Attach the ad-hoc e-mail customer or the anonymous one; returns the anonymous one."""
+    if c.ad_hoc_email:
+        session.customer = create_customer(
+            operator=operator, values={"kind": Customer.Kind.AD_HOC, "email": c.ad_hoc_email}
+        )
+        return anonymous
+    anonymous = anonymous or get_anonymous_customer(operator=operator)
+    session.customer = anonymous
+    return anonymous

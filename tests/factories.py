@@ -139,3 +139,4 @@ class ChargingSessionFactory(factory.django.DjangoModelFactory):
     idle_seconds = 600
     currency = "EUR"
     raw_payload = "{}"
+    issuing_due = True

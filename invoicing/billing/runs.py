@@ -56,6 +56,7 @@ def _period_sessions(run: BillingRun):
         operator=run.operator,
         status=ChargingSession.Status.COMPLETED,
         priced_at__isnull=False,
+        issuing_due=True,
         ended_at__gte=start,
         ended_at__lt=end,
     )

@@ -79,7 +79,7 @@ def per_session_due(*, operator: Operator, sessions: Iterable[ChargingSession]) 
     return [
         session.pk
         for session in sessions
-        if issued_per_session(customer=session.customer, settings=settings)
+        if session.issuing_due and issued_per_session(customer=session.customer, settings=settings)
     ]
 
 

@@ -203,7 +203,8 @@ def charge_groups(
 
 
 def sessions_due_per_session(*, operator: Operator) -> Q:
-    """Filter on ChargingSession for completed sessions whose customer is billed per session."""
+    """Filter on ChargingSession for completed sessions due for a document (decided when they
+    were stored) whose customer is billed per session."""
     settings = operator.invoicing_settings
     customers = customers_on_schedule(
         settings=settings, schedule=InvoicingSettings.IssuingSchedule.PER_SESSION
@@ -212,6 +213,7 @@ def sessions_due_per_session(*, operator: Operator) -> Q:
         operator=operator,
         status=ChargingSession.Status.COMPLETED,
         priced_at__isnull=False,
+        issuing_due=True,
         customer__in=Customer.objects.filter(customers, operator=operator),
     )
 
@@ -222,7 +224,8 @@ def issue_session_documents(
     """Issue each completed session's own document when its customer is billed per session.
 
     Sessions already on a document, sessions of monthly or collect-only customers and sessions
-    that need no document are skipped, so running this twice issues nothing twice.
+    that need no document (now, or as decided when they were stored) are skipped, so running
+    this twice issues nothing twice.
     """
     sessions = (
         never_billed(
@@ -230,6 +233,7 @@ def issue_session_documents(
                 pk__in=list(session_ids),
                 status=ChargingSession.Status.COMPLETED,
                 priced_at__isnull=False,
+                issuing_due=True,
             )
         )
         .select_related("customer", "operator__invoicing_settings")

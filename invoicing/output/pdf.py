@@ -523,7 +523,8 @@ def document_context(document: Document) -> dict:
         facts.insert(0, (_("Charging sessions"), bidi.ltr(str(abs(document.session_count)))))
 
     recipient = _address_lines(
-        name=document.recipient_name,
+        # An ad-hoc driver's name is their e-mail address: a receipt needs none on its face.
+        name="" if document.recipient_name == document.recipient_email else document.recipient_name,
         street=document.recipient_street,
         postal_code=document.recipient_postal_code,
         city=document.recipient_city,

@@ -124,6 +124,10 @@ class SessionSerializer(serializers.ModelSerializer):
     invoiced = serializers.BooleanField(
         help_text="On a live invoice, pro forma or receipt (not credited)."
     )
+    issuing_due = serializers.BooleanField(
+        help_text="Due for a document: decided when it was stored (collect-only or no "
+        "document then: false), or marked due since."
+    )
     documents = SessionDocumentSerializer(
         source="billings",
         many=True,
@@ -158,6 +162,7 @@ class SessionSerializer(serializers.ModelSerializer):
             "priced_at",
             "received_at",
             "invoiced",
+            "issuing_due",
             "documents",
             "breakdown",
         ]

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from cpo_portal.kernel.api.filters import IdFilter, InstantFilter, PeriodFilter
 from cpo_portal.kernel.api.framework import IntegratorViewSet
+from invoicing.documents.due import mark_sessions_due
 from invoicing.documents.selectors import billed, unbilled
 from invoicing.models import BilledSession
 from sessions.api.serializers import (
@@ -41,7 +42,8 @@ OCPI_CDR = ChargingSession.PayloadFormat.OCPI_CDR
 
 @extend_schema(tags=["tariffs"])
 class TariffViewSet(IntegratorViewSet):
-    """The operator's tariffs as OCPI 2.2.1 JSON; replacing one never reprices a session."""
+    """The operator's tariffs as OCPI 2.2.1 JSON; a new version prices only the sessions that
+    start while it is valid, never one priced before."""
 
     lookup_field = "ocpi_id"
     lookup_url_kwarg = "tariff_id"
@@ -51,7 +53,8 @@ class TariffViewSet(IntegratorViewSet):
     queryset = Tariff.objects.none()
 
     def scoped_queryset(self, operator):
-        return Tariff.objects.filter(operator=operator)
+        # One tariff per OCPI id: its newest version (older ones keep pricing older sessions).
+        return Tariff.objects.filter(operator=operator).latest_versions()
 
     def _import(self, data: Any) -> tuple[Tariff, bool]:
         if not isinstance(data, dict):
@@ -230,6 +233,16 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Integrato
             self.get_serializer(session).data,
             status=status.HTTP_201_CREATED if outcome.status == "created" else status.HTTP_200_OK,
         )
+
+    @extend_schema(summary="Mark a session due for a document", request=None)
+    @action(detail=True, methods=["post"], url_path="due")
+    def due(self, request, *args, **kwargs):
+        """Staff's decision that a session not billed yet gets a document after all (it was
+        stored under collect-only or without a document): a per-session customer gets it now,
+        a monthly one on the next monthly run. A billed session stays as it is."""
+        session = self.get_object()
+        mark_sessions_due(operator=self.operator, session_ids=[session.pk])
+        return Response(self.get_serializer(self.get_queryset().get(pk=session.pk)).data)
 
     @extend_schema(summary="List sessions")
     def list(self, request, *args, **kwargs):

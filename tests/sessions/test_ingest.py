@@ -274,7 +274,8 @@ def test_a_session_keeps_the_tariff_snapshot_it_was_priced_with(operator, evse, 
     reprice_session(session=session)
     session.refresh_from_db()
     assert session.total_net == Decimal("11.20")
-    assert Tariff.objects.get(ocpi_id="AC-1").ocpi_json != session.tariff_snapshot.ocpi_json
+    newest = Tariff.objects.filter(ocpi_id="AC-1").latest_versions().get()
+    assert newest.ocpi_json != session.tariff_snapshot.ocpi_json
 
 
 @pytest.mark.django_db
@@ -510,7 +511,9 @@ def test_sessions_priced_with_the_same_tariff_share_one_stored_snapshot(operator
         operator=operator, source="cpms", payloads=[native(source_id=f"S{n}") for n in range(5)]
     )
     assert TariffSnapshot.objects.count() == 1
-    import_tariff(operator=operator, data={**DAY_TARIFF, "currency": "CHF"})
+    # A new version valid from before the next session's start prices that session.
+    new_version = {**DAY_TARIFF, "currency": "CHF", "start_date_time": "2026-03-01T00:00:00Z"}
+    import_tariff(operator=operator, data=new_version)
     ingest_sessions(operator=operator, source="cpms", payloads=[native(source_id="S9")])
     assert TariffSnapshot.objects.count() == 2
     assert ChargingSession.objects.get(source_id="S9").tariff_snapshot.ocpi_json != (

@@ -223,6 +223,10 @@ def test_the_run_bills_only_monthly_customers_who_get_documents(
     invoicing_settings.always_issue = True
     invoicing_settings.save()
     run_billing(operator=operator, period=OCTOBER)
+    # Stored without a document, the session stays so; one stored after the switch is billed.
+    assert not Document.objects.filter(customer=no_invoice).exists()
+    charge(no_invoice)
+    run_billing(operator=operator, period=OCTOBER)
     receipt = Document.objects.get(customer=no_invoice)
     assert receipt.kind == DocumentKind.SALES_RECEIPT
 

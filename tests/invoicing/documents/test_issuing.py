@@ -146,6 +146,10 @@ def test_walk_in_sessions_get_a_sales_receipt_only_with_always_issue(
 
     invoicing_settings.always_issue = True
     invoicing_settings.save()
+    # Sessions stored without a document stay so (docs/invoicing.md); new ones get receipts.
+    assert issue_session_documents(session_ids=[anonymous[0].pk, ad_hoc[0].pk]) == []
+    anonymous = charge(None)
+    ad_hoc = charge(None, ad_hoc_email="walkin@example.org")
     receipts = issue_session_documents(session_ids=[anonymous[0].pk, ad_hoc[0].pk])
 
     assert [(r.kind, r.customer.kind) for r in receipts] == [
@@ -166,6 +170,8 @@ def test_a_driver_who_asked_for_no_invoice_gets_a_receipt_only_with_always_issue
 
     invoicing_settings.always_issue = True
     invoicing_settings.save()
+    assert issue_session_documents(session_ids=[session.pk]) == []
+    (session,) = charge(driver)
     (receipt,) = issue_session_documents(session_ids=[session.pk])
     assert receipt.kind == DocumentKind.SALES_RECEIPT
     assert receipt.recipient_name == driver.name

@@ -111,7 +111,7 @@ INSERT INTO charging_chargingsession (
     id, operator_id, source, source_id, payload_format, customer_id, evse_id, tariff_id,
     tariff_snapshot_id, started_at, ended_at, energy_kwh, charging_seconds, idle_seconds,
     charging_periods, status, currency, total_net, total_vat, total_gross, ocpi_totals,
-    priced_at, raw_payload, received_at)
+    priced_at, raw_payload, received_at, issuing_due)
 SELECT id, %(operator)s, 'bench-billing', 'S' || lpad(g::text, 9, '0'), 'native', customer_id,
        evse_id,
        CASE WHEN dc THEN %(dc_tariff)s ELSE %(ac_tariff)s END,
@@ -125,7 +125,7 @@ SELECT id, %(operator)s, 'bench-billing', 'S' || lpad(g::text, 9, '0'), 'native'
        json_build_object('source_id', 'S' || lpad(g::text, 9, '0'), 'evse_id', evse_id,
                          'start', started_at, 'energy_kwh', energy_kwh::text,
                          'idle_minutes', idle_seconds / 60)::text,
-       now()
+       now(), true
 FROM bench_source ORDER BY id
 """
 

@@ -203,6 +203,7 @@ def endpoints(world: World) -> list[Endpoint]:
         Endpoint("POST", "sessions/cdrs/", b["cdr"]),
         Endpoint("POST", "sessions/bulk/", {"sessions": [b["native"]]}),
         Endpoint("GET", "sessions/{session}/"),
+        Endpoint("POST", "sessions/{session}/due/", {}),
         Endpoint("GET", "invoices/"),
         Endpoint("GET", "invoices/{invoice}/"),
         Endpoint("GET", "invoices/{invoice}/pdf/"),
