@@ -22,6 +22,7 @@ from django.utils import timezone, translation
 
 from cpo_portal.kernel import formatting
 from invoicing.documents.models import Document
+from invoicing.documents.receipts import is_simplified
 from invoicing.output import pdf
 from invoicing.output.models import DocumentFile, EmailDelivery
 from invoicing.setup.models import DocumentKind
@@ -158,7 +159,7 @@ def send_email(*, delivery_id: int) -> str:
 def email_context(document: Document) -> dict:
     """What the e-mail says, formatted in the active language (the delivery's)."""
     supplier = document.profile.supplier
-    payable = document.kind != DocumentKind.CREDIT_NOTE and not pdf.is_simplified(document)
+    payable = document.kind != DocumentKind.CREDIT_NOTE and not is_simplified(document)
     return {
         "document": document,
         "title": pdf.document_title(document.kind),

@@ -55,6 +55,7 @@ from cpo_portal.kernel.formatting import (
 )
 from cpo_portal.kernel.money import vat_amount
 from invoicing.documents.models import Document, DocumentLine, DocumentStatus, RecipientCorrection
+from invoicing.documents.receipts import is_simplified
 from invoicing.output.models import DocumentFile, RenderFailure
 from invoicing.setup.models import DocumentKind
 from sessions.models import ChargingSession, SessionChargeLine
@@ -70,9 +71,6 @@ FONTS = {
     "regular": "invoicing/fonts/DejaVuSans.ttf",
     "bold": "invoicing/fonts/DejaVuSans-Bold.ttf",
 }
-# Receipts up to this gross amount may be simplified (supplier, date, what, gross, VAT rate).
-SIMPLIFIED_RECEIPT_LIMIT = Decimal("250.00")
-SIMPLIFIED_RECEIPT_CURRENCY = "EUR"
 # xhtml2pdf lays a table out cell by cell and long tables cost more than linearly, so the
 # breakdown is cut into tables of this many sessions that read as one under a page header.
 BREAKDOWN_SESSIONS_PER_TABLE = 10
@@ -433,15 +431,6 @@ def _breakdown(document: Document, content: dict, bidi: Bidi) -> Iterator[list[l
             chunk = []
     if chunk:
         yield chunk
-
-
-def is_simplified(document: Document) -> bool:
-    """A sales receipt up to 250 EUR gross carries the simplified content only."""
-    return (
-        document.kind == DocumentKind.SALES_RECEIPT
-        and document.currency == SIMPLIFIED_RECEIPT_CURRENCY
-        and abs(document.total_gross) <= SIMPLIFIED_RECEIPT_LIMIT
-    )
 
 
 def document_title(kind: str) -> str:
