@@ -251,8 +251,13 @@ def tariff_snapshots(texts: set[str]) -> dict[str, TariffSnapshot]:
     return {text: found[h] for h, text in by_hash.items()}
 
 
-def reprice_session(*, session: ChargingSession) -> ChargingSession:
-    """Price a session again from its own tariff snapshot (invoicing refuses invoiced ones)."""
+def reprice_session(*, session: ChargingSession, current_tariff: bool = False) -> ChargingSession:
+    """Price a session again from its own tariff snapshot, or with `current_tariff` from the
+    tariff as it stands now (a corrected tariff), at today's tax rules; invoicing refuses
+    invoiced ones."""
+    if current_tariff:
+        text = session.tariff.ocpi_json
+        session.tariff_snapshot = tariff_snapshots({text})[text]
     tariff = parse_tariff(load_json(session.tariff_snapshot.ocpi_json))
     priced = price_session(
         tariff=tariff,

@@ -55,7 +55,7 @@ from cpo_portal.kernel.formatting import (
 )
 from cpo_portal.kernel.money import vat_amount
 from invoicing.documents.models import Document, DocumentLine, DocumentStatus, RecipientCorrection
-from invoicing.documents.receipts import is_simplified
+from invoicing.documents.receipts import asks_for_payment, is_simplified
 from invoicing.output.models import DocumentFile, RenderFailure
 from invoicing.setup.models import DocumentKind
 from sessions.models import ChargingSession, SessionChargeLine
@@ -433,7 +433,13 @@ def _breakdown(document: Document, content: dict, bidi: Bidi) -> Iterator[list[l
         yield chunk
 
 
-def document_title(kind: str) -> str:
+def document_title(kind: str, *, cancels: str | None = None) -> str:
+    """The document's printed title; a credit note says what it cancels (an invoice's is a
+    cancellation invoice, "Stornorechnung", never a "Gutschrift", which is self-billing)."""
+    if kind == DocumentKind.CREDIT_NOTE and cancels == DocumentKind.SALES_RECEIPT:
+        return _("Cancellation of receipt")
+    if kind == DocumentKind.CREDIT_NOTE:
+        return _("Cancellation invoice")
     return {
         DocumentKind.INVOICE: _("Invoice"),
         DocumentKind.PRO_FORMA: _("Pro forma invoice"),
@@ -536,10 +542,8 @@ def document_context(document: Document) -> dict:
         supplier_ids.append((_("Tax number"), bidi.ltr(supplier["tax_number"])))
 
     credited = document.credited_document if document.credited_document_id else None
-    # Nothing to pay (a free session) asks for no payment: the document is settled at issue.
-    payable = (
-        document.kind != DocumentKind.CREDIT_NOTE and not simplified and document.total_gross != 0
-    )
+    # A credit note, a 0.00 document, a simplified or paid-on-the-spot receipt asks for nothing.
+    payable = asks_for_payment(document)
     breakdown = (
         _breakdown(document, content, bidi)
         if content.get("breakdown_page") and document.session_count and not simplified
@@ -553,7 +557,8 @@ def document_context(document: Document) -> dict:
         "end": "left" if rtl else "right",
         "fonts": check_fonts(),
         "logo": _logo(content),
-        "title": document_title(document.kind),
+        "title": document_title(document.kind, cancels=credited.kind if credited else None),
+        "cancels_receipt": bool(credited) and credited.kind == DocumentKind.SALES_RECEIPT,
         "number": bidi.ltr(document.display_number),
         "issue_date": bidi.auto(long_date(document.issue_date)),
         "due_date": bidi.auto(long_date(document.due_date)) if payable else "",
