@@ -138,7 +138,11 @@ def test_a_replacement_is_re_priced_under_the_corrected_tariff_and_the_new_vat_r
             **TARIFF,
             "elements": [
                 *TARIFF["elements"][:1],
-                {"price_components": [{"type": "ENERGY", "price": Decimal("0.30"), "step_size": 1}]},
+                {
+                    "price_components": [
+                        {"type": "ENERGY", "price": Decimal("0.30"), "step_size": 1}
+                    ]
+                },
                 *TARIFF["elements"][2:],
             ],
         },
