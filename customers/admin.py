@@ -8,7 +8,8 @@ from cpo_portal.kernel.admin.exports import ExportAdminMixin
 from customers.forms import CustomerAdminForm
 from customers.models import ChargingToken, Customer, Plan, Subscription, SubscriptionPeriod
 from customers.services import save_customer
-from invoicing.documents.composition import InvoicingError
+from invoicing.documents.composition import InvoicingError, recipient_field_errors
+from invoicing.models import DocumentKind, InvoicingSettings
 from invoicing.subscriptions.lifecycle import cancel_subscription, subscribe
 
 
@@ -29,11 +30,12 @@ class CustomerAdmin(ExportAdminMixin, admin.ModelAdmin):
         "email",
         "country",
         "requires_invoice",
+        "invoices_held_for",
         "operator",
     ]
     list_filter = ["kind", "requires_invoice", "country", "billing_mode"]
     search_fields = ["name", "company_name", "email", "vat_id"]
-    list_select_related = ["operator"]
+    list_select_related = ["operator__invoicing_settings"]
     raw_id_fields = ["operator", "user"]
     inlines = [ChargingTokenInline]
     show_full_result_count = False
@@ -55,7 +57,14 @@ class CustomerAdmin(ExportAdminMixin, admin.ModelAdmin):
         (_("Address"), {"fields": ["street", "postal_code", "city", "country"]}),
         (
             _("Billing"),
-            {"fields": ["requires_invoice", "billing_mode", "email_collected_at"]},
+            {
+                "fields": [
+                    "requires_invoice",
+                    "invoices_held_for",
+                    "billing_mode",
+                    "email_collected_at",
+                ]
+            },
         ),
         (
             _("Portal account"),
@@ -69,9 +78,22 @@ class CustomerAdmin(ExportAdminMixin, admin.ModelAdmin):
         ),
     ]
 
+    @admin.display(description=_("invoices held for"))
+    def invoices_held_for(self, obj):
+        """What holds this customer's invoices above 250 EUR (a name and full address always,
+        the rest per the operator's settings); smaller amounts get a simplified receipt."""
+        if obj.pk is None or not obj.requires_invoice:
+            return "-"
+        try:
+            settings = obj.operator.invoicing_settings
+        except InvoicingSettings.DoesNotExist:
+            return "-"
+        errors = recipient_field_errors(customer=obj, kind=DocumentKind.INVOICE, settings=settings)
+        return "; ".join(str(message) for _field, message in sorted(errors.items())) or "-"
+
     def get_readonly_fields(self, request, obj=None):
         # A customer stays with the operator whose sessions and documents it has.
-        readonly = ["email_collected_at"]
+        readonly = ["email_collected_at", "invoices_held_for"]
         return [*readonly, "operator"] if obj is not None else readonly
 
     def save_model(self, request, obj, form, change):

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from cpo_portal.kernel import formatting
+from cpo_portal.kernel.admin.errors import show_domain_error
 from cpo_portal.kernel.admin.exports import ExportAdminMixin
 from cpo_portal.kernel.admin.lists import (
     DateRangeFilter,
@@ -23,8 +24,10 @@ from cpo_portal.kernel.admin.lists import (
     RelatedAutocompleteFilter,
 )
 from cpo_portal.kernel.admin.times import LocalTimesAdminMixin, local_time_column
+from cpo_portal.kernel.errors import DomainError
 from cpo_portal.kernel.periods import local_date, session_time_zone
 from invoicing.documents.due import mark_sessions_due
+from invoicing.documents.issuing import bill_sessions
 from invoicing.documents.repricing import reprice_unbilled_session
 from invoicing.documents.selectors import billed, unbilled
 from invoicing.models import InvoicingSettings, Operator
@@ -247,7 +250,7 @@ class ChargingSessionAdmin(LocalTimesAdminMixin, ExportAdminMixin, admin.ModelAd
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER  # a count per filter choice over every session
-    actions = ["reprice", "mark_due"]
+    actions = ["reprice", "mark_due", "bill_again"]
     _tax_table: TaxTable | None = None
 
     time_zone_note = _("Times on this page are the location's local time, %(zone)s.")
@@ -351,6 +354,37 @@ class ChargingSessionAdmin(LocalTimesAdminMixin, ExportAdminMixin, admin.ModelAd
     def has_reprice_permission(self, request):
         opts = self.opts
         return request.user.has_perm(f"{opts.app_label}.{get_permission_codename('change', opts)}")
+
+    def has_bill_permission(self, request):
+        return request.user.has_perm("invoicing.change_document")
+
+    @admin.action(
+        description=_("Bill selected sessions (credited or held for details)"),
+        permissions=["bill"],
+    )
+    def bill_again(self, request, queryset):
+        """Bills credited sessions left without a replacement and sessions held for missing
+        invoice details; a refusal (still held: the missing fields) is shown, nothing issued."""
+        count = queryset.count()
+        if count > REPRICE_LIMIT:
+            self.message_user(
+                request,
+                _("Select at most %(limit)d sessions at a time (%(count)d selected).")
+                % {"limit": REPRICE_LIMIT, "count": count},
+                messages.ERROR,
+            )
+            return None
+        try:
+            documents = bill_sessions(session_ids=list(queryset.values_list("pk", flat=True)))
+        except DomainError as exc:
+            show_domain_error(self, request, exc)
+            return None
+        self.message_user(
+            request,
+            _("Issued: %(documents)s.") % {"documents": ", ".join(str(d) for d in documents)},
+            messages.SUCCESS,
+        )
+        return None
 
     @admin.display(description=_("tariff snapshot"))
     def tariff_snapshot_json(self, obj):

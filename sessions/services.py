@@ -299,17 +299,20 @@ def tariff_snapshots(texts: set[str]) -> dict[str, TariffSnapshot]:
     return {text: found[h] for h, text in by_hash.items()}
 
 
-def reprice_session(*, session: ChargingSession) -> ChargingSession:
+def reprice_session(*, session: ChargingSession, current_tariff: bool = False) -> ChargingSession:
     """Price a session again with the version of its tariff valid at its start (a CDR's own
-    tariff object stays its price); invoicing refuses invoiced sessions."""
+    tariff object stays its price unless `current_tariff` asks for the tariff as it stands now,
+    a corrected tariff); invoicing refuses invoiced sessions."""
     version = session.tariff
-    if session.tariff_snapshot.ocpi_json == version.ocpi_json:
+    if current_tariff or session.tariff_snapshot.ocpi_json == version.ocpi_json:
         versions = Tariff.objects.filter(operator=session.operator_id, ocpi_id=version.ocpi_id)
         version = tariff_version_at(versions, session.started_at) or version
     # Otherwise the snapshot is a tariff object the CDR carried (or a version overwritten
     # before versions were kept): it stays what the session is priced with.
     snapshot_text = (
-        version.ocpi_json if version.pk != session.tariff_id else session.tariff_snapshot.ocpi_json
+        version.ocpi_json
+        if current_tariff or version.pk != session.tariff_id
+        else session.tariff_snapshot.ocpi_json
     )
     tariff = parse_tariff(load_json(snapshot_text))
     periods = periods_from_json(session.charging_periods)
@@ -338,7 +341,7 @@ def reprice_session(*, session: ChargingSession) -> ChargingSession:
     )
     with transaction.atomic():
         session.charging_periods = periods_to_json(periods)
-        if version.pk != session.tariff_id:
+        if current_tariff or version.pk != session.tariff_id:
             session.tariff = version
             session.tariff_snapshot = tariff_snapshots({snapshot_text})[snapshot_text]
         session.charge_lines.all().delete()

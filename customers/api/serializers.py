@@ -7,7 +7,8 @@ from rest_framework import serializers
 
 from customers.models import INVOICE_DETAIL_FIELDS, ChargingToken, Customer
 from customers.services import create_customer, invoice_detail_errors, update_customer
-from invoicing.models import InvoicingSettings
+from invoicing.documents.composition import recipient_field_errors
+from invoicing.models import DocumentKind, InvoicingSettings
 
 # The anonymous customer exists once per operator and is made by the ingest, never by hand;
 # the subscription mode is set by selling a plan (admin), not by editing the customer.
@@ -149,7 +150,9 @@ class CustomerSerializer(serializers.ModelSerializer):
     )
     invoice_detail_errors = serializers.SerializerMethodField(
         help_text="What is missing or invalid for a full invoice under the operator's current "
-        "rules, one message per field; empty when the details are complete."
+        "rules, one message per field; empty when the details are complete. For a customer "
+        "who requires invoices this includes the name and full address every invoice needs: "
+        "while it is not empty, invoices above 250 EUR are held (not issued)."
     )
     created_at = serializers.DateTimeField(read_only=True, help_text="When it was created.")
     updated_at = serializers.DateTimeField(read_only=True, help_text="When it last changed.")
@@ -177,6 +180,11 @@ class CustomerSerializer(serializers.ModelSerializer):
     def get_invoice_detail_errors(self, customer: Customer) -> dict[str, str]:
         if customer.kind == Customer.Kind.ANONYMOUS:
             return {}
+        if customer.requires_invoice:
+            # What holds its invoices: a name and full address always, the rest per settings.
+            return recipient_field_errors(
+                customer=customer, kind=DocumentKind.INVOICE, settings=self._settings()
+            )
         details = {name: getattr(customer, name) for name in INVOICE_DETAIL_FIELDS}
         return invoice_detail_errors(kind=customer.kind, details=details, settings=self._settings())
 

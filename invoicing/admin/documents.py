@@ -44,10 +44,19 @@ from invoicing.admin.common import (
     change_url,
     hours_minutes,
 )
-from invoicing.admin.forms import CreditNoteForm, PaymentForm, RecipientCorrectionForm
+from invoicing.admin.forms import (
+    CreditNoteForm,
+    PaymentForm,
+    RecipientCorrectionForm,
+    WithdrawalForm,
+)
 from invoicing.documents import actions
 from invoicing.documents.actions import DocumentActionRefused, allowed_actions, require_action
-from invoicing.documents.issuing import correct_recipient_details, issue_credit_note
+from invoicing.documents.issuing import (
+    correct_recipient_details,
+    issue_credit_note,
+    withdraw_pro_forma,
+)
 from invoicing.models import (
     RECIPIENT_FIELDS,
     BilledSession,
@@ -485,6 +494,10 @@ class DocumentAdmin(
             {"fields": ["session_count", "total_energy_kwh", "duration", "delivery_country"]},
         ),
         (_("Credit notes"), {"fields": ["credited_document", "reason", "credit_note_links"]}),
+        (
+            _("Withdrawal"),
+            {"fields": ["withdrawn_at", "withdrawn_by_name", "withdrawal_reason"]},
+        ),
     ]
     readonly_fields = [
         field
@@ -575,6 +588,8 @@ class DocumentAdmin(
         if self.has_correct_permission(request):
             if actions.CREDIT in allowed:
                 buttons.append(("credit_note", _("Issue credit note")))
+            if actions.WITHDRAW in allowed:
+                buttons.append(("withdraw", _("Withdraw pro forma")))
             if actions.CORRECT_RECIPIENT in allowed:
                 buttons.append(("correct_recipient", _("Correct recipient details")))
         if self.has_pay_permission(request) and actions.RECORD_PAYMENT in allowed:
@@ -594,6 +609,7 @@ class DocumentAdmin(
         opts = self.opts
         views = [
             ("credit-note", "credit_note", self.credit_note_view),
+            ("withdraw", "withdraw", self.withdraw_view),
             ("correct-recipient", "correct_recipient", self.correct_recipient_view),
             ("record-payment", "record_payment", self.record_payment_view),
         ]
@@ -671,7 +687,10 @@ class DocumentAdmin(
     def perform_credit_note(self, request, document, form):
         data = form.cleaned_data
         credit_note, replacement = issue_credit_note(
-            document=document, reason=data["reason"], reissue=data["reissue"]
+            document=document,
+            reason=data["reason"],
+            reissue=data["reissue"],
+            reprice=data["reprice"],
         )
         self.log_change(request, document, f"Credited by {credit_note}: {data['reason']}")
         message = format_html(
@@ -686,6 +705,26 @@ class DocumentAdmin(
                 replacement=admin_link(replacement),
             )
         return message, credit_note
+
+    def withdraw_view(self, request, object_id):
+        return self.document_action_view(
+            request,
+            object_id,
+            form_class=WithdrawalForm,
+            title=_("Withdraw a pro forma invoice"),
+            submit=_("Withdraw pro forma"),
+            permitted=self.has_correct_permission,
+            perform=self.perform_withdrawal,
+        )
+
+    def perform_withdrawal(self, request, document, form):
+        reason = form.cleaned_data["reason"]
+        withdraw_pro_forma(document=document, reason=reason, withdrawn_by=request.user)
+        self.log_change(request, document, f"Withdrawn: {reason}")
+        message = _("%(document)s is withdrawn; its sessions can be billed again.") % {
+            "document": document
+        }
+        return message, document
 
     def correct_recipient_view(self, request, object_id):
         return self.document_action_view(

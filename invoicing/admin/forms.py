@@ -154,6 +154,27 @@ class CreditNoteForm(DocumentActionForm):
             "details (fix the customer first). Without it the sessions stay unbilled."
         ),
     )
+    reprice = forms.BooleanField(
+        label=_("re-price the sessions"),
+        required=False,
+        help_text=_(
+            "With a replacement: price the sessions again under the tariff version valid at "
+            "their start and today's tax rules, instead of copying the credited prices."
+        ),
+    )
+
+
+class WithdrawalForm(DocumentActionForm):
+    """Why a pro forma invoice is withdrawn (recorded with who and when)."""
+
+    # Not required here: the service refuses an empty reason with its own words.
+    reason = forms.CharField(
+        label=_("reason"),
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60, "required": True}),
+        help_text=_("No credit note and no VAT: its sessions become billable again."),
+    )
 
 
 class RecipientCorrectionForm(DocumentActionForm):

@@ -71,7 +71,8 @@ class InvoiceSerializer(serializers.ModelSerializer):
         help_text="invoice, pro_forma, sales_receipt or credit_note.",
     )
     status = serializers.ChoiceField(
-        choices=DocumentStatus.choices, help_text="issued, paid, overdue or credited."
+        choices=DocumentStatus.choices,
+        help_text="issued, paid, overdue, credited or withdrawn (a pro forma).",
     )
     origin = serializers.CharField(
         help_text="per_session, monthly, subscription or correction (credit notes, reissues)."
@@ -297,11 +298,15 @@ class InvoiceDetailSerializer(InvoiceSerializer):
         "/sessions/?invoice=<id>).",
     )
     payments = PaymentSerializer(many=True, help_text="Payments recorded, oldest first.")
+    withdrawal = serializers.SerializerMethodField(
+        help_text="For a withdrawn pro forma: reason, by and at; else null."
+    )
 
     class Meta(InvoiceSerializer.Meta):
         fields = [
             *InvoiceSerializer.Meta.fields,
             "reason",
+            "withdrawal",
             "language",
             "delivery_country",
             "billing_run",
@@ -313,6 +318,15 @@ class InvoiceDetailSerializer(InvoiceSerializer):
         ]
         read_only_fields = fields
 
+    def get_withdrawal(self, document: Document) -> dict | None:
+        if document.withdrawn_at is None:
+            return None
+        return {
+            "reason": document.withdrawal_reason,
+            "by": document.withdrawn_by_name,
+            "at": document.withdrawn_at.isoformat(),
+        }
+
 
 class CreditNoteRequestSerializer(serializers.Serializer):
     reason = serializers.CharField(
@@ -322,6 +336,17 @@ class CreditNoteRequestSerializer(serializers.Serializer):
         default=False,
         help_text="Also issue a replacement for the same sessions with today's customer "
         "details and settings.",
+    )
+    reprice = serializers.BooleanField(
+        default=False,
+        help_text="With reissue: price the sessions again under the tariff as it stands now "
+        "and today's tax rules before the replacement is issued.",
+    )
+
+
+class WithdrawalRequestSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=2000, help_text="Why the pro forma invoice is withdrawn; recorded."
     )
 
 

@@ -33,9 +33,10 @@ from invoicing.api.serializers import (
     InvoiceDetailSerializer,
     InvoiceSerializer,
     PaymentSerializer,
+    WithdrawalRequestSerializer,
 )
 from invoicing.billing.runs import queue_billing_run
-from invoicing.documents.issuing import issue_credit_note
+from invoicing.documents.issuing import issue_credit_note, withdraw_pro_forma
 from invoicing.models import BilledSession, BillingRun, Document, DocumentKind, DocumentStatus
 from invoicing.output import emails as delivery
 from invoicing.output.pdf import latest_file
@@ -187,6 +188,7 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Integrato
             document=document,
             reason=serializer.validated_data["reason"],
             reissue=serializer.validated_data["reissue"],
+            reprice=serializer.validated_data["reprice"],
         )
         return Response(
             {
@@ -195,6 +197,25 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Integrato
             },
             status=status.HTTP_201_CREATED,
         )
+
+    @extend_schema(
+        summary="Withdraw a pro forma invoice",
+        request=WithdrawalRequestSerializer,
+        responses={200: InvoiceDetailSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="withdraw")
+    def withdraw(self, request, *args, **kwargs):
+        """No credit note and no VAT: the pro forma becomes withdrawn (reason, who, when) and
+        its sessions can be billed again. 409 for any other kind or a withdrawn one."""
+        document = self.get_object()
+        serializer = WithdrawalRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        document = withdraw_pro_forma(
+            document=document,
+            reason=serializer.validated_data["reason"],
+            withdrawn_by_name=f"API: {request.auth.integrator} ({request.auth.name})",
+        )
+        return Response(self._detail(document))
 
     @extend_schema(
         methods=["GET"],

@@ -33,9 +33,8 @@ from invoicing.documents.composition import (
     customers_on_schedule,
     document_kind_for,
     profile_for,
-    recipient_errors,
 )
-from invoicing.documents.issuing import charge_groups, store_drafts
+from invoicing.documents.issuing import charge_groups, fit_recipient, store_drafts
 from invoicing.documents.models import BilledSession, Document, DocumentOrigin
 from invoicing.documents.selectors import never_billed
 from invoicing.setup.models import InvoicingSettings
@@ -269,24 +268,21 @@ def _bill_customers(run: BillingRun, customer_ids: Iterable[int]) -> ChunkResult
             kind = document_kind_for(customer=customer, settings=settings)
             if kind is None:
                 continue
-            problems = recipient_errors(customer=customer, kind=kind, settings=settings)
-            if problems:
-                raise InvoicingError("Invoice details incomplete: " + "; ".join(problems))
-            drafts.append(
-                compose_document(
-                    kind=kind,
-                    origin=DocumentOrigin.MONTHLY,
-                    customer=customer,
-                    settings=settings,
-                    profile=profile,
-                    groups=groups[customer_id],
-                    sessions=facts,
-                    issue_date=issue_date,
-                    period=(first_day, last_day),
-                    tax_table=tax_table,
-                    registrations=registrations,
-                )
+            draft = compose_document(
+                kind=kind,
+                origin=DocumentOrigin.MONTHLY,
+                customer=customer,
+                settings=settings,
+                profile=profile,
+                groups=groups[customer_id],
+                sessions=facts,
+                issue_date=issue_date,
+                period=(first_day, last_day),
+                tax_table=tax_table,
+                registrations=registrations,
             )
+            fit_recipient(draft, customer=customer, settings=settings)
+            drafts.append(draft)
         except InvoicingError as exc:
             errors[customer_id] = str(exc)
     _record_errors(run, errors)

@@ -18,6 +18,7 @@ __all__ = [
     "RECORD_PAYMENT",
     "RERENDER",
     "RESEND",
+    "WITHDRAW",
     "DocumentActionRefused",
     "allowed_actions",
     "require_action",
@@ -28,7 +29,8 @@ CORRECT_RECIPIENT = "correct_recipient"
 RECORD_PAYMENT = "record_payment"
 RESEND = "resend"
 RERENDER = "rerender"
-ACTIONS = (CREDIT, CORRECT_RECIPIENT, RECORD_PAYMENT, RESEND, RERENDER)
+WITHDRAW = "withdraw"
+ACTIONS = (CREDIT, WITHDRAW, CORRECT_RECIPIENT, RECORD_PAYMENT, RESEND, RERENDER)
 
 PAYABLE_STATUSES = (DocumentStatus.ISSUED, DocumentStatus.OVERDUE)
 
@@ -48,6 +50,17 @@ def _refusal(document: Document, action: str) -> str | None:
             return "A draft has no number yet; it is not credited but discarded."
         if document.status == DocumentStatus.CREDITED:
             return f"{document} is already credited."
+        if document.kind == DocumentKind.PRO_FORMA:
+            return "A pro forma invoice is not a tax document: withdraw it instead of crediting."
+    elif action == WITHDRAW:
+        if document.kind != DocumentKind.PRO_FORMA:
+            return "Only a pro forma invoice is withdrawn; invoices and receipts are credited."
+        if is_draft:
+            return "A draft has no number yet; it is not withdrawn but discarded."
+        if document.status == DocumentStatus.WITHDRAWN:
+            return f"{document} is already withdrawn."
+        if document.status == DocumentStatus.CREDITED:
+            return f"{document} was credited; there is nothing left to withdraw."
     elif action == CORRECT_RECIPIENT:
         if is_draft:
             return "Drafts take the customer's details when they are issued."

@@ -21,8 +21,9 @@ from cpo_portal.kernel.money import ZERO, round_money, vat_breakdown
 from cpo_portal.kernel.periods import local_date
 from cpo_portal.kernel.tenancy import Operator
 from customers.models import INVOICE_DETAIL_FIELDS, Customer
-from customers.services import invoice_detail_errors
+from customers.services import FIELD_LABELS, invoice_detail_errors
 from invoicing.documents.models import RECIPIENT_FIELDS, Document, DocumentLine, DocumentOrigin
+from invoicing.documents.receipts import missing_recipient_fields
 from invoicing.setup.models import DocumentKind, InvoicingSettings, IssuingProfile
 from invoicing.tax.models import TaxCategory
 from invoicing.tax.rules import TaxTable, decide, load_table, supplier_vat_id
@@ -101,17 +102,33 @@ def customers_on_schedule(*, settings: InvoicingSettings, schedule: str) -> Q:
 
 def recipient_errors(*, customer: Customer, kind: str, settings: InvoicingSettings) -> list[str]:
     """Why the customer's invoice details cannot go on a full invoice (empty when they can)."""
+    return [
+        f"{name}: {message}"
+        for name, message in sorted(
+            recipient_field_errors(customer=customer, kind=kind, settings=settings).items()
+        )
+    ]
+
+
+def recipient_field_errors(
+    *, customer: Customer, kind: str, settings: InvoicingSettings
+) -> dict[str, str]:
+    """Per invoice-detail field, why it cannot go on a full invoice: a name and a full address
+    are always needed, the rest as the operator's mandatory-field settings say."""
     if kind not in (DocumentKind.INVOICE, DocumentKind.PRO_FORMA):
-        return []
+        return {}
     details = {name: getattr(customer, name) for name in INVOICE_DETAIL_FIELDS}
     errors = invoice_detail_errors(kind=customer.kind, details=details, settings=settings)
-    return [f"{name}: {message}" for name, message in sorted(errors.items())]
+    for name in missing_recipient_fields(customer):
+        errors.setdefault(name, f"The {FIELD_LABELS[name]} is required on an invoice.")
+    return errors
 
 
 def recipient_of(customer: Customer) -> dict[str, str]:
     """The recipient block frozen on a document (the anonymous customer has only a name)."""
     return {
-        "recipient_name": customer.display_name,
+        # A walk-in driver's receipt names no one (never "Anonymous customer").
+        "recipient_name": "" if customer.kind == Customer.Kind.ANONYMOUS else customer.display_name,
         "recipient_company_registration_id": customer.company_registration_id,
         "recipient_vat_id": customer.vat_id,
         "recipient_street": customer.street,

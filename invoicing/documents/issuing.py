@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, Sum
+from django.utils import timezone
 
 from cpo_portal.kernel.integrations import webhooks
 from cpo_portal.kernel.periods import local_date, today_for
 from cpo_portal.kernel.tenancy import Operator
 from customers.models import Customer
 from customers.services import clean_invoice_details, invoice_detail_errors
-from invoicing.documents.actions import CORRECT_RECIPIENT, CREDIT, require_action
+from invoicing.documents.actions import CORRECT_RECIPIENT, CREDIT, WITHDRAW, require_action
 from invoicing.documents.composition import (
     ChargeGroup,
     DocumentDraft,
@@ -31,7 +32,7 @@ from invoicing.documents.composition import (
     document_kind_for,
     issuing_schedule_of,
     profile_for,
-    recipient_errors,
+    recipient_field_errors,
 )
 from invoicing.documents.models import (
     RECIPIENT_FIELDS,
@@ -44,12 +45,19 @@ from invoicing.documents.models import (
     RecipientCorrection,
 )
 from invoicing.documents.numbering import issue_drafts
+from invoicing.documents.receipts import (
+    PAID_ON_THE_SPOT,
+    missing_recipient_fields,
+    within_simplified_limit,
+)
+from invoicing.documents.repricing import reprice_unbilled_session
 from invoicing.documents.selectors import billed, never_billed
 from invoicing.setup.models import InvoicingSettings
 from invoicing.setup.operators import ensure_series
 from invoicing.signals import documents_issued, recipient_corrected
 from invoicing.tax.rules import TaxTable, load_table, vat_registrations
 from sessions.models import ChargingSession, SessionChargeLine
+from sessions.pricing import PricingError
 
 if TYPE_CHECKING:  # a billing run issues documents; documents never need billing at run time
     from invoicing.billing.models import BillingRun
@@ -57,14 +65,52 @@ if TYPE_CHECKING:  # a billing run issues documents; documents never need billin
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "DocumentHeld",
     "InvoicingError",
+    "bill_sessions",
     "correct_recipient_details",
+    "fit_recipient",
     "issue_credit_note",
     "issue_session_documents",
     "mark_overdue_documents",
     "sessions_due_per_session",
     "store_drafts",
+    "withdraw_pro_forma",
 ]
+
+
+# --- recipient completeness ------------------------------------------------------------------
+
+
+class DocumentHeld(InvoicingError):
+    """An invoice above the simplified-receipt limit (or a pro forma) whose recipient details
+    are incomplete: it is held, never issued incomplete; `errors` names each missing field."""
+
+
+def fit_recipient(draft: DocumentDraft, *, customer: Customer, settings: InvoicingSettings) -> None:
+    """An invoice whose recipient lacks a name or address becomes a simplified receipt up to
+    250 EUR gross; above that, for a pro forma, or when details the operator made mandatory are
+    missing, it is held (DocumentHeld) until the details arrive."""
+    document = draft.document
+    errors = recipient_field_errors(customer=customer, kind=document.kind, settings=settings)
+    if not errors:
+        return
+    # Only a missing name or address falls back to a receipt; details the operator made
+    # mandatory (or an invalid VAT ID) hold the invoice whatever its amount.
+    only_incomplete = set(errors) <= set(missing_recipient_fields(customer))
+    if (
+        only_incomplete
+        and document.kind == DocumentKind.INVOICE
+        and within_simplified_limit(gross=document.total_gross, currency=document.currency)
+    ):
+        document.kind = DocumentKind.SALES_RECEIPT
+        return
+    raise DocumentHeld(
+        f"Held: {document.total_gross} {document.currency} for {customer} needs an invoice with "
+        f"the recipient's details: "
+        + " ".join(f"{name}: {message}" for name, message in sorted(errors.items())),
+        errors={name: [message] for name, message in sorted(errors.items())},
+    )
 
 
 # --- storing ---------------------------------------------------------------------------------
@@ -104,9 +150,15 @@ def store_drafts(
 
 
 def _settle_zero_totals(documents: Sequence[Document]) -> None:
-    """A document for nothing to pay (a free session) is settled when it is issued: it asks for
-    no payment and never falls overdue."""
-    free = [d.pk for d in documents if d.total_gross == 0 and d.kind != DocumentKind.CREDIT_NOTE]
+    """A document for nothing to pay (a free session) or for a session paid on the spot (a
+    walk-in driver's receipt) is settled when it is issued: it asks for no payment and never
+    falls overdue."""
+    free = [
+        d.pk
+        for d in documents
+        if d.kind != DocumentKind.CREDIT_NOTE
+        and (d.total_gross == 0 or d.customer.kind in PAID_ON_THE_SPOT)
+    ]
     for document in documents:
         if document.pk in free:
             document.status = DocumentStatus.PAID
@@ -275,6 +327,63 @@ def issue_session_documents(
     return issued
 
 
+def bill_sessions(*, session_ids: Iterable[int], issue_date: date | None = None) -> list[Document]:
+    """Bill, on request, sessions on no live document: credited ones left without a replacement,
+    and per-session ones held for missing details; one document per customer. A held document
+    raises DocumentHeld naming the missing fields."""
+    sessions = list(
+        ChargingSession.objects.filter(pk__in=list(session_ids))
+        .select_related("customer", "operator__invoicing_settings")
+        .order_by("customer_id", "ended_at", "id")
+    )
+    by_customer: dict[int, list[ChargingSession]] = {}
+    for session in sessions:
+        if session.status != ChargingSession.Status.COMPLETED or session.priced_at is None:
+            raise InvoicingError(f"Session {session} is not completed and priced yet.")
+        by_customer.setdefault(session.customer_id, []).append(session)
+    live = set(
+        billed(ChargingSession.objects.filter(pk__in=[s.pk for s in sessions])).values_list(
+            "pk", flat=True
+        )
+    )
+    credited = set(
+        BilledSession.objects.filter(session_id__in=[s.pk for s in sessions]).values_list(
+            "session_id", flat=True
+        )
+    )
+    issued = []
+    for customer_sessions in by_customer.values():
+        customer = customer_sessions[0].customer
+        settings = customer_sessions[0].operator.invoicing_settings
+        for session in customer_sessions:
+            if session.pk in live:
+                raise InvoicingError(f"Session {session} is already billed; credit it first.")
+            if session.pk not in credited and (
+                issuing_schedule_of(customer=customer, settings=settings)
+                != InvoicingSettings.IssuingSchedule.PER_SESSION
+            ):
+                raise InvoicingError(
+                    f"Session {session} was never billed; its customer's monthly run bills it."
+                )
+        kind = document_kind_for(customer=customer, settings=settings)
+        if kind is None:
+            raise InvoicingError(f"{customer} gets no documents under the operator's settings.")
+        ids = [s.pk for s in customer_sessions]
+        document = _issue_for_sessions(
+            kind=kind,
+            origin=DocumentOrigin.CORRECTION if credited & set(ids) else DocumentOrigin.PER_SESSION,
+            customer=customer,
+            settings=settings,
+            session_ids=ids,
+            issue_date=issue_date or today_for(customer_sessions[0].operator),
+            per_session_lines=len(ids) == 1,
+        )
+        if document is None:
+            raise InvoicingError("These sessions were billed meanwhile; nothing was issued.")
+        issued.append(document)
+    return issued
+
+
 def _issue_for_sessions(
     *,
     kind: str,
@@ -289,11 +398,6 @@ def _issue_for_sessions(
     registrations: Mapping[str, str] | None = None,
 ) -> Document | None:
     """Issue one document for these sessions; None when another process billed them first."""
-    errors = recipient_errors(customer=customer, kind=kind, settings=settings)
-    if errors:
-        raise InvoicingError(
-            f"{customer} lacks invoice details required on an invoice: {'; '.join(errors)}"
-        )
     try:
         with transaction.atomic():
             facts = session_facts(session_ids)
@@ -310,6 +414,7 @@ def _issue_for_sessions(
                 tax_table=tax_table,
                 registrations=registrations,
             )
+            fit_recipient(draft, customer=customer, settings=settings)
             (document,) = store_drafts([draft])
     except IntegrityError:
         # The unique (session, kind) constraint: a concurrent task billed these sessions.
@@ -328,11 +433,19 @@ def issue_credit_note(
     document: Document,
     reason: str,
     reissue: bool = False,
+    reprice: bool = False,
     issue_date: date | None = None,
 ) -> tuple[Document, Document | None]:
     """Cancel an issued document with a credit note that negates every line; optionally issue
-    a replacement for the same sessions with today's customer details. Returns both."""
+    a replacement for the same sessions with today's customer details, re-priced (`reprice`)
+    under the tariff as it stands now and today's tax rules. Returns both."""
     reason = (reason or "").strip()
+    if reprice and not reissue:
+        raise InvoicingError(
+            "Re-pricing applies to the replacement; ask for a replacement too, or bill the "
+            "credited sessions again later.",
+            field="reprice",
+        )
     with transaction.atomic():
         original = (
             Document.objects.select_for_update(of=("self",))
@@ -353,10 +466,43 @@ def issue_credit_note(
             operator=original.operator_id, event="invoice.credited", objects=[original.pk]
         )
         replacement = None
+        if reprice:
+            for session in ChargingSession.objects.filter(
+                billings__document=original
+            ).select_related("tariff", "evse__location", "operator"):
+                try:
+                    reprice_unbilled_session(session=session, current_tariff=True)
+                except PricingError as exc:
+                    raise InvoicingError(f"Session {session} cannot be re-priced: {exc}") from exc
         if reissue:
             replacement = _reissue(original=original, issue_date=issue_date)
     credit_note.refresh_from_db()
     return credit_note, replacement
+
+
+def withdraw_pro_forma(
+    *, document: Document, reason: str, withdrawn_by=None, withdrawn_by_name: str = ""
+) -> Document:
+    """Withdraw a pro forma invoice: no credit note, no VAT consequence; who, when and why are
+    recorded and its sessions become billable again."""
+    reason = (reason or "").strip()
+    with transaction.atomic():
+        locked = Document.objects.select_for_update(of=("self",)).get(pk=document.pk)
+        require_action(locked, WITHDRAW)
+        if not reason:
+            raise InvoicingError("Say why the pro forma invoice is withdrawn.", field="reason")
+        Document.objects.filter(pk=locked.pk).update(
+            status=DocumentStatus.WITHDRAWN,
+            withdrawn_at=timezone.now(),
+            withdrawn_by=withdrawn_by,
+            withdrawn_by_name=withdrawn_by_name
+            or getattr(withdrawn_by, "username", "")
+            or "system",
+            withdrawal_reason=reason,
+        )
+        BilledSession.objects.filter(document=locked).update(is_reversed=True)
+    document.refresh_from_db()
+    return document
 
 
 def _reissue(*, original: Document, issue_date: date) -> Document:

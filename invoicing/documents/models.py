@@ -29,6 +29,7 @@ class DocumentStatus(models.TextChoices):
     PAID = "paid", _("Paid")
     OVERDUE = "overdue", _("Overdue")
     CREDITED = "credited", _("Credited")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
 
 
 class DocumentOrigin(models.TextChoices):
@@ -177,6 +178,18 @@ class Document(models.Model):
     paid_on = models.DateField(_("paid on"), null=True, blank=True)
     issued_at = models.DateTimeField(_("issued at"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # A pro forma is withdrawn, not credited: who, when and why.
+    withdrawn_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True)
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("withdrawn by"),
+    )
+    withdrawn_by_name = models.CharField(_("withdrawn by"), max_length=150, blank=True)
+    withdrawal_reason = models.TextField(_("reason for withdrawal"), blank=True)
 
     objects = DocumentQuerySet.as_manager()
 

@@ -22,6 +22,7 @@ from django.utils import timezone, translation
 
 from cpo_portal.kernel import formatting
 from invoicing.documents.models import Document
+from invoicing.documents.receipts import asks_for_payment
 from invoicing.output import pdf
 from invoicing.output.models import DocumentFile, EmailDelivery
 from invoicing.setup.models import DocumentKind
@@ -158,10 +159,13 @@ def send_email(*, delivery_id: int) -> str:
 def email_context(document: Document) -> dict:
     """What the e-mail says, formatted in the active language (the delivery's)."""
     supplier = document.profile.supplier
-    payable = document.kind != DocumentKind.CREDIT_NOTE and not pdf.is_simplified(document)
+    payable = asks_for_payment(document)
     return {
         "document": document,
-        "title": pdf.document_title(document.kind),
+        "title": pdf.document_title(
+            document.kind,
+            cancels=document.credited_document.kind if document.credited_document_id else None,
+        ),
         "number": document.display_number,
         "issue_date": formatting.long_date(document.issue_date),
         "due_date": formatting.long_date(document.due_date) if payable else "",
@@ -173,6 +177,8 @@ def email_context(document: Document) -> dict:
         "supplier_name": supplier.get("name") or supplier.get("legal_name", ""),
         "supplier_legal_name": supplier.get("legal_name") or supplier.get("name", ""),
         "supplier_email": supplier.get("email", ""),
+        "cancels_receipt": bool(document.credited_document_id)
+        and document.credited_document.kind == DocumentKind.SALES_RECEIPT,
         "credited_number": document.credited_document.display_number
         if document.credited_document_id
         else "",

@@ -55,6 +55,7 @@ from cpo_portal.kernel.formatting import (
 )
 from cpo_portal.kernel.money import vat_amount
 from invoicing.documents.models import Document, DocumentLine, DocumentStatus, RecipientCorrection
+from invoicing.documents.receipts import asks_for_payment, is_simplified
 from invoicing.output.models import DocumentFile, RenderFailure
 from invoicing.setup.models import DocumentKind
 from sessions.models import ChargingSession, SessionChargeLine
@@ -70,9 +71,6 @@ FONTS = {
     "regular": "invoicing/fonts/DejaVuSans.ttf",
     "bold": "invoicing/fonts/DejaVuSans-Bold.ttf",
 }
-# Receipts up to this gross amount may be simplified (supplier, date, what, gross, VAT rate).
-SIMPLIFIED_RECEIPT_LIMIT = Decimal("250.00")
-SIMPLIFIED_RECEIPT_CURRENCY = "EUR"
 # xhtml2pdf lays a table out cell by cell and long tables cost more than linearly, so the
 # breakdown is cut into tables of this many sessions that read as one under a page header.
 BREAKDOWN_SESSIONS_PER_TABLE = 10
@@ -433,16 +431,13 @@ def _breakdown(document: Document, content: dict, bidi: Bidi) -> Iterator[list[l
         yield chunk
 
 
-def is_simplified(document: Document) -> bool:
-    """A sales receipt up to 250 EUR gross carries the simplified content only."""
-    return (
-        document.kind == DocumentKind.SALES_RECEIPT
-        and document.currency == SIMPLIFIED_RECEIPT_CURRENCY
-        and abs(document.total_gross) <= SIMPLIFIED_RECEIPT_LIMIT
-    )
-
-
-def document_title(kind: str) -> str:
+def document_title(kind: str, *, cancels: str | None = None) -> str:
+    """The document's printed title; a credit note says what it cancels (an invoice's is a
+    cancellation invoice, "Stornorechnung", never a "Gutschrift", which is self-billing)."""
+    if kind == DocumentKind.CREDIT_NOTE and cancels == DocumentKind.SALES_RECEIPT:
+        return _("Cancellation of receipt")
+    if kind == DocumentKind.CREDIT_NOTE:
+        return _("Cancellation invoice")
     return {
         DocumentKind.INVOICE: _("Invoice"),
         DocumentKind.PRO_FORMA: _("Pro forma invoice"),
@@ -546,10 +541,8 @@ def document_context(document: Document) -> dict:
         supplier_ids.append((_("Tax number"), bidi.ltr(supplier["tax_number"])))
 
     credited = document.credited_document if document.credited_document_id else None
-    # Nothing to pay (a free session) asks for no payment: the document is settled at issue.
-    payable = (
-        document.kind != DocumentKind.CREDIT_NOTE and not simplified and document.total_gross != 0
-    )
+    # A credit note, a 0.00 document, a simplified or paid-on-the-spot receipt asks for nothing.
+    payable = asks_for_payment(document)
     breakdown = (
         _breakdown(document, content, bidi)
         if content.get("breakdown_page") and document.session_count and not simplified
@@ -563,7 +556,8 @@ def document_context(document: Document) -> dict:
         "end": "left" if rtl else "right",
         "fonts": check_fonts(),
         "logo": _logo(content),
-        "title": document_title(document.kind),
+        "title": document_title(document.kind, cancels=credited.kind if credited else None),
+        "cancels_receipt": bool(credited) and credited.kind == DocumentKind.SALES_RECEIPT,
         "number": bidi.ltr(document.display_number),
         "issue_date": bidi.auto(long_date(document.issue_date)),
         "due_date": bidi.auto(long_date(document.due_date)) if payable else "",

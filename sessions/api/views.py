@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from cpo_portal.kernel.api.filters import IdFilter, InstantFilter, PeriodFilter
 from cpo_portal.kernel.api.framework import IntegratorViewSet
 from invoicing.documents.due import mark_sessions_due
+from invoicing.documents.issuing import bill_sessions
 from invoicing.documents.selectors import billed, unbilled
 from invoicing.models import BilledSession
 from sessions.api.serializers import (
@@ -314,6 +315,38 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Integrato
                     for o in outcomes
                 ],
             }
+        )
+
+    @extend_schema(
+        summary="Bill a session on no live document",
+        request=None,
+        responses={
+            201: OpenApiResponse(description='The documents issued: {"documents": [...]}.'),
+            400: OpenApiResponse(
+                description="Refused or held: one message per missing invoice-detail field."
+            ),
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="bill")
+    def bill(self, request, *args, **kwargs):
+        """Bills a credited session left without a replacement, or a per-session one held for
+        missing invoice details; 400 names each field still missing."""
+        session = self.get_object()
+        documents = bill_sessions(session_ids=[session.pk])
+        return Response(
+            {
+                "documents": [
+                    {
+                        "id": d.pk,
+                        "number": d.display_number,
+                        "kind": d.kind,
+                        "total_gross": str(d.total_gross),
+                        "currency": d.currency,
+                    }
+                    for d in documents
+                ]
+            },
+            status=status.HTTP_201_CREATED,
         )
 
     def get_serializer_class(self):

@@ -370,7 +370,7 @@ def test_credit_notes_and_the_invoices_they_correct_link_each_other(driver_clien
     assert "This document is cancelled by" in text(original)
     assert "Credited" in text(original)
     assert reverse("portal:invoice", args=[document.pk]) in note.content.decode()
-    assert "This credit note cancels" in text(note) and "Wrong tariff" in text(note)
+    assert "This document cancels" in text(note) and "Wrong tariff" in text(note)
     assert "-5.00 EUR" in text(note)
 
 

@@ -149,7 +149,7 @@ def test_credit_note_page_asks_for_a_reason(admin_client, invoice):
     response = admin_client.get(document_url(invoice, "credit_note"))
 
     assert response.status_code == 200
-    assert set(response.context["form"].fields) == {"reason", "reissue"}
+    assert set(response.context["form"].fields) == {"reason", "reissue", "reprice"}
     assert "csrfmiddlewaretoken" in response.text
     assert "5.00 EUR" in response.text
 
@@ -219,7 +219,7 @@ def test_a_replacement_that_cannot_be_issued_leaves_the_invoice_uncredited(
 
     assert response.status_code == 200
     (message,) = messages_of(response)
-    assert "lacks invoice details required on an invoice" in message
+    assert "needs an invoice with the recipient's details" in message
     invoice.refresh_from_db()
     assert invoice.status == DocumentStatus.ISSUED
     assert Document.objects.count() == 1

@@ -296,9 +296,9 @@ def test_a_credit_note_references_the_invoice_and_negates_the_amounts(setup):
 
     text, _pages = text_of(credit_note)
 
-    assert "Credit note" in text
+    assert "Cancellation invoice" in text
     assert credit_note.display_number in text
-    assert "Credits invoice" in text
+    assert "Cancels invoice" in text
     assert f"cancels invoice {invoice.display_number}" in text
     assert "Wrong tariff applied" in text
     assert f"-{invoice.total_gross} EUR" in text
