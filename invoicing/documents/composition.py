@@ -351,6 +351,32 @@ def _charge_lines(groups: Sequence[ChargeGroup]) -> list[DocumentLine]:
     return lines
 
 
+def charged_exactly(line: DocumentLine) -> list[DocumentLine]:
+    """A line charging `line.net`, printed so its net is quantity x unit price: when the two
+    differ by rounding, the difference follows as a "rounding to cents" line at its VAT rate."""
+    net = round_money(line.quantity * line.unit_price)
+    difference = line.net - net
+    line.net = net
+    if not difference:
+        return [line]
+    rounding = DocumentLine.Service.ROUNDING
+    return [
+        line,
+        DocumentLine(
+            service=rounding,
+            description=str(rounding.label),
+            quantity=Decimal("1"),
+            unit=DocumentLine.Unit.PACKAGE,
+            unit_price=difference,
+            net=difference,
+            vat_category=line.vat_category,
+            vat_rate=line.vat_rate,
+            vat_note=line.vat_note,
+            session_id=line.session_id,
+        ),
+    ]
+
+
 def _single_session(groups: Sequence[ChargeGroup]) -> int | None:
     ids = {g.session_id for g in groups}
     return ids.pop() if len(ids) == 1 else None
