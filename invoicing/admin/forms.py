@@ -10,7 +10,13 @@ from django.utils.translation import gettext_lazy as _
 from cpo_portal.kernel.errors import InvalidInput
 from cpo_portal.kernel.periods import today_for
 from customers.models import INVOICE_DETAIL_FIELDS, Customer
-from invoicing.documents.numbering import change_next_number, check_next_number
+from invoicing.documents.numbering import (
+    change_next_number,
+    check_next_number,
+    check_prefix,
+    start_prefix,
+    yearly_prefix_errors,
+)
 from invoicing.models import (
     RECIPIENT_FIELDS,
     Document,
@@ -102,11 +108,37 @@ class NumberingSeriesForm(forms.ModelForm):
 
     class Meta:
         model = NumberingSeries
-        fields = ["prefix", "next_number", "padding"]
+        fields = ["prefix", "yearly_prefix", "next_number", "padding"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.old_prefix = self.instance.prefix
+        self.has_documents = bool(self.instance.pk) and self.instance.documents.exists()
+
+    def starts_new_prefix(self) -> bool:
+        """A new prefix on a series that numbered documents closes it and starts another."""
+        prefix = self.cleaned_data.get("prefix", self.old_prefix)
+        return self.has_documents and prefix != self.old_prefix
+
+    def clean_prefix(self):
+        value = self.cleaned_data["prefix"]
+        if self.instance.pk and value != self.old_prefix:
+            try:
+                check_prefix(series=self.instance, prefix=value)
+            except InvalidInput as exc:
+                raise forms.ValidationError(str(exc), code="prefix_closed") from exc
+        return value
+
+    def clean_yearly_prefix(self):
+        value = self.cleaned_data["yearly_prefix"]
+        problem = yearly_prefix_errors(value)
+        if problem:
+            raise forms.ValidationError(problem, code="yearly_prefix")
+        return value
 
     def clean_next_number(self):
         value = self.cleaned_data["next_number"]
-        if not self.instance.pk:
+        if not self.instance.pk or self.starts_new_prefix():
             return value
         # The rule locks the series row until the admin's transaction commits, so no document
         # can be issued between this check and the save with a number this form hands out.
@@ -120,8 +152,16 @@ class NumberingSeriesForm(forms.ModelForm):
         series = super().save(commit=False)
         if not commit or series.pk is None:
             return super().save(commit=commit)
-        series.save(update_fields=["prefix", "padding"])
-        return change_next_number(series=series, next_number=self.cleaned_data["next_number"])
+        data = self.cleaned_data
+        if self.starts_new_prefix():
+            return start_prefix(
+                series=series,
+                prefix=data["prefix"],
+                next_number=data["next_number"],
+                yearly_prefix=data["yearly_prefix"],
+            )
+        series.save(update_fields=["prefix", "yearly_prefix", "padding"])
+        return change_next_number(series=series, next_number=data["next_number"])
 
 
 # --- document actions ------------------------------------------------------------------------

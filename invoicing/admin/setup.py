@@ -57,7 +57,15 @@ class NumberingSeriesInline(admin.TabularInline):
 
     model = NumberingSeries
     form = NumberingSeriesForm
-    fields = ["kind", "prefix", "next_number", "padding", "next_document", "last_issued"]
+    fields = [
+        "kind",
+        "prefix",
+        "yearly_prefix",
+        "next_number",
+        "padding",
+        "next_document",
+        "last_issued",
+    ]
     readonly_fields = ["kind", "next_document", "last_issued"]
     extra = 0
     can_delete = False
@@ -69,7 +77,13 @@ class NumberingSeriesInline(admin.TabularInline):
         return super().get_formset(request, obj, **kwargs)
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(last_number=Max("documents__number"))
+        # Closed prefixes keep their documents but number nothing any more.
+        return (
+            super()
+            .get_queryset(request)
+            .filter(closed_at=None)
+            .annotate(last_number=Max("documents__number"))
+        )
 
     def has_add_permission(self, request, obj=None):
         return False

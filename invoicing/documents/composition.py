@@ -282,8 +282,9 @@ class DocumentDraft:
 def compose_lines(
     groups: Sequence[ChargeGroup], *, content: dict, language: str
 ) -> list[DocumentLine]:
-    """Detailed: a row per service (and unit price); single row or hidden energy: one row per
-    VAT rate labelled with the services label, so no kWh or per-kWh price shows."""
+    """Detailed: a row per service and unit price, net = quantity x unit price (see
+    _charge_lines); single row or hidden energy: one row per VAT rate labelled with the services
+    label (quantity 1 at its net), so no kWh or per-kWh price shows."""
     lines: list[DocumentLine] = []
     if content["hide_energy"] or content["services_table"] == "single":
         nets: dict[tuple[Decimal, str], Decimal] = {}
@@ -311,27 +312,86 @@ def compose_lines(
             )
     else:
         with translation.override(language):
-            for g in sorted(
-                groups,
-                key=lambda g: (g.session_id or 0, SERVICE_ORDER.index(g.component), g.unit_price),
-            ):
-                lines.append(
-                    DocumentLine(
-                        service=g.component,
-                        description=str(DocumentLine.Service(g.component).label),
-                        quantity=g.quantity,
-                        unit=g.unit,
-                        unit_price=g.unit_price,
-                        net=round_money(g.net),
-                        vat_category=g.vat_category,
-                        vat_rate=g.vat_rate,
-                        vat_note=g.vat_note,
-                        session_id=g.session_id,
-                    )
-                )
+            lines = _charge_lines(groups)
     for position, line in enumerate(lines, start=1):
         line.position = position
     return lines
+
+
+def _charge_lines(groups: Sequence[ChargeGroup]) -> list[DocumentLine]:
+    """A row per service and unit price whose net is its quantity x unit price in cents; what
+    the sessions were charged beyond that (each session rounds each component to the cent, from
+    its exact volume) goes on a "rounding to cents per session" row per VAT rate, so the document
+    charges exactly what its sessions cost."""
+    lines: list[DocumentLine] = []
+    differences: dict[tuple, Decimal] = {}
+    for g in sorted(
+        groups, key=lambda g: (g.session_id or 0, SERVICE_ORDER.index(g.component), g.unit_price)
+    ):
+        net = round_money(g.quantity * g.unit_price)
+        lines.append(
+            DocumentLine(
+                service=g.component,
+                description=str(DocumentLine.Service(g.component).label),
+                quantity=g.quantity,
+                unit=g.unit,
+                unit_price=g.unit_price,
+                net=net,
+                vat_category=g.vat_category,
+                vat_rate=g.vat_rate,
+                vat_note=g.vat_note,
+                session_id=g.session_id,
+            )
+        )
+        key = (g.session_id or 0, g.vat_rate, g.vat_category, g.vat_note)
+        differences[key] = differences.get(key, ZERO) + g.net - net
+    rounding = DocumentLine.Service.ROUNDING
+    for (session_id, rate, category, note), difference in sorted(differences.items()):
+        if difference:
+            lines.append(
+                DocumentLine(
+                    service=rounding,
+                    description=str(rounding.label),
+                    quantity=Decimal("1"),
+                    unit=DocumentLine.Unit.PACKAGE,
+                    unit_price=difference,
+                    net=difference,
+                    vat_category=category,
+                    vat_rate=rate,
+                    vat_note=note,
+                    session_id=session_id or None,
+                )
+            )
+    return lines
+    for position, line in enumerate(lines, start=1):
+        line.position = position
+    return lines
+
+
+def charged_exactly(line: DocumentLine) -> list[DocumentLine]:
+    """A line charging `line.net`, printed so its net is quantity x unit price: when the two
+    differ by rounding, the difference follows as a "rounding to cents" line at its VAT rate."""
+    net = round_money(line.quantity * line.unit_price)
+    difference = line.net - net
+    line.net = net
+    if not difference:
+        return [line]
+    rounding = DocumentLine.Service.ROUNDING
+    return [
+        line,
+        DocumentLine(
+            service=rounding,
+            description=str(rounding.label),
+            quantity=Decimal("1"),
+            unit=DocumentLine.Unit.PACKAGE,
+            unit_price=difference,
+            net=difference,
+            vat_category=line.vat_category,
+            vat_rate=line.vat_rate,
+            vat_note=line.vat_note,
+            session_id=line.session_id,
+        ),
+    ]
 
 
 def _single_session(groups: Sequence[ChargeGroup]) -> int | None:

@@ -44,7 +44,7 @@ from invoicing.documents.models import (
     DocumentStatus,
     RecipientCorrection,
 )
-from invoicing.documents.numbering import issue_drafts
+from invoicing.documents.numbering import issue_drafts, open_series
 from invoicing.documents.receipts import (
     PAID_ON_THE_SPOT,
     missing_recipient_fields,
@@ -137,12 +137,13 @@ def store_drafts(
             lines.append(line)
     DocumentLine.objects.bulk_create(lines, batch_size=5000)
     _link_sessions(drafts)
-    series = ensure_series(operator=documents[0].operator)
-    by_kind: dict[str, list[int]] = {}
+    ensure_series(operator=documents[0].operator)
+    by_kind: dict[tuple[str, date], list[int]] = {}
     for document in documents:
-        by_kind.setdefault(document.kind, []).append(document.pk)
-    for kind in sorted(by_kind):
-        issue_drafts(series_id=series[kind].pk, document_ids=by_kind[kind])
+        by_kind.setdefault((document.kind, document.issue_date), []).append(document.pk)
+    for kind, issue_date in sorted(by_kind):
+        series = open_series(operator_id=documents[0].operator_id, kind=kind, issue_date=issue_date)
+        issue_drafts(series_id=series.pk, document_ids=by_kind[(kind, issue_date)])
     _settle_zero_totals(documents)
     webhooks.emit(operator=documents[0].operator_id, event="invoice.issued", objects=documents)
     documents_issued.send(sender=Document, document_ids=[document.pk for document in documents])

@@ -284,6 +284,7 @@ class DocumentLine(models.Model):
         SUBSCRIPTION_FEE = "subscription_fee", _("Subscription fee")
         PLAN_ENERGY_PRICE = "plan_energy_price", _("Plan energy price")
         INCLUDED_ENERGY = "included_energy", _("Included energy")
+        ROUNDING = "rounding", _("Rounding to cents per session")
 
     class Unit(models.TextChoices):
         KWH = "kWh", _("kWh")

@@ -10,7 +10,7 @@ the last line of defence.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 
 from django.db import connection, transaction
 from django.db.models import Max
@@ -19,6 +19,8 @@ from django.utils import timezone
 from invoicing.documents.composition import InvoicingError
 from invoicing.documents.models import Document, DocumentStatus
 from invoicing.setup.models import NumberingSeries
+
+YEAR_FIELD = "{year}"
 
 
 def check_next_number(*, series: NumberingSeries, next_number: int) -> None:
@@ -45,6 +47,95 @@ def change_next_number(*, series: NumberingSeries, next_number: int) -> Numberin
         NumberingSeries.objects.filter(pk=series.pk).update(next_number=next_number)
     series.next_number = next_number
     return series
+
+
+def yearly_prefix_errors(pattern: str) -> str | None:
+    """A yearly prefix holds {year} once and nothing else in braces (INV-{year}-)."""
+    if not pattern:
+        return None
+    if (
+        pattern.count(YEAR_FIELD) != 1
+        or pattern.replace(YEAR_FIELD, "").count("{")
+        or (pattern.replace(YEAR_FIELD, "").count("}"))
+    ):
+        return "A yearly prefix must contain {year} exactly once, e.g. INV-{year}-."
+    if len(pattern.replace(YEAR_FIELD, "2026")) > 20:
+        return "The prefix may have at most 20 characters with the year filled in."
+    return None
+
+
+def check_prefix(*, series: NumberingSeries, prefix: str) -> None:
+    """A prefix numbers one series only: a closed prefix is never used again."""
+    taken = (
+        NumberingSeries.objects.filter(operator_id=series.operator_id, kind=series.kind)
+        .filter(prefix=prefix)
+        .exclude(pk=series.pk)
+        .first()
+    )
+    if taken is not None:
+        raise InvoicingError(
+            f"The prefix {prefix!r} numbered earlier documents of this kind and is closed: a "
+            "closed prefix is never used again, or two documents could share a number.",
+            field="prefix",
+        )
+
+
+def start_prefix(
+    *, series: NumberingSeries, prefix: str, next_number: int = 1, yearly_prefix: str = ""
+) -> NumberingSeries:
+    """Close `series` and continue its kind under a new prefix from `next_number` (gap-free
+    within each prefix); the closed prefix keeps its documents and is never reused. Must run in
+    the caller's transaction, which holds the series lock until it commits."""
+    if next_number < 1:
+        raise InvoicingError("The next number must be 1 or more.", field="next_number")
+    check_prefix(series=series, prefix=prefix)
+    NumberingSeries.objects.filter(pk=series.pk).update(closed_at=timezone.now())
+    return NumberingSeries.objects.create(
+        operator_id=series.operator_id,
+        kind=series.kind,
+        prefix=prefix,
+        next_number=next_number,
+        padding=series.padding,
+        yearly_prefix=yearly_prefix,
+    )
+
+
+def open_series(*, operator_id: int, kind: str, issue_date: date) -> NumberingSeries:
+    """The series that numbers a document of this kind issued on `issue_date`, locked until
+    the issuing transaction ends. A yearly series whose prefix is not the issue year's is closed
+    and succeeded by the year's prefix, starting at 1; an issue date of a year whose prefix is
+    already closed is refused (it would reopen it)."""
+    for _attempt in range(3):
+        series = (
+            NumberingSeries.objects.select_for_update()
+            .filter(operator_id=operator_id, kind=kind, closed_at=None)
+            .first()
+        )
+        if series is None:
+            # A concurrent issuer closed it while we waited for the lock; the next statement
+            # sees its successor.
+            continue
+        if not series.yearly_prefix:
+            return series
+        prefix = series.yearly_prefix.replace(YEAR_FIELD, str(issue_date.year))
+        if prefix == series.prefix:
+            return series
+        current = _year_of(series)
+        if current is not None and issue_date.year < current:
+            raise InvoicingError(
+                f"A document issued on {issue_date} cannot be numbered: {series.prefix!r} "
+                f"already numbers {current}, and the prefixes of earlier years are closed."
+            )
+        return start_prefix(series=series, prefix=prefix, yearly_prefix=series.yearly_prefix)
+    raise RuntimeError(f"No open numbering series for {kind}; the issue is rolled back.")
+
+
+def _year_of(series: NumberingSeries) -> int | None:
+    """The year an open yearly series numbers, read from its prefix (None for another prefix)."""
+    head, tail = series.yearly_prefix.split(YEAR_FIELD)
+    middle = series.prefix[len(head) : len(series.prefix) - len(tail)]
+    fits = series.prefix.startswith(head) and series.prefix.endswith(tail)
+    return int(middle) if fits and middle.isdigit() else None
 
 
 def reserve_numbers(*, series_id: int, count: int) -> tuple[int, str, int]:

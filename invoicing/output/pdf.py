@@ -384,7 +384,7 @@ def _breakdown(document: Document, content: dict, bidi: Bidi) -> Iterator[list[l
     lines = (
         SessionChargeLine.objects.filter(session_id__in=session_ids)
         .order_by("session_id", "position")
-        .values_list("session_id", "component", "unit", "unit_price", "quantity", "gross")
+        .values_list("session_id", "component", "unit", "unit_price", "quantity", "net")
     )
     by_session: dict[int, list[tuple]] = {}
     for row in lines.iterator(chunk_size=5000):
@@ -406,14 +406,16 @@ def _breakdown(document: Document, content: dict, bidi: Bidi) -> Iterator[list[l
         components = by_session.get(session_id, [])
         if hide_energy:
             # One line per session: the services label and its price, no kWh anywhere.
-            gross = sum((row[4] for row in components), Decimal("0"))
+            net = sum((row[4] for row in components), Decimal("0"))
             entry.services.append(bidi.auto(label))
             entry.calculations.append(
-                bidi.auto(f"{quantity_text(sign, 'package')} {package} \u00d7 {money(gross)}")
+                bidi.auto(f"{quantity_text(sign, 'package')} {package} \u00d7 {money(net)}")
             )
-            entry.subtotals.append(bidi.ltr(money(gross * sign)))
+            entry.subtotals.append(bidi.ltr(money(net * sign)))
         else:
-            for component, unit, unit_price, quantity, gross in components:
+            # The session's own charge per component (excl. VAT, rounded to the cent from the
+            # exact volume): these add up to the document's net total.
+            for component, unit, unit_price, quantity, net in components:
                 entry.services.append(service_label(component, ""))
                 # auto, not ltr: "94 min x 0,02" in Arabic reads right to left like its words.
                 entry.calculations.append(
@@ -422,7 +424,7 @@ def _breakdown(document: Document, content: dict, bidi: Bidi) -> Iterator[list[l
                         f" \u00d7 {unit_price_text(unit_price)}"
                     )
                 )
-                entry.subtotals.append(bidi.ltr(money(gross * sign)))
+                entry.subtotals.append(bidi.ltr(money(net * sign)))
         chunk.append(entry.cells(newlines=not bidi.rtl))
         if len(chunk) == BREAKDOWN_SESSIONS_PER_TABLE:
             yield chunk

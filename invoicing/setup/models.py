@@ -189,13 +189,31 @@ class NumberingSeries(models.Model):
         validators=[MaxValueValidator(12)],
         help_text=_("Digits, e.g. 6 prints number 42 as 000042."),
     )
+    yearly_prefix = models.CharField(
+        _("yearly prefix"),
+        max_length=20,
+        blank=True,
+        help_text=_(
+            "e.g. INV-{year}-: the first document issued in a new year (issue date, operator's "
+            "time zone) starts the year's prefix at 1 and closes the old one. Empty: one series."
+        ),
+    )
+    # A prefix that was succeeded by another one; its numbers stay, it never numbers again.
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("numbering series")
         verbose_name_plural = _("numbering series")
-        ordering = ["operator", "kind"]
+        ordering = ["operator", "kind", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["operator", "kind"], name="one_series_per_kind"),
+            models.UniqueConstraint(
+                fields=["operator", "kind"],
+                condition=Q(closed_at__isnull=True),
+                name="one_open_series_per_kind",
+            ),
+            models.UniqueConstraint(
+                fields=["operator", "kind", "prefix"], name="series_prefix_never_reused"
+            ),
             models.CheckConstraint(condition=Q(next_number__gte=1), name="series_starts_at_one"),
         ]
 

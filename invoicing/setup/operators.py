@@ -17,11 +17,14 @@ __all__ = ["ensure_series", "set_up_operator"]
 
 def ensure_series(*, operator: Operator) -> dict[str, NumberingSeries]:
     """The operator's series for every document kind, created with default prefixes if missing."""
-    series = {s.kind: s for s in NumberingSeries.objects.filter(operator=operator)}
+    series = {s.kind: s for s in NumberingSeries.objects.filter(operator=operator, closed_at=None)}
     for kind in DocumentKind:
         if kind not in series:
             series[kind], _created = NumberingSeries.objects.get_or_create(
-                operator=operator, kind=kind, defaults={"prefix": DEFAULT_PREFIXES[kind]}
+                operator=operator,
+                kind=kind,
+                closed_at=None,
+                defaults={"prefix": DEFAULT_PREFIXES[kind]},
             )
     return series
 

@@ -20,12 +20,13 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from cpo_portal.kernel.money import ZERO, round_money, round_unit_price
+from cpo_portal.kernel.money import ZERO, round_money, round_quantity, round_unit_price
 from cpo_portal.kernel.periods import add_months, day_start, today_for
 from cpo_portal.kernel.tenancy import Operator
 from customers.models import ChargingToken, Customer, Plan, Subscription, SubscriptionPeriod
 from invoicing.documents.composition import (
     InvoicingError,
+    charged_exactly,
     compose_document,
     profile_for,
     recipient_errors,
@@ -44,6 +45,8 @@ from invoicing.tax.rules import load_table
 from sessions.models import ChargingSession
 
 logger = logging.getLogger(__name__)
+# A document line's unit price has 6 decimals.
+LINE_UNIT_PRICE_PLACES = Decimal("0.000001")
 
 SUSPENSION_REASON = "Subscription suspended: an invoice is overdue."
 
@@ -177,8 +180,8 @@ def bill_period(
             if group.component == DocumentLine.Service.ENERGY:
                 energy.kwh += group.quantity
                 energy.net += group.net
-        extra = _plan_lines(plan, settings, energy, profile.content, start, end)
-        lines = extra[:1] + draft.lines + extra[1:]
+        fee, adjustments = _plan_lines(plan, settings, energy, profile.content, start, end)
+        lines = fee + draft.lines + adjustments
         for position, line in enumerate(lines, start=1):
             line.position = position
         draft.lines = lines
@@ -226,8 +229,11 @@ def _period_sessions(
     )
 
 
-def _plan_lines(plan, settings, energy: _EnergyUse, content, start, end) -> list[DocumentLine]:
-    """The fee first, then the plan's energy price and included energy as adjustments."""
+def _plan_lines(
+    plan, settings, energy: _EnergyUse, content, start, end
+) -> tuple[list[DocumentLine], list[DocumentLine]]:
+    """The fee lines, and the plan's energy price and included energy as adjustments; each
+    line's net is its quantity x unit price (`charged_exactly`)."""
     # The fee is taxed by the subscription-fee rule of the operator's country (the plan's own
     # category where there is none), energy price differences by its electricity rule.
     rates = {"electricity": settings.electricity_vat_rate, "services": settings.services_vat_rate}
@@ -238,51 +244,59 @@ def _plan_lines(plan, settings, energy: _EnergyUse, content, start, end) -> list
     fee_rate = fee_rule.rate if fee_rule is not None else rates[plan.fee_vat_category]
     if electricity_rule is not None:
         rates["electricity"] = electricity_rule.rate
-    fee = DocumentLine(
-        service=DocumentLine.Service.SUBSCRIPTION_FEE,
-        description=f"{plan.name} ({start:%d.%m.%Y} to {end - timedelta(days=1):%d.%m.%Y})",
-        quantity=Decimal(plan.months),
-        unit=DocumentLine.Unit.MONTH,
-        unit_price=round_unit_price(plan.fee / plan.months),
-        net=plan.fee,
-        vat_category=plan.fee_vat_category,
-        vat_rate=fee_rate,
+    fee = charged_exactly(
+        DocumentLine(
+            service=DocumentLine.Service.SUBSCRIPTION_FEE,
+            description=f"{plan.name} ({start:%d.%m.%Y} to {end - timedelta(days=1):%d.%m.%Y})",
+            quantity=Decimal(plan.months),
+            unit=DocumentLine.Unit.MONTH,
+            unit_price=round_unit_price(plan.fee / plan.months),
+            net=plan.fee,
+            vat_category=plan.fee_vat_category,
+            vat_rate=fee_rate,
+        )
     )
-    lines = [fee]
+    lines: list[DocumentLine] = []
     price = energy.net / energy.kwh if energy.kwh else ZERO
     hidden = content["hide_energy"]
     if plan.energy_price is not None and energy.kwh:
         difference = round_money(energy.kwh * plan.energy_price) - round_money(energy.net)
         if difference:
-            lines.append(
-                DocumentLine(
-                    service=DocumentLine.Service.PLAN_ENERGY_PRICE,
-                    description=content["services_label"] if hidden else f"{plan.name}",
-                    quantity=Decimal("1") if hidden else energy.kwh,
-                    unit=DocumentLine.Unit.PACKAGE if hidden else DocumentLine.Unit.KWH,
-                    unit_price=difference if hidden else plan.energy_price - price,
-                    net=difference,
-                    vat_category="electricity",
-                    vat_rate=rates["electricity"],
+            lines.extend(
+                charged_exactly(
+                    DocumentLine(
+                        service=DocumentLine.Service.PLAN_ENERGY_PRICE,
+                        description=content["services_label"] if hidden else f"{plan.name}",
+                        quantity=Decimal("1") if hidden else energy.kwh,
+                        unit=DocumentLine.Unit.PACKAGE if hidden else DocumentLine.Unit.KWH,
+                        unit_price=difference
+                        if hidden
+                        else round_quantity(plan.energy_price - price, LINE_UNIT_PRICE_PLACES),
+                        net=difference,
+                        vat_category="electricity",
+                        vat_rate=rates["electricity"],
+                    )
                 )
             )
         price = plan.energy_price
     free = min(plan.included_kwh, energy.kwh)
     if free and price:
         credit = -round_money(free * price)
-        lines.append(
-            DocumentLine(
-                service=DocumentLine.Service.INCLUDED_ENERGY,
-                description=content["services_label"] if hidden else f"{plan.name}",
-                quantity=Decimal("1") if hidden else free,
-                unit=DocumentLine.Unit.PACKAGE if hidden else DocumentLine.Unit.KWH,
-                unit_price=credit if hidden else -round_unit_price(price),
-                net=credit,
-                vat_category="electricity",
-                vat_rate=rates["electricity"],
+        lines.extend(
+            charged_exactly(
+                DocumentLine(
+                    service=DocumentLine.Service.INCLUDED_ENERGY,
+                    description=content["services_label"] if hidden else f"{plan.name}",
+                    quantity=Decimal("1") if hidden else free,
+                    unit=DocumentLine.Unit.PACKAGE if hidden else DocumentLine.Unit.KWH,
+                    unit_price=credit if hidden else -round_unit_price(price),
+                    net=credit,
+                    vat_category="electricity",
+                    vat_rate=rates["electricity"],
+                )
             )
         )
-    return lines
+    return fee, lines
 
 
 # --- payment follow-up -----------------------------------------------------------------------

@@ -110,22 +110,26 @@ def test_the_next_number_of_a_series_with_issued_documents_cannot_move(
     assert NumberingSeries.objects.get(operator=operator, kind="invoice").next_number == 2
 
 
-def test_series_prefix_and_padding_can_change_after_issuing(admin_client, operator, invoice):
+def test_a_new_prefix_after_issuing_closes_the_old_one_and_starts_where_the_admin_says(
+    admin_client, operator, invoice
+):
     page = admin_client.get(operator_url(operator))
     data = change_form_data(page)
     form = series_forms(page)["invoice"]
     data[form.add_prefix("prefix")] = "RE-2026-"
     data[form.add_prefix("padding")] = "4"
+    data[form.add_prefix("next_number")] = "1"
 
     response = admin_client.post(operator_url(operator), data)
 
     assert response.status_code == 302
-    series = NumberingSeries.objects.get(operator=operator, kind="invoice")
-    assert (series.prefix, series.padding, series.next_number) == ("RE-2026-", 4, 2)
+    series = NumberingSeries.objects.get(operator=operator, kind="invoice", closed_at=None)
+    assert (series.prefix, series.padding, series.next_number) == ("RE-2026-", 4, 1)
     second = issue_invoice_for(invoice.customer)
-    assert second.display_number == "RE-2026-0002"
+    assert second.display_number == "RE-2026-0001"
     invoice.refresh_from_db()
     assert invoice.display_number == "INV-000001"  # issued numbers never change
+    assert invoice.series.prefix == "INV-" and invoice.series.closed_at is not None
 
 
 def test_a_series_without_documents_may_start_anywhere(admin_client, operator):

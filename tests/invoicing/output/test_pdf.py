@@ -209,7 +209,7 @@ def test_a_detailed_invoice_shows_every_enabled_option(setup):
         assert expected in first, expected
     assert "Services breakdown" in pages[1]
     assert f"12.345 kWh {TIMES} 0.3917" in pages[1]  # quantity, unit and unit price
-    assert "Subtotal incl." in pages[1]
+    assert "Subtotal excl." in pages[1]
     assert "Includes VAT at" not in text  # that is the simplified receipt's wording
 
 

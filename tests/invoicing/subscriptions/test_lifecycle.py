@@ -11,6 +11,7 @@ import time_machine
 from django.core import mail
 from django.urls import reverse
 
+from cpo_portal.kernel.money import round_money
 from customers.models import ChargingToken, Customer, Plan, Subscription
 from invoicing.billing.runs import run_billing
 from invoicing.documents.composition import InvoicingError
@@ -90,6 +91,7 @@ def test_the_renewal_invoice_bills_fee_sessions_and_plan_prices(charge, subscrib
         ("plan_energy_price", Decimal("20.000"), Decimal("-0.1"), Decimal("-2.00")),
         ("included_energy", Decimal("5.000"), Decimal("-0.3"), Decimal("-1.50")),
     ]  # fmt: skip
+    assert all(line.net == round_money(line.quantity * line.unit_price) for line in lines)
     assert invoice.total_net == Decimal("17.40")
     assert invoice.total_vat == Decimal("3.31")  # 19 % of 17.40, on the net sum
     assert sorted(invoice.billed_sessions.values_list("session_id", flat=True)) == [
