@@ -45,7 +45,13 @@ from invoicing.setup.models import (
     default_mandatory_for_individuals,
     vat_rate_validators,
 )
-from invoicing.tax.models import TaxCategory, TaxRule, TaxTreatment, VatRegistration
+from invoicing.tax.models import (
+    ExchangeRate,
+    TaxCategory,
+    TaxRule,
+    TaxTreatment,
+    VatRegistration,
+)
 
 __all__ = [
     "DEFAULT_MANDATORY_FOR_COMPANIES",
@@ -66,6 +72,7 @@ __all__ = [
     "DocumentQuerySet",
     "DocumentStatus",
     "EmailDelivery",
+    "ExchangeRate",
     "ExportJob",
     "IdempotencyRecord",
     "Integrator",

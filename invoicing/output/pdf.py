@@ -19,6 +19,7 @@ import logging
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
@@ -57,6 +58,7 @@ from cpo_portal.kernel.money import vat_amount
 from invoicing.documents.models import Document, DocumentLine, DocumentStatus, RecipientCorrection
 from invoicing.output.models import DocumentFile, RenderFailure
 from invoicing.setup.models import DocumentKind
+from invoicing.tax.currencies import MissingExchangeRate, amount_in_eur
 from sessions.models import ChargingSession, SessionChargeLine
 
 logger = logging.getLogger(__name__)
@@ -72,7 +74,6 @@ FONTS = {
 }
 # Receipts up to this gross amount may be simplified (supplier, date, what, gross, VAT rate).
 SIMPLIFIED_RECEIPT_LIMIT = Decimal("250.00")
-SIMPLIFIED_RECEIPT_CURRENCY = "EUR"
 # xhtml2pdf lays a table out cell by cell and long tables cost more than linearly, so the
 # breakdown is cut into tables of this many sessions that read as one under a page header.
 BREAKDOWN_SESSIONS_PER_TABLE = 10
@@ -436,12 +437,15 @@ def _breakdown(document: Document, content: dict, bidi: Bidi) -> Iterator[list[l
 
 
 def is_simplified(document: Document) -> bool:
-    """A sales receipt up to 250 EUR gross carries the simplified content only."""
-    return (
-        document.kind == DocumentKind.SALES_RECEIPT
-        and document.currency == SIMPLIFIED_RECEIPT_CURRENCY
-        and abs(document.total_gross) <= SIMPLIFIED_RECEIPT_LIMIT
-    )
+    """A sales receipt up to 250 EUR gross carries the simplified content only; another
+    currency's gross is converted at the rate on its issue date (none stored: a full receipt)."""
+    if document.kind != DocumentKind.SALES_RECEIPT:
+        return False
+    try:
+        gross = amount_in_eur(abs(document.total_gross), document.currency, document.issue_date)
+    except MissingExchangeRate:
+        return False
+    return gross <= SIMPLIFIED_RECEIPT_LIMIT
 
 
 def document_title(kind: str) -> str:
@@ -500,19 +504,41 @@ def document_context(document: Document) -> dict:
                 "unit": unit_label(line.unit),
                 "unit_price": bidi.ltr(unit_price_text(line.unit_price)),
                 "vat_rate": bidi.ltr(rate_text(line.vat_rate)),
-                "net": bidi.ltr(money(line.net)),
-                "gross": bidi.ltr(money(line.net + vat_amount(line.net, line.vat_rate))),
+                "net": bidi.ltr(money(line.net, currency=currency)),
+                "gross": bidi.ltr(
+                    money(
+                        line.net + vat_amount(line.net, line.vat_rate, currency),
+                        currency=currency,
+                    )
+                ),
             }
         )
     vat_rows = [
         {
             "rate": bidi.ltr(rate_text(row["rate"])),
-            "net": bidi.ltr(money(Decimal(row["net"]))),
-            "vat": bidi.ltr(money(Decimal(row["vat"]))),
-            "gross": bidi.ltr(money(Decimal(row["gross"]))),
+            "net": bidi.ltr(money(Decimal(row["net"]), currency=currency)),
+            "vat": bidi.ltr(money(Decimal(row["vat"]), currency=currency)),
+            "gross": bidi.ltr(money(Decimal(row["gross"]), currency=currency)),
             "note": bidi.auto(row.get("note", "")),
         }
         for row in document.vat_summary
+    ]
+    supply_vat = [
+        {
+            "currency": stated["currency"],
+            "total": bidi.ltr(amount(Decimal(stated["total_vat"]), stated["currency"])),
+            "rows": [
+                {
+                    "rate": bidi.ltr(rate_text(row["rate"])),
+                    "vat": bidi.ltr(amount(Decimal(row["vat"]), stated["currency"])),
+                }
+                for row in stated["rows"]
+            ],
+            "rate": bidi.ltr(f"1 {currency} = {stated['rate']} {stated['currency']}"),
+            "date": bidi.auto(long_date(date.fromisoformat(stated["rate_date"]))),
+            "source": bidi.auto(stated["source"]),
+        }
+        for stated in document.supply_currency_vat
     ]
     facts = []
     if content.get("show_energy") and not hide_energy:
@@ -603,6 +629,7 @@ def document_context(document: Document) -> dict:
         "single_row": single_row,
         "lines": lines,
         "vat_rows": vat_rows,
+        "supply_vat": supply_vat,
         "currency": currency,
         "total_net": bidi.ltr(amount(document.total_net, currency)),
         "total_vat": bidi.ltr(amount(document.total_vat, currency)),
