@@ -51,6 +51,7 @@ CHF_TARIFF = {
 }
 # ECB-like euro reference rates, so documents state VAT in CHF or EUR offline; an operator
 # imports the real ones with `manage.py import_exchange_rates`.
+CHF_SESSIONS = 3
 DEMO_RATES = {"CHF": "0.9350", "GBP": "0.8450", "NOK": "11.7000", "SEK": "11.1500"}
 
 TARIFFS = [
@@ -143,7 +144,8 @@ class Command(BaseCommand):
 
         now = timezone.now().replace(second=0, microsecond=0)
         payloads = []
-        for n in range(sessions):
+        chf_sessions = min(CHF_SESSIONS, sessions)
+        for n in range(sessions - chf_sessions):
             start = now - timedelta(minutes=rng.randint(90, 60 * 24 * 61))
             charging = timedelta(minutes=rng.randint(15, 240))
             idle = rng.choice([0, 0, 0, 5, 12, 30, 75])
@@ -165,7 +167,7 @@ class Command(BaseCommand):
         # Anna, billed after each session, charges in Zürich in CHF: her invoices state CHF
         # VAT; EUR sessions in Zürich state their VAT in CHF too, with the rate.
         zurich = [evse for evse in evses if evse.evse_id.startswith("CH*")]
-        for n in range(3):
+        for n in range(chf_sessions):
             start = now - timedelta(days=3 + 7 * n, hours=2)
             payloads.append(
                 {
