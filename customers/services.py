@@ -14,8 +14,11 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from stdnum.ch import vat as ch_vat
 from stdnum.eu import vat as eu_vat
 from stdnum.exceptions import ValidationError as StdnumValidationError
+from stdnum.gb import vat as gb_vat
+from stdnum.no import mva as no_vat
 
 from cpo_portal.kernel.errors import InvalidInput
 from cpo_portal.kernel.tenancy import Operator
@@ -54,9 +57,42 @@ def mandatory_invoice_fields(*, settings: MandatoryFields, kind: str) -> list[st
     return []
 
 
+# VAT IDs of the non-EU countries the tax rules ship, by the prefix they are written with:
+# Swiss UID (CHE-123.456.789 MWST), Norwegian MVA (NO 123 456 789 MVA), UK VAT (GB 123 4567 89).
+# stdnum writes Norwegian and UK numbers without their prefix; documents print it.
+NON_EU_VAT_IDS = {"CHE": (ch_vat, ""), "NO": (no_vat, "NO"), "GB": (gb_vat, "GB")}
+
+
+def _non_eu_module(value: str):
+    typed = value.strip().upper()
+    return next((entry for p, entry in NON_EU_VAT_IDS.items() if typed.startswith(p)), None)
+
+
+def validate_vat_id(value: str) -> str:
+    """A valid EU, Swiss, Norwegian or UK VAT ID in compact form; raises stdnum's error."""
+    found = _non_eu_module(value)
+    if found is None:
+        return eu_vat.validate(value)
+    module, prefix = found
+    return prefix + module.validate(value)
+
+
 def normalise_vat_id(value: str) -> str:
     """A VAT ID without spaces, dots or dashes, upper case (how tax offices print it)."""
-    return eu_vat.compact(value) if value else ""
+    if not value:
+        return ""
+    try:
+        return validate_vat_id(value)
+    except StdnumValidationError:
+        return eu_vat.compact(value)
+
+
+def _is_valid_vat_id(value: str) -> bool:
+    try:
+        validate_vat_id(value)
+    except StdnumValidationError:
+        return False
+    return True
 
 
 def clean_invoice_details(details: Mapping[str, object]) -> dict[str, str]:
@@ -70,7 +106,7 @@ def clean_invoice_details(details: Mapping[str, object]) -> dict[str, str]:
         value = str(details[name] or "").strip()
         if name == "country":
             value = value.upper()
-        elif name == "vat_id" and value and eu_vat.is_valid(value):
+        elif name == "vat_id" and value and _is_valid_vat_id(value):
             value = normalise_vat_id(value)
         cleaned[name] = value
     return cleaned
@@ -89,13 +125,16 @@ def invoice_detail_errors(
             }
 
     vat_id = str(details.get("vat_id") or "").strip()
-    if vat_id and "vat_id" not in errors:
-        try:
-            eu_vat.validate(vat_id)
-        except StdnumValidationError:
+    if vat_id and "vat_id" not in errors and not _is_valid_vat_id(vat_id):
+        if _non_eu_module(vat_id) is None:
             errors["vat_id"] = _(
                 "“%(value)s” is not a valid EU VAT ID (country prefix and number, "
                 "e.g. DE136695976)."
+            ) % {"value": vat_id}
+        else:
+            errors["vat_id"] = _(
+                "“%(value)s” is not a valid Swiss UID, Norwegian MVA or UK VAT number "
+                "(e.g. CHE-116.281.710 MWST, NO 995 525 828 MVA, GB 980 7806 84)."
             ) % {"value": vat_id}
 
     email = str(details.get("email") or "").strip()

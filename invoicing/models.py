@@ -46,7 +46,13 @@ from invoicing.setup.models import (
     default_mandatory_for_individuals,
     vat_rate_validators,
 )
-from invoicing.tax.models import TaxCategory, TaxRule, TaxTreatment, VatRegistration
+from invoicing.tax.models import (
+    ExchangeRate,
+    TaxCategory,
+    TaxRule,
+    TaxTreatment,
+    VatRegistration,
+)
 
 __all__ = [
     "DEFAULT_MANDATORY_FOR_COMPANIES",
@@ -70,6 +76,7 @@ __all__ = [
     "DocumentQuerySet",
     "DocumentStatus",
     "EmailDelivery",
+    "ExchangeRate",
     "ExportJob",
     "IdempotencyRecord",
     "Integrator",

@@ -14,6 +14,7 @@ from decimal import Decimal
 from django.utils import formats
 from django.utils.translation import gettext as _
 
+from cpo_portal.kernel.money import minor_units, round_money
 from cpo_portal.kernel.periods import local_time, zone_abbreviation
 
 # The unit of energy lines (DocumentLine.Unit.KWH, SessionChargeLine.Unit.KWH).
@@ -27,14 +28,18 @@ def decimal_text(value: Decimal, *, places: int, localized: bool = True) -> str:
     return formats.number_format(value, places, use_l10n=True, force_grouping=True)
 
 
-def money(value: Decimal, *, localized: bool = True) -> str:
-    """An amount with 2 decimals and the active language's separators."""
-    return decimal_text(value, places=2, localized=localized)
+def money(value: Decimal, *, currency: str | None = None, localized: bool = True) -> str:
+    """An amount with its currency's minor units (2 when none is named: 12.50, JPY 1,250,
+    BHD 1.250) and the active language's separators."""
+    # Rounded here, half up: Django's number formatting would cut the extra digits off.
+    return decimal_text(
+        round_money(Decimal(value), currency), places=minor_units(currency), localized=localized
+    )
 
 
 def amount(value: Decimal, currency: str, *, separator: str = " ", localized: bool = True) -> str:
-    """An amount and its currency: 1,234.50 EUR."""
-    return f"{money(value, localized=localized)}{separator}{currency}"
+    """An amount and its currency: 1,234.50 EUR, 1,250 JPY."""
+    return f"{money(value, currency=currency, localized=localized)}{separator}{currency}"
 
 
 def unit_price_text(value: Decimal) -> str:

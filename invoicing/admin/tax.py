@@ -1,10 +1,11 @@
-"""Back-office screens for tax rules (per country, category and date) and VAT registrations."""
+"""Back-office screens for tax rules (per country, category and date), VAT registrations and
+exchange rates."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 
-from invoicing.models import TaxRule, VatRegistration
+from invoicing.models import ExchangeRate, TaxRule, VatRegistration
 
 
 @admin.register(TaxRule)
@@ -49,3 +50,15 @@ class VatRegistrationAdmin(admin.ModelAdmin):
     list_display = ["operator", "country", "vat_id"]
     list_filter = ["operator"]
     search_fields = ["vat_id"]
+
+
+@admin.register(ExchangeRate)
+class ExchangeRateAdmin(admin.ModelAdmin):
+    """Rates per euro by day: imported with `manage.py import_exchange_rates` or typed in;
+    documents freeze the rate they used, so changing one never alters an issued document."""
+
+    list_display = ["currency", "rate_date", "rate", "source"]
+    list_filter = ["currency", "source"]
+    search_fields = ["currency"]
+    date_hierarchy = "rate_date"
+    ordering = ["-rate_date", "currency"]

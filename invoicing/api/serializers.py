@@ -11,6 +11,7 @@ from rest_framework import serializers
 from rest_framework.reverse import reverse
 
 from cpo_portal.kernel.api.lists import CompiledListSerializer
+from cpo_portal.kernel.money import money_text
 from cpo_portal.kernel.periods import today_for
 from invoicing.models import (
     BillingRun,
@@ -32,18 +33,58 @@ def _money(help_text: str, **kwargs) -> serializers.DecimalField:
     return serializers.DecimalField(max_digits=14, decimal_places=2, help_text=help_text, **kwargs)
 
 
+class CurrencyAmountField(serializers.DecimalField):
+    """An amount of a document (or its line) with exactly its currency's minor units:
+    "1250" in JPY, "12.50" in EUR, "1.250" in BHD."""
+
+    def __init__(self, attribute: str, help_text: str, *, of_line: bool = False):
+        self.attribute, self.of_line = attribute, of_line
+        super().__init__(
+            max_digits=15, decimal_places=3, source="*", read_only=True, help_text=help_text
+        )
+
+    def to_representation(self, value):
+        document = value.document if self.of_line else value
+        return money_text(getattr(value, self.attribute), document.currency)
+
+
+def _stored_amount(help_text: str) -> serializers.DecimalField:
+    # The VAT summary stores amounts already in the currency's minor units; written as stored.
+    return serializers.DecimalField(max_digits=None, decimal_places=None, help_text=help_text)
+
+
 class VatRowSerializer(serializers.Serializer):
     """Net, VAT and gross of one VAT rate (VAT computed on the sum of the nets)."""
 
     rate = serializers.DecimalField(max_digits=5, decimal_places=2, help_text="VAT rate, %.")
-    net = _money("Sum of the net line amounts at this rate.")
-    vat = _money("VAT at this rate, rounded half up.")
-    gross = _money("net + VAT.")
+    net = _stored_amount("Sum of the net line amounts at this rate.")
+    vat = _stored_amount("VAT at this rate, rounded half up.")
+    gross = _stored_amount("net + VAT.")
     note = serializers.CharField(
         required=False,
         help_text="Why this row carries no VAT (reverse charge, exemption), as printed; "
         "absent when the row charges VAT.",
     )
+
+
+class StatedVatRowSerializer(serializers.Serializer):
+    rate = serializers.DecimalField(max_digits=5, decimal_places=2, help_text="VAT rate, %.")
+    vat = _stored_amount("The VAT at this rate, in the supply country's currency.")
+
+
+class SupplyCurrencyVatSerializer(serializers.Serializer):
+    """The VAT restated in a supply country's own currency (Art. 230 Directive 2006/112/EC)."""
+
+    currency = serializers.CharField(help_text="The supply country's currency, ISO 4217.")
+    rate = serializers.DecimalField(
+        max_digits=None,
+        decimal_places=None,
+        help_text="Units of this currency per 1 unit of the document's currency.",
+    )
+    rate_date = serializers.DateField(help_text="The date of the exchange rate.")
+    source = serializers.CharField(help_text="Where the rate comes from, e.g. ECB reference rate.")
+    rows = StatedVatRowSerializer(many=True, help_text="VAT per rate in this currency.")
+    total_vat = _stored_amount("The document's VAT in this currency.")
 
 
 class RecipientSerializer(serializers.Serializer):
@@ -84,11 +125,13 @@ class InvoiceSerializer(serializers.ModelSerializer):
     period_start = serializers.DateField(help_text="First day of the service period.")
     period_end = serializers.DateField(help_text="Last day of the service period.")
     currency = serializers.CharField(help_text="ISO 4217 currency.")
-    total_net = _money("Total excl. VAT.")
-    total_vat = _money("Total VAT.")
-    total_gross = _money("Total incl. VAT.")
-    amount_paid = _money("Sum of the payments recorded.")
-    outstanding = _money("Still to pay: total incl. VAT minus payments.")
+    total_net = CurrencyAmountField("total_net", "Total excl. VAT.")
+    total_vat = CurrencyAmountField("total_vat", "Total VAT.")
+    total_gross = CurrencyAmountField("total_gross", "Total incl. VAT.")
+    amount_paid = CurrencyAmountField("amount_paid", "Sum of the payments recorded.")
+    outstanding = CurrencyAmountField(
+        "outstanding", "Still to pay: total incl. VAT minus payments."
+    )
     paid_on = serializers.DateField(allow_null=True, help_text="When it was paid in full.")
     vat_summary = VatRowSerializer(many=True, help_text="Net, VAT and gross per VAT rate.")
     session_count = serializers.IntegerField(help_text="How many sessions it bills.")
@@ -171,7 +214,7 @@ class DocumentLineSerializer(serializers.ModelSerializer):
     unit_price = serializers.DecimalField(
         max_digits=14, decimal_places=6, help_text="Price per unit excl. VAT."
     )
-    net = _money("Amount excl. VAT.")
+    net = CurrencyAmountField("net", "Amount excl. VAT.", of_line=True)
     vat_category = serializers.CharField(help_text="electricity or services.")
     vat_rate = serializers.DecimalField(max_digits=5, decimal_places=2, help_text="VAT rate, %.")
     vat_note = serializers.CharField(
@@ -290,6 +333,11 @@ class InvoiceDetailSerializer(InvoiceSerializer):
     supplier_vat_id = serializers.CharField(
         help_text="The operator's VAT ID printed: its registration in the supply's country."
     )
+    supply_currency_vat = SupplyCurrencyVatSerializer(
+        many=True,
+        help_text="When the supply country's currency differs from the document's: the VAT "
+        "in that currency with the exchange rate, its date and source, as printed (Art. 230).",
+    )
     lines = DocumentLineSerializer(many=True, help_text="The services table.")
     sessions = InvoiceSessionSerializer(
         source="billed_sessions",
@@ -312,6 +360,7 @@ class InvoiceDetailSerializer(InvoiceSerializer):
             "billing_run",
             "supplier",
             "supplier_vat_id",
+            "supply_currency_vat",
             "lines",
             "sessions",
             "payments",

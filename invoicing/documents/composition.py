@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.utils import translation
 
 from cpo_portal.kernel.errors import InvalidInput
-from cpo_portal.kernel.money import ZERO, round_money, vat_breakdown
+from cpo_portal.kernel.money import ZERO, money_text, round_money, vat_breakdown
 from cpo_portal.kernel.periods import local_date
 from cpo_portal.kernel.tenancy import Operator
 from customers.models import INVOICE_DETAIL_FIELDS, Customer
@@ -25,6 +25,7 @@ from customers.services import FIELD_LABELS, invoice_detail_errors
 from invoicing.documents.models import RECIPIENT_FIELDS, Document, DocumentLine, DocumentOrigin
 from invoicing.documents.receipts import missing_recipient_fields
 from invoicing.setup.models import DocumentKind, InvoicingSettings, IssuingProfile
+from invoicing.tax.currencies import MissingExchangeRate, vat_in_supply_currencies
 from invoicing.tax.models import TaxCategory
 from invoicing.tax.rules import TaxTable, decide, load_table, supplier_vat_id
 from sessions.models import ChargingSession
@@ -280,11 +281,12 @@ class DocumentDraft:
 
 
 def compose_lines(
-    groups: Sequence[ChargeGroup], *, content: dict, language: str
+    groups: Sequence[ChargeGroup], *, content: dict, language: str, currency: str | None = None
 ) -> list[DocumentLine]:
     """Detailed: a row per service and unit price, net = quantity x unit price (see
     _charge_lines); single row or hidden energy: one row per VAT rate labelled with the services
-    label (quantity 1 at its net), so no kWh or per-kWh price shows."""
+    label (quantity 1 at its net), so no kWh or per-kWh price shows. Nets carry the currency's
+    minor units."""
     lines: list[DocumentLine] = []
     if content["hide_energy"] or content["services_table"] == "single":
         nets: dict[tuple[Decimal, str], Decimal] = {}
@@ -302,8 +304,8 @@ def compose_lines(
                     description=content["services_label"],
                     quantity=Decimal("1"),
                     unit=DocumentLine.Unit.PACKAGE,
-                    unit_price=net,
-                    net=round_money(net),
+                    unit_price=round_money(net, currency),
+                    net=round_money(net, currency),
                     vat_category=category,
                     vat_rate=rate,
                     vat_note=note,
@@ -312,14 +314,15 @@ def compose_lines(
             )
     else:
         with translation.override(language):
-            lines = _charge_lines(groups)
+            lines = _charge_lines(groups, currency)
     for position, line in enumerate(lines, start=1):
         line.position = position
     return lines
 
 
-def _charge_lines(groups: Sequence[ChargeGroup]) -> list[DocumentLine]:
-    """A row per service and unit price whose net is its quantity x unit price in cents; what
+def _charge_lines(groups: Sequence[ChargeGroup], currency: str | None) -> list[DocumentLine]:
+    """A row per service and unit price whose net is its quantity x unit price in the currency's
+    minor units; what
     the sessions were charged beyond that (each session rounds each component to the cent, from
     its exact volume) goes on a "rounding to cents per session" row per VAT rate, so the document
     charges exactly what its sessions cost."""
@@ -328,7 +331,7 @@ def _charge_lines(groups: Sequence[ChargeGroup]) -> list[DocumentLine]:
     for g in sorted(
         groups, key=lambda g: (g.session_id or 0, SERVICE_ORDER.index(g.component), g.unit_price)
     ):
-        net = round_money(g.quantity * g.unit_price)
+        net = round_money(g.quantity * g.unit_price, currency)
         lines.append(
             DocumentLine(
                 service=g.component,
@@ -363,9 +366,6 @@ def _charge_lines(groups: Sequence[ChargeGroup]) -> list[DocumentLine]:
                 )
             )
     return lines
-    for position, line in enumerate(lines, start=1):
-        line.position = position
-    return lines
 
 
 def charged_exactly(line: DocumentLine) -> list[DocumentLine]:
@@ -399,9 +399,12 @@ def _single_session(groups: Sequence[ChargeGroup]) -> int | None:
     return ids.pop() if len(ids) == 1 else None
 
 
-def vat_summary(lines: Iterable[DocumentLine]) -> tuple[list[dict], Decimal, Decimal]:
+def vat_summary(
+    lines: Iterable[DocumentLine], currency: str | None = None
+) -> tuple[list[dict], Decimal, Decimal]:
     """VAT per rate on the net sum of each rate (BR-CO-17), a row per rate and printed reason
-    (a reverse charge and an exemption both at 0 % stay apart); returns (summary, net, vat)."""
+    (a reverse charge and an exemption both at 0 % stay apart), in the currency's minor units;
+    returns (summary, net, vat)."""
     by_note: dict[str, list[tuple[Decimal, Decimal]]] = {}
     for line in lines:
         by_note.setdefault(getattr(line, "vat_note", "") or "", []).append(
@@ -409,7 +412,7 @@ def vat_summary(lines: Iterable[DocumentLine]) -> tuple[list[dict], Decimal, Dec
         )
     rows = []
     for note, pairs in by_note.items():
-        for rate, (net, vat) in vat_breakdown(pairs).items():
+        for rate, (net, vat) in vat_breakdown(pairs, currency).items():
             rows.append((rate, note, net, vat))
     rows.sort(key=lambda row: (row[0], row[1]))
     summary = []
@@ -421,6 +424,19 @@ def vat_summary(lines: Iterable[DocumentLine]) -> tuple[list[dict], Decimal, Dec
     total_net = sum((row[2] for row in rows), ZERO)
     total_vat = sum((row[3] for row in rows), ZERO)
     return summary, total_net, total_vat
+
+
+def supply_currency_vat(
+    *, summary: list[dict], currency: str, countries: Iterable[str], on_date: date
+) -> list[dict]:
+    """The VAT restated in each supply country's own currency (Art. 230), frozen on the
+    document; without a rate on or before `on_date` the document cannot be issued yet."""
+    try:
+        return vat_in_supply_currencies(
+            summary=summary, currency=currency, countries=countries, on_date=on_date
+        )
+    except MissingExchangeRate as exc:
+        raise InvoicingError(f"{exc} The document is held until then.") from exc
 
 
 def compose_document(
@@ -449,15 +465,20 @@ def compose_document(
             f"Sessions in {', '.join(sorted(currencies))} cannot share one document."
         )
     language = customer.language or settings.default_language
+    currency = currencies.pop() if currencies else operator.currency
     groups = apply_tax_rules(groups, customer=customer, settings=settings, table=tax_table)
-    lines = compose_lines(groups, content=profile.content, language=language)
-    summary, total_net, total_vat = vat_summary(lines)
+    lines = compose_lines(groups, content=profile.content, language=language, currency=currency)
+    summary, total_net, total_vat = vat_summary(lines, currency)
     if period is None:
         period = (
             min(local_date(s.started_at, operator.time_zone) for s in sessions),
             max(local_date(s.ended_at, operator.time_zone) for s in sessions),
         )
     grace = settings.payment_grace_days if grace_days is None else grace_days
+    countries = {s.country for s in sessions} or {operator.country}
+    stated = supply_currency_vat(
+        summary=summary, currency=currency, countries=countries, on_date=issue_date
+    )
     document = Document(
         operator=operator,
         kind=kind,
@@ -465,16 +486,14 @@ def compose_document(
         customer=customer,
         profile=profile,
         language=language,
-        currency=currencies.pop() if currencies else operator.currency,
+        currency=currency,
         issue_date=issue_date,
         due_date=issue_date + timedelta(days=grace),
         period_start=period[0],
         period_end=period[1],
         delivery_country=", ".join(sorted({s.country for s in sessions})),
         supplier_vat_id=supplier_vat_id(
-            operator=operator,
-            countries={s.country for s in sessions} or {operator.country},
-            registrations=registrations,
+            operator=operator, countries=countries, registrations=registrations
         ),
         session_count=len(sessions),
         total_energy_kwh=sum((s.energy_kwh for s in sessions), ZERO),
@@ -485,6 +504,7 @@ def compose_document(
         total_net=total_net,
         total_vat=total_vat,
         total_gross=total_net + total_vat,
+        supply_currency_vat=stated,
         **recipient_of(customer),
     )
     return DocumentDraft(document, lines, [s.session_id for s in sessions])
@@ -510,7 +530,7 @@ def compose_credit_note(
         )
         for line in original.lines.all()
     ]
-    summary, total_net, total_vat = vat_summary(lines)
+    summary, total_net, total_vat = vat_summary(lines, original.currency)
     recipient = {name: getattr(original, name) for name in RECIPIENT_FIELDS}
     document = Document(
         operator=original.operator,
@@ -535,7 +555,23 @@ def compose_credit_note(
         total_net=total_net,
         total_vat=total_vat,
         total_gross=total_net + total_vat,
+        supply_currency_vat=_negated(original.supply_currency_vat),
         **recipient,
     )
     session_ids = list(original.billed_sessions.values_list("session_id", flat=True))
     return DocumentDraft(document, lines, session_ids)
+
+
+def _negated(stated: list[dict]) -> list[dict]:
+    """What the original stated in other currencies, reversed at the original's rates."""
+    return [
+        {
+            **entry,
+            "rows": [
+                {**row, "vat": money_text(-Decimal(row["vat"]), entry["currency"])}
+                for row in entry["rows"]
+            ],
+            "total_vat": money_text(-Decimal(entry["total_vat"]), entry["currency"]),
+        }
+        for entry in stated
+    ]

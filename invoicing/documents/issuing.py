@@ -101,7 +101,9 @@ def fit_recipient(draft: DocumentDraft, *, customer: Customer, settings: Invoici
     if (
         only_incomplete
         and document.kind == DocumentKind.INVOICE
-        and within_simplified_limit(gross=document.total_gross, currency=document.currency)
+        and within_simplified_limit(
+            gross=document.total_gross, currency=document.currency, on_date=document.issue_date
+        )
     ):
         document.kind = DocumentKind.SALES_RECEIPT
         return

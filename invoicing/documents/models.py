@@ -79,6 +79,25 @@ class CaseInsensitivePrefixIndex(models.Index):
         )
 
 
+class AmountField(models.DecimalField):
+    """A document amount: stored with 3 decimals so BHD and KWD fit, read back with cents unless
+    the third decimal is used, so amounts in 2-decimal currencies read as they always did."""
+
+    CENTS = Decimal("0.01")
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("max_digits", 15)
+        kwargs.setdefault("decimal_places", 3)
+        super().__init__(*args, **kwargs)
+
+    def from_db_value(self, value, expression, connection):
+        if value is None:
+            return None
+        value = Decimal(value)
+        cents = value.quantize(self.CENTS)
+        return cents if cents == value else value
+
+
 class DocumentQuerySet(models.QuerySet):
     def search(self, term: str) -> DocumentQuerySet:
         """Documents whose number, recipient name or e-mail starts with the term (any case), or
@@ -169,12 +188,20 @@ class Document(models.Model):
     vat_summary = models.JSONField(
         _("VAT summary"), default=list, help_text=_("Net and VAT per rate, as strings.")
     )
-    total_net = models.DecimalField(_("total excl. VAT"), max_digits=14, decimal_places=2)
-    total_vat = models.DecimalField(_("VAT"), max_digits=14, decimal_places=2)
-    total_gross = models.DecimalField(_("total incl. VAT"), max_digits=14, decimal_places=2)
-    amount_paid = models.DecimalField(
-        _("amount paid"), max_digits=14, decimal_places=2, default=Decimal("0")
+    # Amounts carry their currency's minor units (kernel/money.py): 3 places hold BHD and KWD.
+    total_net = AmountField(_("total excl. VAT"))
+    total_vat = AmountField(_("VAT"))
+    total_gross = AmountField(_("total incl. VAT"))
+    supply_currency_vat = models.JSONField(
+        _("VAT in the supply country's currency"),
+        default=list,
+        blank=True,
+        help_text=_(
+            "When the document's currency differs from the supply country's: the VAT in that "
+            "currency, with the exchange rate, its date and source, as printed (Art. 230)."
+        ),
     )
+    amount_paid = AmountField(_("amount paid"), default=Decimal("0"))
     paid_on = models.DateField(_("paid on"), null=True, blank=True)
     issued_at = models.DateTimeField(_("issued at"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -223,7 +250,7 @@ class Document(models.Model):
             ),
             models.CheckConstraint(
                 # Rounded so that SQLite, which adds decimals as floats, agrees with PostgreSQL.
-                condition=Q(total_gross=Round(models.F("total_net") + models.F("total_vat"), 2)),
+                condition=Q(total_gross=Round(models.F("total_net") + models.F("total_vat"), 3)),
                 name="document_gross_is_net_plus_vat",
             ),
             models.CheckConstraint(
@@ -306,7 +333,7 @@ class DocumentLine(models.Model):
     quantity = models.DecimalField(_("quantity"), max_digits=16, decimal_places=3)
     unit = models.CharField(_("unit"), max_length=10, choices=Unit.choices)
     unit_price = models.DecimalField(_("unit price"), max_digits=14, decimal_places=6)
-    net = models.DecimalField(_("net"), max_digits=14, decimal_places=2)
+    net = AmountField(_("net"))
     vat_category = models.CharField(_("VAT category"), max_length=12)
     vat_rate = models.DecimalField(_("VAT rate (%)"), max_digits=5, decimal_places=2)
     vat_note = models.CharField(

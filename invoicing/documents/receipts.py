@@ -4,16 +4,17 @@ paid on the spot names no one and asks for nothing."""
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from customers.models import Customer
 from invoicing.documents.models import Document
 from invoicing.setup.models import DocumentKind
+from invoicing.tax.currencies import MissingExchangeRate, amount_in_eur
 
 __all__ = [
     "FULL_INVOICE_FIELDS",
     "PAID_ON_THE_SPOT",
-    "SIMPLIFIED_RECEIPT_CURRENCY",
     "SIMPLIFIED_RECEIPT_LIMIT",
     "asks_for_payment",
     "is_paid_on_the_spot",
@@ -24,22 +25,26 @@ __all__ = [
 
 # Receipts up to this gross amount may be simplified (supplier, date, what, gross, VAT rate).
 SIMPLIFIED_RECEIPT_LIMIT = Decimal("250.00")
-SIMPLIFIED_RECEIPT_CURRENCY = "EUR"
 # What a full invoice must name, whatever the operator's mandatory-field settings say.
 FULL_INVOICE_FIELDS = ("name", "street", "postal_code", "city", "country")
 # Walk-in drivers pay at the charge point: their receipt asks for no payment.
 PAID_ON_THE_SPOT = (Customer.Kind.ANONYMOUS, Customer.Kind.AD_HOC)
 
 
-def within_simplified_limit(*, gross: Decimal, currency: str) -> bool:
-    """Whether a gross amount may go on a simplified receipt (up to 250 EUR)."""
-    return currency == SIMPLIFIED_RECEIPT_CURRENCY and abs(gross) <= SIMPLIFIED_RECEIPT_LIMIT
+def within_simplified_limit(*, gross: Decimal, currency: str, on_date: date) -> bool:
+    """Whether a gross amount may go on a simplified receipt: up to 250 EUR, another currency
+    converted at the rate on the date (no rate stored: not simplified)."""
+    try:
+        in_eur = amount_in_eur(abs(gross), currency, on_date)
+    except MissingExchangeRate:
+        return False
+    return in_eur <= SIMPLIFIED_RECEIPT_LIMIT
 
 
 def is_simplified(document: Document) -> bool:
     """A sales receipt up to 250 EUR gross carries the simplified content only."""
     return document.kind == DocumentKind.SALES_RECEIPT and within_simplified_limit(
-        gross=document.total_gross, currency=document.currency
+        gross=document.total_gross, currency=document.currency, on_date=document.issue_date
     )
 
 

@@ -19,6 +19,7 @@ import logging
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
@@ -495,19 +496,41 @@ def document_context(document: Document) -> dict:
                 "unit": unit_label(line.unit),
                 "unit_price": bidi.ltr(unit_price_text(line.unit_price)),
                 "vat_rate": bidi.ltr(rate_text(line.vat_rate)),
-                "net": bidi.ltr(money(line.net)),
-                "gross": bidi.ltr(money(line.net + vat_amount(line.net, line.vat_rate))),
+                "net": bidi.ltr(money(line.net, currency=currency)),
+                "gross": bidi.ltr(
+                    money(
+                        line.net + vat_amount(line.net, line.vat_rate, currency),
+                        currency=currency,
+                    )
+                ),
             }
         )
     vat_rows = [
         {
             "rate": bidi.ltr(rate_text(row["rate"])),
-            "net": bidi.ltr(money(Decimal(row["net"]))),
-            "vat": bidi.ltr(money(Decimal(row["vat"]))),
-            "gross": bidi.ltr(money(Decimal(row["gross"]))),
+            "net": bidi.ltr(money(Decimal(row["net"]), currency=currency)),
+            "vat": bidi.ltr(money(Decimal(row["vat"]), currency=currency)),
+            "gross": bidi.ltr(money(Decimal(row["gross"]), currency=currency)),
             "note": bidi.auto(row.get("note", "")),
         }
         for row in document.vat_summary
+    ]
+    supply_vat = [
+        {
+            "currency": stated["currency"],
+            "total": bidi.ltr(amount(Decimal(stated["total_vat"]), stated["currency"])),
+            "rows": [
+                {
+                    "rate": bidi.ltr(rate_text(row["rate"])),
+                    "vat": bidi.ltr(amount(Decimal(row["vat"]), stated["currency"])),
+                }
+                for row in stated["rows"]
+            ],
+            "rate": bidi.ltr(f"1 {currency} = {stated['rate']} {stated['currency']}"),
+            "date": bidi.auto(long_date(date.fromisoformat(stated["rate_date"]))),
+            "source": bidi.auto(stated["source"]),
+        }
+        for stated in document.supply_currency_vat
     ]
     facts = []
     if content.get("show_energy") and not hide_energy:
@@ -598,6 +621,7 @@ def document_context(document: Document) -> dict:
         "single_row": single_row,
         "lines": lines,
         "vat_rows": vat_rows,
+        "supply_vat": supply_vat,
         "currency": currency,
         "total_net": bidi.ltr(amount(document.total_net, currency)),
         "total_vat": bidi.ltr(amount(document.total_vat, currency)),

@@ -30,6 +30,7 @@ from invoicing.documents.composition import (
     compose_document,
     profile_for,
     recipient_errors,
+    supply_currency_vat,
     vat_summary,
 )
 from invoicing.documents.issuing import (
@@ -185,10 +186,16 @@ def bill_period(
         for position, line in enumerate(lines, start=1):
             line.position = position
         draft.lines = lines
-        summary, net, vat = vat_summary(lines)
         document = draft.document
+        summary, net, vat = vat_summary(lines, document.currency)
         document.vat_summary, document.total_net, document.total_vat = summary, net, vat
         document.total_gross = net + vat
+        document.supply_currency_vat = supply_currency_vat(
+            summary=summary,
+            currency=document.currency,
+            countries=[facts[i].country for i in session_ids] or [operator.country],
+            on_date=document.issue_date,
+        )
         (document,) = store_drafts([draft])
         SubscriptionPeriod.objects.create(
             subscription=locked, start=start, end=end - timedelta(days=1), document=document

@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from cpo_portal.kernel.tenancy import Operator
@@ -122,3 +123,47 @@ class VatRegistration(models.Model):
 
     def __str__(self) -> str:
         return f"{self.country}: {self.vat_id}"
+
+
+class ExchangeRate(models.Model):
+    """How many units of a currency one euro bought on a day (the ECB's reference rates, or the
+    operator's own), used to state VAT in the supply country's currency and to apply EUR limits.
+    """
+
+    currency = models.CharField(_("currency"), max_length=3, help_text=_("ISO 4217, e.g. CHF."))
+    rate_date = models.DateField(_("rate date"))
+    rate = models.DecimalField(
+        _("rate per 1 EUR"),
+        max_digits=18,
+        decimal_places=6,
+        validators=[MinValueValidator(Decimal("0.000001"))],
+        help_text=_("Units of the currency for one euro, e.g. 0.9312 for CHF."),
+    )
+    source = models.CharField(
+        _("source"),
+        max_length=100,
+        default="ECB",
+        help_text=_("Printed on documents with the rate, e.g. ECB reference rate."),
+    )
+
+    class Meta:
+        app_label = "invoicing"
+        verbose_name = _("exchange rate")
+        ordering = ["currency", "-rate_date"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["currency", "rate_date"], name="exchange_rate_unique_per_day"
+            ),
+            models.CheckConstraint(condition=Q(rate__gt=0), name="exchange_rate_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"1 EUR = {self.rate} {self.currency} on {self.rate_date} ({self.source})"
+
+    def clean(self) -> None:
+        """A currency is its three-letter ISO 4217 code; EUR needs no rate."""
+        self.currency = (self.currency or "").strip().upper()
+        if len(self.currency) != 3 or not self.currency.isalpha():
+            raise ValidationError({"currency": _("Use the three-letter ISO 4217 code, e.g. CHF.")})
+        if self.currency == "EUR":
+            raise ValidationError({"currency": _("Rates are per euro; EUR needs none.")})

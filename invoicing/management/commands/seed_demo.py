@@ -17,7 +17,13 @@ from customers.models import ChargingToken, Customer, Plan
 from customers.services import get_anonymous_customer
 from invoicing.billing.runs import run_billing
 from invoicing.documents.issuing import issue_session_documents
-from invoicing.models import DatevSettings, InvoicingSettings, Operator, VatRegistration
+from invoicing.models import (
+    DatevSettings,
+    ExchangeRate,
+    InvoicingSettings,
+    Operator,
+    VatRegistration,
+)
 from invoicing.subscriptions.lifecycle import renew_subscriptions, subscribe
 from sessions.models import EVSE, ChargingSession, Location
 from sessions.services import import_tariff, ingest_sessions
@@ -37,7 +43,23 @@ LOCATIONS = [
         "Europe/Athens",
         "GR*VWY",
     ),
+    ("Zürich Hauptbahnhof", "Bahnhofplatz 15", "8001", "Zürich", "CH", "Europe/Zurich", "CH*VWY"),
 ]
+# Charged in Swiss francs at the Zürich location only (a document has one currency).
+CHF_TARIFF = {
+    "country_code": "CH",
+    "party_id": "VWY",
+    "id": "CH-AC",
+    "currency": "CHF",
+    "elements": [
+        {"price_components": [{"type": "ENERGY", "price": Decimal("0.52"), "step_size": 1}]},
+    ],
+    "last_updated": "2026-01-01T00:00:00Z",
+}
+# ECB-like euro reference rates, so documents state VAT in CHF or EUR offline; an operator
+# imports the real ones with `manage.py import_exchange_rates`.
+CHF_SESSIONS = 3
+DEMO_RATES = {"CHF": "0.9350", "GBP": "0.8450", "NOK": "11.7000", "SEK": "11.1500"}
 
 TARIFFS = [
     {
@@ -123,11 +145,14 @@ class Command(BaseCommand):
         operator = self._operator()
         evses = self._locations(operator)
         tariff_ids = [import_tariff(operator=operator, data=t).ocpi_id for t in TARIFFS]
+        chf_tariff = import_tariff(operator=operator, data=CHF_TARIFF).ocpi_id
         token_uids = [driver.tokens.get().uid for driver in self._customers(operator)]
+        self._exchange_rates(today_for(operator))
 
         now = timezone.now().replace(second=0, microsecond=0)
         payloads = []
-        for n in range(sessions):
+        chf_sessions = min(CHF_SESSIONS, sessions)
+        for n in range(sessions - chf_sessions):
             start = now - timedelta(minutes=rng.randint(90, 60 * 24 * 61))
             charging = timedelta(minutes=rng.randint(15, 240))
             idle = rng.choice([0, 0, 0, 5, 12, 30, 75])
@@ -146,6 +171,23 @@ class Command(BaseCommand):
             elif who < 0.85:
                 payload["ad_hoc_email"] = f"adhoc{n}@example.org"
             payloads.append(payload)
+        # Anna, billed after each session, charges in Zürich in CHF: her invoices state CHF
+        # VAT; EUR sessions in Zürich state their VAT in CHF too, with the rate.
+        zurich = [evse for evse in evses if evse.evse_id.startswith("CH*")]
+        for n in range(chf_sessions):
+            start = now - timedelta(days=3 + 7 * n, hours=2)
+            payloads.append(
+                {
+                    "source_id": f"DEMO-CHF-{n}",
+                    "evse_id": zurich[n % len(zurich)].evse_id,
+                    "tariff_id": chf_tariff,
+                    "start": start.isoformat(),
+                    "end": (start + timedelta(minutes=50)).isoformat(),
+                    "energy_kwh": str(Decimal(18 + 7 * n)),
+                    "idle_minutes": 0,
+                    "token_uid": token_uids[0],
+                }
+            )
 
         created = 0
         session_ids: list[int] = []
@@ -225,6 +267,19 @@ class Command(BaseCommand):
             operator=operator, consultant_number=29098, client_number=55003, initials="VW"
         )
         return operator
+
+    def _exchange_rates(self, today) -> None:
+        ExchangeRate.objects.bulk_create(
+            ExchangeRate(
+                currency=currency,
+                rate_date=today - timedelta(days=days),
+                rate=Decimal(rate),
+                source="ECB reference rate (demo)",
+            )
+            for currency, rate in DEMO_RATES.items()
+            for days in range(0, 100)
+            if (today - timedelta(days=days)).weekday() < 5
+        )
 
     def _locations(self, operator: Operator) -> list[EVSE]:
         evses = []

@@ -91,6 +91,21 @@ def test_the_demos_reverse_charge_invoice_prints_the_note_both_vat_ids_and_local
         assert re.search(r"\d\d:\d\d CES?T", text)
 
 
+def test_seed_demo_has_a_chf_invoice_and_states_swiss_vat_in_chf_on_eur_documents():
+    run("seed_demo", sessions=200)
+
+    chf = Document.objects.filter(currency="CHF", delivery_country="CH")
+    assert chf.exists()
+    assert all(row["rate"] == "8.10" for d in chf for row in d.vat_summary)
+    stated = [
+        entry
+        for document in Document.objects.filter(currency="EUR", delivery_country__contains="CH")
+        for entry in document.supply_currency_vat
+    ]
+    assert stated and {entry["currency"] for entry in stated} == {"CHF"}
+    assert all(entry["source"] == "ECB reference rate (demo)" for entry in stated)
+
+
 @pytest.mark.django_db
 def test_seed_demo_spreads_sessions_over_the_last_two_months():
     run("seed_demo", sessions=200)
