@@ -12,9 +12,12 @@ class InvoicingConfig(AppConfig):
         from cpo_portal.kernel.tax import register_place_rates
         from invoicing import receivers  # noqa: F401  (importing connects every receiver)
         from invoicing.accounting import exports  # noqa: F401  (registers the exports)
-        from invoicing.documents import events
+        from invoicing.documents import events, issue_hooks
+        from invoicing.einvoices.issuing import hook as einvoice_hook
         from invoicing.tax.rules import place_rates_lookup
 
         events.register()
         # Pricing falls back to the tax rules of the charge point's country (docs/invoicing.md).
         register_place_rates(place_rates_lookup)
+        # Every issue builds and validates the e-invoice of its documents (docs/einvoices.md).
+        issue_hooks.register(einvoice_hook)

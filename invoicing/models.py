@@ -31,6 +31,7 @@ from invoicing.documents.models import (
     IssuedDocumentError,
     RecipientCorrection,
 )
+from invoicing.einvoices.models import EInvoice
 from invoicing.output.models import DocumentFile, EmailDelivery, RenderFailure, document_file_path
 from invoicing.payments.models import Payment
 from invoicing.setup.models import (
@@ -65,6 +66,7 @@ __all__ = [
     "DocumentOrigin",
     "DocumentQuerySet",
     "DocumentStatus",
+    "EInvoice",
     "EmailDelivery",
     "ExportJob",
     "IdempotencyRecord",

@@ -25,6 +25,7 @@ from cpo_portal.kernel.periods import period_bounds, today_for
 from cpo_portal.kernel.tenancy import Operator
 from customers.models import Customer
 from invoicing.billing.models import BillingRun, BillingRunChunk, BillingRunError
+from invoicing.documents import issue_hooks
 from invoicing.documents.composition import (
     ChargeGroup,
     InvoicingError,
@@ -271,21 +272,23 @@ def _bill_customers(run: BillingRun, customer_ids: Iterable[int]) -> ChunkResult
             problems = recipient_errors(customer=customer, kind=kind, settings=settings)
             if problems:
                 raise InvoicingError("Invoice details incomplete: " + "; ".join(problems))
-            drafts.append(
-                compose_document(
-                    kind=kind,
-                    origin=DocumentOrigin.MONTHLY,
-                    customer=customer,
-                    settings=settings,
-                    profile=profile,
-                    groups=groups[customer_id],
-                    sessions=facts,
-                    issue_date=issue_date,
-                    period=(first_day, last_day),
-                    tax_table=tax_table,
-                    registrations=registrations,
-                )
+            draft = compose_document(
+                kind=kind,
+                origin=DocumentOrigin.MONTHLY,
+                customer=customer,
+                settings=settings,
+                profile=profile,
+                groups=groups[customer_id],
+                sessions=facts,
+                issue_date=issue_date,
+                period=(first_day, last_day),
+                tax_table=tax_table,
+                registrations=registrations,
             )
+            # The e-invoice is built and validated now: a failing one holds this customer
+            # (the run's error names the rules), not the chunk.
+            issue_hooks.prepare(draft)
+            drafts.append(draft)
         except InvoicingError as exc:
             errors[customer_id] = str(exc)
     _record_errors(run, errors)

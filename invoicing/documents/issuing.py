@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, Sum
+from django.utils import timezone
 
 from cpo_portal.kernel.integrations import webhooks
 from cpo_portal.kernel.periods import local_date, today_for
 from cpo_portal.kernel.tenancy import Operator
 from customers.models import Customer
 from customers.services import clean_invoice_details, invoice_detail_errors
+from invoicing.documents import issue_hooks
 from invoicing.documents.actions import CORRECT_RECIPIENT, CREDIT, require_action
 from invoicing.documents.composition import (
     ChargeGroup,
@@ -80,6 +82,8 @@ def store_drafts(
     """
     if not drafts:
         return []
+    for draft in drafts:
+        issue_hooks.prepare(draft)
     documents = [d.document for d in drafts]
     for document in documents:
         document.billing_run = billing_run
@@ -95,8 +99,18 @@ def store_drafts(
     by_kind: dict[str, list[int]] = {}
     for document in documents:
         by_kind.setdefault(document.kind, []).append(document.pk)
+    issued_at = timezone.now()
+    by_id = {document.pk: document for document in documents}
     for kind in sorted(by_kind):
-        issue_drafts(series_id=series[kind].pk, document_ids=by_kind[kind])
+        numbers = issue_drafts(
+            series_id=series[kind].pk, document_ids=by_kind[kind], issued_at=issued_at
+        )
+        for document_id, display_number in zip(sorted(by_kind[kind]), numbers, strict=True):
+            document = by_id[document_id]
+            document.display_number = display_number
+            document.status = DocumentStatus.ISSUED
+            document.issued_at = issued_at
+    issue_hooks.attach(drafts)
     _settle_zero_totals(documents)
     webhooks.emit(operator=documents[0].operator_id, event="invoice.issued", objects=documents)
     documents_issued.send(sender=Document, document_ids=[document.pk for document in documents])

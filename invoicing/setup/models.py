@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from cpo_portal.kernel.tenancy import Operator
+from customers.models import EInvoiceFormat
 
 DEFAULT_MANDATORY_FOR_INDIVIDUALS = ["name", "email"]
 DEFAULT_MANDATORY_FOR_COMPANIES = [
@@ -119,6 +120,24 @@ class InvoicingSettings(models.Model):
         default=True,
         help_text=_("Send the PDF to the customer as soon as the document is issued."),
     )
+    # E-invoices (docs/einvoices.md)
+    einvoice_format = models.CharField(
+        _("e-invoice format for business customers"),
+        max_length=16,
+        choices=EInvoiceFormat.choices,
+        default=EInvoiceFormat.NONE,
+        db_default=EInvoiceFormat.NONE,
+        help_text=_("Sent with every invoice and credit note of a company; customers may differ."),
+    )
+    iban = models.CharField(
+        _("IBAN"),
+        max_length=34,
+        blank=True,
+        default="",
+        db_default="",
+        help_text=_("The account customers pay to; e-invoices state it (BT-84)."),
+    )
+    bic = models.CharField(_("BIC"), max_length=11, blank=True, default="", db_default="")
     # Content
     show_country = models.BooleanField(_("show country of delivery"), default=True)
     show_energy = models.BooleanField(_("show total energy"), default=True)
