@@ -53,6 +53,7 @@ class CustomerAdmin(ExportAdminMixin, admin.ModelAdmin):
             {"fields": ["name", "company_name", "company_registration_id", "vat_id", "email"]},
         ),
         (_("Address"), {"fields": ["street", "postal_code", "city", "country"]}),
+        (_("E-invoice"), {"fields": ["einvoice_format", "buyer_reference"]}),
         (
             _("Billing"),
             {"fields": ["requires_invoice", "billing_mode", "email_collected_at"]},

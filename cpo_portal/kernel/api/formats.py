@@ -94,6 +94,18 @@ class PdfRenderer(BaseRenderer):
         return ExactJSONRenderer().render(data)
 
 
+class XmlFileRenderer(BaseRenderer):
+    """Lets a client ask for `Accept: application/xml` (e-invoices); errors are still JSON."""
+
+    media_type = "application/xml"
+    format = "xml"
+    charset = None
+    render_style = "binary"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
+        return ExactJSONRenderer().render(data)
+
+
 def render_json(data) -> str:
     return ExactJSONRenderer().render(data).decode()
 

@@ -31,6 +31,7 @@ from cpo_portal.kernel.api.formats import (
     DecimalJSONParser,
     ExactJSONRenderer,
     PdfRenderer,
+    XmlFileRenderer,
     render_json,
 )
 from cpo_portal.kernel.errors import InvalidInput, StateConflict
@@ -49,6 +50,7 @@ __all__ = [
     "IntegratorPrincipal",
     "IntegratorViewSet",
     "PdfRenderer",
+    "XmlFileRenderer",
     "api_exception_handler",
 ]
 
