@@ -8,6 +8,7 @@ stylesheets and schemas are kept per process: compiling costs a second, validati
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -114,11 +115,19 @@ _saxon = threading.local()
 
 
 def _processor() -> PySaxonProcessor:
-    # One Saxon processor per thread (and so per worker process), created on first use.
-    if getattr(_saxon, "processor", None) is None:
+    # One Saxon processor per process and thread, created on first use: a forked worker
+    # (Celery prefork) never reuses the processor of the parent it was forked from.
+    if getattr(_saxon, "pid", None) != os.getpid():
         _saxon.processor = PySaxonProcessor(license=False)
         _saxon.executables = {}
+        _saxon.pid = os.getpid()
     return _saxon.processor
+
+
+def forget_compiled() -> None:
+    """Drop this process's compiled rule sets (the benchmark times compiling from cold)."""
+    _processor()
+    _saxon.executables = {}
 
 
 def _executable(name: str):
