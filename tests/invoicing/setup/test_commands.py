@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from io import StringIO
 
+import facturx
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db.models import Count
 
 from customers.models import Customer
-from invoicing.models import Document, DocumentLine
+from invoicing.models import Document, DocumentLine, EInvoice
+from invoicing.output import pdf
 from sessions.models import ChargingSession, Location, SessionChargeLine
 
 
@@ -61,6 +63,23 @@ def test_seed_demo_charges_each_countrys_vat_and_a_foreign_fleet_a_reverse_charg
         if any("Art. 194/196" in row.get("note", "") for row in document.vat_summary)
     ]
     assert reverse_charged
+
+
+@pytest.mark.django_db
+def test_seed_demo_fleets_get_a_valid_xrechnung_and_a_factur_x_pdf():
+    run("seed_demo", sessions=200)
+
+    german = EInvoice.objects.filter(document__recipient_name="Logistik Nord GmbH")
+    french = EInvoice.objects.filter(document__recipient_name="Transports Rapides SARL")
+    assert german.exists() and french.exists()
+    assert {e.format for e in german} == {"xrechnung_cii"}
+    assert {e.format for e in french} == {"facturx"}
+    assert all(e.report["valid"] for e in [*german, *french])
+    document = french.first().document
+    document_file, _created = pdf.store_document_pdf(document_id=document.pk)
+    with document_file.file.open("rb") as handle:
+        _name, xml = facturx.get_xml_from_pdf(handle.read(), check_xsd=False)
+    assert xml == bytes(french.first().xml)
 
 
 @pytest.mark.django_db
