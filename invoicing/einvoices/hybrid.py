@@ -30,4 +30,5 @@ def hybrid_pdf(*, pdf: bytes, xml: bytes, document: Document) -> bytes:
         check_xsd=False,  # validated before issue, with the schema and every rule set
         pdf_metadata=metadata,
         lang=document.language or "en",
+        xmp_compression=False,  # PDF/A wants the catalog's metadata stream unfiltered
     )
