@@ -214,7 +214,8 @@ def invoice_einvoice(request: HttpRequest, customer: Customer, document_id: int)
         raise Http404("No such invoice.") from exc
     einvoice = EInvoice.objects.filter(document=document).select_related("document").first()
     if einvoice is None:
-        raise Http404("This invoice has no e-invoice.")
+        messages.info(request, _("This invoice has no e-invoice."))
+        return redirect("portal:invoice", document_id=document_id)
     return bytes_response(bytes(einvoice.xml), einvoice.filename, content_type="application/xml")
 
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import facturx
 import pytest
+from django.core.exceptions import ValidationError
 from lxml import etree
 
 from customers.models import EInvoiceFormat
@@ -276,3 +277,14 @@ def test_the_api_says_404_for_a_document_without_an_e_invoice(api, per_session_c
 
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
+
+
+@pytest.mark.bad_input
+def test_the_operator_settings_refuse_an_iban_with_wrong_check_digits(einvoicing):
+    settings = InvoicingSettings.objects.get(operator=einvoicing)
+    settings.iban = "DE00 1203 0000 0000 2020 51"
+
+    with pytest.raises(ValidationError) as refused:
+        settings.full_clean()
+
+    assert "Enter a valid IBAN" in str(refused.value.message_dict["iban"])
