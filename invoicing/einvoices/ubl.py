@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from lxml import etree
 
-from invoicing.einvoices.terms import CREDIT_NOTE, Party, Terms
+from invoicing.einvoices.terms import CREDIT_NOTE, PEPPOL_PROFILE, Party, Terms
 
 CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
 CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
@@ -77,7 +77,7 @@ def to_ubl(terms: Terms) -> bytes:
         nsmap={None: namespace, **PREFIXES},
     )
     _el(root, "cbc:CustomizationID", terms.profile)
-    _el(root, "cbc:ProfileID", "urn:fdc:peppol.eu:2017:poacc:billing:01:1.0")
+    _el(root, "cbc:ProfileID", PEPPOL_PROFILE)  # BT-23, the business process
     _el(root, "cbc:ID", terms.number)
     _el(root, "cbc:IssueDate", terms.issue_date.isoformat())
     if not credit:
