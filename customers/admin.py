@@ -55,6 +55,7 @@ class CustomerAdmin(ExportAdminMixin, admin.ModelAdmin):
             {"fields": ["name", "company_name", "company_registration_id", "vat_id", "email"]},
         ),
         (_("Address"), {"fields": ["street", "postal_code", "city", "country"]}),
+        (_("E-invoice"), {"fields": ["einvoice_format", "buyer_reference"]}),
         (
             _("Billing"),
             {

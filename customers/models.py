@@ -24,6 +24,15 @@ INVOICE_DETAIL_FIELDS = (
 )
 
 
+class EInvoiceFormat(models.TextChoices):
+    """The structured e-invoice (EN 16931) a business customer receives with each invoice."""
+
+    NONE = "none", _("None (PDF only)")
+    XRECHNUNG_CII = "xrechnung_cii", _("XRechnung (CII)")
+    XRECHNUNG_UBL = "xrechnung_ubl", _("XRechnung (UBL)")
+    FACTURX = "facturx", _("Factur-X / ZUGFeRD EN 16931 (PDF with XML)")
+
+
 class Customer(models.Model):
     """Someone the operator bills: driver, company, the anonymous customer or an ad-hoc e-mail."""
 
@@ -64,6 +73,25 @@ class Customer(models.Model):
         choices=BillingMode.choices,
         blank=True,
         default=BillingMode.OPERATOR_DEFAULT,
+    )
+    einvoice_format = models.CharField(
+        _("e-invoice format"),
+        max_length=16,
+        choices=EInvoiceFormat.choices,
+        blank=True,
+        default="",
+        db_default="",
+        help_text=_("Empty: the operator's default (business customers only)."),
+    )
+    buyer_reference = models.CharField(
+        _("buyer reference (Leitweg-ID)"),
+        max_length=100,
+        blank=True,
+        default="",
+        db_default="",
+        help_text=_(
+            "BT-10 of the e-invoice; public bodies give their Leitweg-ID. XRechnung needs it."
+        ),
     )
     email_collected_at = models.DateTimeField(
         _("e-mail collected at"),

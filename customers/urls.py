@@ -31,6 +31,7 @@ urlpatterns = [
     path("invoices/", pages.invoice_list, name="invoices"),
     path("invoices/<int:document_id>/", pages.invoice_detail, name="invoice"),
     path("invoices/<int:document_id>/pdf/", pages.invoice_pdf, name="invoice-pdf"),
+    path("invoices/<int:document_id>/einvoice/", pages.invoice_einvoice, name="invoice-einvoice"),
     path("details/", pages.invoice_details, name="details"),
     path("subscription/", pages.subscription, name="subscription"),
 ]

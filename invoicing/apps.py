@@ -13,8 +13,9 @@ class InvoicingConfig(AppConfig):
         from cpo_portal.kernel.tax import register_place_rates
         from invoicing import receivers  # noqa: F401  (importing connects every receiver)
         from invoicing.accounting import exports  # noqa: F401  (registers the exports)
-        from invoicing.documents import events
+        from invoicing.documents import events, issue_hooks
         from invoicing.documents.due import issuing_due_rule
+        from invoicing.einvoices.issuing import hook as einvoice_hook
         from invoicing.tax.rules import place_rates_lookup
 
         events.register()
@@ -22,3 +23,5 @@ class InvoicingConfig(AppConfig):
         register_place_rates(place_rates_lookup)
         # Ingest records with each session whether it is due for a document (docs/invoicing.md).
         register_issuing_due(issuing_due_rule)
+        # Every issue builds and validates the e-invoice of its documents (docs/einvoices.md).
+        issue_hooks.register(einvoice_hook)

@@ -32,6 +32,7 @@ from invoicing.documents.models import (
     IssuedDocumentError,
     RecipientCorrection,
 )
+from invoicing.einvoices.models import EInvoice
 from invoicing.output.models import DocumentFile, EmailDelivery, RenderFailure, document_file_path
 from invoicing.payments.models import Payment
 from invoicing.setup.models import (
@@ -75,6 +76,7 @@ __all__ = [
     "DocumentOrigin",
     "DocumentQuerySet",
     "DocumentStatus",
+    "EInvoice",
     "EmailDelivery",
     "ExchangeRate",
     "ExportJob",

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from django.core.files import File
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponse
 
-__all__ = ["file_response"]
+__all__ = ["bytes_response", "file_response"]
 
 
 def file_response(
@@ -24,3 +24,10 @@ def file_response(
     return FileResponse(
         handle, as_attachment=as_attachment, filename=filename, content_type=content_type
     )
+
+
+def bytes_response(data: bytes, filename: str, *, content_type: str) -> HttpResponse:
+    """Bytes kept in the database (an e-invoice's XML) as a download named `filename`."""
+    response = HttpResponse(data, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

@@ -15,14 +15,14 @@ from django.utils.translation import gettext_lazy as _lazy
 
 from cpo_portal.kernel import formatting
 from cpo_portal.kernel.errors import InvalidInput
-from cpo_portal.kernel.files import file_response
+from cpo_portal.kernel.files import bytes_response, file_response
 from cpo_portal.kernel.money import ZERO
 from customers.forms import InvoiceDetailsForm
 from customers.models import Customer
 from customers.services import PORTAL_EDITABLE_FIELDS, update_invoice_details
 from customers.views import selectors
 from customers.views.access import driver_required, page
-from invoicing.models import Document, DocumentKind, DocumentLine, DocumentStatus
+from invoicing.models import Document, DocumentKind, DocumentLine, DocumentStatus, EInvoice
 from invoicing.output import emails as delivery
 from invoicing.output import pdf
 from invoicing.subscriptions.lifecycle import period_end
@@ -181,6 +181,7 @@ def invoice_detail(request: HttpRequest, customer: Customer, document_id: int) -
         payable=document.kind != DocumentKind.CREDIT_NOTE,
         open=document.status in (DocumentStatus.ISSUED, DocumentStatus.OVERDUE),
         has_pdf=document.files.exists(),
+        has_einvoice=EInvoice.objects.filter(document=document).exists(),
         sessions=sessions[:SESSIONS_PER_DOCUMENT_PAGE],
         session_total=document.session_count,
     )
@@ -202,6 +203,20 @@ def invoice_pdf(request: HttpRequest, customer: Customer, document_id: int) -> H
         as_attachment=True,
         content_type="application/pdf",
     )
+
+
+@driver_required
+def invoice_einvoice(request: HttpRequest, customer: Customer, document_id: int) -> HttpResponse:
+    """The e-invoice XML of one of the customer's documents, as issued."""
+    try:
+        document = selectors.documents_of(customer=customer).get(pk=document_id)
+    except Document.DoesNotExist as exc:
+        raise Http404("No such invoice.") from exc
+    einvoice = EInvoice.objects.filter(document=document).select_related("document").first()
+    if einvoice is None:
+        messages.info(request, _("This invoice has no e-invoice."))
+        return redirect("portal:invoice", document_id=document_id)
+    return bytes_response(bytes(einvoice.xml), einvoice.filename, content_type="application/xml")
 
 
 # --- invoice details -------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from cpo_portal.kernel.admin.lists import (
 )
 from cpo_portal.kernel.admin.times import LocalTimesAdminMixin, local_time_column
 from cpo_portal.kernel.errors import DomainError
-from cpo_portal.kernel.files import file_response
+from cpo_portal.kernel.files import bytes_response, file_response
 from cpo_portal.kernel.periods import operator_time_zone, session_time_zone
 from customers.models import Customer
 from invoicing.admin.common import (
@@ -65,6 +65,7 @@ from invoicing.models import (
     DocumentKind,
     DocumentLine,
     DocumentStatus,
+    EInvoice,
     EmailDelivery,
     Payment,
     RecipientCorrection,
@@ -155,6 +156,11 @@ class DocumentOutputsAdminMixin:
                 view(self.pdf_view),
                 name="invoicing_document_pdf_revision",
             ),
+            path(
+                "<path:object_id>/einvoice/",
+                view(self.einvoice_view),
+                name="invoicing_document_einvoice",
+            ),
             *super().get_urls(),
         ]
 
@@ -177,6 +183,49 @@ class DocumentOutputsAdminMixin:
             )
         return file_response(
             document_file.file, delivery.attachment_name(document), content_type="application/pdf"
+        )
+
+    def einvoice_view(self, request, object_id):
+        """The e-invoice XML as issued."""
+        document = self.get_object(request, unquote(object_id))
+        if document is None or not self.has_view_permission(request, document):
+            raise Http404("No such document.")
+        einvoice = EInvoice.objects.filter(document=document).select_related("document").first()
+        if einvoice is None:
+            raise Http404("This document was issued without an e-invoice.")
+        return bytes_response(
+            bytes(einvoice.xml), einvoice.filename, content_type="application/xml"
+        )
+
+    @admin.display(description=_("e-invoice"))
+    def einvoice_summary(self, obj):
+        """Format, validation outcome per rule set (with versions) and the XML download."""
+        einvoice = EInvoice.objects.filter(document=obj).first() if obj.pk else None
+        if einvoice is None:
+            return _("None (PDF only)")
+        url = reverse("admin:invoicing_document_einvoice", args=[obj.pk])
+        report = einvoice.report
+        rows = format_html_join(
+            "",
+            "<li>{}: {} ({} warnings)</li>",
+            (
+                (
+                    found["version"],
+                    _("passed")
+                    if not [f for f in found["findings"] if f["flag"] not in ("warning",)]
+                    else _("failed"),
+                    len([f for f in found["findings"] if f["flag"] == "warning"]),
+                )
+                for found in report.get("rule_sets", {}).values()
+            ),
+        )
+        return format_html(
+            '<div>{} — <a href="{}">XML</a> (SHA-256 {}…)</div><div>{}</div><ul>{}</ul>',
+            einvoice.get_format_display(),
+            url,
+            einvoice.sha256[:16],
+            _("XML Schema: passed") if not report.get("schema_errors") else _("XML Schema: failed"),
+            rows,
         )
 
     @admin.display(description=_("PDF"))
@@ -498,6 +547,7 @@ class DocumentAdmin(
             _("Withdrawal"),
             {"fields": ["withdrawn_at", "withdrawn_by_name", "withdrawal_reason"]},
         ),
+        (_("E-invoice"), {"fields": ["einvoice_summary"]}),
     ]
     readonly_fields = [
         field

@@ -32,6 +32,7 @@ class InvoicingSettingsInline(admin.StackedInline):
             },
         ),
         ("Issuing schedule", {"fields": ["issuing_schedule", "auto_email"]}),
+        ("E-invoices", {"fields": ["einvoice_format", "iban", "bic"]}),
         (
             "Content",
             {

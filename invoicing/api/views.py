@@ -18,10 +18,11 @@ from cpo_portal.kernel.api.framework import (
     ExactJSONRenderer,
     IntegratorViewSet,
     PdfRenderer,
+    XmlFileRenderer,
     ZipRenderer,
 )
 from cpo_portal.kernel.errors import InvalidInput
-from cpo_portal.kernel.files import file_response
+from cpo_portal.kernel.files import bytes_response, file_response
 from cpo_portal.kernel.periods import parse_period
 from invoicing.accounting.datev.export import export_datev
 from invoicing.api.serializers import (
@@ -37,7 +38,14 @@ from invoicing.api.serializers import (
 )
 from invoicing.billing.runs import queue_billing_run
 from invoicing.documents.issuing import issue_credit_note, withdraw_pro_forma
-from invoicing.models import BilledSession, BillingRun, Document, DocumentKind, DocumentStatus
+from invoicing.models import (
+    BilledSession,
+    BillingRun,
+    Document,
+    DocumentKind,
+    DocumentStatus,
+    EInvoice,
+)
 from invoicing.output import emails as delivery
 from invoicing.output.pdf import latest_file
 from invoicing.payments.recording import record_payment
@@ -121,9 +129,9 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Integrato
         return InvoiceDetailSerializer(fresh, context=self.get_serializer_context()).data
 
     def finalize_response(self, request, response, *args, **kwargs):
-        # Errors of the PDF download are JSON even when the client asked for a PDF.
+        # Errors of the PDF and XML downloads are JSON even when the client asked for a file.
         if isinstance(response, Response) and isinstance(
-            getattr(request, "accepted_renderer", None), PdfRenderer
+            getattr(request, "accepted_renderer", None), PdfRenderer | XmlFileRenderer
         ):
             request.accepted_renderer = ExactJSONRenderer()
             request.accepted_media_type = ExactJSONRenderer.media_type
@@ -169,6 +177,35 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Integrato
             delivery.attachment_name(document),
             as_attachment=True,
             content_type="application/pdf",
+        )
+
+    @extend_schema(
+        summary="Download a document's e-invoice XML",
+        responses={
+            (200, "application/xml"): OpenApiResponse(
+                OpenApiTypes.BINARY,
+                description="The EN 16931 XML (XRechnung CII/UBL, or the XML in a Factur-X PDF).",
+            ),
+            404: OpenApiResponse(description="The document was issued without an e-invoice."),
+        },
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="einvoice",
+        renderer_classes=[ExactJSONRenderer, XmlFileRenderer],
+    )
+    def einvoice(self, request, *args, **kwargs):
+        """The e-invoice XML as issued (validated before issue); 404 when there is none."""
+        document = self.get_object()
+        einvoice = EInvoice.objects.filter(document=document).select_related("document").first()
+        if einvoice is None:
+            return Response(
+                {"detail": "This document was issued without an e-invoice."},
+                status=status.HTTP_404_NOT_FOUND,
+            )
+        return bytes_response(
+            bytes(einvoice.xml), einvoice.filename, content_type="application/xml"
         )
 
     @extend_schema(

@@ -25,6 +25,7 @@ from cpo_portal.kernel.periods import period_bounds, today_for
 from cpo_portal.kernel.tenancy import Operator
 from customers.models import Customer
 from invoicing.billing.models import BillingRun, BillingRunChunk, BillingRunError
+from invoicing.documents import issue_hooks
 from invoicing.documents.composition import (
     ChargeGroup,
     InvoicingError,
@@ -282,6 +283,9 @@ def _bill_customers(run: BillingRun, customer_ids: Iterable[int]) -> ChunkResult
                 registrations=registrations,
             )
             fit_recipient(draft, customer=customer, settings=settings)
+            # The e-invoice is built and validated now: a failing one holds this customer
+            # (the run's error names the rules), not the chunk.
+            issue_hooks.prepare(draft)
             drafts.append(draft)
         except InvoicingError as exc:
             errors[customer_id] = str(exc)

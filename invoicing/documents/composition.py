@@ -278,6 +278,9 @@ class DocumentDraft:
     document: Document
     lines: list[DocumentLine] = field(default_factory=list)
     session_ids: list[int] = field(default_factory=list)
+    # Set once the issue hooks (documents/issue_hooks.py) checked it; what they prepared.
+    prepared: bool = False
+    attachments: dict = field(default_factory=dict)
 
 
 def compose_lines(

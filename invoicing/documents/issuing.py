@@ -20,6 +20,7 @@ from cpo_portal.kernel.periods import local_date, today_for
 from cpo_portal.kernel.tenancy import Operator
 from customers.models import Customer
 from customers.services import clean_invoice_details, invoice_detail_errors
+from invoicing.documents import issue_hooks
 from invoicing.documents.actions import CORRECT_RECIPIENT, CREDIT, WITHDRAW, require_action
 from invoicing.documents.composition import (
     ChargeGroup,
@@ -128,6 +129,8 @@ def store_drafts(
     """
     if not drafts:
         return []
+    for draft in drafts:
+        issue_hooks.prepare(draft)
     documents = [d.document for d in drafts]
     for document in documents:
         document.billing_run = billing_run
@@ -143,9 +146,18 @@ def store_drafts(
     by_kind: dict[tuple[str, date], list[int]] = {}
     for document in documents:
         by_kind.setdefault((document.kind, document.issue_date), []).append(document.pk)
+    issued_at = timezone.now()
+    by_id = {document.pk: document for document in documents}
     for kind, issue_date in sorted(by_kind):
         series = open_series(operator_id=documents[0].operator_id, kind=kind, issue_date=issue_date)
-        issue_drafts(series_id=series.pk, document_ids=by_kind[(kind, issue_date)])
+        ids = by_kind[(kind, issue_date)]
+        numbers = issue_drafts(series_id=series.pk, document_ids=ids, issued_at=issued_at)
+        for document_id, display_number in zip(sorted(ids), numbers, strict=True):
+            document = by_id[document_id]
+            document.display_number = display_number
+            document.status = DocumentStatus.ISSUED
+            document.issued_at = issued_at
+    issue_hooks.attach(drafts)
     _settle_zero_totals(documents)
     webhooks.emit(operator=documents[0].operator_id, event="invoice.issued", objects=documents)
     documents_issued.send(sender=Document, document_ids=[document.pk for document in documents])

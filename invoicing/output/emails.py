@@ -23,6 +23,7 @@ from django.utils import timezone, translation
 from cpo_portal.kernel import formatting
 from invoicing.documents.models import Document
 from invoicing.documents.receipts import asks_for_payment
+from invoicing.einvoices.models import EInvoice
 from invoicing.output import pdf
 from invoicing.output.models import DocumentFile, EmailDelivery
 from invoicing.setup.models import DocumentKind
@@ -224,6 +225,11 @@ def build_message(delivery: EmailDelivery) -> EmailMultiAlternatives:
     )
     message.attach_alternative(html, "text/html")
     message.attach(attachment_name(document), data, "application/pdf")
+    einvoice = EInvoice.objects.filter(document=document).exclude(format=EInvoice.Format.FACTURX)
+    einvoice = einvoice.only("xml", "format", "document").first()
+    if einvoice is not None:
+        # XRechnung: the structured invoice is its own file (a Factur-X PDF already holds it).
+        message.attach(einvoice.filename, bytes(einvoice.xml), "application/xml")
     return message
 
 

@@ -57,6 +57,8 @@ from cpo_portal.kernel.formatting import (
 from cpo_portal.kernel.money import vat_amount
 from invoicing.documents.models import Document, DocumentLine, DocumentStatus, RecipientCorrection
 from invoicing.documents.receipts import asks_for_payment, is_simplified
+from invoicing.einvoices.hybrid import hybrid_pdf
+from invoicing.einvoices.models import EInvoice
 from invoicing.output.models import DocumentFile, RenderFailure
 from invoicing.setup.models import DocumentKind
 from sessions.models import ChargingSession, SessionChargeLine
@@ -720,6 +722,11 @@ def store_document_pdf(
             return existing, False
     try:
         data = render_pdf(document)
+        einvoice = EInvoice.objects.filter(document=document, format=EInvoice.Format.FACTURX)
+        xml = einvoice.values_list("xml", flat=True).first()
+        if xml is not None:
+            # Factur-X: the issued XML travels inside the PDF (docs/einvoices.md).
+            data = hybrid_pdf(pdf=data, xml=bytes(xml), document=document)
     except RenderError as exc:
         RenderFailure.objects.create(document=document, reason=reason, error=str(exc)[:4000])
         logger.error("PDF of %s (pk=%s) could not be rendered: %s", document, document.pk, exc)

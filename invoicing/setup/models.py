@@ -5,12 +5,15 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from stdnum import iban
 
 from cpo_portal.kernel.tenancy import Operator
+from customers.models import EInvoiceFormat
 
 DEFAULT_MANDATORY_FOR_INDIVIDUALS = ["name", "email"]
 DEFAULT_MANDATORY_FOR_COMPANIES = [
@@ -30,6 +33,12 @@ def default_mandatory_for_individuals() -> list[str]:
 
 def default_mandatory_for_companies() -> list[str]:
     return list(DEFAULT_MANDATORY_FOR_COMPANIES)
+
+
+def validate_iban(value: str) -> None:
+    """An IBAN with a valid country format and check digits (spaces allowed)."""
+    if value and not iban.is_valid(value):
+        raise ValidationError(_("Enter a valid IBAN, e.g. DE89 3704 0044 0532 0130 00."))
 
 
 vat_rate_validators = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))]
@@ -119,6 +128,25 @@ class InvoicingSettings(models.Model):
         default=True,
         help_text=_("Send the PDF to the customer as soon as the document is issued."),
     )
+    # E-invoices (docs/einvoices.md)
+    einvoice_format = models.CharField(
+        _("e-invoice format for business customers"),
+        max_length=16,
+        choices=EInvoiceFormat.choices,
+        default=EInvoiceFormat.NONE,
+        db_default=EInvoiceFormat.NONE,
+        help_text=_("Sent with every invoice and credit note of a company; customers may differ."),
+    )
+    iban = models.CharField(
+        _("IBAN"),
+        max_length=34,
+        blank=True,
+        default="",
+        db_default="",
+        validators=[validate_iban],
+        help_text=_("The account customers pay to; e-invoices state it (BT-84)."),
+    )
+    bic = models.CharField(_("BIC"), max_length=11, blank=True, default="", db_default="")
     # Content
     show_country = models.BooleanField(_("show country of delivery"), default=True)
     show_energy = models.BooleanField(_("show total energy"), default=True)

@@ -20,6 +20,13 @@ def test_the_product_settings_install_no_benchmark():
 
 def test_the_benchmark_commands_come_from_the_bench_app():
     commands = get_commands()
-    for name in ("bench_pricing", "bench_ingest", "bench_billing", "bench_pdf", "bench_admin"):
+    for name in (
+        "bench_pricing",
+        "bench_ingest",
+        "bench_billing",
+        "bench_pdf",
+        "bench_einvoice",
+        "bench_admin",
+    ):
         assert commands[name] == "tests.bench"
     assert commands["pdf_samples"] == "tests.bench"

@@ -46,7 +46,14 @@ def test_add_page_groups_fields_for_a_cpo(admin_client, operator):
 
     assert response.status_code == 200
     titles = [fieldset.name for fieldset in response.context["adminform"]]
-    assert titles == ["Customer", "Invoice details", "Address", "Billing", "Portal account"]
+    assert titles == [
+        "Customer",
+        "Invoice details",
+        "Address",
+        "E-invoice",
+        "Billing",
+        "Portal account",
+    ]
     assert "tokens-TOTAL_FORMS" in response.text  # the charging tokens inline
 
 

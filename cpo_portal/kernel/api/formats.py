@@ -99,6 +99,13 @@ class ZipRenderer(BaseRenderer):
 
     media_type = "application/zip"
     format = "zip"
+
+
+class XmlFileRenderer(BaseRenderer):
+    """Lets a client ask for `Accept: application/xml` (e-invoices); errors are still JSON."""
+
+    media_type = "application/xml"
+    format = "xml"
     charset = None
     render_style = "binary"
 

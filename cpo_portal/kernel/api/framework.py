@@ -31,6 +31,7 @@ from cpo_portal.kernel.api.formats import (
     DecimalJSONParser,
     ExactJSONRenderer,
     PdfRenderer,
+    XmlFileRenderer,
     ZipRenderer,
     render_json,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "IntegratorPrincipal",
     "IntegratorViewSet",
     "PdfRenderer",
+    "XmlFileRenderer",
     "ZipRenderer",
     "api_exception_handler",
 ]

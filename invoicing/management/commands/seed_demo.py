@@ -13,7 +13,7 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from cpo_portal.kernel.periods import add_months, local_date, today_for
-from customers.models import ChargingToken, Customer, Plan
+from customers.models import ChargingToken, Customer, EInvoiceFormat, Plan
 from customers.services import get_anonymous_customer
 from invoicing.billing.runs import run_billing
 from invoicing.documents.issuing import issue_session_documents
@@ -249,11 +249,16 @@ class Command(BaseCommand):
             vat_id="DE136695976",
             tax_number="30/123/45678",
             email="billing@voltway.example",
+            phone="+49 30 1234567",
             bank_details="IBAN DE89 3704 0044 0532 0130 00 · BIC COBADEFFXXX",
         )
         InvoicingSettings.objects.create(
             operator=operator,
             always_issue=True,
+            # Business customers get an e-invoice: Factur-X unless they ask for XRechnung.
+            einvoice_format=EInvoiceFormat.FACTURX,
+            iban="DE89370400440532013000",
+            bic="COBADEFFXXX",
             electricity_vat_rate=Decimal("19.00"),
             services_vat_rate=Decimal("19.00"),
             notice="Thank you for charging with VoltWay.",
@@ -350,6 +355,8 @@ class Command(BaseCommand):
                 language="de",
                 requires_invoice=True,
                 billing_mode=Customer.BillingMode.MONTHLY,
+                einvoice_format=EInvoiceFormat.XRECHNUNG_CII,
+                buyer_reference="04011000-12345-34",
             )
         )
         # A French fleet: charging in Germany or Greece it gets a reverse-charge invoice (its

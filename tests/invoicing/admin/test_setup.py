@@ -43,6 +43,7 @@ def test_operator_page_keeps_the_settings_fieldsets_and_shows_a_series_per_kind(
     assert [name for name, _options in settings_inline.fieldsets] == [
         "General configuration",
         "Issuing schedule",
+        "E-invoices",
         "Content",
     ]
     forms = series_forms(response)

@@ -6,6 +6,7 @@ import io
 import re
 from io import StringIO
 
+import facturx
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
@@ -13,7 +14,7 @@ from django.db.models import Count
 from pypdf import PdfReader
 
 from customers.models import Customer
-from invoicing.models import Document, DocumentLine
+from invoicing.models import Document, DocumentLine, EInvoice
 from invoicing.output import pdf
 from sessions.models import ChargingSession, Location, SessionChargeLine
 
@@ -104,6 +105,22 @@ def test_seed_demo_has_a_chf_invoice_and_states_swiss_vat_in_chf_on_eur_document
     ]
     assert stated and {entry["currency"] for entry in stated} == {"CHF"}
     assert all(entry["source"] == "ECB reference rate (demo)" for entry in stated)
+
+
+def test_seed_demo_fleets_get_a_valid_xrechnung_and_a_factur_x_pdf():
+    run("seed_demo", sessions=200)
+
+    german = EInvoice.objects.filter(document__recipient_name="Logistik Nord GmbH")
+    french = EInvoice.objects.filter(document__recipient_name="Transports Rapides SARL")
+    assert german.exists() and french.exists()
+    assert {e.format for e in german} == {"xrechnung_cii"}
+    assert {e.format for e in french} == {"facturx"}
+    assert all(e.report["valid"] for e in [*german, *french])
+    document = french.first().document
+    document_file, _created = pdf.store_document_pdf(document_id=document.pk)
+    with document_file.file.open("rb") as handle:
+        _name, xml = facturx.get_xml_from_pdf(handle.read(), check_xsd=False)
+    assert xml == bytes(french.first().xml)
 
 
 @pytest.mark.django_db

@@ -13,8 +13,18 @@ from typing import Any
 from django.utils import timezone
 
 from cpo_portal.kernel.periods import previous_period, today_for
-from customers.models import ChargingToken, Customer
-from invoicing.models import ApiKey, BillingRun, DatevSettings, Document, Payment
+from customers.models import ChargingToken, Customer, EInvoiceFormat
+from invoicing.einvoices.issuing import render
+from invoicing.einvoices.terms import build_terms
+from invoicing.models import (
+    ApiKey,
+    BillingRun,
+    DatevSettings,
+    Document,
+    EInvoice,
+    InvoicingSettings,
+    Payment,
+)
 from invoicing.output import pdf
 from sessions.models import ChargingSession, Tariff
 from sessions.services import import_tariff
@@ -92,6 +102,23 @@ def build_world(operator) -> World:
     helper_tariff(operator)
     invoice = issue_invoice_for(customer, source_id=SECRET_SOURCE_ID)
     pdf.store_document_pdf(document_id=invoice.pk)
+    # The e-invoice download needs one: the invoice's Factur-X XML as the builder writes it
+    # (a driver would get none; the matrix is about who may read it, not who gets one). Its
+    # credit note then gets one too, so the operator states its IBAN.
+    InvoicingSettings.objects.filter(operator=operator).update(iban="DE02120300000000202051")
+    xml = render(
+        build_terms(
+            document=invoice,
+            lines=list(invoice.lines.all()),
+            fmt=EInvoiceFormat.FACTURX,
+            buyer_reference="",
+            iban="DE02120300000000202051",
+        ),
+        EInvoiceFormat.FACTURX,
+    )
+    EInvoice.objects.create(
+        document=invoice, format=EInvoiceFormat.FACTURX, xml=xml, sha256="-", report={}
+    )
     period = previous_period(today_for(operator))
     DatevSettings.objects.create(operator=operator, consultant_number=1001, client_number=1)
     run = BillingRun.objects.create(
@@ -207,6 +234,7 @@ def endpoints(world: World) -> list[Endpoint]:
         Endpoint("GET", "invoices/"),
         Endpoint("GET", "invoices/{invoice}/"),
         Endpoint("GET", "invoices/{invoice}/pdf/"),
+        Endpoint("GET", "invoices/{invoice}/einvoice/"),
         Endpoint("GET", "invoices/{invoice}/payments/"),
         Endpoint(
             "POST",
