@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, date, datetime, time
 
+from botocore.exceptions import ClientError
 from django.core.files.storage import FileSystemStorage
 from storages.backends.s3 import S3Storage
 from storages.utils import clean_name
@@ -83,9 +84,15 @@ class ObjectLockS3Storage(S3Storage):
         client = self.connection.meta.client
         key = self._normalize_name(clean_name(name))
         until = retention_datetime(retain_until)
-        if self.exists(name):
-            current = client.get_object_retention(Bucket=self.bucket_name, Key=key)["Retention"]
-            if current["RetainUntilDate"] < until:
+        try:
+            head = client.head_object(Bucket=self.bucket_name, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+                raise
+            head = None
+        if head is not None:
+            current = head.get("ObjectLockRetainUntilDate")
+            if current is None or current < until:
                 client.put_object_retention(
                     Bucket=self.bucket_name,
                     Key=key,

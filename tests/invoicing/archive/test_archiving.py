@@ -5,6 +5,7 @@ session payloads they bill (without ad-hoc e-mail addresses), payments, and any 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import threading
 import time
@@ -65,7 +66,7 @@ def test_an_issued_invoice_is_archived_with_its_pdf_and_session_payloads_once(
     assert first.retain_until == date(document.issue_date.year + 8, 12, 31)
     assert [e.sequence for e in entries] == [1, 2, 3, 4]
     assert entries[0].previous_hash == GENESIS_HASH
-    for before, entry in zip(entries, entries[1:], strict=False):
+    for before, entry in itertools.pairwise(entries):
         assert entry.previous_hash == before.entry_hash == hash_of(before, before.previous_hash)
     head = ArchiveChain.objects.get(operator=document.operator)
     assert (head.sequence, head.head_hash) == (4, entries[-1].entry_hash)
