@@ -236,7 +236,7 @@ if ARCHIVE_S3_BUCKET:
 else:
     _archive_storage = {
         "BACKEND": "invoicing.archive.storage.WriteOnceFileSystemStorage",
-        "OPTIONS": {"location": env.str("ARCHIVE_ROOT", default=str(VAR_DIR / "archive"))},
+        "OPTIONS": {"location": env.str("ARCHIVE_ROOT", default="") or str(VAR_DIR / "archive")},
     }
 # Years each kind of archived record is kept (from the end of its calendar year); a table per
 # operator country (ISO code) overrides the default kind by kind, e.g. "AT": {"document_pdf": 7}.

@@ -50,7 +50,7 @@ SCHEDULES = [
     (
         "Archive pending documents and payments",
         "invoicing.archive_pending",
-        {"minute": "40", "hour": "*", "day_of_month": "*"},
+        {"minute": "45", "hour": "*", "day_of_month": "*"},
         "Archives the PDFs, session payloads and payments whose archiving task was lost.",
     ),
 ]
