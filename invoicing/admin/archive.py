@@ -77,7 +77,7 @@ class ArchiveEntryAdmin(ReadOnlyAdmin):
         "download",
     ]
     list_filter = ["kind", RetentionFilter, "operator"]
-    search_fields = ["=reference", "reference", "=sha256"]
+    search_fields = ["^reference", "=sha256"]
     list_select_related = ["operator"]
     show_full_result_count = False
     ordering = ["operator", "-sequence"]
