@@ -58,13 +58,15 @@ check: install
 # the service and through the API (gunicorn, 2 workers); a monthly billing run over Celery
 # workers in a scratch database next to it (PostgreSQL + broker); PDF rendering (one page,
 # 1,000 sessions with breakdown, PDFs/s with two workers); e-invoice XML generation and
-# validation per invoice beside the PDF render; admin lists and the API's invoice
-# list over 1,000,000 documents. The benchmarks live in tests/bench/, an app only its own
-# settings install: the product's `manage.py help` lists none of them.
+# validation per invoice beside the PDF render; admin lists and the API's invoice list over
+# 1,000,000 documents; archiving and verifying 100,000 archive entries (verify under 60 s).
+# The benchmarks live in tests/bench/, an app only its own settings install: the product's
+# `manage.py help` lists none of them.
 BENCH_SESSIONS ?= 100000
 BENCH_BILLING_CUSTOMERS ?= 100000
 BENCH_BILLING_SESSIONS ?= 1000000
 BENCH_ADMIN_ARGS ?=
+BENCH_ARCHIVE_ENTRIES ?= 100000
 bench: export CPO_PROFILE ?= development
 bench: export DJANGO_SETTINGS_MODULE = tests.bench.settings
 bench: install
@@ -77,6 +79,7 @@ bench: install
 	$(BIN)/python manage.py bench_pdf
 	$(BIN)/python manage.py bench_einvoice
 	$(BIN)/python manage.py bench_admin $(BENCH_ADMIN_ARGS)
+	$(BIN)/python manage.py bench_archive --entries $(BENCH_ARCHIVE_ENTRIES)
 
 # The published reliability figures (docs/reliability.md): concurrent numbering, killed
 # billing runs, tasks run twice, one Idempotency-Key, schemathesis, the authorization matrix,

@@ -218,8 +218,46 @@ if AWS_STORAGE_BUCKET_NAME:
     }
 else:
     _media_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+# The audit-proof archive (docs/archive.md): an S3 bucket with Object Lock in production, else
+# a local folder written once. Its files are never overwritten or deleted by the application.
+ARCHIVE_S3_BUCKET = env.str("ARCHIVE_S3_BUCKET", default="")
+if ARCHIVE_S3_BUCKET:
+    _archive_storage = {
+        "BACKEND": "invoicing.archive.storage.ObjectLockS3Storage",
+        "OPTIONS": {
+            "bucket_name": ARCHIVE_S3_BUCKET,
+            "endpoint_url": env.str("ARCHIVE_S3_ENDPOINT_URL", default=None)
+            or env.str("AWS_S3_ENDPOINT_URL", default=None),
+            "region_name": env.str("AWS_S3_REGION_NAME", default=None),
+            "default_acl": None,
+            "querystring_auth": True,
+            # COMPLIANCE: nobody, not even the account's root user, deletes before the date.
+            "object_lock_mode": env.str("ARCHIVE_OBJECT_LOCK_MODE", default="COMPLIANCE"),
+        },
+    }
+else:
+    _archive_storage = {
+        "BACKEND": "invoicing.archive.storage.WriteOnceFileSystemStorage",
+        "OPTIONS": {"location": env.str("ARCHIVE_ROOT", default="") or str(VAR_DIR / "archive")},
+    }
+# Years each kind of archived record is kept (from the end of its calendar year); a table per
+# operator country (ISO code) overrides the default kind by kind, e.g. "AT": {"document_pdf": 7}.
+ARCHIVE_RETENTION_YEARS: dict[str, dict[str, int]] = {
+    "default": {
+        "document_pdf": 8,
+        "einvoice_xml": 8,
+        "session_payload": 8,
+        "payment_record": 8,
+        "books": 10,
+    },
+}
+# Keys removed from session payloads before they are archived: personal data tax law does not
+# need (the e-mail an ad-hoc driver gave for a receipt).
+ARCHIVE_PAYLOAD_PERSONAL_KEYS = ["ad_hoc_email"]
+
 STORAGES = {
     "default": _media_storage,
+    "archive": _archive_storage,
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG or DEVELOPMENT

@@ -1,8 +1,8 @@
 """Every model of the invoicing app in one screen, and the names its migrations reference.
 
 The models live with their sub-domain (``setup``, ``documents``, ``payments``, ``billing``,
-``output``) or, when every app shares them, in the kernel (``cpo_portal.kernel``); they keep the
-app label ``invoicing``, so tables, content types and permissions are unchanged.
+``output``, ``archive``) or, when every app shares them, in the kernel (``cpo_portal.kernel``);
+they keep the app label ``invoicing``, so tables, content types and permissions are unchanged.
 """
 
 from cpo_portal.kernel.exports.models import ExportJob, export_file_path
@@ -19,6 +19,13 @@ from cpo_portal.kernel.integrations.models import (
 )
 from cpo_portal.kernel.tenancy import Operator
 from invoicing.accounting.models import Chart, DatevSettings, DebtorAccount, RevenueAccount
+from invoicing.archive.models import (
+    ArchiveChain,
+    ArchiveEntry,
+    ArchiveKind,
+    ArchiveVerification,
+    LegalHold,
+)
 from invoicing.billing.models import BillingRun, BillingRunChunk, BillingRunError
 from invoicing.documents.models import (
     RECIPIENT_FIELDS,
@@ -61,6 +68,10 @@ __all__ = [
     "DEFAULT_PREFIXES",
     "RECIPIENT_FIELDS",
     "ApiKey",
+    "ArchiveChain",
+    "ArchiveEntry",
+    "ArchiveKind",
+    "ArchiveVerification",
     "BilledSession",
     "BillingRun",
     "BillingRunChunk",
@@ -85,6 +96,7 @@ __all__ = [
     "InvoicingSettings",
     "IssuedDocumentError",
     "IssuingProfile",
+    "LegalHold",
     "NumberingSeries",
     "Operator",
     "Payment",

@@ -20,8 +20,10 @@ from invoicing.documents.composition import per_session_due
 from invoicing.output import pipeline
 from invoicing.signals import (
     billing_chunks_planned,
+    document_pdf_stored,
     documents_issued,
     email_delivery_queued,
+    payment_recorded,
     pdf_batch_requested,
     pdf_render_requested,
     recipient_corrected,
@@ -69,6 +71,27 @@ def queue_email_delivery(sender, *, delivery_id, **kwargs) -> None:
             logger.exception("Could not queue e-mail delivery %s; it stays queued", delivery_id)
 
     transaction.on_commit(send)
+
+
+def _queue_archiving(task, object_id: int, what: str) -> None:
+    def send() -> None:
+        try:
+            task.delay(object_id)
+        except Exception:
+            # The broker is down: the hourly `archive_pending` task archives it later.
+            logger.exception("Could not queue the archiving of %s %s", what, object_id)
+
+    transaction.on_commit(send)
+
+
+@receiver(document_pdf_stored, dispatch_uid="queue_document_archiving")
+def queue_document_archiving(sender, *, document_id, **kwargs) -> None:
+    _queue_archiving(tasks.archive_document, document_id, "document")
+
+
+@receiver(payment_recorded, dispatch_uid="queue_payment_archiving")
+def queue_payment_archiving(sender, *, payment_id, **kwargs) -> None:
+    _queue_archiving(tasks.archive_payment, payment_id, "payment")
 
 
 @receiver(billing_chunks_planned, dispatch_uid="queue_billing_chunks")

@@ -15,3 +15,8 @@ pdf_batch_requested = Signal()
 email_delivery_queued = Signal()
 # A billing run's chunks were planned and wait for the workers. Argument: `chunk_ids`.
 billing_chunks_planned = Signal()
+# A document's PDF revision was stored (sent after it was saved). Arguments: `document_id`,
+# `document_file_id`.
+document_pdf_stored = Signal()
+# A payment was recorded (in the caller's transaction). Argument: `payment_id`.
+payment_recorded = Signal()

@@ -9,6 +9,9 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from cpo_portal.kernel.periods import previous_period, today_for
+from invoicing.archive import sources as archive
+from invoicing.archive import verification as archive_verification
+from invoicing.archive.models import ArchiveVerification
 from invoicing.billing import runs as billing
 from invoicing.documents import issuing as services
 from invoicing.documents.selectors import never_billed
@@ -149,3 +152,40 @@ def requeue_stale_deliveries() -> int:
     for delivery_id in ids:
         send_document_email.delay(delivery_id)
     return len(ids)
+
+
+# --- the audit-proof archive (invoicing/archive/) ---------------------------------------------
+
+
+@shared_task(name="invoicing.archive_document", acks_late=True, max_retries=5, bind=True)
+def archive_document(self, document_id: int) -> int:
+    """Archive an issued document's PDF revisions and the session payloads it bills (once)."""
+    try:
+        return len(archive.archive_document(document_id=document_id))
+    except (OSError, DatabaseError) as exc:
+        delay = RENDER_RETRY_DELAYS[min(self.request.retries, len(RENDER_RETRY_DELAYS) - 1)]
+        raise self.retry(exc=exc, countdown=delay) from exc
+
+
+@shared_task(name="invoicing.archive_payment", acks_late=True)
+def archive_payment(payment_id: int) -> int | None:
+    """Archive one payment record (once)."""
+    entry = archive.archive_payment(payment_id=payment_id)
+    return entry.pk if entry else None
+
+
+@shared_task(name="invoicing.archive_pending")
+def archive_pending() -> int:
+    """Hourly: archive the PDFs and payments whose archiving task was lost."""
+    return archive.archive_pending()
+
+
+@shared_task(name="invoicing.verify_archive", acks_late=True)
+def verify_archive(verification_id: int) -> str:
+    """Verify the archive for a run staff requested in the admin; the run records the result."""
+    verification = ArchiveVerification.objects.filter(
+        pk=verification_id, state=ArchiveVerification.State.RUNNING, finished_at__isnull=True
+    ).first()
+    if verification is None:
+        return "done"
+    return archive_verification.run_verification(verification=verification).state

@@ -5,4 +5,12 @@ Each module registers the screens of one sub-domain; importing them here registe
 """
 
 from cpo_portal.kernel.admin import integrations  # noqa: F401  (integrators, API keys, webhooks)
-from invoicing.admin import accounting, billing, documents, payments, setup, tax  # noqa: F401
+from invoicing.admin import (  # noqa: F401
+    accounting,
+    archive,
+    billing,
+    documents,
+    payments,
+    setup,
+    tax,
+)

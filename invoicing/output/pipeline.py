@@ -4,7 +4,8 @@ The receivers of `documents_issued` and `recipient_corrected` (invoicing/receive
 hooks on commit; they announce the work, and the receivers queue Celery tasks (a request never
 renders).
 The tasks call back into `render_document` / `render_missing`, which hold the sequence:
-render and store the PDF, then queue the automatic e-mail when the document asks for it.
+render and store the PDF (announcing it to the archive), then queue the automatic e-mail when
+the document asks for it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from invoicing.documents.models import Document, DocumentStatus
 from invoicing.output import emails as delivery
 from invoicing.output import pdf
 from invoicing.output.models import DocumentFile, RenderFailure
-from invoicing.signals import pdf_batch_requested, pdf_render_requested
+from invoicing.signals import document_pdf_stored, pdf_batch_requested, pdf_render_requested
 
 logger = logging.getLogger(__name__)
 
@@ -86,9 +87,14 @@ def render_document(
     rendered_by = (
         get_user_model().objects.filter(pk=rendered_by_id).first() if rendered_by_id else None
     )
-    document_file, _created = pdf.store_document_pdf(
+    document_file, created = pdf.store_document_pdf(
         document_id=document_id, reason=reason, rendered_by=rendered_by
     )
+    if created:
+        # The archive keeps every revision (docs/archive.md).
+        document_pdf_stored.send(
+            sender=DocumentFile, document_id=document_id, document_file_id=document_file.pk
+        )
     if document_file is not None and document_file.reason == DocumentFile.Reason.ISSUED:
         delivery.queue_automatic_email(document_file=document_file)
     return document_file

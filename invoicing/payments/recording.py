@@ -14,6 +14,7 @@ from invoicing.documents.actions import RECORD_PAYMENT, require_action
 from invoicing.documents.composition import InvoicingError
 from invoicing.documents.models import Document, DocumentStatus
 from invoicing.payments.models import Payment
+from invoicing.signals import payment_recorded
 from invoicing.subscriptions.lifecycle import settle_after_payment
 
 # A payment is dated within this window around today: older is a typo, later is not received.
@@ -66,6 +67,7 @@ def record_payment(
             reference=reference,
             recorded_by=recorded_by,
         )
+        payment_recorded.send(sender=Payment, payment_id=payment.pk)
         paid = locked.amount_paid + amount
         Document.objects.filter(pk=locked.pk).update(
             amount_paid=paid,

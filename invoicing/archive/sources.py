@@ -1,0 +1,155 @@
+"""What goes into the archive: an issued document's PDF revisions and the session payloads it
+bills, and payment records. E-invoice XML and booking batches come through `archive_file`.
+
+Personal data that tax law does not need never enters: the e-mail address an ad-hoc driver gave
+for a receipt is removed from the session payload before it is archived.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from typing import Any
+
+import simplejson
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.utils import timezone
+
+from invoicing.archive.archiving import ArchiveError, ArchiveItem, archive_items
+from invoicing.archive.models import ArchiveEntry, ArchiveKind
+from invoicing.documents.models import BilledSession, Document, DocumentStatus
+from invoicing.output.models import DocumentFile
+from invoicing.payments.models import Payment
+from sessions.models import ChargingSession
+
+# How far back the hourly catch-up looks for PDFs and payments without an archive entry.
+CATCH_UP_WINDOW = timedelta(days=7)
+
+
+def _without_keys(data: Any, keys: frozenset[str]) -> Any:
+    if isinstance(data, dict):
+        return {k: _without_keys(v, keys) for k, v in data.items() if k not in keys}
+    if isinstance(data, list):
+        return [_without_keys(v, keys) for v in data]
+    return data
+
+
+def archived_payload(raw_payload: str) -> bytes:
+    """The session payload as received, less the personal fields tax law does not need."""
+    keys = frozenset(settings.ARCHIVE_PAYLOAD_PERSONAL_KEYS)
+    try:
+        data = simplejson.loads(raw_payload, use_decimal=True)
+    except ValueError:
+        return raw_payload.encode()
+    stripped = _without_keys(data, keys)
+    if stripped == data:
+        # Nothing to remove: the bytes exactly as received.
+        return raw_payload.encode()
+    return simplejson.dumps(stripped, use_decimal=True, ensure_ascii=False).encode()
+
+
+def _pdf_item(document: Document, document_file: DocumentFile) -> ArchiveItem:
+    with default_storage.open(document_file.file.name, "rb") as handle:
+        data = handle.read()
+    if hashlib.sha256(data).hexdigest() != document_file.sha256:
+        raise ArchiveError(
+            f"The PDF {document_file.file.name} of {document.display_number} does not match the "
+            "SHA-256 recorded when it was rendered; it is not archived."
+        )
+    return ArchiveItem(
+        kind=ArchiveKind.DOCUMENT_PDF,
+        reference=document.display_number,
+        source_key=f"document_file:{document_file.pk}",
+        content=data,
+        record_date=document.issue_date,
+        content_type="application/pdf",
+    )
+
+
+def _session_item(document: Document, session: ChargingSession) -> ArchiveItem:
+    return ArchiveItem(
+        kind=ArchiveKind.SESSION_PAYLOAD,
+        reference=f"{document.display_number} session {session.source}:{session.source_id}",
+        source_key=f"session:{session.pk}",
+        content=archived_payload(session.raw_payload),
+        record_date=document.issue_date,
+        content_type="application/json",
+    )
+
+
+def archive_document(*, document_id: int) -> list[ArchiveEntry]:
+    """Archive an issued document's stored PDF revisions and the session payloads it bills."""
+    document = Document.objects.filter(pk=document_id).first()
+    if document is None or document.status == DocumentStatus.DRAFT:
+        return []
+    items = [_pdf_item(document, f) for f in document.files.order_by("revision")]
+    session_ids = BilledSession.objects.filter(document=document).values_list(
+        "session_id", flat=True
+    )
+    sessions = ChargingSession.objects.filter(pk__in=session_ids).only(
+        "pk", "source", "source_id", "raw_payload"
+    )
+    items += [_session_item(document, s) for s in sessions.order_by("pk")]
+    return archive_items(operator=document.operator, items=items)
+
+
+def payment_record(payment: Payment) -> bytes:
+    """A payment as the archive keeps it: the booking facts, not who typed them in."""
+    return simplejson.dumps(
+        {
+            "payment_id": payment.pk,
+            "document_id": payment.document_id,
+            "document_number": payment.document.display_number,
+            "amount": payment.amount,
+            "currency": payment.document.currency,
+            "paid_on": payment.paid_on.isoformat(),
+            "method": payment.method,
+            "reference": payment.reference,
+            "recorded_at": payment.created_at.isoformat(),
+        },
+        use_decimal=True,
+        ensure_ascii=False,
+        sort_keys=True,
+    ).encode()
+
+
+def archive_payment(*, payment_id: int) -> ArchiveEntry | None:
+    """Archive one recorded payment (once)."""
+    payment = Payment.objects.select_related("document__operator").filter(pk=payment_id).first()
+    if payment is None:
+        return None
+    (entry,) = archive_items(
+        operator=payment.document.operator,
+        items=[
+            ArchiveItem(
+                kind=ArchiveKind.PAYMENT_RECORD,
+                reference=payment.document.display_number,
+                source_key=f"payment:{payment.pk}",
+                content=payment_record(payment),
+                record_date=payment.paid_on,
+                content_type="application/json",
+            )
+        ],
+    )
+    return entry
+
+
+def archive_pending(*, now=None) -> int:
+    """Archive what a lost task did not (broker down): the PDFs and payments of the last weeks
+    without an entry. Returns how many documents and payments were archived."""
+    since = (now or timezone.now()) - CATCH_UP_WINDOW
+    archived = set(
+        ArchiveEntry.objects.filter(archived_at__gte=since - CATCH_UP_WINDOW)
+        .filter(kind__in=[ArchiveKind.DOCUMENT_PDF, ArchiveKind.PAYMENT_RECORD])
+        .values_list("source_key", flat=True)
+    )
+    files = DocumentFile.objects.filter(rendered_at__gte=since).values_list("pk", "document_id")
+    document_ids = sorted({d for pk, d in files if f"document_file:{pk}" not in archived})
+    for document_id in document_ids:
+        archive_document(document_id=document_id)
+    payments = Payment.objects.filter(created_at__gte=since).values_list("pk", flat=True)
+    payment_ids = [pk for pk in payments if f"payment:{pk}" not in archived]
+    for payment_id in payment_ids:
+        archive_payment(payment_id=payment_id)
+    return len(document_ids) + len(payment_ids)
