@@ -19,6 +19,7 @@ from django.utils import timezone
 from invoicing.archive.archiving import ArchiveError, ArchiveItem, archive_items
 from invoicing.archive.models import ArchiveEntry, ArchiveKind
 from invoicing.documents.models import BilledSession, Document, DocumentStatus
+from invoicing.einvoices.models import EInvoice
 from invoicing.output.models import DocumentFile
 from invoicing.payments.models import Payment
 from sessions.models import ChargingSession
@@ -78,12 +79,25 @@ def _session_item(document: Document, session: ChargingSession) -> ArchiveItem:
     )
 
 
+def _einvoice_item(document: Document, einvoice: EInvoice) -> ArchiveItem:
+    return ArchiveItem(
+        kind=ArchiveKind.EINVOICE_XML,
+        reference=document.display_number,
+        source_key=f"einvoice:{einvoice.pk}",
+        content=bytes(einvoice.xml),
+        record_date=document.issue_date,
+        content_type="application/xml",
+    )
+
+
 def archive_document(*, document_id: int) -> list[ArchiveEntry]:
-    """Archive an issued document's stored PDF revisions and the session payloads it bills."""
+    """Archive an issued document's stored PDF revisions, its e-invoice XML and the session
+    payloads it bills."""
     document = Document.objects.filter(pk=document_id).first()
     if document is None or document.status == DocumentStatus.DRAFT:
         return []
     items = [_pdf_item(document, f) for f in document.files.order_by("revision")]
+    items += [_einvoice_item(document, e) for e in EInvoice.objects.filter(document=document)]
     session_ids = BilledSession.objects.filter(document=document).values_list(
         "session_id", flat=True
     )

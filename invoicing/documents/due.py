@@ -15,13 +15,15 @@ from invoicing.documents.composition import document_kind_for
 from invoicing.documents.issuing import issue_session_documents
 from invoicing.documents.models import Document
 from invoicing.documents.selectors import never_billed
+from invoicing.setup.models import InvoicingSettings
 from sessions.models import ChargingSession
 
 
 def issuing_due_rule(operator: Operator) -> Callable[[Customer], bool]:
     """A completed session is due when its customer gets a document (its own or the monthly
     one) under the operator's settings now; collect-only or "always issue" off decide no."""
-    settings = operator.invoicing_settings
+    # Read now, not from a cached relation: the decision follows the settings as they stand.
+    settings = InvoicingSettings.objects.get(operator_id=operator.pk)
     return lambda customer: document_kind_for(customer=customer, settings=settings) is not None
 
 

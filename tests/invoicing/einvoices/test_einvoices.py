@@ -11,6 +11,10 @@ from django.core.exceptions import ValidationError
 from lxml import etree
 
 from customers.models import EInvoiceFormat
+from invoicing.archive.archiving import read_entry
+from invoicing.archive.models import ArchiveKind
+from invoicing.archive.sources import archive_document
+from invoicing.archive.verification import verify_archive
 from invoicing.billing.runs import rebill_failed_customers
 from invoicing.documents.issuing import issue_credit_note
 from invoicing.einvoices import validation
@@ -288,3 +292,22 @@ def test_the_operator_settings_refuse_an_iban_with_wrong_check_digits(einvoicing
         settings.full_clean()
 
     assert "Enter a valid IBAN" in str(refused.value.message_dict["iban"])
+
+
+def test_the_issued_xml_goes_into_the_archive_with_the_pdf(public_body, settings, tmp_path):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "archive": {
+            "BACKEND": "invoicing.archive.storage.WriteOnceFileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "archive")},
+        },
+    }
+    document = issue_invoice_for(public_body, sessions=1)
+    pdf.store_document_pdf(document_id=document.pk)
+
+    entries = archive_document(document_id=document.pk)
+
+    (xml_entry,) = [e for e in entries if e.kind == ArchiveKind.EINVOICE_XML]
+    assert xml_entry.reference == document.display_number
+    assert read_entry(xml_entry) == einvoice_xml(document)
+    assert verify_archive().intact
