@@ -46,6 +46,7 @@ class World:
     tariff: Tariff
     session: ChargingSession
     invoice: Document
+    pro_forma: Document
     run: BillingRun
     period: str
     evse_id: str
@@ -58,6 +59,7 @@ class World:
             "tariff": self.tariff.ocpi_id,
             "session": self.session.pk,
             "invoice": self.invoice.pk,
+            "pro_forma": self.pro_forma.pk,
             "run": self.run.pk,
             "uid": SECRET_UID,
             "period": self.period,
@@ -102,6 +104,12 @@ def build_world(operator) -> World:
     helper_tariff(operator)
     invoice = issue_invoice_for(customer, source_id=SECRET_SOURCE_ID)
     pdf.store_document_pdf(document_id=invoice.pk)
+    # A pro forma to withdraw: the operator issues pro forma documents for one session.
+    settings = InvoicingSettings.objects.filter(operator=operator)
+    document_type = settings.get().document_type
+    settings.update(document_type="pro_forma")
+    pro_forma = issue_invoice_for(customer, source_id=f"{SECRET_SOURCE_ID}-PF")
+    settings.update(document_type=document_type)
     # The e-invoice download needs one: the invoice's Factur-X XML as the builder writes it
     # (a driver would get none; the matrix is about who may read it, not who gets one). Its
     # credit note then gets one too, so the operator states its IBAN.
@@ -130,6 +138,7 @@ def build_world(operator) -> World:
         tariff=tariff,
         session=ChargingSession.objects.get(source_id=SECRET_SOURCE_ID),
         invoice=invoice,
+        pro_forma=pro_forma,
         run=run,
         period=f"{period:%Y-%m}",
         evse_id=helper_evse(operator).evse_id,
@@ -160,6 +169,7 @@ class Endpoint:
             "{token}": "{id}",
             "{session}": "{id}",
             "{invoice}": "{id}",
+            "{pro_forma}": "{id}",
             "{run}": "{id}",
             "{tariff}": "{tariff_id}",
         }
@@ -242,6 +252,9 @@ def endpoints(world: World) -> list[Endpoint]:
             {"amount": "1.00", "paid_on": "2026-03-10", "method": "card"},
         ),
         Endpoint("POST", "invoices/{invoice}/credit-note/", {"reason": "Matrix"}),
+        Endpoint("POST", "invoices/{pro_forma}/withdraw/", {"reason": "Matrix"}),
+        # Its session, credited without a replacement just above, is billed again.
+        Endpoint("POST", "sessions/{session}/bill/", {}),
         Endpoint("GET", "billing-runs/"),
         Endpoint("POST", "billing-runs/", {"period": world.period}),
         Endpoint("GET", "billing-runs/{run}/"),
