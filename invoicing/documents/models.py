@@ -195,6 +195,7 @@ class Document(models.Model):
     supply_currency_vat = models.JSONField(
         _("VAT in the supply country's currency"),
         default=list,
+        db_default=[],
         blank=True,
         help_text=_(
             "When the document's currency differs from the supply country's: the VAT in that "
@@ -215,8 +216,11 @@ class Document(models.Model):
         related_name="+",
         verbose_name=_("withdrawn by"),
     )
-    withdrawn_by_name = models.CharField(_("withdrawn by"), max_length=150, blank=True)
-    withdrawal_reason = models.TextField(_("reason for withdrawal"), blank=True)
+    # Database defaults: bulk writers (COPY) that predate withdrawal need not name these.
+    withdrawn_by_name = models.CharField(
+        _("withdrawn by"), max_length=150, blank=True, db_default=""
+    )
+    withdrawal_reason = models.TextField(_("reason for withdrawal"), blank=True, db_default="")
 
     objects = DocumentQuerySet.as_manager()
 
