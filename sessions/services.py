@@ -304,8 +304,11 @@ def reprice_session(*, session: ChargingSession, current_tariff: bool = False) -
     tariff object stays its price unless `current_tariff` asks for the tariff as it stands now,
     a corrected tariff); invoicing refuses invoiced sessions."""
     version = session.tariff
-    if current_tariff or session.tariff_snapshot.ocpi_json == version.ocpi_json:
-        versions = Tariff.objects.filter(operator=session.operator_id, ocpi_id=version.ocpi_id)
+    versions = Tariff.objects.filter(operator=session.operator_id, ocpi_id=version.ocpi_id)
+    if current_tariff:
+        # A correction: the tariff as it was last imported, whatever its validity says.
+        version = versions.order_by("-pk").first() or version
+    elif session.tariff_snapshot.ocpi_json == version.ocpi_json:
         version = tariff_version_at(versions, session.started_at) or version
     # Otherwise the snapshot is a tariff object the CDR carried (or a version overwritten
     # before versions were kept): it stays what the session is priced with.

@@ -330,7 +330,8 @@ def _charge_lines(groups: Sequence[ChargeGroup], currency: str | None) -> list[D
     its exact volume) goes on a "rounding to cents per session" row per VAT rate, so the document
     charges exactly what its sessions cost."""
     lines: list[DocumentLine] = []
-    differences: dict[tuple, Decimal] = {}
+    charged: dict[tuple, Decimal] = {}
+    printed: dict[tuple, Decimal] = {}
     for g in sorted(
         groups, key=lambda g: (g.session_id or 0, SERVICE_ORDER.index(g.component), g.unit_price)
     ):
@@ -350,9 +351,13 @@ def _charge_lines(groups: Sequence[ChargeGroup], currency: str | None) -> list[D
             )
         )
         key = (g.session_id or 0, g.vat_rate, g.vat_category, g.vat_note)
-        differences[key] = differences.get(key, ZERO) + g.net - net
+        charged[key] = charged.get(key, ZERO) + g.net
+        printed[key] = printed.get(key, ZERO) + net
     rounding = DocumentLine.Service.ROUNDING
-    for (session_id, rate, category, note), difference in sorted(differences.items()):
+    for key in sorted(charged):
+        session_id, rate, category, note = key
+        # Sessions are priced in cents: a currency without them (JPY) rounds what they cost.
+        difference = round_money(charged[key], currency) - printed[key]
         if difference:
             lines.append(
                 DocumentLine(

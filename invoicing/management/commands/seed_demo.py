@@ -18,10 +18,12 @@ from customers.services import get_anonymous_customer
 from invoicing.billing.runs import run_billing
 from invoicing.documents.issuing import issue_session_documents
 from invoicing.models import (
+    Chart,
     DatevSettings,
     ExchangeRate,
     InvoicingSettings,
     Operator,
+    RevenueAccount,
     VatRegistration,
 )
 from invoicing.subscriptions.lifecycle import renew_subscriptions, subscribe
@@ -271,6 +273,20 @@ class Command(BaseCommand):
         DatevSettings.objects.create(
             operator=operator, consultant_number=29098, client_number=55003, initials="VW"
         )
+        # Swiss charging is taxed in Switzerland: the accountant maps it to the third-country
+        # revenue account (no default ships; docs/datev.md).
+        for chart, account in ((Chart.SKR03, 8338), (Chart.SKR04, 4338)):
+            RevenueAccount.objects.get_or_create(
+                chart=chart,
+                country="CH",
+                category="",
+                treatment="charge",
+                rate=None,
+                defaults={
+                    "account": account,
+                    "description": "Erlöse aus im Drittland steuerbaren Leistungen",
+                },
+            )
         return operator
 
     def _exchange_rates(self, today) -> None:

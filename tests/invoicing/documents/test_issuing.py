@@ -156,7 +156,7 @@ def test_walk_in_sessions_get_a_sales_receipt_only_with_always_issue(
         (DocumentKind.SALES_RECEIPT, Customer.Kind.ANONYMOUS),
         (DocumentKind.SALES_RECEIPT, Customer.Kind.AD_HOC),
     ]
-    assert receipts[0].recipient_name == "Anonymous customer"
+    assert receipts[0].recipient_name == ""  # a walk-in receipt names no one
     assert receipts[1].recipient_email == "walkin@example.org"
 
 

@@ -92,6 +92,7 @@ def test_the_demos_reverse_charge_invoice_prints_the_note_both_vat_ids_and_local
         assert re.search(r"\d\d:\d\d CES?T", text)
 
 
+@pytest.mark.django_db
 def test_seed_demo_has_a_chf_invoice_and_states_swiss_vat_in_chf_on_eur_documents():
     run("seed_demo", sessions=200)
 
@@ -107,6 +108,7 @@ def test_seed_demo_has_a_chf_invoice_and_states_swiss_vat_in_chf_on_eur_document
     assert all(entry["source"] == "ECB reference rate (demo)" for entry in stated)
 
 
+@pytest.mark.django_db
 def test_seed_demo_fleets_get_a_valid_xrechnung_and_a_factur_x_pdf():
     run("seed_demo", sessions=200)
 
