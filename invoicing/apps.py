@@ -16,9 +16,11 @@ class InvoicingConfig(AppConfig):
         from invoicing.documents import events, issue_hooks
         from invoicing.documents.due import issuing_due_rule
         from invoicing.einvoices.issuing import hook as einvoice_hook
+        from invoicing.payments import events as payment_events
         from invoicing.tax.rules import place_rates_lookup
 
         events.register()
+        payment_events.register()
         # Pricing falls back to the tax rules of the charge point's country (docs/invoicing.md).
         register_place_rates(place_rates_lookup)
         # Ingest records with each session whether it is due for a document (docs/invoicing.md).

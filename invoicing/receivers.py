@@ -46,6 +46,20 @@ def queue_issued_pdfs(sender, *, document_ids, **kwargs) -> None:
     transaction.on_commit(lambda: pipeline.after_issue(document_ids))
 
 
+@receiver(documents_issued, dispatch_uid="queue_credit_application")
+def queue_credit_application(sender, *, document_ids, **kwargs) -> None:
+    ids = list(document_ids)
+
+    def send() -> None:
+        try:
+            tasks.apply_customer_credit.delay(ids)
+        except Exception:
+            # The broker is down: the credit stays visible and is applied to the next invoice.
+            logger.exception("Could not queue applying credit to %s documents", len(ids))
+
+    transaction.on_commit(send)
+
+
 @receiver(recipient_corrected, dispatch_uid="queue_corrected_pdf")
 def queue_corrected_pdf(sender, *, document_id, **kwargs) -> None:
     transaction.on_commit(lambda: pipeline.after_recipient_correction(document_id))

@@ -19,6 +19,7 @@ from invoicing.models import InvoicingSettings, Operator
 from invoicing.output import emails as delivery
 from invoicing.output import erasure, pdf
 from invoicing.output import pipeline as outputs
+from invoicing.payments import ledger
 from invoicing.subscriptions import lifecycle as subscriptions
 from sessions.models import ChargingSession
 
@@ -172,6 +173,13 @@ def archive_payment(payment_id: int) -> int | None:
     """Archive one payment record (once)."""
     entry = archive.archive_payment(payment_id=payment_id)
     return entry.pk if entry else None
+
+
+@shared_task(name="invoicing.apply_customer_credit", acks_late=True)
+def apply_customer_credit(document_ids: list[int]) -> int:
+    """Pay newly issued invoices from their customers' credit (allocations are checked, so a
+    second run finds nothing left to apply)."""
+    return ledger.apply_credit_to_issued(document_ids)
 
 
 @shared_task(name="invoicing.archive_pending")

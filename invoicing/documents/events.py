@@ -45,5 +45,5 @@ def document_data(document: Document) -> dict:
 
 
 def register() -> None:
-    document_events = [e for e in WebhookEventType.values if e != WebhookEventType.SESSION_PRICED]
+    document_events = [e for e in WebhookEventType.values if e.startswith("invoice.")]
     register_payloads(events=document_events, reader=document_payloads)

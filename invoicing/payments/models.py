@@ -1,4 +1,4 @@
-"""Payments recorded against issued documents."""
+"""The payment ledger: every movement of money at a provider, and its allocations to documents."""
 
 from __future__ import annotations
 
@@ -7,21 +7,214 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from invoicing.documents.models import Document
+from cpo_portal.kernel.tenancy import Operator
+from customers.models import Customer
+from invoicing.documents.models import AmountField, Document
+
+
+class TransactionKind(models.TextChoices):
+    AUTHORIZATION = "authorization", _("Authorization")
+    CAPTURE = "capture", _("Card or wallet payment")
+    REFUND = "refund", _("Refund")
+    CHARGEBACK = "chargeback", _("Chargeback")
+    DIRECT_DEBIT = "direct_debit", _("Direct-debit collection")
+    DIRECT_DEBIT_RETURN = "direct_debit_return", _("Direct-debit return")
+    BANK_TRANSFER = "bank_transfer", _("Incoming bank transfer")
+    MANUAL = "manual", _("Recorded by staff")
+
+
+# Money that comes in (positive in the ledger) and money that goes back out (negative).
+INCOMING_KINDS = (
+    TransactionKind.CAPTURE,
+    TransactionKind.DIRECT_DEBIT,
+    TransactionKind.BANK_TRANSFER,
+    TransactionKind.MANUAL,
+)
+OUTGOING_KINDS = (
+    TransactionKind.REFUND,
+    TransactionKind.CHARGEBACK,
+    TransactionKind.DIRECT_DEBIT_RETURN,
+)
+
+
+class PaymentMethod(models.TextChoices):
+    BANK_TRANSFER = "bank_transfer", _("Bank transfer")
+    DIRECT_DEBIT = "direct_debit", _("Direct debit")
+    CARD = "card", _("Card")
+    CASH = "cash", _("Cash")
+    OTHER = "other", _("Other")
+
+
+# How the money of each kind of transaction was paid, unless the transaction says.
+KIND_METHOD = {
+    "authorization": PaymentMethod.CARD,
+    "capture": PaymentMethod.CARD,
+    "refund": PaymentMethod.OTHER,
+    "chargeback": PaymentMethod.CARD,
+    "direct_debit": PaymentMethod.DIRECT_DEBIT,
+    "direct_debit_return": PaymentMethod.DIRECT_DEBIT,
+    "bank_transfer": PaymentMethod.BANK_TRANSFER,
+    "manual": PaymentMethod.OTHER,
+}
+
+
+class TransactionStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+
+
+class PaymentTransaction(models.Model):
+    """One movement of money at a payment provider, kept as the provider reported it."""
+
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey(
+        Customer,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="payment_transactions",
+        verbose_name=_("customer"),
+    )
+    provider = models.CharField(_("provider"), max_length=32)
+    provider_reference = models.CharField(
+        _("provider reference"),
+        max_length=200,
+        help_text=_("The provider's own id of the transaction (unique per provider)."),
+    )
+    kind = models.CharField(_("kind"), max_length=24, choices=TransactionKind.choices)
+    status = models.CharField(
+        _("status"), max_length=12, choices=TransactionStatus.choices, db_index=True
+    )
+    amount = AmountField(_("amount"), help_text=_("Always positive; the kind says the direction."))
+    currency = models.CharField(_("currency"), max_length=3)
+    method = models.CharField(
+        _("method"), max_length=16, choices=PaymentMethod.choices, blank=True, default=""
+    )
+    parent = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="children",
+        verbose_name=_("original transaction"),
+        help_text=_("The payment a refund, chargeback or return gives money back from."),
+    )
+    intended_document = models.ForeignKey(
+        Document,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("started for"),
+        help_text=_("The document a checkout, collection or refund was started for."),
+    )
+    value_date = models.DateField(_("value date"))
+    occurred_at = models.DateTimeField(_("occurred at"))
+    payer_name = models.CharField(_("payer"), max_length=140, blank=True)
+    payer_iban = models.CharField(_("payer IBAN"), max_length=34, blank=True)
+    remittance_information = models.TextField(_("remittance information"), blank=True)
+    failure_reason = models.CharField(_("failure reason"), max_length=300, blank=True)
+    payload = models.TextField(
+        _("provider payload"), blank=True, help_text=_("Exactly as the provider sent it.")
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("payment transaction")
+        ordering = ["-occurred_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "provider_reference"],
+                name="transaction_reference_unique_per_provider",
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="transaction_amount_positive"),
+        ]
+        indexes = [
+            models.Index(fields=["operator", "-occurred_at"], name="transaction_operator_time"),
+            models.Index(fields=["customer", "status"], name="transaction_customer_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount} {self.currency} ({self.provider})"
+
+    @property
+    def is_incoming(self) -> bool:
+        return self.kind in INCOMING_KINDS
+
+    @property
+    def signed_amount(self):
+        """Positive for money received, negative for money given back, zero for the rest."""
+        if self.kind in INCOMING_KINDS:
+            return self.amount
+        if self.kind in OUTGOING_KINDS:
+            return -self.amount
+        return self.amount * 0
+
+    @property
+    def payment_method(self) -> str:
+        return self.method or KIND_METHOD[self.kind]
+
+    @property
+    def allocation_reference(self) -> str:
+        """What an allocation shows as its reference: what staff wrote, or the provider's id."""
+        if self.kind == TransactionKind.MANUAL:
+            return self.remittance_information[:100]
+        return self.provider_reference[:100]
+
+    @property
+    def masked_payer_iban(self) -> str:
+        return mask_iban(self.payer_iban)
+
+
+def mask_iban(iban: str) -> str:
+    """An IBAN as lists, logs and e-mails show it: country, check digits and the last four."""
+    compact = "".join(iban.split())
+    if len(compact) <= 8:
+        return compact
+    return f"{compact[:4]} •••• {compact[-4:]}"
+
+
+class ProviderEvent(models.Model):
+    """A provider notification already handled: delivered twice, it changes nothing twice."""
+
+    provider = models.CharField(_("provider"), max_length=32)
+    event_id = models.CharField(_("event id"), max_length=200)
+    kind = models.CharField(_("event type"), max_length=100, blank=True)
+    payload = models.TextField(_("payload"), blank=True, help_text=_("Exactly as received."))
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("provider notification")
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "event_id"], name="provider_event_handled_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.event_id}"
 
 
 class Payment(models.Model):
-    """Money received against a document; the document is paid once payments cover it."""
+    """An allocation: part of a transaction applied to one document (negative when money
+    goes back: a refund on a credit note, a returned direct debit, a chargeback)."""
 
-    class Method(models.TextChoices):
-        BANK_TRANSFER = "bank_transfer", _("Bank transfer")
-        DIRECT_DEBIT = "direct_debit", _("Direct debit")
-        CARD = "card", _("Card")
-        CASH = "cash", _("Cash")
-        OTHER = "other", _("Other")
+    Method = PaymentMethod
 
+    transaction = models.ForeignKey(
+        PaymentTransaction,
+        on_delete=models.PROTECT,
+        related_name="allocations",
+        verbose_name=_("transaction"),
+    )
     document = models.ForeignKey(Document, on_delete=models.PROTECT, related_name="payments")
-    amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+    amount = AmountField(_("amount"))
     paid_on = models.DateField(_("paid on"))
     method = models.CharField(_("method"), max_length=16, choices=Method.choices)
     reference = models.CharField(_("reference"), max_length=100, blank=True)
@@ -31,9 +224,10 @@ class Payment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("allocation")
         ordering = ["document", "paid_on", "id"]
         constraints = [
-            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+            models.CheckConstraint(condition=~Q(amount=0), name="allocation_amount_not_zero"),
         ]
 
     def __str__(self) -> str:

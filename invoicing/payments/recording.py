@@ -1,21 +1,21 @@
-"""Payments received against issued documents: a document is paid once they cover its total."""
+"""Payments staff or integrators record by hand: a transaction of the manual provider,
+applied to one document, which is paid once its payments cover its total."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db import transaction
 
-from cpo_portal.kernel.integrations import webhooks
 from cpo_portal.kernel.money import round_money
 from cpo_portal.kernel.periods import today_for
 from invoicing.documents.actions import RECORD_PAYMENT, require_action
 from invoicing.documents.composition import InvoicingError
-from invoicing.documents.models import Document, DocumentStatus
-from invoicing.payments.models import Payment
-from invoicing.signals import payment_recorded
-from invoicing.subscriptions.lifecycle import settle_after_payment
+from invoicing.documents.models import Document
+from invoicing.payments import ledger
+from invoicing.payments.models import Payment, TransactionKind, TransactionStatus
 
 # A payment is dated within this window around today: older is a typo, later is not received.
 PAYMENT_DATE_PAST_YEARS = 10
@@ -43,8 +43,8 @@ def record_payment(
     reference: str = "",
     recorded_by=None,
 ) -> Payment:
-    """Record money received; the document is paid once payments cover its total."""
-    amount = round_money(Decimal(amount))
+    """Record money received against one document; more than is due is refused."""
+    amount = round_money(Decimal(amount), document.currency)
     with transaction.atomic():
         locked = Document.objects.select_for_update(of=("self",)).get(pk=document.pk)
         require_action(locked, RECORD_PAYMENT)
@@ -54,28 +54,25 @@ def record_payment(
             raise InvoicingError(f"Unknown payment method “{method}”.", field="method")
         if error := payment_date_error(paid_on=paid_on, today=today_for(locked.operator)):
             raise InvoicingError(error, field="paid_on")
-        outstanding = locked.total_gross - locked.amount_paid
-        if amount > outstanding:
+        if amount > locked.outstanding:
             raise InvoicingError(
-                f"{amount} is more than the {outstanding} still due on {locked}.", field="amount"
+                f"{amount} is more than the {locked.outstanding} still due on {locked}.",
+                field="amount",
             )
-        payment = Payment.objects.create(
-            document=locked,
+        entry = ledger.record_transaction(
+            operator=locked.operator,
+            provider="manual",
+            provider_reference=f"manual-{uuid.uuid4().hex}",
+            kind=TransactionKind.MANUAL,
+            status=TransactionStatus.SUCCEEDED,
             amount=amount,
-            paid_on=paid_on,
+            currency=locked.currency,
             method=method,
-            reference=reference,
+            value_date=paid_on,
+            intended_document=locked,
+            remittance_information=reference,
             recorded_by=recorded_by,
         )
-        payment_recorded.send(sender=Payment, payment_id=payment.pk)
-        paid = locked.amount_paid + amount
-        Document.objects.filter(pk=locked.pk).update(
-            amount_paid=paid,
-            paid_on=paid_on if paid >= locked.total_gross else None,
-            status=DocumentStatus.PAID if paid >= locked.total_gross else locked.status,
-        )
-        if paid >= locked.total_gross:
-            webhooks.emit(operator=locked.operator_id, event="invoice.paid", objects=[locked.pk])
-            settle_after_payment(document=locked)
+        payment = entry.allocations.get()
     document.refresh_from_db()
     return payment

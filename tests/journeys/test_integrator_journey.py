@@ -143,12 +143,13 @@ def test_an_integrator_ingests_bills_pulls_pays_and_hears_each_step(
         )
         assert paid.status_code == 201, paid.json()
 
-        received = receiver.wait_for(5, timeout=30)
+        received = receiver.wait_for(6, timeout=30)
         assert all(verify(endpoint.secret, r.headers, r.body) for r in received)
         events = [json.loads(r.body) for r in received]
         assert sorted(e["type"] for e in events) == [
             "invoice.issued",
             "invoice.paid",
+            "payment.succeeded",
             "session.priced",
             "session.priced",
             "session.priced",
@@ -156,6 +157,11 @@ def test_an_integrator_ingests_bills_pulls_pays_and_hears_each_step(
         by_type = {e["type"]: e["data"] for e in events}
         assert by_type["invoice.issued"]["number"] == invoice["number"]
         assert by_type["invoice.paid"]["status"] == "paid"
+        paid = by_type["payment.succeeded"]
+        assert (paid["amount"], paid["allocations"][0]["document_id"]) == (
+            by_type["invoice.paid"]["total_gross"],
+            by_type["invoice.paid"]["id"],
+        )
     finally:
         receiver.server.shutdown()
         receiver.server.server_close()

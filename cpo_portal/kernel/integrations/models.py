@@ -136,6 +136,9 @@ class WebhookEventType(models.TextChoices):
     INVOICE_PAID = "invoice.paid", _("Document paid")
     INVOICE_OVERDUE = "invoice.overdue", _("Document overdue")
     INVOICE_CREDITED = "invoice.credited", _("Document credited")
+    PAYMENT_SUCCEEDED = "payment.succeeded", _("Payment succeeded")
+    PAYMENT_FAILED = "payment.failed", _("Payment failed or returned")
+    PAYMENT_REFUNDED = "payment.refunded", _("Payment refunded")
 
 
 def new_webhook_secret() -> str:

@@ -1,0 +1,416 @@
+"""The payment ledger's rules: a provider's transaction is recorded once per reference, its
+status only moves forward, allocations never exceed what a transaction moved or a document
+owes, what is left over is the customer's credit, and documents' paid status follows."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q, Sum
+from django.utils import timezone
+
+from cpo_portal.kernel.integrations import webhooks
+from cpo_portal.kernel.money import ZERO, round_money
+from cpo_portal.kernel.periods import today_for
+from cpo_portal.kernel.tenancy import Operator
+from customers.models import Customer
+from invoicing.documents.actions import RECORD_PAYMENT, require_action
+from invoicing.documents.composition import InvoicingError
+from invoicing.documents.models import Document, DocumentStatus
+from invoicing.payments.models import (
+    INCOMING_KINDS,
+    OUTGOING_KINDS,
+    Payment,
+    PaymentTransaction,
+    ProviderEvent,
+    TransactionKind,
+    TransactionStatus,
+)
+from invoicing.setup.models import DocumentKind
+from invoicing.signals import payment_recorded
+from invoicing.subscriptions.lifecycle import settle_after_payment
+
+# Statuses a transaction may move to from each: a final status never goes back, and a
+# payment that failed may still succeed on a retry at the provider.
+NEXT_STATUSES = {
+    TransactionStatus.PENDING: {TransactionStatus.SUCCEEDED, TransactionStatus.FAILED},
+    TransactionStatus.FAILED: {TransactionStatus.SUCCEEDED},
+    TransactionStatus.SUCCEEDED: set(),
+}
+PAYMENT_EVENT = {
+    TransactionKind.REFUND: "payment.refunded",
+    TransactionKind.CHARGEBACK: "payment.failed",
+    TransactionKind.DIRECT_DEBIT_RETURN: "payment.failed",
+}
+
+
+def accept_notification(*, provider: str, event_id: str, kind: str = "", payload: str = "") -> bool:
+    """A provider notification is handled once: False when it was seen before. Call it in the
+    transaction that applies the notification, so a failure leaves it to be delivered again."""
+    try:
+        with transaction.atomic():
+            ProviderEvent.objects.create(
+                provider=provider, event_id=event_id, kind=kind[:100], payload=payload
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def record_transaction(
+    *,
+    operator: Operator,
+    provider: str,
+    provider_reference: str,
+    kind: str,
+    status: str,
+    amount: Decimal | str,
+    currency: str,
+    method: str = "",
+    occurred_at: datetime | None = None,
+    value_date: date | None = None,
+    customer: Customer | None = None,
+    parent: PaymentTransaction | None = None,
+    intended_document: Document | None = None,
+    payer_name: str = "",
+    payer_iban: str = "",
+    remittance_information: str = "",
+    failure_reason: str = "",
+    payload: str = "",
+    recorded_by=None,
+) -> PaymentTransaction:
+    """Record a provider's transaction, or move a known one forward (a notification delivered
+    twice or out of order changes nothing twice); on success the money is applied."""
+    if isinstance(amount, float):
+        raise TypeError("Amounts never pass through floats.")
+    amount = round_money(Decimal(amount), currency)
+    if amount <= 0:
+        raise InvoicingError("A transaction's amount must be more than zero.", field="amount")
+    if kind not in TransactionKind.values:
+        raise InvoicingError(f"Unknown transaction kind “{kind}”.", field="kind")
+    if status not in TransactionStatus.values:
+        raise InvoicingError(f"Unknown transaction status “{status}”.", field="status")
+    occurred_at = occurred_at or timezone.now()
+    with transaction.atomic():
+        known = (
+            PaymentTransaction.objects.select_for_update()
+            .filter(provider=provider, provider_reference=provider_reference)
+            .first()
+        )
+        if known is not None:
+            if status not in NEXT_STATUSES[known.status]:
+                return known
+            known.status = status
+            known.failure_reason = failure_reason or known.failure_reason
+            known.payload = payload or known.payload
+            known.save(update_fields=["status", "failure_reason", "payload", "updated_at"])
+            _apply_status(known)
+            return known
+        try:
+            with transaction.atomic():
+                created = PaymentTransaction.objects.create(
+                    operator=operator,
+                    customer=customer
+                    or (intended_document.customer if intended_document else None),
+                    provider=provider,
+                    provider_reference=provider_reference,
+                    kind=kind,
+                    status=status,
+                    amount=amount,
+                    currency=currency,
+                    method=method,
+                    parent=parent,
+                    intended_document=intended_document,
+                    value_date=value_date or today_for(operator),
+                    occurred_at=occurred_at,
+                    payer_name=payer_name[:140],
+                    payer_iban="".join(payer_iban.split()).upper(),
+                    remittance_information=remittance_information,
+                    failure_reason=failure_reason[:300],
+                    payload=payload,
+                    recorded_by=recorded_by,
+                )
+        except IntegrityError:
+            # Recorded meanwhile by the same notification on another worker: apply as known.
+            return record_transaction(
+                operator=operator,
+                provider=provider,
+                provider_reference=provider_reference,
+                kind=kind,
+                status=status,
+                amount=amount,
+                currency=currency,
+                failure_reason=failure_reason,
+                payload=payload,
+            )
+        _apply_status(created)
+        return created
+
+
+def _apply_status(entry: PaymentTransaction) -> None:
+    """What a transaction reaching its status does: money in pays the document it was for,
+    money back reverses or settles, integrators hear of it."""
+    if entry.status == TransactionStatus.FAILED:
+        if entry.kind in INCOMING_KINDS:
+            webhooks.emit(operator=entry.operator_id, event="payment.failed", objects=[entry.pk])
+        return
+    if entry.status != TransactionStatus.SUCCEEDED:
+        return
+    # Integrators hear of it once the money is applied, so the event lists the allocations.
+    if entry.kind in INCOMING_KINDS:
+        if entry.intended_document_id is not None:
+            _pay_intended_document(entry)
+        webhooks.emit(operator=entry.operator_id, event="payment.succeeded", objects=[entry.pk])
+    elif entry.kind in OUTGOING_KINDS:
+        if entry.kind != TransactionKind.REFUND:
+            reverse_original(entry)
+        elif entry.intended_document_id is not None:
+            _settle_refund(entry)
+        webhooks.emit(
+            operator=entry.operator_id, event=PAYMENT_EVENT[entry.kind], objects=[entry.pk]
+        )
+
+
+def _pay_intended_document(entry: PaymentTransaction) -> None:
+    document = Document.objects.get(pk=entry.intended_document_id)
+    if document.status not in (DocumentStatus.ISSUED, DocumentStatus.OVERDUE):
+        return  # paid meanwhile: the money stays as the customer's credit
+    share = min(unallocated(entry), document.outstanding)
+    if share > 0:
+        allocate(entry=entry, document=document, amount=share, recorded_by=entry.recorded_by)
+
+
+def _settle_refund(entry: PaymentTransaction) -> None:
+    """A refund made for a credit note settles it (a negative allocation)."""
+    note = Document.objects.get(pk=entry.intended_document_id)
+    share = min(unallocated(entry), -note.outstanding)
+    if share > 0:
+        allocate(entry=entry, document=note, amount=-share)
+
+
+def reverse_original(entry: PaymentTransaction) -> list[Payment]:
+    """A returned direct debit or a chargeback takes the money back from the documents its
+    original paid (newest first): they are unpaid again and the dunning takes over."""
+    if entry.parent_id is None:
+        return []
+    left = unallocated(entry)
+    reversed_ = []
+    paid_by_original = (
+        Payment.objects.filter(transaction_id=entry.parent_id)
+        .values("document_id")
+        .annotate(total=Sum("amount"))
+        .order_by("-document_id")
+    )
+    for row in paid_by_original:
+        share = min(left, row["total"])
+        if share <= 0:
+            continue
+        document = Document.objects.get(pk=row["document_id"])
+        reversed_.append(allocate(entry=entry, document=document, amount=-share))
+        left -= share
+    return reversed_
+
+
+def unallocated(entry: PaymentTransaction) -> Decimal:
+    """What of a succeeded transaction is not applied to any document yet (never negative)."""
+    if entry.status != TransactionStatus.SUCCEEDED or entry.kind not in (
+        *INCOMING_KINDS,
+        *OUTGOING_KINDS,
+    ):
+        return ZERO
+    applied = Payment.objects.filter(transaction_id=entry.pk).aggregate(s=Sum("amount"))["s"]
+    refunded = ZERO
+    if entry.kind in INCOMING_KINDS:
+        # Refunds of money never applied to a document (credit paid back) come out of it.
+        refunded = (
+            PaymentTransaction.objects.filter(
+                parent_id=entry.pk,
+                kind=TransactionKind.REFUND,
+                status=TransactionStatus.SUCCEEDED,
+                intended_document__isnull=True,
+            ).aggregate(s=Sum("amount"))["s"]
+            or ZERO
+        )
+    return entry.amount - abs(applied or ZERO) - refunded
+
+
+def allocate(
+    *,
+    entry: PaymentTransaction,
+    document: Document,
+    amount: Decimal,
+    method: str | None = None,
+    reference: str | None = None,
+    recorded_by=None,
+) -> Payment:
+    """Apply part of a transaction to a document: money in pays at most what is owed, money
+    back at most what was paid; never more than the transaction has left (rows locked, so two
+    staff allocating the same transfer at once cannot allocate it twice)."""
+    amount = round_money(Decimal(amount), document.currency)
+    with transaction.atomic():
+        entry = PaymentTransaction.objects.select_for_update().get(pk=entry.pk)
+        locked = Document.objects.select_for_update(of=("self",)).get(pk=document.pk)
+        if entry.operator_id != locked.operator_id:
+            raise InvoicingError("The transaction belongs to another operator.", field="document")
+        if entry.currency != locked.currency:
+            raise InvoicingError(
+                f"The transaction is in {entry.currency}, {locked} in {locked.currency}.",
+                field="document",
+            )
+        if entry.status != TransactionStatus.SUCCEEDED:
+            raise InvoicingError("Only a succeeded transaction can be allocated.", field="amount")
+        left = unallocated(entry)
+        if abs(amount) > left:
+            raise InvoicingError(
+                f"Only {left} {entry.currency} of this transaction is left to allocate.",
+                field="amount",
+            )
+        if entry.kind in INCOMING_KINDS:
+            if amount <= 0:
+                raise InvoicingError("Money received pays a positive amount.", field="amount")
+            require_action(locked, RECORD_PAYMENT)
+            if amount > locked.outstanding:
+                raise InvoicingError(
+                    f"{amount} is more than the {locked.outstanding} still due on {locked}.",
+                    field="amount",
+                )
+        else:
+            if amount >= 0:
+                raise InvoicingError("Money given back is allocated negative.", field="amount")
+            if locked.kind == DocumentKind.CREDIT_NOTE:
+                if -amount > -locked.outstanding:
+                    raise InvoicingError(
+                        f"{-amount} is more than the {-locked.outstanding} still to refund on "
+                        f"{locked}.",
+                        field="amount",
+                    )
+            elif -amount > locked.amount_paid:
+                raise InvoicingError(
+                    f"{-amount} is more than the {locked.amount_paid} paid on {locked}.",
+                    field="amount",
+                )
+        if entry.customer_id is None:
+            PaymentTransaction.objects.filter(pk=entry.pk).update(customer_id=locked.customer_id)
+        allocation = Payment.objects.create(
+            transaction=entry,
+            document=locked,
+            amount=amount,
+            paid_on=entry.value_date,
+            method=method or entry.payment_method,
+            reference=entry.allocation_reference if reference is None else reference[:100],
+            recorded_by=recorded_by,
+        )
+        payment_recorded.send(sender=Payment, payment_id=allocation.pk)
+        _follow(locked, amount, paid_on=entry.value_date)
+    return allocation
+
+
+def _follow(document: Document, amount: Decimal, *, paid_on: date) -> None:
+    """A document's amount paid, paid date and status after an allocation (one home)."""
+    paid = document.amount_paid + amount
+    if document.kind == DocumentKind.CREDIT_NOTE:
+        settled = paid <= document.total_gross
+    else:
+        settled = paid >= document.total_gross
+    if document.status in (DocumentStatus.CREDITED, DocumentStatus.WITHDRAWN):
+        status = document.status
+    elif settled:
+        status = DocumentStatus.PAID
+    elif document.due_date < today_for(document.operator):
+        status = DocumentStatus.OVERDUE
+    else:
+        status = DocumentStatus.ISSUED
+    Document.objects.filter(pk=document.pk).update(
+        amount_paid=paid, paid_on=paid_on if settled else None, status=status
+    )
+    became_paid = status == DocumentStatus.PAID and document.status != DocumentStatus.PAID
+    if became_paid and document.kind != DocumentKind.CREDIT_NOTE:
+        webhooks.emit(operator=document.operator_id, event="invoice.paid", objects=[document.pk])
+        settle_after_payment(document=document)
+
+
+def customer_credit(customer: Customer) -> dict[str, Decimal]:
+    """Money a customer paid that no document used yet, per currency (shown, refundable,
+    applied to the next invoice)."""
+    credit: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    entries = PaymentTransaction.objects.filter(
+        customer=customer,
+        status=TransactionStatus.SUCCEEDED,
+        kind__in=INCOMING_KINDS,
+    )
+    for entry in entries:
+        left = unallocated(entry)
+        if left:
+            credit[entry.currency] += left
+    return {currency: amount for currency, amount in credit.items() if amount}
+
+
+def apply_credit(*, document: Document) -> list[Payment]:
+    """A new invoice is paid first from the customer's credit (oldest money first)."""
+    if document.kind == DocumentKind.CREDIT_NOTE or document.customer_id is None:
+        return []
+    applied = []
+    entries = PaymentTransaction.objects.filter(
+        customer_id=document.customer_id,
+        currency=document.currency,
+        status=TransactionStatus.SUCCEEDED,
+        kind__in=INCOMING_KINDS,
+    ).order_by("value_date", "id")
+    for entry in entries:
+        document.refresh_from_db()
+        if document.status not in (DocumentStatus.ISSUED, DocumentStatus.OVERDUE):
+            break
+        share = min(unallocated(entry), document.outstanding)
+        if share > 0:
+            applied.append(allocate(entry=entry, document=document, amount=share))
+    return applied
+
+
+def refunded_from(entry: PaymentTransaction) -> Decimal:
+    """What was already given back (or is being given back) from a payment."""
+    return (
+        PaymentTransaction.objects.filter(
+            parent_id=entry.pk,
+            kind__in=OUTGOING_KINDS,
+            status__in=(TransactionStatus.PENDING, TransactionStatus.SUCCEEDED),
+        ).aggregate(s=Sum("amount"))["s"]
+        or ZERO
+    )
+
+
+def refund_room(entry: PaymentTransaction, amount: Decimal) -> None:
+    """A refund cannot exceed what the payment brought in, less what went back already."""
+    if entry.kind not in INCOMING_KINDS or entry.status != TransactionStatus.SUCCEEDED:
+        raise InvoicingError("Only a succeeded payment can be refunded.", field="transaction")
+    room = entry.amount - refunded_from(entry)
+    if amount <= 0:
+        raise InvoicingError("A refund must be more than zero.", field="amount")
+    if amount > room:
+        raise InvoicingError(
+            f"{amount} is more than the {room} {entry.currency} left to refund of this payment.",
+            field="amount",
+        )
+
+
+def apply_credit_to_issued(document_ids: list[int]) -> int:
+    """Newly issued invoices of customers who hold credit are paid from it; returns how many
+    allocations were made."""
+    with_credit = (
+        PaymentTransaction.objects.filter(
+            status=TransactionStatus.SUCCEEDED,
+            kind__in=INCOMING_KINDS,
+            customer_id__in=Document.objects.filter(pk__in=document_ids).values("customer_id"),
+        )
+        .annotate(applied=Sum("allocations__amount"))
+        .filter(Q(applied__isnull=True) | Q(applied__lt=F("amount")))
+        .values("customer_id")
+    )
+    documents = Document.objects.filter(
+        pk__in=document_ids,
+        customer_id__in=with_credit,
+        status__in=(DocumentStatus.ISSUED, DocumentStatus.OVERDUE),
+    ).order_by("issue_date", "id")
+    return sum(len(apply_credit(document=document)) for document in documents)
