@@ -315,14 +315,14 @@ def _follow(document: Document, amount: Decimal, *, paid_on: date) -> None:
         settled = paid <= document.total_gross
     else:
         settled = paid >= document.total_gross
-    if document.status in (DocumentStatus.CREDITED, DocumentStatus.WITHDRAWN):
-        status = document.status
-    elif settled:
+    if settled and document.status not in (DocumentStatus.CREDITED, DocumentStatus.WITHDRAWN):
         status = DocumentStatus.PAID
-    elif document.due_date < today_for(document.operator):
-        status = DocumentStatus.OVERDUE
+    elif document.status == DocumentStatus.PAID and not settled:
+        # Money taken back: open again, overdue at once when its due date has passed.
+        past_due = document.due_date < today_for(document.operator)
+        status = DocumentStatus.OVERDUE if past_due else DocumentStatus.ISSUED
     else:
-        status = DocumentStatus.ISSUED
+        status = document.status
     Document.objects.filter(pk=document.pk).update(
         amount_paid=paid, paid_on=paid_on if settled else None, status=status
     )
