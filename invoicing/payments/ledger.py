@@ -30,7 +30,7 @@ from invoicing.payments.models import (
     TransactionStatus,
 )
 from invoicing.setup.models import DocumentKind
-from invoicing.signals import payment_recorded
+from invoicing.signals import payment_recorded, payment_status_changed
 from invoicing.subscriptions.lifecycle import settle_after_payment
 
 # Statuses a transaction may move to from each: a final status never goes back, and a
@@ -153,6 +153,13 @@ def record_transaction(
 def _apply_status(entry: PaymentTransaction) -> None:
     """What a transaction reaching its status does: money in pays the document it was for,
     money back reverses or settles, integrators hear of it."""
+    _apply_money(entry)
+    payment_status_changed.send(
+        sender=PaymentTransaction, transaction_id=entry.pk, status=entry.status
+    )
+
+
+def _apply_money(entry: PaymentTransaction) -> None:
     if entry.status == TransactionStatus.FAILED:
         if entry.kind in INCOMING_KINDS:
             webhooks.emit(operator=entry.operator_id, event="payment.failed", objects=[entry.pk])
