@@ -296,7 +296,11 @@ CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Task modules outside the apps' own tasks.py (found by autodiscovery): the kernel's.
-CELERY_IMPORTS = ("cpo_portal.kernel.integrations.tasks", "cpo_portal.kernel.exports.tasks")
+CELERY_IMPORTS = (
+    "cpo_portal.kernel.integrations.tasks",
+    "cpo_portal.kernel.exports.tasks",
+    "cpo_portal.kernel.links_tasks",
+)
 
 # E-mail: files in var/mail on a laptop (a PDF attachment would flood the console), SMTP from
 # EMAIL_URL in production.
@@ -311,6 +315,24 @@ else:
     )
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="invoices@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Text messages (docs/notifications.md): files in var/sms on a laptop and by default; Twilio
+# (cpo_portal.kernel.sms.backends.TwilioBackend) or another gateway in production.
+SMS_BACKEND = env.str("SMS_BACKEND", default="cpo_portal.kernel.sms.backends.FileBackend")
+SMS_FILE_PATH = env.str("SMS_FILE_PATH", default=str(VAR_DIR / "sms"))
+# The sender shown on the phone: a number in E.164 or an alphanumeric name of up to 11 letters.
+SMS_FROM = env.str("SMS_FROM", default="CPO")
+SMS_TIMEOUT = env.int("SMS_TIMEOUT", default=10)
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+# Only to point the SDK at a stand-in (tests); empty: Twilio's own API.
+TWILIO_API_BASE = env.str("TWILIO_API_BASE", default="")
+# Links in texts and e-mails start with this address of the portal (no trailing slash).
+PUBLIC_BASE_URL = env.str(
+    "PUBLIC_BASE_URL", default=f"http://localhost:{env.int('WEB_PORT', default=8000)}"
+).rstrip("/")
+# How long a short link in a text message leads to its page.
+SHORT_LINK_DAYS = env.int("SHORT_LINK_DAYS", default=90)
+
 # Where EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend writes each message.
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
 # A mail server that stops answering must not hold a worker; the send task retries later.

@@ -52,7 +52,16 @@ class CustomerAdmin(ExportAdminMixin, admin.ModelAdmin):
         ),
         (
             _("Invoice details"),
-            {"fields": ["name", "company_name", "company_registration_id", "vat_id", "email"]},
+            {
+                "fields": [
+                    "name",
+                    "company_name",
+                    "company_registration_id",
+                    "vat_id",
+                    "email",
+                    "mobile_phone",
+                ]
+            },
         ),
         (_("Address"), {"fields": ["street", "postal_code", "city", "country"]}),
         (_("E-invoice"), {"fields": ["einvoice_format", "buyer_reference"]}),

@@ -19,6 +19,7 @@ from customers.services import (
     customer_errors,
     invoice_detail_errors,
     mandatory_invoice_fields,
+    mobile_phone_error,
     operator_settings,
 )
 from customers.views import selectors
@@ -62,6 +63,7 @@ class CustomerAdminForm(forms.ModelForm):
             "company_registration_id",
             "vat_id",
             "email",
+            "mobile_phone",
             "street",
             "postal_code",
             "city",
@@ -272,6 +274,13 @@ class InvoiceDetailsForm(forms.Form):
         help_text=_("Invoices and payment reminders go to this address."),
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
+    mobile_phone = forms.CharField(
+        label=_("Mobile phone for text messages"),
+        max_length=30,
+        required=False,
+        help_text=_("With its country code, e.g. +49 151 23456789."),
+        widget=forms.TextInput(attrs={"autocomplete": "tel", "type": "tel"}),
+    )
     street = _text(_("Street and number"), 200, autocomplete="street-address")
     postal_code = _text(_("Postal code"), 20, autocomplete="postal-code")
     city = _text(_("City"), 100, autocomplete="address-level2")
@@ -325,6 +334,8 @@ class InvoiceDetailsForm(forms.Form):
         errors = invoice_detail_errors(
             kind=kind, details=cleaned_data, settings=self.operator_settings
         )
+        if phone_error := mobile_phone_error(cleaned_data, operator=self.customer.operator):
+            errors["mobile_phone"] = phone_error
         for field, message in errors.items():
             if field not in self.errors:
                 self.add_error(field if field in self.fields else None, message)

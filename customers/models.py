@@ -65,6 +65,12 @@ class Customer(models.Model):
         _("country"), max_length=2, blank=True, help_text=_("ISO 3166-1 alpha-2, e.g. DE.")
     )
     email = models.EmailField(_("e-mail"), blank=True, db_index=True)
+    mobile_phone = models.CharField(
+        _("mobile phone"),
+        max_length=16,
+        blank=True,
+        help_text=_("Text messages go to this number, stored in E.164, e.g. +4915123456789."),
+    )
     language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, blank=True)
     requires_invoice = models.BooleanField(_("requires invoice"), default=False)
     billing_mode = models.CharField(

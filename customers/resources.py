@@ -19,6 +19,7 @@ class CustomerResource(ExportResource):
     city = column("city")
     country = column("country")
     email = column("email")
+    mobile_phone = column("mobile_phone")
     language = column("language")
     requires_invoice = column("requires_invoice", Boolean())
     billing_mode = column("billing_mode")

@@ -21,6 +21,7 @@ from stdnum.gb import vat as gb_vat
 from stdnum.no import mva as no_vat
 
 from cpo_portal.kernel.errors import InvalidInput
+from cpo_portal.kernel.sms.phones import normalise_phone
 from cpo_portal.kernel.tenancy import Operator
 from customers.models import INVOICE_DETAIL_FIELDS, Customer
 
@@ -156,6 +157,7 @@ def invoice_detail_errors(
 CUSTOMER_FIELDS = (
     "kind",
     *INVOICE_DETAIL_FIELDS,
+    "mobile_phone",
     "language",
     "requires_invoice",
     "billing_mode",
@@ -199,6 +201,8 @@ def customer_errors(
             "The operator “%(operator)s” has no invoicing settings yet, so its mandatory "
             "invoice details are unknown."
         ) % {"operator": operator}
+    if phone_error := mobile_phone_error(values, operator=operator):
+        errors["mobile_phone"] = phone_error
     if kind == Customer.Kind.ANONYMOUS:
         others = Customer.objects.filter(operator=operator, kind=Customer.Kind.ANONYMOUS)
         if stored is not None:
@@ -212,6 +216,24 @@ def customer_errors(
                 ),
             )
     return errors
+
+
+def customer_mobile_phone(values: Mapping[str, object], *, operator: Operator) -> str:
+    """The customer's mobile number in E.164; written without a country code it is read as
+    one of the customer's country (or else the operator's)."""
+    number = str(values.get("mobile_phone") or "").strip()
+    if not number:
+        return ""
+    region = str(values.get("country") or "") or operator.country
+    return normalise_phone(number, region, field="mobile_phone")
+
+
+def mobile_phone_error(values: Mapping[str, object], *, operator: Operator) -> str | None:
+    try:
+        customer_mobile_phone(values, operator=operator)
+    except InvalidInput as error:
+        return str(error.errors["mobile_phone"][0])
+    return None
 
 
 def ad_hoc_email_collected_at(
@@ -245,6 +267,7 @@ def save_customer(*, customer: Customer, fields: Iterable[str] | None = None) ->
         )
         if errors:
             raise InvalidInput(errors={name: [message] for name, message in errors.items()})
+        customer.mobile_phone = customer_mobile_phone(values, operator=customer.operator)
         customer.email_collected_at = ad_hoc_email_collected_at(
             customer=customer, stored=stored, now=timezone.now()
         )
@@ -272,7 +295,13 @@ def update_customer(*, customer: Customer, changes: Mapping[str, object]) -> Cus
 
 # What a driver may change about themselves in the portal; operator, billing mode and the
 # e-mail collection date stay with the back-office.
-PORTAL_EDITABLE_FIELDS = (*INVOICE_DETAIL_FIELDS, "kind", "language", "requires_invoice")
+PORTAL_EDITABLE_FIELDS = (
+    *INVOICE_DETAIL_FIELDS,
+    "mobile_phone",
+    "kind",
+    "language",
+    "requires_invoice",
+)
 PORTAL_KINDS = (Customer.Kind.INDIVIDUAL, Customer.Kind.COMPANY)
 
 

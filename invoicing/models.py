@@ -17,6 +17,7 @@ from cpo_portal.kernel.integrations.models import (
     WebhookEventType,
     new_webhook_secret,
 )
+from cpo_portal.kernel.links import ShortLink
 from cpo_portal.kernel.tenancy import Operator
 from invoicing.accounting.models import Chart, DatevSettings, DebtorAccount, RevenueAccount
 from invoicing.archive.models import (
@@ -103,6 +104,7 @@ __all__ = [
     "RecipientCorrection",
     "RenderFailure",
     "RevenueAccount",
+    "ShortLink",
     "TaxCategory",
     "TaxRule",
     "TaxTreatment",

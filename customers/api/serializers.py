@@ -126,6 +126,13 @@ class CustomerSerializer(serializers.ModelSerializer):
         allow_blank=True,
         help_text="Where invoices, receipts and reminders are sent.",
     )
+    mobile_phone = serializers.CharField(
+        max_length=30,
+        required=False,
+        allow_blank=True,
+        help_text="Mobile number for text messages; stored in E.164 (+4915123456789). Without "
+        "a country code it is read as one of the customer's country (or else the operator's).",
+    )
     language = serializers.ChoiceField(
         choices=Customer._meta.get_field("language").choices,
         required=False,
@@ -163,6 +170,7 @@ class CustomerSerializer(serializers.ModelSerializer):
             "id",
             "kind",
             *INVOICE_DETAIL_FIELDS,
+            "mobile_phone",
             "language",
             "requires_invoice",
             "billing_mode",

@@ -35,7 +35,7 @@ KWH = DocumentLine.Unit.KWH
 DETAIL_GROUPS = (
     (_lazy("Name and tax details"), ("name", "company_name", "company_registration_id", "vat_id")),
     (_lazy("Address"), ("street", "postal_code", "city", "country")),
-    (_lazy("Delivery"), ("email", "language", "requires_invoice")),
+    (_lazy("Delivery"), ("email", "mobile_phone", "language", "requires_invoice")),
 )
 
 

@@ -253,3 +253,19 @@ def test_a_token_uid_taken_in_the_operator_is_a_form_error_not_a_crash(admin_cli
     assert "A token of this kind with this UID exists." in response.content.decode()
     assert elsewhere.status_code == 302  # another operator's UID is no clash
     assert ChargingToken.objects.filter(uid="04AA").count() == 2
+
+
+def test_a_mobile_number_is_stored_in_e164_or_refused_next_to_its_field(admin_client, operator):
+    refused = admin_client.post(
+        reverse(ADD_URL), company_form(operator, mobile_phone="030 1234567")
+    )
+    assert form_errors(refused) == {
+        "mobile_phone": ["“030 1234567” is not a mobile number; text messages need one."]
+    }
+
+    saved = admin_client.post(
+        reverse(ADD_URL), company_form(operator, mobile_phone="0151 23456789")
+    )
+
+    assert saved.status_code == 302
+    assert Customer.objects.get().mobile_phone == "+4915123456789"

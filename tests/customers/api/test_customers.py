@@ -165,3 +165,13 @@ def test_the_authorization_endpoint_takes_an_api_key_and_sees_only_its_operator(
 
     assert api.get("/api/v1/authorizations/04AABB").json()["allowed"] is True
     assert other_api.get("/api/v1/authorizations/04AABB").status_code == 404
+
+
+def test_a_mobile_number_without_country_code_is_read_as_one_of_the_customers_country(api):
+    created = api.post(CUSTOMERS, {**COMPANY, "country": "fr", "mobile_phone": "06 12 34 56 78"})
+    refused = api.post(CUSTOMERS, {**COMPANY, "mobile_phone": "call me"})
+
+    assert created.status_code == 201, created.json()
+    assert created.json()["mobile_phone"] == "+33612345678"
+    assert refused.status_code == 400
+    assert "is not a phone number" in refused.json()["mobile_phone"][0]

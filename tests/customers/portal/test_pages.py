@@ -725,3 +725,19 @@ def test_posts_without_a_csrf_token_are_refused(driver):
     anonymous = Client(enforce_csrf_checks=True)
     for name in ("portal:sign-in", "portal:password-reset"):
         assert anonymous.post(reverse(name), {"email": "dana@example.org"}).status_code == 403
+
+
+def test_a_driver_gives_a_mobile_number_for_text_messages(driver_client, driver):
+    refused = driver_client.post(reverse("portal:details"), {**COMPANY, "mobile_phone": "12"})
+    saved = driver_client.post(
+        reverse("portal:details"), {**COMPANY, "mobile_phone": "+49 151 23456789"}
+    )
+
+    html = refused.content.decode()
+    error = re.search(r'<p class="error" id="id_mobile_phone_error">(.*?)</p>', html).group(1)
+    assert "is not a phone number" in unescape(error) or "is not a valid phone number" in unescape(
+        error
+    )
+    assert saved.status_code == 302
+    driver.refresh_from_db()
+    assert driver.mobile_phone == "+4915123456789"
