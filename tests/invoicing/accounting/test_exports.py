@@ -132,6 +132,7 @@ CUSTOMER_COLUMNS = [
     "city",
     "country",
     "email",
+    "mobile_phone",
     "language",
     "requires_invoice",
     "billing_mode",
