@@ -22,11 +22,16 @@ locale/%.mo: locale/%.po | $(STAMP)
 
 install: $(STAMP) $(MO_FILES)
 
+# The laptop set-up's settings, written once (an existing .env is never overwritten), so the
+# README's other commands (`.venv/bin/python manage.py …`) run in the same development profile.
+.env:
+	printf '# Written by make run for this laptop; see .env.example.\nCPO_PROFILE=development\nDEBUG=true\n' > .env
+
 # Web + Celery worker + Celery Beat on SQLite and a file-system broker, with demo data.
 run: export CPO_PROFILE ?= development
 run: export DEBUG ?= true
 run: export PATH := $(abspath $(BIN)):$(PATH)
-run: install
+run: install | .env
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py ensure_admin
