@@ -1,0 +1,67 @@
+"""manage.py's front: a wrong configuration or an unreachable database is said in one line
+with the fix, instead of a traceback after the connection pool's retries."""
+
+from __future__ import annotations
+
+import os
+import sys
+from urllib.parse import urlsplit, urlunsplit
+
+# Seconds the first connection may take before the database counts as unreachable.
+PROBE_TIMEOUT = 5
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def database_problem() -> str | None:
+    """Why the PostgreSQL database of DATABASE_URL cannot be used, with the fix, or None."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] != "django.db.backends.postgresql":
+        return None
+    import psycopg
+
+    try:
+        psycopg.connect(
+            dbname=database["NAME"],
+            user=database.get("USER") or None,
+            password=database.get("PASSWORD") or None,
+            host=database.get("HOST") or None,
+            port=database.get("PORT") or None,
+            connect_timeout=PROBE_TIMEOUT,
+        ).close()
+    except psycopg.OperationalError as exc:
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        reason = " ".join(first_line.removeprefix("connection failed: ").split())
+        name, host = database["NAME"], database.get("HOST") or "localhost"
+        if f'database "{name}" does not exist' in reason:
+            user = f" -U {database['USER']}" if database.get("USER") else ""
+            fix = f"create it (createdb -h {host}{user} {name}) or correct DATABASE_URL"
+        else:
+            fix = "start PostgreSQL or correct DATABASE_URL"
+        where = _without_password(os.environ.get("DATABASE_URL", ""))
+        return f"The database in DATABASE_URL ({where}) cannot be used: {reason}. Fix: {fix}."
+    return None
+
+
+def run(argv: list[str]) -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        from django.conf import settings
+
+        settings.INSTALLED_APPS  # noqa: B018  (reads the settings: configuration errors surface here)
+    except ImproperlyConfigured as exc:
+        sys.exit(f"Configuration error: {exc} See .env.example.")
+    if problem := database_problem():
+        sys.exit(problem)
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(argv)
