@@ -7,6 +7,20 @@ import os
 import sys
 from urllib.parse import urlsplit, urlunsplit
 
+# Commands that never open the database (CI runs `check --deploy` with no database created).
+COMMANDS_WITHOUT_DATABASE = {
+    "check",
+    "collectstatic",
+    "compilemessages",
+    "diffsettings",
+    "help",
+    "makemessages",
+    "makemigrations",
+    "spectacular",
+    "version",
+    "--help",
+    "--version",
+}
 # Seconds the first connection may take before the database counts as unreachable.
 PROBE_TIMEOUT = 5
 
@@ -60,7 +74,8 @@ def run(argv: list[str]) -> None:
         settings.INSTALLED_APPS  # noqa: B018  (reads the settings: configuration errors surface here)
     except ImproperlyConfigured as exc:
         sys.exit(f"Configuration error: {exc} See .env.example.")
-    if problem := database_problem():
+    command = argv[1] if len(argv) > 1 else "help"
+    if command not in COMMANDS_WITHOUT_DATABASE and (problem := database_problem()):
         sys.exit(problem)
     from django.core.management import execute_from_command_line
 
