@@ -36,6 +36,7 @@ from invoicing.documents.models import (
     DocumentOrigin,
     DocumentQuerySet,
     DocumentStatus,
+    HeldSession,
     IssuedDocumentError,
     RecipientCorrection,
 )
@@ -91,6 +92,7 @@ __all__ = [
     "EmailDelivery",
     "ExchangeRate",
     "ExportJob",
+    "HeldSession",
     "IdempotencyRecord",
     "Integrator",
     "InvoicingSettings",
