@@ -3,6 +3,7 @@ carries, what holds a customer before issue, and where the XML is delivered."""
 
 from __future__ import annotations
 
+import io
 from decimal import Decimal
 
 import facturx
@@ -10,6 +11,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from lxml import etree
+from PIL import ImageCms
+from pypdf import PdfReader
 
 from customers.models import EInvoiceFormat
 from invoicing.archive.archiving import read_entry
@@ -292,6 +295,16 @@ def test_the_factur_x_pdf_embeds_the_issued_xml_with_its_metadata(public_body):
     assert filename == "factur-x.xml"
     assert embedded == einvoice_xml(document)
     assert b"<fx:ConformanceLevel>EN 16931</fx:ConformanceLevel>" in data or (b"EN 16931" in data)
+    # The PDF/A output intent: an embedded sRGB ICC profile a colour engine reads as sRGB.
+    root = PdfReader(io.BytesIO(data)).trailer["/Root"]
+    (intent,) = [i.get_object() for i in root["/OutputIntents"]]
+    assert intent["/S"] == "/GTS_PDFA1"
+    assert intent["/OutputConditionIdentifier"] == "sRGB IEC61966-2.1"
+    icc = intent["/DestOutputProfile"].get_object()
+    assert icc["/N"] == 3
+    profile = ImageCms.ImageCmsProfile(io.BytesIO(icc.get_data()))
+    assert "sRGB" in ImageCms.getProfileDescription(profile)
+    assert b"pdfaid:part>3<" in data or b'pdfaid:part="3"' in data
 
 
 def test_the_invoice_email_attaches_the_xrechnung(public_body):
