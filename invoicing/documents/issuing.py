@@ -339,9 +339,12 @@ def issue_session_documents(
             logger.warning("Session %s stays unbilled: %s", session, exc)
             hold_session(session, exc)
             continue
-        HeldSession.objects.filter(session=session).delete()
         if document is not None:
             issued.append(document)
+    if issued:  # sessions held before and issued now leave the staff's list, in one query
+        HeldSession.objects.filter(
+            session__in=BilledSession.objects.filter(document__in=issued).values("session_id")
+        ).delete()
     return issued
 
 
