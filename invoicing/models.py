@@ -37,6 +37,7 @@ from invoicing.documents.models import (
     DocumentOrigin,
     DocumentQuerySet,
     DocumentStatus,
+    HeldSession,
     IssuedDocumentError,
     RecipientCorrection,
 )
@@ -92,6 +93,7 @@ __all__ = [
     "EmailDelivery",
     "ExchangeRate",
     "ExportJob",
+    "HeldSession",
     "IdempotencyRecord",
     "Integrator",
     "InvoicingSettings",

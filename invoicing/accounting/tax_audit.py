@@ -1,5 +1,6 @@
 """The tax-audit export (GDPdU, "Z3" data access): a period's documents, lines, VAT, payments
-and sessions as CSV tables with an ``index.xml`` describing them, in one ZIP.
+and sessions as CSV tables with an ``index.xml`` describing them, in one ZIP, with each
+document's e-invoice XML as issued (``einvoices/``, listed with its SHA-256 in ``einvoices.csv``).
 
 The tables follow the GDPdU description standard as auditors' software (IDEA) reads it: UTF-8,
 ";" between columns, CRLF between records, text in double quotes, a header line (data from
@@ -22,11 +23,13 @@ from cpo_portal.kernel.errors import InvalidInput
 from cpo_portal.kernel.periods import add_months
 from cpo_portal.kernel.tenancy import Operator
 from invoicing.documents.models import BilledSession, Document, DocumentLine, DocumentStatus
+from invoicing.einvoices.models import EInvoice
 from invoicing.payments.models import Payment
 from sessions.models import ChargingSession
 
 DTD = "gdpdu-01-09-2004.dtd"
 CHUNK = 2000
+EINVOICE_FOLDER = "einvoices"
 
 
 class InvalidAuditPeriod(InvalidInput):
@@ -245,6 +248,32 @@ def _session_rows(operator: Operator, period: Period) -> Iterator[tuple]:
         yield from flush()
 
 
+def _einvoices(operator: Operator, period: Period):
+    return (
+        EInvoice.objects.filter(document__in=_documents(operator, period))
+        .select_related("document")
+        .order_by("document__issue_date", "document_id")
+    )
+
+
+def einvoice_path(einvoice: EInvoice) -> str:
+    """Where a document's e-invoice XML lies in the export."""
+    return f"{EINVOICE_FOLDER}/{einvoice.filename}"
+
+
+def _einvoice_rows(operator: Operator, period: Period) -> Iterator[tuple]:
+    for e in _einvoices(operator, period).defer("xml").iterator(chunk_size=CHUNK):
+        yield (
+            e.document_id,
+            e.document.display_number,
+            e.get_format_display(),
+            einvoice_path(e),
+            e.sha256,
+            "yes" if e.report.get("valid") else "no",
+            "; ".join(rules["version"] for rules in e.report.get("rule_sets", {}).values()),
+        )
+
+
 DOCUMENT_ID = number("document_id", "Internal id of the document")
 TABLES = (
     Table(
@@ -346,6 +375,22 @@ TABLES = (
         _session_rows,
         (("document_id", "documents"),),
     ),
+    Table(
+        "einvoices",
+        "Structured e-invoices (EN 16931 XML) issued with the documents; each file as issued "
+        "lies in the folder einvoices/ of this export",
+        (DOCUMENT_ID,),
+        (
+            text("document_number", "Number of the document"),
+            text("format", "XRechnung (CII), XRechnung (UBL) or Factur-X / ZUGFeRD EN 16931"),
+            text("file", "Path of the XML file in this export"),
+            text("sha256", "SHA-256 of the XML file as issued"),
+            text("valid", "Passed XML Schema and Schematron before issue (yes/no)"),
+            text("rule_sets", "Schematron rule sets and versions it was validated with"),
+        ),
+        _einvoice_rows,
+        (("document_id", "documents"),),
+    ),
 )
 
 
@@ -443,5 +488,7 @@ def write_tax_audit_export(*, operator: Operator, period: Period, out) -> dict[s
                 io.TextIOWrapper(raw, encoding="utf-8", newline="") as handle,
             ):
                 counts[table.name] = write_csv(table, table.rows(operator, period), handle)
+        for einvoice in _einvoices(operator, period).iterator(chunk_size=CHUNK):
+            archive.writestr(einvoice_path(einvoice), bytes(einvoice.xml))
         archive.writestr("index.xml", index_xml(operator=operator, period=period))
     return counts

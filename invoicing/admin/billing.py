@@ -7,6 +7,7 @@ import logging
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -20,11 +21,12 @@ from cpo_portal.kernel.admin.errors import show_domain_error
 from cpo_portal.kernel.admin.times import LocalTimesAdminMixin, local_time_column
 from cpo_portal.kernel.errors import DomainError
 from cpo_portal.kernel.periods import operator_time_zone, parse_period, previous_period, today_for
-from invoicing.admin.common import ACTION_TEMPLATE, FirstRowsInline, change_url
+from invoicing.admin.common import ACTION_TEMPLATE, FirstRowsInline, ReadOnlyAdmin, change_url
 from invoicing.admin.forms import StartBillingRunForm
 from invoicing.billing import runs
 from invoicing.billing.runs import queue_billing_run
-from invoicing.models import BillingRun, BillingRunError, Operator
+from invoicing.documents.issuing import issue_session_documents
+from invoicing.models import BilledSession, BillingRun, BillingRunError, HeldSession, Operator
 
 logger = logging.getLogger(__name__)
 
@@ -284,3 +286,44 @@ class BillingRunAdmin(LocalTimesAdminMixin, admin.ModelAdmin):
                 % {"run": run, "count": len(failures), "named": named},
                 messages.ERROR,
             )
+
+
+@admin.register(HeldSession)
+class HeldSessionAdmin(ReadOnlyAdmin):
+    """Per-session documents not issued (details missing, e-invoice rules broken), like the
+    errors of a billing run; the hourly task tries again, staff can after fixing the data."""
+
+    list_display = ["held_at", "customer", "session", "rules", "message"]
+    list_filter = ["customer__operator"]
+    search_fields = ["customer__name", "customer__company_name", "session__source_id"]
+    list_select_related = ["customer", "session"]
+    show_full_result_count = False
+    fields = ["held_at", "customer", "session", "rules", "message"]
+    readonly_fields = fields
+    actions = ["issue_again"]
+
+    def get_queryset(self, request):
+        # A session billed meanwhile (by staff, or a monthly run) is no longer held.
+        billed = BilledSession.objects.filter(session=OuterRef("session"))
+        return super().get_queryset(request).exclude(Exists(billed))
+
+    def has_retry_permission(self, request, obj=None):
+        return request.user.has_perm("invoicing.change_billingrun")
+
+    @admin.display(description=_("failed rules"))
+    def rules(self, obj):
+        return ", ".join(obj.failed_rules) or "-"
+
+    @admin.action(
+        description=_("Issue the selected sessions' documents again"), permissions=["retry"]
+    )
+    def issue_again(self, request, queryset):
+        tried = list(queryset.values_list("session_id", flat=True))
+        issued = issue_session_documents(session_ids=tried)
+        still = HeldSession.objects.filter(session_id__in=tried).count()
+        self.message_user(
+            request,
+            _("%(issued)d of %(tried)d issued; %(still)d still held.")
+            % {"issued": len(issued), "tried": len(tried), "still": still},
+            messages.SUCCESS if not still else messages.WARNING,
+        )

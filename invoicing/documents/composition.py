@@ -45,6 +45,9 @@ CONTRACT_KINDS = (Customer.Kind.INDIVIDUAL, Customer.Kind.COMPANY)
 class InvoicingError(InvalidInput):
     """A document cannot be issued or changed; the message says why in the user's terms."""
 
+    # The ids of the rules the document broke (e-invoice XSD/Schematron), shown to staff.
+    failed_rules: Sequence[str] = ()
+
 
 def issuing_schedule_of(*, customer: Customer, settings: InvoicingSettings) -> str:
     """A customer's schedule: collect-only wins, walk-in drivers are billed per session."""

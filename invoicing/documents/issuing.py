@@ -43,6 +43,7 @@ from invoicing.documents.models import (
     DocumentLine,
     DocumentOrigin,
     DocumentStatus,
+    HeldSession,
     RecipientCorrection,
 )
 from invoicing.documents.numbering import issue_drafts, open_series
@@ -336,10 +337,28 @@ def issue_session_documents(
             )
         except InvoicingError as exc:
             logger.warning("Session %s stays unbilled: %s", session, exc)
+            hold_session(session, exc)
             continue
         if document is not None:
             issued.append(document)
+    if issued:  # sessions held before and issued now leave the staff's list, in one query
+        HeldSession.objects.filter(
+            session__in=BilledSession.objects.filter(document__in=issued).values("session_id")
+        ).delete()
     return issued
+
+
+def hold_session(session: ChargingSession, error: InvoicingError) -> HeldSession:
+    """Record why a session's own document was not issued, for staff (the hourly task retries)."""
+    held, _created = HeldSession.objects.update_or_create(
+        session=session,
+        defaults={
+            "customer_id": session.customer_id,
+            "message": str(error),
+            "failed_rules": list(error.failed_rules),
+        },
+    )
+    return held
 
 
 def bill_sessions(*, session_ids: Iterable[int], issue_date: date | None = None) -> list[Document]:

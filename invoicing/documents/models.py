@@ -388,6 +388,34 @@ class BilledSession(models.Model):
         return f"session {self.session_id} on document {self.document_id}"
 
 
+class HeldSession(models.Model):
+    """A session billed per session whose document could not be issued: why, and which rules
+    its e-invoice broke; updated at each try, gone once the document is issued."""
+
+    session = models.OneToOneField(
+        "charging.ChargingSession", on_delete=models.CASCADE, related_name="held_document"
+    )
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="held_sessions"
+    )
+    message = models.TextField(_("why it is held"))
+    failed_rules = models.JSONField(
+        _("failed rules"),
+        default=list,
+        blank=True,
+        help_text=_("The e-invoice rules (XSD, BR-…) the document broke, if any."),
+    )
+    held_at = models.DateTimeField(_("last tried"), auto_now=True)
+
+    class Meta:
+        ordering = ["-held_at", "-id"]
+        verbose_name = _("held per-session document")
+        verbose_name_plural = _("held per-session documents")
+
+    def __str__(self) -> str:
+        return f"session {self.session_id}: {self.message}"
+
+
 class RecipientCorrection(models.Model):
     """A recorded change of an issued document's recipient details: who, when, old, new, why."""
 

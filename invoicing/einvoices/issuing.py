@@ -40,6 +40,7 @@ class EInvoiceRejected(InvoicingError):
     def __init__(self, message: str, *, report: validation.ValidationReport):
         super().__init__(message)
         self.report = report
+        self.failed_rules = report.failed_rules
 
 
 def format_for(*, customer: Customer, settings: InvoicingSettings) -> str | None:

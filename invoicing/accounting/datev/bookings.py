@@ -28,6 +28,7 @@ from invoicing.accounting.models import DatevSettings, RevenueAccount
 from invoicing.documents.models import Document, DocumentLine, DocumentStatus
 from invoicing.payments.models import Payment
 from invoicing.setup.models import DocumentKind, InvoicingSettings
+from invoicing.tax.currencies import rate_on
 from invoicing.tax.models import TaxCategory, TaxTreatment
 from invoicing.tax.rules import TaxTable, decide, load_table, vat_id_country
 from sessions.models import SessionChargeLine
@@ -93,6 +94,11 @@ class Booking:
     eu_country_vat_id: str = ""
     eu_rate: Decimal | None = None
     service_date: date | None = None
+    # A booking in another currency than the operator's: DATEV's Kurs (units of `currency`
+    # per unit of the base currency) and the amount in the base currency.
+    exchange_rate: Decimal | None = None
+    base_amount: Decimal | None = None
+    base_currency: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -409,4 +415,25 @@ def period_bookings(
                 bank_account=settings.bank_account,
             )
         )
+    state_base_amounts(bookings, base=settings.operator.currency)
     return bookings
+
+
+RATE_DIGITS = Decimal("0.000001")  # DATEV's Kurs: up to six decimals
+
+
+def state_base_amounts(bookings: Sequence[Booking], *, base: str) -> None:
+    """Each booking in a foreign currency also in the base currency, at the table's rate on or
+    before its date (the document's issue date, the day a payment came); refused naming the
+    currency and day when the table has no rate."""
+    rates: dict[tuple[str, date], Decimal] = {}
+    for booking in bookings:
+        if booking.currency.upper() == base.upper():
+            continue
+        key = (booking.currency, booking.day)
+        if key not in rates:
+            ours, theirs = rate_on(booking.currency, booking.day), rate_on(base, booking.day)
+            rates[key] = (ours.rate / theirs.rate).quantize(RATE_DIGITS)
+        booking.exchange_rate = rates[key]
+        booking.base_amount = round_money(booking.amount / rates[key], currency=base)
+        booking.base_currency = base.upper()

@@ -146,6 +146,10 @@ def booking_row(booking: Booking) -> dict[str, object]:
         row["EU-Steuersatz (Bestimmung)"] = extf.amount(booking.eu_rate)
     if booking.service_date is not None:
         row["Leistungsdatum"] = extf.full_date(booking.service_date)
+    if booking.exchange_rate is not None:
+        row["Kurs"] = extf.rate(booking.exchange_rate)
+        row["Basis-Umsatz"] = extf.amount(booking.base_amount)
+        row["WKZ Basis-Umsatz"] = booking.base_currency
     return row
 
 

@@ -178,6 +178,11 @@ def amount(value: Decimal) -> Digits:
     return Digits(f"{round_money(value):f}".replace(".", ","))
 
 
+def rate(value: Decimal) -> Digits:
+    """An exchange rate with a decimal comma and six decimals: 0,935000."""
+    return Digits(f"{value:.6f}".replace(".", ","))
+
+
 def day_month(day: date) -> Digits:
     """Belegdatum: day and month, DDMM (the year comes from the header's period)."""
     return Digits(f"{day:%d%m}")

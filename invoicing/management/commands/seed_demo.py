@@ -392,6 +392,9 @@ class Command(BaseCommand):
                 language="fr",
                 requires_invoice=True,
                 billing_mode=Customer.BillingMode.MONTHLY,
+                # Its monthly invoice is a Factur-X PDF (the XML inside), the German fleet's
+                # an XRechnung CII beside the PDF.
+                einvoice_format=EInvoiceFormat.FACTURX,
             )
         )
         for index, driver in enumerate(drivers):

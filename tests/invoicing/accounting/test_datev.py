@@ -14,7 +14,7 @@ import re
 import zipfile
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from django.contrib.auth.models import Group
@@ -476,6 +476,22 @@ def test_the_demo_data_maps_and_last_month_has_a_batch():
     call_command("seed_demo", sessions=120, stdout=io.StringIO(), stderr=io.StringIO())
     operator = Operator.objects.get(name="VoltWay")
     today = today_for(operator)
+    foreign = []
     for period in (previous_period(today), today.replace(day=1)):
         export = export_datev(operator=operator, period=period)  # nothing unmapped
         assert export.bookings > 0, period
+        _header, _columns, rows = read_extf(
+            unzip(export.content)[f"EXTF_Buchungsstapel_{period:%Y-%m}.csv"]
+        )
+        for row in rows:
+            if row["WKZ Umsatz"] == "EUR":
+                assert (row["Kurs"], row["Basis-Umsatz"], row["WKZ Basis-Umsatz"]) == ("", "", "")
+            else:
+                foreign.append(row)
+    # Anna's Zürich invoices are in CHF: booked with the demo's rate and their amount in EUR.
+    assert foreign and {row["WKZ Umsatz"] for row in foreign} == {"CHF"}
+    for row in foreign:
+        assert row["Kurs"] == "0,935000" and row["WKZ Basis-Umsatz"] == "EUR"
+        chf = D(row["Umsatz (ohne Soll/Haben-Kz)"].replace(",", "."))
+        eur = D(row["Basis-Umsatz"].replace(",", "."))
+        assert eur == (chf / D("0.935")).quantize(D("0.01"), rounding=ROUND_HALF_UP)

@@ -3,6 +3,7 @@ CSV tables described by index.xml, in one ZIP, from the command and the admin.""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import zipfile
 from decimal import Decimal
@@ -12,7 +13,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from lxml import etree
 
+from customers.models import EInvoiceFormat
 from invoicing.accounting.tax_audit import TABLES
+from invoicing.models import EInvoice, InvoicingSettings
 from invoicing.payments.recording import record_payment
 from tests.invoicing.helpers import issue_invoice_for
 
@@ -126,3 +129,39 @@ def test_the_admin_says_what_is_wrong_with_a_period(admin_client, operator):
     )
     assert response.status_code == 200
     assert "is not a period" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_export_holds_each_e_invoice_as_issued_and_index_xml_describes_it(
+    monthly_company, tmp_path
+):
+    operator = monthly_company.operator
+    operator.phone = "+49 30 1234567"
+    operator.save()
+    InvoicingSettings.objects.filter(operator=operator).update(
+        einvoice_format=EInvoiceFormat.FACTURX, iban="DE02120300000000202051"
+    )
+    with_xml = issue_invoice_for(monthly_company, sessions=2)
+    out = tmp_path / "audit.zip"
+
+    call_command("export_tax_audit", "--period", f"{with_xml.issue_date:%Y-%m}", "--out", str(out))
+
+    einvoice = EInvoice.objects.get(document=with_xml)
+    with zipfile.ZipFile(out) as archive:
+        (row,) = read_table(archive, "einvoices")[1:]
+        header = read_table(archive, "einvoices")[0]
+        listed = dict(zip(header, row, strict=True))
+        xml = archive.read(listed["file"])
+        index = etree.fromstring(archive.read("index.xml"))
+        assert etree.DTD(io.StringIO(GDPDU_DTD)).validate(index)
+    assert listed["file"].startswith("einvoices/") and with_xml.display_number in listed["file"]
+    assert xml == bytes(einvoice.xml)
+    assert listed["sha256"] == hashlib.sha256(xml).hexdigest()
+    assert listed["format"].startswith("Factur-X") and listed["valid"] == "yes"
+    # Read back as the auditor would: the XML names the document it belongs to.
+    assert etree.fromstring(xml).findtext(".//{*}ExchangedDocument/{*}ID") == (
+        with_xml.display_number
+    )
+    urls = {table.findtext("URL"): table for table in index.iter("Table")}
+    assert "einvoices/" in urls["einvoices.csv"].findtext("Description")
+    assert [c.findtext("Name") for c in urls["einvoices.csv"].iter("VariableColumn")] == header[1:]

@@ -3,12 +3,16 @@ carries, what holds a customer before issue, and where the XML is delivered."""
 
 from __future__ import annotations
 
+import io
 from decimal import Decimal
 
 import facturx
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
 from lxml import etree
+from PIL import ImageCms
+from pypdf import PdfReader
 
 from customers.models import EInvoiceFormat
 from invoicing.archive.archiving import read_entry
@@ -16,15 +20,15 @@ from invoicing.archive.models import ArchiveKind
 from invoicing.archive.sources import archive_document
 from invoicing.archive.verification import verify_archive
 from invoicing.billing.runs import rebill_failed_customers
-from invoicing.documents.issuing import issue_credit_note
+from invoicing.documents.issuing import issue_credit_note, issue_session_documents
 from invoicing.einvoices import validation
 from invoicing.einvoices.issuing import einvoice_xml
-from invoicing.models import BilledSession, Document, EInvoice, InvoicingSettings
+from invoicing.models import BilledSession, Document, EInvoice, HeldSession, InvoicingSettings
 from invoicing.output import emails, pdf
 from invoicing.output.models import EmailDelivery
 from tests.factories import CompanyCustomerFactory
 from tests.invoicing.einvoices.conftest import LEITWEG_ID
-from tests.invoicing.helpers import issue_invoice_for
+from tests.invoicing.helpers import issue_invoice_for, make_priced_session
 
 NS = {
     "rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
@@ -174,6 +178,28 @@ def test_the_schematron_reports_a_deliberately_invalid_invoice_by_rule_id(public
     assert {"BR-DE-15", "BR-CO-15"} <= set(report.failed_rules)
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"xml": b"<Invoice/>"},
+        {"report": {"valid": True, "schema_errors": [], "rule_sets": {}}},
+        {"sha256": "0" * 64},
+        {"format": EInvoiceFormat.XRECHNUNG_UBL},
+    ],
+)
+def test_the_database_refuses_changes_to_the_e_invoice_of_an_issued_document(public_body, change):
+    document = issue_invoice_for(public_body)
+    stored = einvoice_xml(document)
+
+    with pytest.raises(IntegrityError, match="e-invoice of issued document"), transaction.atomic():
+        EInvoice.objects.filter(document=document).update(**change)
+    with pytest.raises(IntegrityError, match="cannot be changed or deleted"), transaction.atomic():
+        EInvoice.objects.filter(document=document)._raw_delete(connection.alias)
+
+    assert einvoice_xml(document) == stored
+
+
 def test_the_xml_schema_reports_an_element_out_of_place(public_body):
     document = issue_invoice_for(public_body)
     tree = xml_of(document)
@@ -225,6 +251,34 @@ def test_an_invoice_whose_xml_breaks_a_rule_is_held_naming_the_rule(public_body)
     assert not Document.objects.filter(customer=public_body).exists()
 
 
+@pytest.mark.bad_input
+def test_a_per_session_invoice_whose_xml_breaks_a_rule_is_listed_for_staff_with_the_rule(
+    public_body, admin_client
+):
+    public_body.billing_mode = "per_session"
+    public_body.save()
+    type(public_body).objects.filter(pk=public_body.pk).update(country="XK")
+    session = make_priced_session(public_body.operator, public_body)
+
+    assert issue_session_documents(session_ids=[session.pk]) == []
+
+    held = HeldSession.objects.get(session=session)
+    assert "FX-SCH-A-000568" in held.failed_rules
+    listing = admin_client.get("/admin/invoicing/heldsession/").content.decode()
+    assert "FX-SCH-A-000568" in listing and "Bezirksamt Mitte" in listing
+
+    # Fixed, and tried again from the list: issued, and no longer held.
+    type(public_body).objects.filter(pk=public_body.pk).update(country="DE")
+    response = admin_client.post(
+        "/admin/invoicing/heldsession/",
+        {"action": "issue_again", "_selected_action": [held.pk]},
+        follow=True,
+    )
+    assert "1 of 1 issued; 0 still held." in response.content.decode()
+    assert not HeldSession.objects.exists()
+    assert EInvoice.objects.get(document__customer=public_body).report["valid"] is True
+
+
 # --- delivery ----------------------------------------------------------------------------------
 
 
@@ -241,6 +295,16 @@ def test_the_factur_x_pdf_embeds_the_issued_xml_with_its_metadata(public_body):
     assert filename == "factur-x.xml"
     assert embedded == einvoice_xml(document)
     assert b"<fx:ConformanceLevel>EN 16931</fx:ConformanceLevel>" in data or (b"EN 16931" in data)
+    # The PDF/A output intent: an embedded sRGB ICC profile a colour engine reads as sRGB.
+    root = PdfReader(io.BytesIO(data)).trailer["/Root"]
+    (intent,) = [i.get_object() for i in root["/OutputIntents"]]
+    assert intent["/S"] == "/GTS_PDFA1"
+    assert intent["/OutputConditionIdentifier"] == "sRGB IEC61966-2.1"
+    icc = intent["/DestOutputProfile"].get_object()
+    assert icc["/N"] == 3
+    profile = ImageCms.ImageCmsProfile(io.BytesIO(icc.get_data()))
+    assert "sRGB" in ImageCms.getProfileDescription(profile)
+    assert b"pdfaid:part>3<" in data or b'pdfaid:part="3"' in data
 
 
 def test_the_invoice_email_attaches_the_xrechnung(public_body):

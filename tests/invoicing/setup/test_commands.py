@@ -11,10 +11,12 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db.models import Count
+from lxml import etree
 from pypdf import PdfReader
 
 from customers.models import Customer
-from invoicing.models import Document, DocumentLine, EInvoice
+from invoicing.einvoices import validation
+from invoicing.models import Document, DocumentLine, EInvoice, HeldSession
 from invoicing.output import pdf
 from sessions.models import ChargingSession, Location, SessionChargeLine
 
@@ -112,12 +114,22 @@ def test_seed_demo_has_a_chf_invoice_and_states_swiss_vat_in_chf_on_eur_document
 def test_seed_demo_fleets_get_a_valid_xrechnung_and_a_factur_x_pdf():
     run("seed_demo", sessions=200)
 
-    german = EInvoice.objects.filter(document__recipient_name="Logistik Nord GmbH")
-    french = EInvoice.objects.filter(document__recipient_name="Transports Rapides SARL")
+    monthly = EInvoice.objects.filter(
+        document__kind="invoice", document__billing_run__isnull=False
+    ).select_related("document")
+    german = monthly.filter(document__recipient_name="Logistik Nord GmbH")
+    french = monthly.filter(document__recipient_name="Transports Rapides SARL")
     assert german.exists() and french.exists()
     assert {e.format for e in german} == {"xrechnung_cii"}
     assert {e.format for e in french} == {"facturx"}
-    assert all(e.report["valid"] for e in [*german, *french])
+    # Validated again now, with the XSD and Schematron rules, not only as reported at issue.
+    for einvoice in (german.first(), french.first()):
+        report = validation.validate(bytes(einvoice.xml), fmt=einvoice.format)
+        assert report.is_valid, report.failed_rules
+        assert einvoice.report["valid"] is True
+    assert etree.fromstring(bytes(german.first().xml)).findtext(".//{*}BuyerReference")
+    # Nothing the demo bills per session is held.
+    assert not HeldSession.objects.exists()
     document = french.first().document
     document_file, _created = pdf.store_document_pdf(document_id=document.pk)
     with document_file.file.open("rb") as handle:
