@@ -44,6 +44,6 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("invoicing", "0027_allocation_transaction_required")]
+    dependencies = [("invoicing", "0028_short_links")]
 
     operations = [migrations.RunPython(create, drop)]

@@ -34,7 +34,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("charging", "0005_session_issuing_due"),
         ("customers", "0008_customer_einvoice_details"),
-        ("invoicing", "0028_issued_einvoices_are_immutable"),
+        ("invoicing", "0029_issued_einvoices_are_immutable"),
     ]
 
     operations = [
