@@ -20,3 +20,6 @@ billing_chunks_planned = Signal()
 document_pdf_stored = Signal()
 # A payment was recorded (in the caller's transaction). Argument: `payment_id`.
 payment_recorded = Signal()
+# A ledger transaction was recorded or reached a new status (in the caller's transaction).
+# Argument: `transaction_id`.
+transaction_recorded = Signal()

@@ -9,7 +9,8 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import DecimalField, F, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from cpo_portal.kernel.integrations import webhooks
@@ -30,7 +31,7 @@ from invoicing.payments.models import (
     TransactionStatus,
 )
 from invoicing.setup.models import DocumentKind
-from invoicing.signals import payment_recorded
+from invoicing.signals import payment_recorded, transaction_recorded
 from invoicing.subscriptions.lifecycle import settle_after_payment
 
 # Statuses a transaction may move to from each: a final status never goes back, and a
@@ -107,6 +108,7 @@ def record_transaction(
             known.failure_reason = failure_reason or known.failure_reason
             known.payload = payload or known.payload
             known.save(update_fields=["status", "failure_reason", "payload", "updated_at"])
+            transaction_recorded.send(sender=PaymentTransaction, transaction_id=known.pk)
             _apply_status(known)
             return known
         try:
@@ -146,6 +148,7 @@ def record_transaction(
                 failure_reason=failure_reason,
                 payload=payload,
             )
+        transaction_recorded.send(sender=PaymentTransaction, transaction_id=created.pk)
         _apply_status(created)
         return created
 
@@ -235,6 +238,37 @@ def unallocated(entry: PaymentTransaction) -> Decimal:
             or ZERO
         )
     return entry.amount - abs(applied or ZERO) - refunded
+
+
+def unallocated_sql():
+    """What an incoming succeeded transaction has not applied to any document nor paid back
+    (`unallocated` as SQL, for filters and exports over many rows)."""
+    applied = (
+        Payment.objects.filter(transaction=OuterRef("pk"))
+        .order_by()
+        .values("transaction")
+        .annotate(s=Sum("amount"))
+        .values("s")
+    )
+    paid_back = (
+        PaymentTransaction.objects.filter(
+            parent=OuterRef("pk"),
+            kind=TransactionKind.REFUND,
+            status=TransactionStatus.SUCCEEDED,
+            intended_document__isnull=True,
+        )
+        .order_by()
+        .values("parent")
+        .annotate(s=Sum("amount"))
+        .values("s")
+    )
+    amount = DecimalField(max_digits=14, decimal_places=2)
+    zero = Value(0, output_field=amount)
+    return (
+        F("amount")
+        - Coalesce(Subquery(applied, output_field=amount), zero)
+        - Coalesce(Subquery(paid_back, output_field=amount), zero)
+    )
 
 
 def allocate(

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django.db.models import Sum
 
+from cpo_portal.kernel.errors import StateConflict
 from cpo_portal.kernel.money import ZERO, round_money
 from invoicing.documents.composition import InvoicingError
 from invoicing.documents.models import Document
@@ -33,7 +34,8 @@ def refund(
     ledger.refund_room(payment, amount)
     handler = provider(payment.provider)
     if not handler.refunds:
-        raise InvoicingError(f"{handler.name} payments cannot be refunded here.", field="provider")
+        # The payment is fine; where it was made is what refuses (409 in the API).
+        raise StateConflict(f"{handler.name} payments cannot be refunded here.")
     return handler.refund(
         payment=payment, amount=amount, credit_note=credit_note, requested_by=requested_by
     )
