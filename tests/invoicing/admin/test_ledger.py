@@ -14,7 +14,6 @@ from invoicing.payments import ledger
 from invoicing.payments.models import PaymentTransaction, TransactionKind
 from invoicing.payments.recording import record_payment
 from tests.invoicing.admin.helpers import document_url, messages_of
-from tests.invoicing.helpers import issue_invoice_for
 
 LEDGER = reverse("admin:invoicing_paymenttransaction_changelist")
 IBAN = "DE02120300000000202051"

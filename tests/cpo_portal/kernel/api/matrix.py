@@ -25,9 +25,9 @@ from invoicing.models import (
     InvoicingSettings,
     Payment,
 )
+from invoicing.output import pdf
 from invoicing.payments import ledger
 from invoicing.payments.models import PaymentTransaction
-from invoicing.output import pdf
 from sessions.models import ChargingSession, Tariff
 from sessions.services import import_tariff
 from tests.factories import ChargingTokenFactory, CustomerFactory
