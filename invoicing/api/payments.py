@@ -31,7 +31,9 @@ class AllocationSerializer(serializers.ModelSerializer):
     """Part of a transaction applied to one document (negative when money went back)."""
 
     document = serializers.IntegerField(source="document_id", help_text="The document's id.")
-    document_number = serializers.CharField(source="document.display_number")
+    document_number = serializers.CharField(
+        source="document.display_number", help_text="The document's number, e.g. INV-000042."
+    )
     amount = serializers.DecimalField(
         max_digits=14, decimal_places=2, help_text="Negative for a refund, return or chargeback."
     )
@@ -39,6 +41,12 @@ class AllocationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Payment
         fields = ["id", "document", "document_number", "amount", "paid_on", "method", "reference"]
+        extra_kwargs = {
+            "id": {"help_text": "The allocation's id."},
+            "paid_on": {"help_text": "The transaction's value date."},
+            "method": {"help_text": "bank_transfer, direct_debit, card, cash or other."},
+            "reference": {"help_text": "What staff wrote, or the provider's reference."},
+        }
 
 
 class TransactionSerializer(serializers.ModelSerializer):
@@ -47,7 +55,9 @@ class TransactionSerializer(serializers.ModelSerializer):
     amount = serializers.DecimalField(
         max_digits=14, decimal_places=2, help_text="Always positive; `kind` says the direction."
     )
-    customer = serializers.IntegerField(source="customer_id", allow_null=True)
+    customer = serializers.IntegerField(
+        source="customer_id", allow_null=True, help_text="The customer's id, if known."
+    )
     parent = serializers.IntegerField(
         source="parent_id",
         allow_null=True,
@@ -58,7 +68,9 @@ class TransactionSerializer(serializers.ModelSerializer):
         allow_null=True,
         help_text="The document a checkout, collection or refund was started for.",
     )
-    method = serializers.CharField(source="payment_method")
+    method = serializers.CharField(
+        source="payment_method", help_text="card, direct_debit, bank_transfer, cash or other."
+    )
     payer_iban = serializers.CharField(
         source="masked_payer_iban", help_text="Masked: country, check digits and the last four."
     )
@@ -84,6 +96,22 @@ class TransactionSerializer(serializers.ModelSerializer):
             "parent",
             "intended_document",
         ]
+        extra_kwargs = {
+            "id": {"help_text": "The transaction's id."},
+            "provider": {"help_text": "The provider's key, e.g. manual, stripe, bank_transfer."},
+            "provider_reference": {"help_text": "The provider's own id of the transaction."},
+            "kind": {
+                "help_text": "Money in: capture, direct_debit, bank_transfer, manual; money "
+                "back: refund, chargeback, direct_debit_return; authorization moves none."
+            },
+            "status": {"help_text": "pending, succeeded or failed."},
+            "currency": {"help_text": "ISO 4217, e.g. EUR."},
+            "value_date": {"help_text": "The day the money moved (YYYY-MM-DD)."},
+            "occurred_at": {"help_text": "When it happened at the provider."},
+            "payer_name": {"help_text": "The payer as the bank or PSP named them."},
+            "remittance_information": {"help_text": "The transfer's text, or what staff wrote."},
+            "failure_reason": {"help_text": "Why it failed or was returned, e.g. AC04 …"},
+        }
 
 
 class TransactionDetailSerializer(TransactionSerializer):

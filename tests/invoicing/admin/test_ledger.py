@@ -6,8 +6,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
+from cpo_portal.kernel.admin.lists import EstimatedCountPaginator
 from invoicing.documents.issuing import issue_credit_note
 from invoicing.documents.models import Document, DocumentStatus
 from invoicing.payments import ledger
@@ -206,3 +210,63 @@ def test_the_customer_page_shows_the_credit_and_refunds_it_within_the_credit(
     assert (refund.provider, refund.parent_id, refund.amount) == ("manual", entry.pk, Decimal("10"))
     assert ledger.customer_credit(customer) == {"EUR": Decimal("2.50")}
     assert Document.objects.filter(status=DocumentStatus.PAID).count() == 0
+
+
+# --- at scale --------------------------------------------------------------------------------
+
+
+def many_transfers(operator, customer, count, start=0):
+    """Bulk-inserted transfers (a million-row ledger is built the same way in benchmarks)."""
+    now = timezone.now()
+    return PaymentTransaction.objects.bulk_create(
+        PaymentTransaction(
+            operator=operator,
+            customer=customer,
+            provider="bank_transfer",
+            provider_reference=f"bulk-{start + n}",
+            kind=TransactionKind.BANK_TRANSFER,
+            status="succeeded",
+            amount=Decimal("1.00"),
+            currency="EUR",
+            value_date=now.date(),
+            occurred_at=now,
+            payer_iban=IBAN,
+        )
+        for n in range(count)
+    )
+
+
+def test_the_ledger_list_runs_the_same_queries_for_20_or_200_transactions(
+    admin_client, operator, customer, django_assert_num_queries
+):
+    many_transfers(operator, customer, 20)
+    params = {"kind__exact": "bank_transfer", "unallocated": "yes", "q": "bulk-3"}
+    with CaptureQueriesContext(connection) as small:
+        admin_client.get(LEDGER, params)
+    with CaptureQueriesContext(connection) as small_plain:
+        admin_client.get(LEDGER)
+
+    many_transfers(operator, customer, 180, start=20)
+    with django_assert_num_queries(len(small.captured_queries)):
+        admin_client.get(LEDGER, params)
+    with django_assert_num_queries(len(small_plain.captured_queries)):
+        response = admin_client.get(LEDGER, {"p": "2"})
+
+    assert len(response.context["cl"].result_list) == 100
+    assert not [q["sql"] for q in small_plain.captured_queries if "DISTINCT" in q["sql"].upper()]
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_large_ledger_is_not_counted_but_estimated(
+    admin_client, operator, customer, monkeypatch
+):
+    many_transfers(operator, customer, 300)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE invoicing_paymenttransaction")
+    monkeypatch.setattr(EstimatedCountPaginator, "exact_up_to", 50)
+
+    response = admin_client.get(LEDGER)
+
+    cl = response.context["cl"]
+    assert cl.paginator.count_is_estimate
+    assert 200 <= cl.result_count <= 400
