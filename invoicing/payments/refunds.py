@@ -18,7 +18,7 @@ from invoicing.payments.models import (
     PaymentTransaction,
     TransactionStatus,
 )
-from invoicing.payments.providers import provider
+from invoicing.payments.providers import provider, registered
 from invoicing.setup.models import DocumentKind
 
 
@@ -32,6 +32,10 @@ def refund(
     """Give back part or all of a payment through its own provider."""
     amount = round_money(Decimal(amount), payment.currency)
     ledger.refund_room(payment, amount)
+    if payment.provider not in {known.key for known in registered()}:
+        raise StateConflict(
+            f"No payment provider “{payment.provider}” is configured to refund this payment."
+        )
     handler = provider(payment.provider)
     if not handler.refunds:
         # The payment is fine; where it was made is what refuses (409 in the API).

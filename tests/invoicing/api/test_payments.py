@@ -171,3 +171,12 @@ def test_another_operators_transactions_are_not_found(api, other_operator):
 
     assert api.get(f"{PAYMENTS}{theirs.pk}/").status_code == 404
     assert api.get(PAYMENTS).json()["results"] == []
+
+
+def test_a_payment_of_a_provider_not_configured_here_answers_409(api, operator):
+    entry = transfer(operator, "4.00", reference="camt-9")
+
+    response = api.post(f"{PAYMENTS}{entry.pk}/refunds/", {"amount": "1.00"})
+
+    assert response.status_code == 409
+    assert "bank_transfer" in response.json()["detail"]
