@@ -176,6 +176,7 @@ class PaymentTransactionAdmin(ExportAdminMixin, ReadOnlyAdmin):
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     inlines = [AllocationInline, ChildTransactionInline]
+    actions = ["refund_selected"]
     fieldsets = [
         (
             _("Transaction"),
@@ -287,6 +288,17 @@ class PaymentTransactionAdmin(ExportAdminMixin, ReadOnlyAdmin):
             ),
             *super().get_urls(),
         ]
+
+    @admin.action(description=_("Refund the selected payment"), permissions=["refund"])
+    def refund_selected(self, request, queryset):
+        """Opens the refund page of the one selected payment."""
+        ids = list(queryset.values_list("pk", flat=True)[:2])
+        if len(ids) != 1:
+            self.message_user(request, _("Select exactly one payment to refund."), messages.WARNING)
+            return None
+        return HttpResponseRedirect(
+            reverse("admin:invoicing_paymenttransaction_refund", args=[ids[0]])
+        )
 
     def refund_view(self, request, object_id):
         """Give back part or all of a payment through its own provider; refusals are shown."""

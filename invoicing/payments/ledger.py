@@ -4,7 +4,6 @@ owes, what is left over is the customer's credit, and documents' paid status fol
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -368,18 +367,20 @@ def _follow(document: Document, amount: Decimal, *, paid_on: date) -> None:
 
 def customer_credit(customer: Customer) -> dict[str, Decimal]:
     """Money a customer paid that no document used yet, per currency (shown, refundable,
-    applied to the next invoice)."""
-    credit: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    entries = PaymentTransaction.objects.filter(
-        customer=customer,
-        status=TransactionStatus.SUCCEEDED,
-        kind__in=INCOMING_KINDS,
+    applied to the next invoice); one query however many payments they made."""
+    rows = (
+        PaymentTransaction.objects.filter(
+            customer=customer,
+            status=TransactionStatus.SUCCEEDED,
+            kind__in=INCOMING_KINDS,
+        )
+        .annotate(left=unallocated_sql())
+        .filter(left__gt=0)
+        .order_by()
+        .values("currency")
+        .annotate(credit=Sum("left"))
     )
-    for entry in entries:
-        left = unallocated(entry)
-        if left:
-            credit[entry.currency] += left
-    return {currency: amount for currency, amount in credit.items() if amount}
+    return {row["currency"]: row["credit"] for row in rows}
 
 
 def apply_credit(*, document: Document) -> list[Payment]:

@@ -270,3 +270,14 @@ def test_on_postgresql_a_large_ledger_is_not_counted_but_estimated(
     cl = response.context["cl"]
     assert cl.paginator.count_is_estimate
     assert 200 <= cl.result_count <= 400
+
+
+def test_the_refund_action_opens_the_page_of_the_one_selected_payment(admin_client, paid):
+    entry = paid.payments.get().transaction
+
+    response = admin_client.post(
+        LEDGER, {"action": "refund_selected", "_selected_action": [entry.pk]}
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == transaction_url(entry, "refund")
