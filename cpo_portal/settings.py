@@ -410,6 +410,8 @@ SPECTACULAR_SETTINGS = {
         "DocumentStatusEnum": "invoicing.models.DocumentStatus",
         "BillingRunStatusEnum": "invoicing.models.BillingRun.Status",
         "PaymentMethodEnum": "invoicing.models.Payment.Method",
+        "TransactionKindEnum": "invoicing.payments.models.TransactionKind",
+        "TransactionStatusEnum": "invoicing.payments.models.TransactionStatus",
     },
 }
 

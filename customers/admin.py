@@ -2,21 +2,53 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
+from cpo_portal.kernel import formatting
+from cpo_portal.kernel.admin.errors import show_domain_error
 from cpo_portal.kernel.admin.exports import ExportAdminMixin
+from cpo_portal.kernel.errors import DomainError
 from customers.forms import CustomerAdminForm
 from customers.models import ChargingToken, Customer, Plan, Subscription, SubscriptionPeriod
 from customers.services import save_customer
 from invoicing.documents.composition import InvoicingError, recipient_field_errors
 from invoicing.models import DocumentKind, InvoicingSettings
+from invoicing.payments import ledger
+from invoicing.payments.credit import refund_credit
 from invoicing.subscriptions.lifecycle import cancel_subscription, subscribe
+
+ACTION_TEMPLATE = "admin/invoicing/action_form.html"
 
 
 class ChargingTokenInline(admin.TabularInline):
     model = ChargingToken
     extra = 0
     fields = ["kind", "uid", "is_blocked", "blocked_reason"]
+
+
+class CreditRefundForm(forms.Form):
+    """How much of the customer's credit staff paid back (by transfer or in cash)."""
+
+    currency = forms.ChoiceField(label=_("currency"))
+    amount = forms.DecimalField(
+        label=_("amount"),
+        max_digits=14,
+        decimal_places=2,
+        help_text=_("Prefilled with the whole credit; record it once the money is sent."),
+    )
+
+    def __init__(self, *args, credit: dict, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["currency"].choices = [(currency, currency) for currency in sorted(credit)]
+        if credit:
+            currency = sorted(credit)[0]
+            self.fields["currency"].initial = currency
+            self.fields["amount"].initial = credit[currency]
 
 
 @admin.register(Customer)
@@ -73,6 +105,7 @@ class CustomerAdmin(ExportAdminMixin, admin.ModelAdmin):
                     "invoices_held_for",
                     "billing_mode",
                     "email_collected_at",
+                    "credit",
                 ]
             },
         ),
@@ -101,10 +134,98 @@ class CustomerAdmin(ExportAdminMixin, admin.ModelAdmin):
         errors = recipient_field_errors(customer=obj, kind=DocumentKind.INVOICE, settings=settings)
         return "; ".join(str(message) for _field, message in sorted(errors.items())) or "-"
 
+    @admin.display(description=_("credit"))
+    def credit(self, obj):
+        """What the customer paid that no document used yet (refundable, or applied to the
+        next invoice)."""
+        if obj.pk is None:
+            return "-"
+        credit = ledger.customer_credit(obj)
+        return (
+            ", ".join(
+                formatting.amount(amount, currency, localized=False)
+                for currency, amount in sorted(credit.items())
+            )
+            or "-"
+        )
+
     def get_readonly_fields(self, request, obj=None):
         # A customer stays with the operator whose sessions and documents it has.
-        readonly = ["email_collected_at", "invoices_held_for"]
+        readonly = ["email_collected_at", "invoices_held_for", "credit"]
         return [*readonly, "operator"] if obj is not None else readonly
+
+    # --- refunding the customer's credit -----------------------------------------------------
+
+    def has_refund_permission(self, request):
+        return request.user.has_perm("invoicing.add_payment")
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        buttons = []
+        if obj is not None and self.has_refund_permission(request) and ledger.customer_credit(obj):
+            url = reverse("admin:customers_customer_refund_credit", args=[obj.pk])
+            buttons.append((url, _("Refund credit")))
+        context["object_buttons"] = buttons
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/refund-credit/",
+                self.admin_site.admin_view(self.refund_credit_view),
+                name="customers_customer_refund_credit",
+            ),
+            *super().get_urls(),
+        ]
+
+    def refund_credit_view(self, request, object_id):
+        """Record that staff paid (part of) the customer's credit back; never more than it."""
+        customer = self.get_object(request, unquote(object_id))
+        if customer is None:
+            raise Http404(_("No customer with this ID."))
+        if not (
+            self.has_view_permission(request, customer) and self.has_refund_permission(request)
+        ):
+            raise PermissionDenied
+        credit = ledger.customer_credit(customer)
+        change = reverse("admin:customers_customer_change", args=[customer.pk])
+        data = request.POST if request.method == "POST" else None
+        form = CreditRefundForm(data, credit=credit)
+        if form.is_bound and form.is_valid():
+            try:
+                paid_back = refund_credit(
+                    customer=customer,
+                    currency=form.cleaned_data["currency"],
+                    amount=form.cleaned_data["amount"],
+                    requested_by=request.user,
+                )
+            except DomainError as exc:
+                show_domain_error(self, request, exc)
+            else:
+                total = sum(entry.amount for entry in paid_back)
+                self.log_change(request, customer, f"Credit of {total} refunded.")
+                self.message_user(
+                    request,
+                    _("Refund of %(amount)s %(currency)s of the credit recorded.")
+                    % {"amount": total, "currency": form.cleaned_data["currency"]},
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(change)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": customer,
+            "title": _("Refund credit"),
+            "subtitle": str(customer),
+            "summary": [
+                (_("Customer"), str(customer)),
+                (_("Credit"), self.credit(customer)),
+            ],
+            "form": form,
+            "media": self.media + form.media,
+            "submit_label": _("Refund credit"),
+            "cancel_url": change,
+        }
+        return TemplateResponse(request, ACTION_TEMPLATE, context)
 
     def save_model(self, request, obj, form, change):
         # The form checked the same rules; the service stores the customer with its ad-hoc

@@ -24,6 +24,7 @@ from invoicing.signals import (
     documents_issued,
     email_delivery_queued,
     payment_recorded,
+    payment_status_changed,
     pdf_batch_requested,
     pdf_render_requested,
     recipient_corrected,
@@ -106,6 +107,11 @@ def queue_document_archiving(sender, *, document_id, **kwargs) -> None:
 @receiver(payment_recorded, dispatch_uid="queue_payment_archiving")
 def queue_payment_archiving(sender, *, payment_id, **kwargs) -> None:
     _queue_archiving(tasks.archive_payment, payment_id, "payment")
+
+
+@receiver(payment_status_changed, dispatch_uid="queue_transaction_archiving")
+def queue_transaction_archiving(sender, *, transaction_id, **kwargs) -> None:
+    _queue_archiving(tasks.archive_transaction, transaction_id, "transaction")
 
 
 @receiver(billing_chunks_planned, dispatch_uid="queue_billing_chunks")

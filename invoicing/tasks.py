@@ -175,6 +175,12 @@ def archive_payment(payment_id: int) -> int | None:
     return entry.pk if entry else None
 
 
+@shared_task(name="invoicing.archive_transaction", acks_late=True)
+def archive_transaction(transaction_id: int) -> int:
+    """Archive a ledger transaction in its current status, with its payload (once)."""
+    return len(archive.archive_transaction(transaction_id=transaction_id))
+
+
 @shared_task(name="invoicing.apply_customer_credit", acks_late=True)
 def apply_customer_credit(document_ids: list[int]) -> int:
     """Pay newly issued invoices from their customers' credit (allocations are checked, so a

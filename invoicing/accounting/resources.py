@@ -9,9 +9,11 @@ docs/exports.md for why.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, Prefetch, Subquery
 
 from cpo_portal.kernel.exports.columns import (
     Day,
@@ -23,6 +25,13 @@ from cpo_portal.kernel.exports.columns import (
     column,
 )
 from invoicing.documents.models import BilledSession, Document
+from invoicing.payments.models import (
+    INCOMING_KINDS,
+    Payment,
+    PaymentTransaction,
+    TransactionKind,
+    TransactionStatus,
+)
 from invoicing.setup.models import DocumentKind
 
 # --- documents -------------------------------------------------------------------------------
@@ -119,3 +128,114 @@ def billing_document_number() -> Subquery:
         .values("document__display_number")
     )
     return Subquery(billings[:1])
+
+
+# --- payments and open items (the accountant's reconciliation) -------------------------------
+
+
+class PaymentTransactionResource(ExportResource):
+    """One row per ledger transaction, with the documents its allocations paid or took back."""
+
+    transaction_id = column("pk", Integer())
+    provider = column("provider")
+    provider_reference = column("provider_reference")
+    kind = column("kind")
+    status = column("status")
+    amount = column(None, Money())
+    currency = column("currency")
+    method = column(None)
+    value_date = column("value_date", Day())
+    occurred_at_utc = column("occurred_at", Timestamp())
+    customer_id = column("customer_id", Integer())
+    customer_name = column(None)
+    payer_name = column("payer_name")
+    payer_iban = column(None)
+    remittance_information = column("remittance_information")
+    failure_reason = column("failure_reason")
+    parent_transaction_id = column("parent_id", Integer())
+    allocated = column(None, Money())
+    unallocated = column(None, Money())
+    document_numbers = column(None)
+
+    @classmethod
+    def prepare(cls, queryset):
+        return queryset.select_related("customer").prefetch_related(
+            Prefetch(
+                "allocations",
+                queryset=Payment.objects.select_related("document").order_by("id"),
+            ),
+            Prefetch(
+                "children",
+                queryset=PaymentTransaction.objects.filter(
+                    kind=TransactionKind.REFUND,
+                    status=TransactionStatus.SUCCEEDED,
+                    intended_document__isnull=True,
+                ),
+                to_attr="credit_refunds",
+            ),
+        )
+
+    def dehydrate_amount(self, entry: PaymentTransaction) -> Decimal:
+        return entry.signed_amount
+
+    def dehydrate_method(self, entry: PaymentTransaction) -> str:
+        return entry.payment_method
+
+    def dehydrate_customer_name(self, entry: PaymentTransaction) -> str:
+        return str(entry.customer) if entry.customer_id else ""
+
+    def dehydrate_payer_iban(self, entry: PaymentTransaction) -> str:
+        return entry.masked_payer_iban
+
+    def dehydrate_allocated(self, entry: PaymentTransaction) -> Decimal:
+        return sum((a.amount for a in entry.allocations.all()), Decimal("0.00"))
+
+    def dehydrate_unallocated(self, entry: PaymentTransaction) -> Decimal | None:
+        """Money received that no document used nor was paid back (the customer's credit)."""
+        if entry.kind not in INCOMING_KINDS or entry.status != TransactionStatus.SUCCEEDED:
+            return None
+        paid_back = sum((r.amount for r in entry.credit_refunds), Decimal("0.00"))
+        return entry.amount - self.dehydrate_allocated(entry) - paid_back
+
+    def dehydrate_document_numbers(self, entry: PaymentTransaction) -> str:
+        numbers = dict.fromkeys(a.document.display_number for a in entry.allocations.all())
+        return "; ".join(numbers)
+
+
+@dataclass(frozen=True)
+class OpenItem:
+    """A row of the open-items list: a document still owed, or a customer's unused credit."""
+
+    item: str
+    customer_id: int | None
+    customer_name: str
+    document_id: int | None = None
+    number: str = ""
+    kind: str = ""
+    status: str = ""
+    issue_date: date | None = None
+    due_date: date | None = None
+    currency: str = ""
+    total_gross: Decimal | None = None
+    amount_paid: Decimal | None = None
+    outstanding: Decimal = Decimal("0.00")
+    days_overdue: int | None = None
+
+
+class OpenItemResource(ExportResource):
+    """Open items: what each customer still owes per document, and their unused credit."""
+
+    item = column("item")
+    customer_id = column("customer_id", Integer())
+    customer_name = column("customer_name")
+    document_id = column("document_id", Integer())
+    number = column("number")
+    kind = column("kind")
+    status = column("status")
+    issue_date = column("issue_date", Day())
+    due_date = column("due_date", Day())
+    currency = column("currency")
+    total_gross = column("total_gross", Money())
+    amount_paid = column("amount_paid", Money())
+    outstanding = column("outstanding", Money())
+    days_overdue = column("days_overdue", Integer())

@@ -193,7 +193,7 @@ def _payment_rows(operator: Operator, period: Period) -> Iterator[tuple]:
         Payment.objects.filter(
             document__operator=operator, paid_on__range=(period.first, period.last)
         )
-        .select_related("document")
+        .select_related("document", "transaction")
         .order_by("paid_on", "id")
     )
     for p in payments.iterator(chunk_size=CHUNK):
@@ -206,6 +206,10 @@ def _payment_rows(operator: Operator, period: Period) -> Iterator[tuple]:
             p.document.currency,
             p.method,
             p.reference,
+            p.transaction_id,
+            p.transaction.kind,
+            p.transaction.provider,
+            p.transaction.provider_reference,
         )
 
 
@@ -339,16 +343,20 @@ TABLES = (
     ),
     Table(
         "payments",
-        "Payments received in the period",
+        "Payments received and given back in the period",
         (number("payment_id", "Internal id of the payment"),),
         (
             DOCUMENT_ID,
             text("document_number", "Number of the document paid"),
             day("paid_on", "Paid on"),
-            number("amount", "Amount", 2),
+            number("amount", "Amount (negative: money given back)", 2),
             text("currency", "Currency (ISO 4217)"),
             text("method", "Payment method"),
             text("reference", "Payment reference"),
+            number("transaction_id", "Internal id of the ledger transaction"),
+            text("transaction_kind", "Kind of transaction (e.g. refund, direct_debit_return)"),
+            text("provider", "Payment provider"),
+            text("provider_reference", "The provider's reference of the transaction"),
         ),
         _payment_rows,
         (("document_id", "documents"),),

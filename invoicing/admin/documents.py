@@ -46,6 +46,7 @@ from invoicing.admin.common import (
 )
 from invoicing.admin.forms import (
     CreditNoteForm,
+    DocumentActionForm,
     PaymentForm,
     RecipientCorrectionForm,
     WithdrawalForm,
@@ -74,6 +75,7 @@ from invoicing.models import (
 from invoicing.output import emails as delivery
 from invoicing.output import pipeline as outputs
 from invoicing.payments.recording import record_payment
+from invoicing.payments.refunds import refund_credit_note
 
 logger = logging.getLogger(__name__)
 
@@ -371,11 +373,32 @@ class BilledSessionInline(FirstRowsInline):
 
 
 class PaymentInline(ReadOnlyInline):
+    """The document's payments and what was taken back, each with the transaction it came
+    from (its provider, kind and reference)."""
+
     model = Payment
-    fields = ["paid_on", "amount", "method", "reference", "recorded_by", "created_at"]
+    verbose_name_plural = _("payments and allocations")
+    fields = [
+        "paid_on",
+        "amount",
+        "method",
+        "reference",
+        "transaction_link",
+        "provider",
+        "recorded_by",
+        "created_at",
+    ]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("recorded_by")
+        return super().get_queryset(request).select_related("recorded_by", "transaction")
+
+    @admin.display(description=_("transaction"))
+    def transaction_link(self, obj):
+        return admin_link(obj.transaction)
+
+    @admin.display(description=_("provider"))
+    def provider(self, obj):
+        return f"{obj.transaction.provider} {obj.transaction.provider_reference}"
 
 
 def describe_values(values: dict) -> str:
@@ -443,6 +466,11 @@ class DocumentAdmin(
     exports = (
         ("invoices", _("documents"), _("Export selected documents as %(format)s")),
         ("lines", _("document lines"), _("Export lines of selected documents as %(format)s")),
+        (
+            "open_items",
+            _("open items"),
+            _("Export open items of selected documents as %(format)s"),
+        ),
     )
 
     list_display = [
@@ -644,6 +672,13 @@ class DocumentAdmin(
                 buttons.append(("correct_recipient", _("Correct recipient details")))
         if self.has_pay_permission(request) and actions.RECORD_PAYMENT in allowed:
             buttons.append(("record_payment", _("Record payment")))
+        if (
+            self.has_pay_permission(request)
+            and document.kind == DocumentKind.CREDIT_NOTE
+            and document.credited_document_id is not None
+            and document.outstanding < 0
+        ):
+            buttons.append(("refund_credit_note", _("Refund this credit note")))
         return [(self.action_url(name, document), label) for name, label in buttons]
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
@@ -662,6 +697,7 @@ class DocumentAdmin(
             ("withdraw", "withdraw", self.withdraw_view),
             ("correct-recipient", "correct_recipient", self.correct_recipient_view),
             ("record-payment", "record_payment", self.record_payment_view),
+            ("refund", "refund_credit_note", self.refund_credit_note_view),
         ]
         return [
             *(
@@ -837,6 +873,34 @@ class DocumentAdmin(
             "currency": document.currency,
             "due": document.outstanding,
             "document": document,
+        }, document
+
+    def refund_credit_note_view(self, request, object_id):
+        return self.document_action_view(
+            request,
+            object_id,
+            form_class=DocumentActionForm,
+            title=_("Refund a credit note"),
+            submit=_("Refund this credit note"),
+            permitted=self.has_pay_permission,
+            perform=self.perform_credit_note_refund,
+        )
+
+    def perform_credit_note_refund(self, request, document, form):
+        """The credit note is paid out from the payments of the invoice it credits."""
+        paid_back = refund_credit_note(credit_note=document, requested_by=request.user)
+        total = sum(entry.amount for entry in paid_back)
+        self.log_change(request, document, f"Refund of {total} requested.")
+        document.refresh_from_db()
+        return _(
+            "Refund of %(amount)s %(currency)s requested in %(count)d transaction(s); "
+            "%(document)s is %(status)s."
+        ) % {
+            "amount": total,
+            "currency": document.currency,
+            "count": len(paid_back),
+            "document": document,
+            "status": document.get_status_display(),
         }, document
 
     # --- changelist actions: open the page of the one selected document ---------------------

@@ -1,20 +1,352 @@
-"""Back-office screens for payments: the permanent record of money received."""
+"""Back-office screens for the payment ledger: transactions as their providers reported them,
+their allocations to documents, refunds through the provider that received the money."""
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
-from invoicing.admin.common import ReadOnlyAdmin
+from cpo_portal.kernel import formatting
+from cpo_portal.kernel.admin.errors import show_domain_error
+from cpo_portal.kernel.admin.exports import ExportAdminMixin
+from cpo_portal.kernel.admin.lists import (
+    DateRangeFilter,
+    EstimatedCountPaginator,
+    distinct_values,
+    list_filter_media,
+)
+from cpo_portal.kernel.errors import DomainError
+from invoicing.admin.common import ACTION_TEMPLATE, ReadOnlyAdmin, ReadOnlyInline, admin_link
 from invoicing.models import Payment
+from invoicing.payments import ledger, refunds
+from invoicing.payments.models import (
+    INCOMING_KINDS,
+    PaymentTransaction,
+    TransactionStatus,
+)
 
 
 @admin.register(Payment)
 class PaymentAdmin(ReadOnlyAdmin):
-    list_display = ["document", "amount", "paid_on", "method", "reference", "recorded_by"]
+    """Allocations: which part of which transaction paid (or took back from) which document."""
+
+    list_display = ["document", "amount", "paid_on", "method", "transaction", "reference"]
     list_filter = ["method", "paid_on"]
     search_fields = ["document__display_number", "reference"]
-    list_select_related = ["document", "recorded_by"]
+    list_select_related = ["document", "transaction"]
     raw_id_fields = ["document"]
     show_full_result_count = False
-    fields = ["document", "amount", "paid_on", "method", "reference", "recorded_by", "created_at"]
+    fields = [
+        "document",
+        "transaction",
+        "amount",
+        "paid_on",
+        "method",
+        "reference",
+        "recorded_by",
+        "created_at",
+    ]
     readonly_fields = fields
+
+
+class UnallocatedFilter(admin.SimpleListFilter):
+    """Money received that no document used yet: the customers' credit, or a transfer to
+    assign."""
+
+    title = _("unallocated money")
+    parameter_name = "unallocated"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Has unallocated money")), ("no", _("Fully allocated"))]
+
+    def queryset(self, request, queryset):
+        if self.value() not in ("yes", "no"):
+            return queryset
+        incoming = queryset.filter(kind__in=INCOMING_KINDS, status=TransactionStatus.SUCCEEDED)
+        incoming = incoming.annotate(left=ledger.unallocated_sql())
+        if self.value() == "yes":
+            return incoming.filter(left__gt=0)
+        return incoming.filter(left__lte=0)
+
+
+class DistinctValuesFilter(admin.SimpleListFilter):
+    """A column's values found with one index probe per value (not a DISTINCT)."""
+
+    field_name = ""
+
+    def lookups(self, request, model_admin):
+        return [(value, value) for value in distinct_values(PaymentTransaction, self.field_name)]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(**{self.field_name: self.value()})
+        return queryset
+
+
+class ProviderFilter(DistinctValuesFilter):
+    title = _("provider")
+    parameter_name = "provider"
+    field_name = "provider"
+
+
+class CurrencyFilter(DistinctValuesFilter):
+    title = _("currency")
+    parameter_name = "currency"
+    field_name = "currency"
+
+
+class AllocationInline(ReadOnlyInline):
+    model = Payment
+    fk_name = "transaction"
+    verbose_name_plural = _("allocations")
+    fields = ["document_link", "amount", "paid_on", "method", "reference", "recorded_by"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("document", "recorded_by")
+
+    @admin.display(description=_("document"))
+    def document_link(self, obj):
+        return admin_link(obj.document)
+
+
+class ChildTransactionInline(ReadOnlyInline):
+    """Refunds, returns and chargebacks that gave money back from this payment."""
+
+    model = PaymentTransaction
+    fk_name = "parent"
+    verbose_name = _("refund or return")
+    verbose_name_plural = _("refunds and returns")
+    fields = ["transaction_link", "kind", "status", "amount", "value_date", "failure_reason"]
+
+    @admin.display(description=_("transaction"))
+    def transaction_link(self, obj):
+        return admin_link(obj)
+
+
+class RefundForm(forms.Form):
+    amount = forms.DecimalField(
+        label=_("amount"),
+        max_digits=14,
+        decimal_places=2,
+        help_text=_("Prefilled with what is left to refund of this payment."),
+    )
+
+
+@admin.register(PaymentTransaction)
+class PaymentTransactionAdmin(ExportAdminMixin, ReadOnlyAdmin):
+    """The ledger: every movement of money, as its provider reported it."""
+
+    exports = (("payments", _("payments"), _("Export selected payments as %(format)s")),)
+    list_display = [
+        "occurred_at",
+        "kind",
+        "status",
+        "amount",
+        "currency",
+        "provider",
+        "provider_reference",
+        "customer",
+        "payer_name",
+        "masked_iban",
+        "value_date",
+    ]
+    list_filter = [
+        ProviderFilter,
+        "kind",
+        "status",
+        CurrencyFilter,
+        ("value_date", DateRangeFilter),
+        UnallocatedFilter,
+    ]
+    search_fields = ["provider_reference"]
+    search_help_text = _(
+        "A provider reference, the beginning of a payer's or customer's name, or a document "
+        "number the money was allocated to."
+    )
+    list_select_related = ["customer"]
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    inlines = [AllocationInline, ChildTransactionInline]
+    actions = ["refund_selected"]
+    fieldsets = [
+        (
+            _("Transaction"),
+            {
+                "fields": [
+                    "provider",
+                    "provider_reference",
+                    "kind",
+                    "status",
+                    "amount",
+                    "currency",
+                    "method",
+                    "value_date",
+                    "occurred_at",
+                    "failure_reason",
+                ]
+            },
+        ),
+        (
+            _("Who and why"),
+            {
+                "fields": [
+                    "customer",
+                    "payer_name",
+                    "masked_iban",
+                    "remittance_information",
+                    "parent_link",
+                    "intended_document_link",
+                    "unallocated_amount",
+                    "recorded_by",
+                ]
+            },
+        ),
+        (_("As received"), {"fields": ["payload_as_received"]}),
+    ]
+    readonly_fields = [field for _title, options in fieldsets for field in options["fields"]]
+
+    @property
+    def media(self):
+        return super().media + list_filter_media()
+
+    def get_search_results(self, request, queryset, search_term):
+        # Each branch is an index probe or prefix match; Django's default (every word in every
+        # field, anywhere) is a sequential scan over the whole ledger.
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        paid_documents = Payment.objects.filter(document__display_number=term).values(
+            "transaction_id"
+        )
+        return (
+            queryset.filter(
+                Q(provider_reference=term)
+                | Q(payer_name__istartswith=term)
+                | Q(customer__name__istartswith=term)
+                | Q(customer__company_name__istartswith=term)
+                | Q(intended_document__display_number=term)
+                | Q(pk__in=paid_documents)
+            ),
+            False,
+        )
+
+    def has_refund_permission(self, request, obj=None):
+        return request.user.has_perm("invoicing.add_payment")
+
+    @admin.display(description=_("payer IBAN"))
+    def masked_iban(self, obj):
+        return obj.masked_payer_iban or "-"
+
+    @admin.display(description=_("original transaction"))
+    def parent_link(self, obj):
+        return admin_link(obj.parent) if obj.parent_id else "-"
+
+    @admin.display(description=_("started for"))
+    def intended_document_link(self, obj):
+        return admin_link(obj.intended_document) if obj.intended_document_id else "-"
+
+    @admin.display(description=_("not allocated"))
+    def unallocated_amount(self, obj):
+        if obj.kind not in INCOMING_KINDS:
+            return "-"
+        return formatting.amount(ledger.unallocated(obj), obj.currency, localized=False)
+
+    @admin.display(description=_("provider payload"))
+    def payload_as_received(self, obj):
+        if not obj.payload:
+            return "-"
+        return format_html('<pre class="payload">{}</pre>', obj.payload)
+
+    # --- refund ------------------------------------------------------------------------------
+
+    def refundable(self, obj) -> bool:
+        return obj.kind in INCOMING_KINDS and obj.status == TransactionStatus.SUCCEEDED
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        buttons = []
+        if obj is not None and self.refundable(obj) and self.has_refund_permission(request):
+            url = reverse("admin:invoicing_paymenttransaction_refund", args=[obj.pk])
+            buttons.append((url, _("Refund")))
+        context["object_buttons"] = buttons
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/refund/",
+                self.admin_site.admin_view(self.refund_view),
+                name="invoicing_paymenttransaction_refund",
+            ),
+            *super().get_urls(),
+        ]
+
+    @admin.action(description=_("Refund the selected payment"), permissions=["refund"])
+    def refund_selected(self, request, queryset):
+        """Opens the refund page of the one selected payment."""
+        ids = list(queryset.values_list("pk", flat=True)[:2])
+        if len(ids) != 1:
+            self.message_user(request, _("Select exactly one payment to refund."), messages.WARNING)
+            return None
+        return HttpResponseRedirect(
+            reverse("admin:invoicing_paymenttransaction_refund", args=[ids[0]])
+        )
+
+    def refund_view(self, request, object_id):
+        """Give back part or all of a payment through its own provider; refusals are shown."""
+        entry = self.get_object(request, unquote(object_id))
+        if entry is None:
+            raise Http404(_("No transaction with this ID."))
+        if not (self.has_view_permission(request, entry) and self.has_refund_permission(request)):
+            raise PermissionDenied
+        left = entry.amount - ledger.refunded_from(entry)
+        data = request.POST if request.method == "POST" else None
+        form = RefundForm(data, initial={"amount": left})
+        if form.is_bound and form.is_valid():
+            try:
+                refund = refunds.refund(
+                    payment=entry, amount=form.cleaned_data["amount"], requested_by=request.user
+                )
+            except DomainError as exc:
+                show_domain_error(self, request, exc)
+            else:
+                self.log_change(request, entry, f"Refund of {refund.amount} requested.")
+                self.message_user(
+                    request,
+                    _("Refund of %(amount)s %(currency)s: %(status)s.")
+                    % {
+                        "amount": refund.amount,
+                        "currency": refund.currency,
+                        "status": refund.get_status_display(),
+                    },
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(
+                    reverse("admin:invoicing_paymenttransaction_change", args=[entry.pk])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": entry,
+            "title": _("Refund a payment"),
+            "subtitle": str(entry),
+            "summary": [
+                (_("Payment"), str(entry)),
+                (_("Provider reference"), entry.provider_reference),
+                (_("Customer"), entry.customer or "-"),
+                (_("Left to refund"), formatting.amount(left, entry.currency, localized=False)),
+            ],
+            "form": form,
+            "media": self.media + form.media,
+            "submit_label": _("Refund"),
+            "cancel_url": reverse("admin:invoicing_paymenttransaction_change", args=[entry.pk]),
+        }
+        return TemplateResponse(request, ACTION_TEMPLATE, context)

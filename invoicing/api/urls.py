@@ -1,12 +1,15 @@
-"""Document, billing-run and DATEV endpoints, mounted under /api/v1/ by cpo_portal/urls.py."""
+"""Document, billing-run, payment and DATEV endpoints, mounted under /api/v1/."""
 
 from rest_framework.routers import SimpleRouter
 
+from invoicing.api.payments import CustomerCreditViewSet, PaymentTransactionViewSet
 from invoicing.api.views import BillingRunViewSet, DatevExportViewSet, InvoiceViewSet
 
 router = SimpleRouter()
 router.register("invoices", InvoiceViewSet, basename="invoice")
 router.register("billing-runs", BillingRunViewSet, basename="billing-run")
+router.register("payments", PaymentTransactionViewSet, basename="payment")
+router.register("customers", CustomerCreditViewSet, basename="customer-credit")
 router.register("accounting/datev", DatevExportViewSet, basename="datev-export")
 
 urlpatterns = router.urls

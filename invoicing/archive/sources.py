@@ -21,7 +21,7 @@ from invoicing.archive.models import ArchiveEntry, ArchiveKind
 from invoicing.documents.models import BilledSession, Document, DocumentStatus
 from invoicing.einvoices.models import EInvoice
 from invoicing.output.models import DocumentFile
-from invoicing.payments.models import Payment
+from invoicing.payments.models import Payment, PaymentTransaction
 from sessions.models import ChargingSession
 
 # How far back the hourly catch-up looks for PDFs and payments without an archive entry.
@@ -149,9 +149,86 @@ def archive_payment(*, payment_id: int) -> ArchiveEntry | None:
     return entry
 
 
+def transaction_record(entry: PaymentTransaction) -> bytes:
+    """A ledger transaction as the archive keeps it: what moved, when, for whom and why, with
+    the provider's payload (also archived on its own, byte for byte)."""
+    return simplejson.dumps(
+        {
+            "transaction_id": entry.pk,
+            "provider": entry.provider,
+            "provider_reference": entry.provider_reference,
+            "kind": entry.kind,
+            "status": entry.status,
+            "amount": entry.amount,
+            "currency": entry.currency,
+            "method": entry.payment_method,
+            "value_date": entry.value_date.isoformat(),
+            "occurred_at": entry.occurred_at.isoformat(),
+            "customer_id": entry.customer_id,
+            "parent_transaction_id": entry.parent_id,
+            "intended_document_number": (
+                entry.intended_document.display_number if entry.intended_document else None
+            ),
+            "payer_name": entry.payer_name,
+            "payer_iban": entry.payer_iban,
+            "remittance_information": entry.remittance_information,
+            "failure_reason": entry.failure_reason,
+            "payload": entry.payload,
+            "recorded_at": entry.updated_at.isoformat(),
+        },
+        use_decimal=True,
+        ensure_ascii=False,
+        sort_keys=True,
+    ).encode()
+
+
+def _payload_type(payload: str) -> str:
+    try:
+        simplejson.loads(payload)
+    except ValueError:
+        return "application/xml" if payload.lstrip().startswith("<") else "text/plain"
+    return "application/json"
+
+
+def archive_transaction(*, transaction_id: int) -> list[ArchiveEntry]:
+    """Archive a ledger transaction once per status it reaches (the provider's later payload
+    replaces the earlier one in the ledger, never in the archive), with its payload exactly as
+    received."""
+    entry = (
+        PaymentTransaction.objects.select_related("operator", "intended_document")
+        .filter(pk=transaction_id)
+        .first()
+    )
+    if entry is None:
+        return []
+    reference = f"{entry.provider} {entry.provider_reference}"[:200]
+    items = [
+        ArchiveItem(
+            kind=ArchiveKind.PAYMENT_RECORD,
+            reference=reference,
+            source_key=f"transaction:{entry.pk}:{entry.status}",
+            content=transaction_record(entry),
+            record_date=entry.value_date,
+            content_type="application/json",
+        )
+    ]
+    if entry.payload:
+        items.append(
+            ArchiveItem(
+                kind=ArchiveKind.PAYMENT_RECORD,
+                reference=reference,
+                source_key=f"transaction_payload:{entry.pk}:{entry.status}",
+                content=entry.payload.encode(),
+                record_date=entry.value_date,
+                content_type=_payload_type(entry.payload),
+            )
+        )
+    return archive_items(operator=entry.operator, items=items)
+
+
 def archive_pending(*, now=None) -> int:
-    """Archive what a lost task did not (broker down): the PDFs and payments of the last weeks
-    without an entry. Returns how many documents and payments were archived."""
+    """Archive what a lost task did not (broker down): the PDFs, payments and ledger
+    transactions of the last weeks without an entry. Returns how many were archived."""
     since = (now or timezone.now()) - CATCH_UP_WINDOW
     archived = set(
         ArchiveEntry.objects.filter(archived_at__gte=since - CATCH_UP_WINDOW)
@@ -166,4 +243,8 @@ def archive_pending(*, now=None) -> int:
     payment_ids = [pk for pk in payments if f"payment:{pk}" not in archived]
     for payment_id in payment_ids:
         archive_payment(payment_id=payment_id)
-    return len(document_ids) + len(payment_ids)
+    entries = PaymentTransaction.objects.filter(updated_at__gte=since).values_list("pk", "status")
+    transaction_ids = [pk for pk, status in entries if f"transaction:{pk}:{status}" not in archived]
+    for transaction_id in transaction_ids:
+        archive_transaction(transaction_id=transaction_id)
+    return len(document_ids) + len(payment_ids) + len(transaction_ids)

@@ -4,12 +4,12 @@ owes, what is left over is the customer's credit, and documents' paid status fol
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import date, datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import DecimalField, F, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from cpo_portal.kernel.integrations import webhooks
@@ -244,6 +244,37 @@ def unallocated(entry: PaymentTransaction) -> Decimal:
     return entry.amount - abs(applied or ZERO) - refunded
 
 
+def unallocated_sql():
+    """What an incoming succeeded transaction has not applied to any document nor paid back
+    (`unallocated` as SQL, for filters and exports over many rows)."""
+    applied = (
+        Payment.objects.filter(transaction=OuterRef("pk"))
+        .order_by()
+        .values("transaction")
+        .annotate(s=Sum("amount"))
+        .values("s")
+    )
+    paid_back = (
+        PaymentTransaction.objects.filter(
+            parent=OuterRef("pk"),
+            kind=TransactionKind.REFUND,
+            status=TransactionStatus.SUCCEEDED,
+            intended_document__isnull=True,
+        )
+        .order_by()
+        .values("parent")
+        .annotate(s=Sum("amount"))
+        .values("s")
+    )
+    amount = DecimalField(max_digits=14, decimal_places=2)
+    zero = Value(0, output_field=amount)
+    return (
+        F("amount")
+        - Coalesce(Subquery(applied, output_field=amount), zero)
+        - Coalesce(Subquery(paid_back, output_field=amount), zero)
+    )
+
+
 def allocate(
     *,
     entry: PaymentTransaction,
@@ -341,18 +372,20 @@ def _follow(document: Document, amount: Decimal, *, paid_on: date) -> None:
 
 def customer_credit(customer: Customer) -> dict[str, Decimal]:
     """Money a customer paid that no document used yet, per currency (shown, refundable,
-    applied to the next invoice)."""
-    credit: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    entries = PaymentTransaction.objects.filter(
-        customer=customer,
-        status=TransactionStatus.SUCCEEDED,
-        kind__in=INCOMING_KINDS,
+    applied to the next invoice); one query however many payments they made."""
+    rows = (
+        PaymentTransaction.objects.filter(
+            customer=customer,
+            status=TransactionStatus.SUCCEEDED,
+            kind__in=INCOMING_KINDS,
+        )
+        .annotate(left=unallocated_sql())
+        .filter(left__gt=0)
+        .order_by()
+        .values("currency")
+        .annotate(credit=Sum("left"))
     )
-    for entry in entries:
-        left = unallocated(entry)
-        if left:
-            credit[entry.currency] += left
-    return {currency: amount for currency, amount in credit.items() if amount}
+    return {row["currency"]: row["credit"] for row in rows}
 
 
 def apply_credit(*, document: Document) -> list[Payment]:

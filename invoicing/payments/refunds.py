@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django.db.models import Sum
 
+from cpo_portal.kernel.errors import StateConflict
 from cpo_portal.kernel.money import ZERO, round_money
 from invoicing.documents.composition import InvoicingError
 from invoicing.documents.models import Document
@@ -17,7 +18,7 @@ from invoicing.payments.models import (
     PaymentTransaction,
     TransactionStatus,
 )
-from invoicing.payments.providers import provider
+from invoicing.payments.providers import provider, registered
 from invoicing.setup.models import DocumentKind
 
 
@@ -31,9 +32,14 @@ def refund(
     """Give back part or all of a payment through its own provider."""
     amount = round_money(Decimal(amount), payment.currency)
     ledger.refund_room(payment, amount)
+    if payment.provider not in {known.key for known in registered()}:
+        raise StateConflict(
+            f"No payment provider “{payment.provider}” is configured to refund this payment."
+        )
     handler = provider(payment.provider)
     if not handler.refunds:
-        raise InvoicingError(f"{handler.name} payments cannot be refunded here.", field="provider")
+        # The payment is fine; where it was made is what refuses (409 in the API).
+        raise StateConflict(f"{handler.name} payments cannot be refunded here.")
     return handler.refund(
         payment=payment, amount=amount, credit_note=credit_note, requested_by=requested_by
     )

@@ -20,6 +20,8 @@ class ExportJob(models.Model):
         LINES = "lines", _("Invoice lines")
         SESSIONS = "sessions", _("Sessions with breakdown")
         CUSTOMERS = "customers", _("Customers")
+        PAYMENTS = "payments", _("Payments")
+        OPEN_ITEMS = "open_items", _("Open items")
 
     class Format(models.TextChoices):
         CSV = "csv", "CSV"

@@ -351,17 +351,23 @@ def _eu_field(document: Document, supply: Supply, eu: bool) -> str:
 
 
 def payment_booking(payment: Payment, *, debtor: int, bank_account: int) -> Booking:
-    """Money received: the bank debited, the customer's debtor account credited."""
+    """Money received: the bank debited, the customer's debtor account credited. Money given
+    back (a negative allocation: a returned direct debit or chargeback reversing a payment, a
+    refund paying out a credit note) is the opposite booking."""
     document = payment.document
+    if payment.amount < 0:
+        what = "Refund" if document.kind == DocumentKind.CREDIT_NOTE else "Reversal"
+    else:
+        what = "Payment"
     return Booking(
-        amount=payment.amount,
-        side=DEBIT,
+        amount=abs(payment.amount),
+        side=DEBIT if payment.amount > 0 else CREDIT,
         account=bank_account,
         contra=debtor,
         bu_key="",
         day=payment.paid_on,
         document_number=document.display_number,
-        text=f"Payment {document.display_number} {payment.reference}".strip(),
+        text=f"{what} {document.display_number} {payment.reference}".strip(),
         currency=document.currency,
     )
 

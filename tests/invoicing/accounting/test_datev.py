@@ -38,7 +38,10 @@ from invoicing.models import (
     RevenueAccount,
     VatRegistration,
 )
+from invoicing.payments import ledger
+from invoicing.payments.models import TransactionKind
 from invoicing.payments.recording import record_payment
+from invoicing.payments.refunds import refund_credit_note
 from sessions.models import ChargingSession
 from sessions.services import import_tariff, ingest_sessions
 from tests.cpo_portal.kernel.api.support import Api, make_integrator, make_key
@@ -495,3 +498,53 @@ def test_the_demo_data_maps_and_last_month_has_a_batch():
         chf = D(row["Umsatz (ohne Soll/Haben-Kz)"].replace(",", "."))
         eur = D(row["Basis-Umsatz"].replace(",", "."))
         assert eur == (chf / D("0.935")).quantize(D("0.01"), rounding=ROUND_HALF_UP)
+
+
+def bank_rows(operator, period):
+    export = export_datev(operator=operator, period=period)
+    _header, _columns, rows = read_extf(
+        unzip(export.content)[f"EXTF_Buchungsstapel_{period:%Y-%m}.csv"]
+    )
+    bank = DatevSettings.objects.get(operator=operator).bank_account
+    return [r for r in rows if int(r["Konto"]) == bank]
+
+
+def test_a_returned_payment_books_the_reversal_on_the_other_side(operator, month):
+    paid = month["paid"]
+    payment = paid.payments.get().transaction
+    ledger.record_transaction(
+        operator=operator,
+        provider="manual",
+        provider_reference="chargeback-1",
+        kind=TransactionKind.CHARGEBACK,
+        status="succeeded",
+        amount=payment.amount,
+        currency="EUR",
+        parent=payment,
+        failure_reason="fraudulent",
+    )
+
+    received, reversed_ = bank_rows(operator, month["period"])
+
+    assert (received["Soll/Haben-Kennzeichen"], reversed_["Soll/Haben-Kennzeichen"]) == ("S", "H")
+    assert received["Umsatz (ohne Soll/Haben-Kz)"] == reversed_["Umsatz (ohne Soll/Haben-Kz)"]
+    assert reversed_["Belegfeld 1"] == paid.display_number
+    assert reversed_["Buchungstext"].startswith("Reversal")
+    assert sum(signed(r) for r in (received, reversed_)) == 0
+
+
+def test_a_refunded_credit_note_books_the_payout(operator, month):
+    paid = month["paid"]
+    note, _ = issue_credit_note(document=paid, reason="Wrong tariff")
+    refund_credit_note(credit_note=note)
+
+    rows = bank_rows(operator, month["period"])
+
+    (payout,) = [r for r in rows if r["Belegfeld 1"] == note.display_number]
+    assert payout["Soll/Haben-Kennzeichen"] == "H"
+    assert signed(payout) == note.total_gross  # the bank pays out what the note credits
+    assert payout["Buchungstext"].startswith("Refund")
+    assert (
+        int(payout["Gegenkonto (ohne BU-Schlüssel)"])
+        == DebtorAccount.objects.get(customer=paid.customer).number
+    )

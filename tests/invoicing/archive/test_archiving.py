@@ -18,7 +18,13 @@ from django.db import IntegrityError, close_old_connections, connection, transac
 from invoicing.archive.archiving import archive_file, read_entry
 from invoicing.archive.chain import hash_of
 from invoicing.archive.models import GENESIS_HASH, ArchiveRecordError
-from invoicing.archive.sources import archive_document, archive_payment, archived_payload
+from invoicing.archive.sources import (
+    archive_document,
+    archive_payment,
+    archive_pending,
+    archive_transaction,
+    archived_payload,
+)
 from invoicing.archive.storage import ArchiveOverwriteError
 from invoicing.archive.verification import verify_archive
 from invoicing.documents.issuing import issue_session_documents
@@ -30,6 +36,8 @@ from invoicing.models import (
     InvoicingSettings,
 )
 from invoicing.output import pipeline
+from invoicing.payments import ledger
+from invoicing.payments.models import TransactionKind
 from invoicing.payments.recording import record_payment
 from sessions.models import ChargingSession
 from sessions.services import ingest_sessions
@@ -267,3 +275,51 @@ def test_concurrent_workers_append_to_one_unforked_chain(archive_dir, operator):
     result = verify_archive()
     assert result.intact, result.first_break
     assert result.entries == total
+
+
+@pytest.mark.django_db
+def test_a_ledger_transaction_is_archived_per_status_with_its_payload_byte_for_byte(
+    archive_dir, operator
+):
+    pending_payload = '{"id": "evt_1", "status":  "pending"}'
+    entry = ledger.record_transaction(
+        operator=operator,
+        provider="stripe",
+        provider_reference="pi_1",
+        kind=TransactionKind.CAPTURE,
+        status="pending",
+        amount=Decimal("12.50"),
+        currency="EUR",
+        payer_iban="DE02120300000000202051",
+        payload=pending_payload,
+    )
+
+    record, payload = archive_transaction(transaction_id=entry.pk)
+
+    assert read_entry(payload) == pending_payload.encode()
+    facts = json.loads(read_entry(record), parse_float=Decimal)
+    assert (facts["status"], facts["amount"], facts["payload"]) == (
+        "pending",
+        Decimal("12.50"),
+        pending_payload,
+    )
+    assert facts["payer_iban"] == "DE02120300000000202051"  # the archive keeps the facts
+    assert [e.pk for e in archive_transaction(transaction_id=entry.pk)] == [record.pk, payload.pk]
+
+    ledger.record_transaction(
+        operator=operator,
+        provider="stripe",
+        provider_reference="pi_1",
+        kind=TransactionKind.CAPTURE,
+        status="succeeded",
+        amount=Decimal("12.50"),
+        currency="EUR",
+        payload='{"id": "evt_2"}',
+    )
+    assert archive_pending() == 1  # the new status, which no task archived yet
+    keys = set(ArchiveEntry.objects.values_list("source_key", flat=True))
+    assert {
+        f"transaction:{entry.pk}:succeeded",
+        f"transaction_payload:{entry.pk}:succeeded",
+    } <= keys
+    assert read_entry(payload) == pending_payload.encode()  # the first payload stays as it was

@@ -16,6 +16,8 @@ from lxml import etree
 from customers.models import EInvoiceFormat
 from invoicing.accounting.tax_audit import TABLES
 from invoicing.models import EInvoice, InvoicingSettings
+from invoicing.payments import ledger
+from invoicing.payments.models import TransactionKind
 from invoicing.payments.recording import record_payment
 from tests.invoicing.helpers import issue_invoice_for
 
@@ -165,3 +167,36 @@ def test_the_export_holds_each_e_invoice_as_issued_and_index_xml_describes_it(
     urls = {table.findtext("URL"): table for table in index.iter("Table")}
     assert "einvoices/" in urls["einvoices.csv"].findtext("Description")
     assert [c.findtext("Name") for c in urls["einvoices.csv"].iter("VariableColumn")] == header[1:]
+
+
+def test_a_returned_payment_is_a_negative_row_naming_its_transaction(monthly_company, tmp_path):
+    document = issue_invoice_for(monthly_company)
+    payment = record_payment(
+        document=document, amount=document.total_gross, paid_on=document.issue_date
+    )
+    ledger.record_transaction(
+        operator=document.operator,
+        provider="manual",
+        provider_reference="return-1",
+        kind=TransactionKind.DIRECT_DEBIT_RETURN,
+        status="succeeded",
+        amount=payment.amount,
+        currency=document.currency,
+        parent=payment.transaction,
+        value_date=document.issue_date,
+        failure_reason="AC04 Account closed",
+    )
+    out = tmp_path / "audit.zip"
+
+    call_command("export_tax_audit", "--period", f"{document.issue_date:%Y-%m}", "--out", str(out))
+
+    with zipfile.ZipFile(out) as archive:
+        header, *rows = read_table(archive, "payments")
+    received, returned = (dict(zip(header, row, strict=True)) for row in rows)
+    assert amount(received["amount"]) == document.total_gross
+    assert amount(returned["amount"]) == -document.total_gross
+    assert (received["transaction_kind"], returned["transaction_kind"]) == (
+        "manual",
+        "direct_debit_return",
+    )
+    assert returned["provider_reference"] == "return-1"

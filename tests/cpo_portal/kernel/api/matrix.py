@@ -26,6 +26,8 @@ from invoicing.models import (
     Payment,
 )
 from invoicing.output import pdf
+from invoicing.payments import ledger
+from invoicing.payments.models import PaymentTransaction
 from sessions.models import ChargingSession, Tariff
 from sessions.services import import_tariff
 from tests.factories import ChargingTokenFactory, CustomerFactory
@@ -50,6 +52,7 @@ class World:
     run: BillingRun
     period: str
     evse_id: str
+    payment: PaymentTransaction
     secrets: tuple[str, ...] = field(default=(SECRET_EMAIL, SECRET_UID, SECRET_PRICE))
 
     def ids(self) -> dict[str, Any]:
@@ -63,6 +66,7 @@ class World:
             "run": self.run.pk,
             "uid": SECRET_UID,
             "period": self.period,
+            "payment": self.payment.pk,
         }
 
     def snapshot(self) -> tuple:
@@ -81,6 +85,7 @@ class World:
                 .values_list("pk", "status", "amount_paid")
             ),
             Payment.objects.filter(document__operator=self.customer.operator).count(),
+            PaymentTransaction.objects.filter(operator=self.customer.operator).count(),
             list(
                 BillingRun.objects.filter(operator=self.customer.operator)
                 .order_by("pk")
@@ -132,6 +137,17 @@ def build_world(operator) -> World:
     run = BillingRun.objects.create(
         operator=operator, period=period, status=BillingRun.Status.COMPLETED, attempts=1
     )
+    # Money the customer paid that no document used: their credit, refundable.
+    payment = ledger.record_transaction(
+        operator=operator,
+        provider="manual",
+        provider_reference="matrix-credit",
+        kind="manual",
+        status="succeeded",
+        amount="10.00",
+        currency="EUR",
+        customer=customer,
+    )
     return World(
         customer=customer,
         token=token,
@@ -142,6 +158,7 @@ def build_world(operator) -> World:
         run=run,
         period=f"{period:%Y-%m}",
         evse_id=helper_evse(operator).evse_id,
+        payment=payment,
     )
 
 
@@ -171,6 +188,7 @@ class Endpoint:
             "{invoice}": "{id}",
             "{pro_forma}": "{id}",
             "{run}": "{id}",
+            "{payment}": "{id}",
             "{tariff}": "{tariff_id}",
         }
         path = "/api/v1/" + self.path.split("?")[0]
@@ -260,6 +278,10 @@ def endpoints(world: World) -> list[Endpoint]:
         Endpoint("GET", "billing-runs/{run}/"),
         Endpoint("GET", "billing-runs/{run}/errors/"),
         Endpoint("GET", "accounting/datev/?period={period}"),
+        Endpoint("GET", "payments/"),
+        Endpoint("GET", "payments/{payment}/"),
+        Endpoint("POST", "payments/{payment}/refunds/", {"amount": "1.00"}),
+        Endpoint("GET", "customers/{customer}/credit/"),
     ]
 
 
