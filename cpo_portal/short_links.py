@@ -1,4 +1,4 @@
-"""The door of short links in text messages: /r/<token>/ redirects to its page."""
+"""The door of short links in text messages: /s/<token>/ redirects to its page."""
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render

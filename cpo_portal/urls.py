@@ -34,7 +34,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"))),
     path("health/", health, name="health"),
-    path("r/<str:token>/", follow_short_link, name="short-link"),
+    path("s/<str:token>/", follow_short_link, name="short-link"),
     # The portal's language switch: Django's set_language view (POST, CSRF-protected).
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("customers.urls")),

@@ -31,7 +31,7 @@ class ShortLink(models.Model):
         verbose_name = _("short link")
 
     def __str__(self) -> str:
-        return f"/r/{self.token}/"
+        return f"/s/{self.token}/"
 
 
 def short_link(path: str, *, valid_for: timedelta | None = None) -> str:
@@ -46,7 +46,7 @@ def short_link(path: str, *, valid_for: timedelta | None = None) -> str:
                 ShortLink.objects.create(token=token, target=path, expires_at=expires_at)
         except IntegrityError:
             continue  # the token was taken: draw another
-        return f"{settings.PUBLIC_BASE_URL}/r/{token}/"
+        return f"{settings.PUBLIC_BASE_URL}/s/{token}/"
     raise RuntimeError("No free short-link token after five draws.")
 
 

@@ -143,7 +143,7 @@ def test_segments_follow_the_gsm_and_ucs2_limits():
 
 
 def test_a_long_text_is_shortened_to_two_parts_keeping_its_link_whole():
-    link = "http://localhost:8000/r/AbCdEfGh23/"
+    link = "http://localhost:8000/s/AbCdEfGh23/"
     text = "Ihre Rechnung " + "sehr lang " * 60 + link
 
     fitted = fit_sms(text)
@@ -159,14 +159,14 @@ def test_a_short_link_leads_to_its_page_until_it_expires(client, settings):
     url = short_link("/invoices/12/")
     token = url.rsplit("/", 2)[1]
 
-    assert url == f"https://portal.example/r/{token}/"
+    assert url == f"https://portal.example/s/{token}/"
     assert len(url) < 40
-    followed = client.get(f"/r/{token}/")
+    followed = client.get(f"/s/{token}/")
     assert (followed.status_code, followed["Location"]) == (302, "/invoices/12/")
 
     ShortLink.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
-    assert client.get(f"/r/{token}/").status_code == 404
-    assert client.get("/r/nonsense/").status_code == 404
+    assert client.get(f"/s/{token}/").status_code == 404
+    assert client.get("/s/nonsense/").status_code == 404
     assert delete_expired() == 1
     with pytest.raises(ValueError):
         short_link("https://evil.example/")
