@@ -19,7 +19,7 @@ from invoicing.models import InvoicingSettings, Operator
 from invoicing.output import emails as delivery
 from invoicing.output import erasure, pdf
 from invoicing.output import pipeline as outputs
-from invoicing.payments import ledger
+from invoicing.payments import card_receipts, ledger
 from invoicing.subscriptions import lifecycle as subscriptions
 from sessions.models import ChargingSession
 
@@ -197,3 +197,20 @@ def verify_archive(verification_id: int) -> str:
     if verification is None:
         return "done"
     return archive_verification.run_verification(verification=verification).state
+
+
+@shared_task(name="invoicing.settle_card_payment", acks_late=True)
+def settle_card_payment(session_id: int, transaction_id: int, card_payment: dict) -> int:
+    """Issue a matched session's card receipt and allocate the capture to it (once)."""
+    return card_receipts.settle_card_payment(
+        session_id=session_id, transaction_id=transaction_id, card_payment=card_payment
+    ).pk
+
+
+@shared_task(name="invoicing.undo_card_payment", acks_late=True)
+def undo_card_payment(session_id: int, transaction_id: int) -> int | None:
+    """Credit the receipt of a capture no longer matched to the session (once)."""
+    credit_note = card_receipts.undo_card_payment(
+        session_id=session_id, transaction_id=transaction_id
+    )
+    return credit_note.pk if credit_note else None
