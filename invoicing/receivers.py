@@ -17,7 +17,7 @@ from cpo_portal.kernel.integrations import tasks as integration_tasks
 from cpo_portal.kernel.signals import webhook_deliveries_written
 from invoicing import tasks
 from invoicing.documents.composition import per_session_due
-from invoicing.output import pipeline
+from invoicing.output import pipeline, receipt_requests
 from invoicing.signals import (
     billing_chunks_planned,
     document_pdf_stored,
@@ -130,3 +130,9 @@ def queue_card_receipt(sender, *, session_id, transaction_id, card_payment, **kw
 @receiver(terminal_match_undone, dispatch_uid="queue_card_receipt_cancellation")
 def queue_card_receipt_cancellation(sender, *, session_id, transaction_id, **kwargs) -> None:
     transaction.on_commit(lambda: tasks.undo_card_payment.delay(session_id, transaction_id))
+
+
+@receiver(document_pdf_stored, dispatch_uid="queue_requested_receipt_emails")
+def queue_requested_receipt_emails(sender, *, document_id, **kwargs) -> None:
+    if receipt_requests.has_waiting_requests(document_id):
+        tasks.send_requested_receipt_emails.delay(document_id)

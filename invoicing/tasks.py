@@ -17,7 +17,7 @@ from invoicing.documents import issuing as services
 from invoicing.documents.selectors import never_billed
 from invoicing.models import InvoicingSettings, Operator
 from invoicing.output import emails as delivery
-from invoicing.output import erasure, pdf
+from invoicing.output import erasure, pdf, receipt_requests
 from invoicing.output import pipeline as outputs
 from invoicing.payments import card_receipts, ledger
 from invoicing.subscriptions import lifecycle as subscriptions
@@ -214,3 +214,9 @@ def undo_card_payment(session_id: int, transaction_id: int) -> int | None:
         session_id=session_id, transaction_id=transaction_id
     )
     return credit_note.pk if credit_note else None
+
+
+@shared_task(name="invoicing.send_requested_receipt_emails", acks_late=True)
+def send_requested_receipt_emails(document_id: int) -> int:
+    """E-mail a card receipt to the addresses left for it on the public page (once each)."""
+    return receipt_requests.send_for_document(document_id)

@@ -5,14 +5,23 @@ payment's facts as they were at that moment."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
+from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
 
 from cpo_portal.kernel.periods import today_for
+from customers.models import Customer
 from invoicing.documents.composition import InvoicingError
 from invoicing.documents.issuing import _issue_for_sessions, issue_credit_note
-from invoicing.documents.models import BilledSession, Document, DocumentKind, DocumentOrigin
+from invoicing.documents.models import (
+    BilledSession,
+    Document,
+    DocumentKind,
+    DocumentOrigin,
+    DocumentStatus,
+)
 from sessions.models import ChargingSession
 
 __all__ = [
@@ -20,6 +29,8 @@ __all__ = [
     "cancel_card_receipt",
     "card_receipt_facts",
     "card_receipt_of",
+    "find_card_receipt",
+    "issue_card_invoice",
     "issue_card_receipt",
     "live_document_of",
 ]
@@ -119,3 +130,48 @@ def cancel_card_receipt(*, session_id: int, transaction_id: int, reason: str) ->
             return None
         credit_note, _replacement = issue_credit_note(document=receipt, reason=reason)
         return credit_note
+
+
+def issue_card_invoice(*, receipt: Document, customer: Customer) -> Document:
+    """Replace a card receipt by a full invoice to the business that paid it: the receipt is
+    credited and the invoice, carrying the same card payment, issued in the invoice series."""
+    with transaction.atomic():
+        session_id = receipt.card_payment["session_id"]
+        ChargingSession.objects.select_for_update().filter(pk=session_id).first()
+        issue_credit_note(document=receipt, reason="Replaced by an invoice to the business.")
+        settings = receipt.operator.invoicing_settings
+        document = _issue_for_sessions(
+            kind=DocumentKind.INVOICE,
+            origin=DocumentOrigin.CORRECTION,
+            customer=customer,
+            settings=settings,
+            session_ids=[session_id],
+            issue_date=today_for(receipt.operator),
+            card_payment=receipt.card_payment,
+        )
+        if document is None:
+            raise InvoicingError("This session was billed meanwhile.")
+        return document
+
+
+def find_card_receipt(*, on: date, evse_id: str, last4: str, amount: Decimal) -> Document | None:
+    """The one live card receipt (or the invoice that replaced it) of a session that ended on
+    that local day at that charge point, paid with that card for exactly that amount; None
+    when there is none or more than one (a guess must never land on someone else's)."""
+    if not (evse_id and len(last4) == 4 and last4.isdigit()):
+        return None
+    candidates = Document.objects.filter(
+        status__in=(DocumentStatus.ISSUED, DocumentStatus.PAID),
+        card_payment__evse_id=evse_id,
+        card_payment__last4=last4,
+        card_payment__ended__startswith=on.isoformat(),
+    ).exclude(kind=DocumentKind.CREDIT_NOTE)
+    found = []
+    for document in candidates[:10]:
+        try:
+            paid = Decimal(document.card_payment["amount"])
+        except (InvalidOperation, KeyError):
+            continue
+        if paid == amount:
+            found.append(document)
+    return found[0] if len(found) == 1 else None

@@ -431,7 +431,7 @@ def apply_credit_to_issued(document_ids: list[int]) -> int:
 def release(*, document: Document) -> list[Payment]:
     """A credited document gives back what its payments paid: a negative allocation per
     transaction, so the money is unallocated again (for the document that replaces it, or as
-    the customer's credit)."""
+    the customer's credit); its credit note is then settled, nothing being left to refund."""
     released = []
     with transaction.atomic():
         locked = Document.objects.select_for_update(of=("self",)).get(pk=document.pk)
@@ -461,5 +461,8 @@ def release(*, document: Document) -> list[Payment]:
         if total:
             Document.objects.filter(pk=locked.pk).update(
                 amount_paid=F("amount_paid") + total, paid_on=None
+            )
+            Document.objects.filter(credited_document=locked, status=DocumentStatus.ISSUED).update(
+                status=DocumentStatus.PAID, paid_on=today_for(locked.operator)
             )
     return released
