@@ -58,3 +58,10 @@ def paid_session(operator, walk_in):
     )
     assert session.total_gross > Decimal("0")
     return session
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    """Stored PDFs in a directory of the test's own, never in var/."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    return tmp_path / "media"
