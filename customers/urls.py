@@ -36,6 +36,7 @@ urlpatterns = [
     path("subscription/", pages.subscription, name="subscription"),
     # Public receipt pages: no account, a signed token per session (docs/receipts.md).
     path("receipts/find/", receipts.find_receipt, name="find-receipt"),
+    path("receipts/demo/", receipts.demo_receipt, name="demo-receipt"),
     path("r/<str:token>/", receipts.receipt_page, name="receipt"),
     path("r/<str:token>/pdf/", receipts.receipt_pdf, name="receipt-pdf"),
 ]

@@ -20,7 +20,7 @@ from cpo_portal.kernel.errors import InvalidInput
 from cpo_portal.kernel.files import file_response
 from cpo_portal.kernel.ratelimit import client_ip, counted
 from invoicing.documents.card_receipts import card_receipt_of, find_card_receipt
-from invoicing.models import DocumentKind, ReceiptRetrieval
+from invoicing.models import Document, DocumentKind, ReceiptRetrieval
 from invoicing.output import emails as delivery
 from invoicing.output import receipt_links
 from invoicing.output.pdf import latest_file
@@ -169,3 +169,20 @@ def find_receipt(request: HttpRequest) -> HttpResponse:
     )
     add_never_cache_headers(response)
     return response
+
+
+def demo_receipt(request: HttpRequest) -> HttpResponse:
+    """The development profile's stable link (the QR code in docs/receipts.md): the page of the
+    demo's first card receipt; no such link exists outside the development profile."""
+    if not settings.DEVELOPMENT:
+        raise Http404("No such page.")
+    first = (
+        Document.objects.exclude(card_payment={})
+        .filter(kind=DocumentKind.SALES_RECEIPT)
+        .order_by("issued_at", "id")
+        .values_list("card_payment", flat=True)
+        .first()
+    )
+    if first is None:
+        return redirect("portal:find-receipt")
+    return redirect(receipt_links.receipt_path(first["session_id"]))

@@ -200,3 +200,15 @@ def test_no_invoice_before_the_receipt_exists(client, paid_session):
     response = client.post(receipt_path(paid_session.pk), COMPANY)
     assert response.status_code == 400
     assert "no receipt to turn into an invoice" in response.text
+
+
+def test_the_demo_link_leads_to_the_first_card_receipt_only_in_development(
+    client, paid_session, settings
+):
+    settings.DEVELOPMENT = True
+    assert client.get("/receipts/demo/")["Location"] == "/receipts/find/"
+    issued(paid_session)
+    assert client.get("/receipts/demo/")["Location"] == receipt_path(paid_session.pk)
+
+    settings.DEVELOPMENT = False
+    assert client.get("/receipts/demo/").status_code == 404
