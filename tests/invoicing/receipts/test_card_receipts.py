@@ -142,3 +142,16 @@ def _wait_for(check, seconds=20):
             return result
         time.sleep(0.1)
     raise AssertionError("not within the time")
+
+
+def test_staff_see_the_card_payment_on_the_receipt_in_the_admin(admin_client, paid_session):
+    from django.urls import reverse
+
+    entry = capture_for(paid_session)
+    receipt = settle(paid_session, entry)
+
+    page = admin_client.get(reverse("admin:invoicing_document_change", args=[receipt.pk]))
+
+    assert page.status_code == 200
+    assert "VISA •••• 4242" in page.text
+    assert "TERM-0042" in page.text
