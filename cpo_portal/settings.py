@@ -165,6 +165,13 @@ AXES_VERBOSE = False
 # Reverse proxies in front of the web processes that append to X-Forwarded-For (0: none, the
 # client is REMOTE_ADDR). Decides the client address of the lockout and the reset limit.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Where drivers reach the public receipt page (QR codes, e-mails); empty: the address the
+# request came in on.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="")
+# Public receipt pages: retrievals per client address and minute; "find my receipt" tries per
+# client address and hour.
+RECEIPT_PAGE_RATE = env.int("RECEIPT_PAGE_RATE", default=30)
+RECEIPT_SEARCH_RATE = env.int("RECEIPT_SEARCH_RATE", default=10)
 # Password-reset e-mails: per address and per client address, per hour. Requests beyond get
 # the same "check your inbox" page, and no e-mail.
 PASSWORD_RESET_PER_ADDRESS = env.int("PASSWORD_RESET_PER_ADDRESS", default=3)

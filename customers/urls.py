@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from customers.views import accounts, pages
+from customers.views import accounts, pages, receipts
 
 app_name = "portal"
 
@@ -34,4 +34,9 @@ urlpatterns = [
     path("invoices/<int:document_id>/einvoice/", pages.invoice_einvoice, name="invoice-einvoice"),
     path("details/", pages.invoice_details, name="details"),
     path("subscription/", pages.subscription, name="subscription"),
+    # Public receipt pages: no account, a signed token per session (docs/receipts.md).
+    path("receipts/find/", receipts.find_receipt, name="find-receipt"),
+    path("receipts/demo/", receipts.demo_receipt, name="demo-receipt"),
+    path("r/<str:token>/", receipts.receipt_page, name="receipt"),
+    path("r/<str:token>/pdf/", receipts.receipt_pdf, name="receipt-pdf"),
 ]

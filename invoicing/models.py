@@ -42,7 +42,14 @@ from invoicing.documents.models import (
     RecipientCorrection,
 )
 from invoicing.einvoices.models import EInvoice
-from invoicing.output.models import DocumentFile, EmailDelivery, RenderFailure, document_file_path
+from invoicing.output.models import (
+    DocumentFile,
+    EmailDelivery,
+    ReceiptEmailRequest,
+    ReceiptRetrieval,
+    RenderFailure,
+    document_file_path,
+)
 from invoicing.payments.models import Payment
 from invoicing.setup.models import (
     DEFAULT_MANDATORY_FOR_COMPANIES,
@@ -103,6 +110,8 @@ __all__ = [
     "NumberingSeries",
     "Operator",
     "Payment",
+    "ReceiptEmailRequest",
+    "ReceiptRetrieval",
     "RecipientCorrection",
     "RenderFailure",
     "RevenueAccount",

@@ -17,7 +17,7 @@ from cpo_portal.kernel.integrations import tasks as integration_tasks
 from cpo_portal.kernel.signals import webhook_deliveries_written
 from invoicing import tasks
 from invoicing.documents.composition import per_session_due
-from invoicing.output import pipeline
+from invoicing.output import pipeline, receipt_requests
 from invoicing.signals import (
     billing_chunks_planned,
     document_pdf_stored,
@@ -28,6 +28,8 @@ from invoicing.signals import (
     pdf_batch_requested,
     pdf_render_requested,
     recipient_corrected,
+    terminal_match_undone,
+    terminal_payment_matched,
 )
 from sessions.signals import sessions_ingested
 
@@ -123,3 +125,20 @@ def queue_billing_chunks(sender, *, chunk_ids, **kwargs) -> None:
 @receiver(webhook_deliveries_written, dispatch_uid="queue_webhook_deliveries")
 def queue_webhook_deliveries(sender, *, delivery_ids, **kwargs) -> None:
     integration_tasks.queue_deliveries(delivery_ids)
+
+
+@receiver(terminal_payment_matched, dispatch_uid="queue_card_receipt")
+def queue_card_receipt(sender, *, session_id, transaction_id, card_payment, **kwargs) -> None:
+    args = (session_id, transaction_id, dict(card_payment))
+    transaction.on_commit(lambda: tasks.settle_card_payment.delay(*args))
+
+
+@receiver(terminal_match_undone, dispatch_uid="queue_card_receipt_cancellation")
+def queue_card_receipt_cancellation(sender, *, session_id, transaction_id, **kwargs) -> None:
+    transaction.on_commit(lambda: tasks.undo_card_payment.delay(session_id, transaction_id))
+
+
+@receiver(document_pdf_stored, dispatch_uid="queue_requested_receipt_emails")
+def queue_requested_receipt_emails(sender, *, document_id, **kwargs) -> None:
+    if receipt_requests.has_waiting_requests(document_id):
+        tasks.send_requested_receipt_emails.delay(document_id)

@@ -17,9 +17,9 @@ from invoicing.documents import issuing as services
 from invoicing.documents.selectors import never_billed
 from invoicing.models import InvoicingSettings, Operator
 from invoicing.output import emails as delivery
-from invoicing.output import erasure, pdf
+from invoicing.output import erasure, pdf, receipt_requests
 from invoicing.output import pipeline as outputs
-from invoicing.payments import ledger
+from invoicing.payments import card_receipts, ledger
 from invoicing.subscriptions import lifecycle as subscriptions
 from sessions.models import ChargingSession
 
@@ -203,3 +203,26 @@ def verify_archive(verification_id: int) -> str:
     if verification is None:
         return "done"
     return archive_verification.run_verification(verification=verification).state
+
+
+@shared_task(name="invoicing.settle_card_payment", acks_late=True)
+def settle_card_payment(session_id: int, transaction_id: int, card_payment: dict) -> int:
+    """Issue a matched session's card receipt and allocate the capture to it (once)."""
+    return card_receipts.settle_card_payment(
+        session_id=session_id, transaction_id=transaction_id, card_payment=card_payment
+    ).pk
+
+
+@shared_task(name="invoicing.undo_card_payment", acks_late=True)
+def undo_card_payment(session_id: int, transaction_id: int) -> int | None:
+    """Credit the receipt of a capture no longer matched to the session (once)."""
+    credit_note = card_receipts.undo_card_payment(
+        session_id=session_id, transaction_id=transaction_id
+    )
+    return credit_note.pk if credit_note else None
+
+
+@shared_task(name="invoicing.send_requested_receipt_emails", acks_late=True)
+def send_requested_receipt_emails(document_id: int) -> int:
+    """E-mail a card receipt to the addresses left for it on the public page (once each)."""
+    return receipt_requests.send_for_document(document_id)

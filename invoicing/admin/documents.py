@@ -576,6 +576,7 @@ class DocumentAdmin(
             {"fields": ["withdrawn_at", "withdrawn_by_name", "withdrawal_reason"]},
         ),
         (_("E-invoice"), {"fields": ["einvoice_summary"]}),
+        (_("Card payment"), {"fields": ["card_payment_summary"]}),
     ]
     readonly_fields = [
         field
@@ -583,6 +584,19 @@ class DocumentAdmin(
         for entry in options["fields"]
         for field in (entry if isinstance(entry, tuple) else (entry,))
     ]
+
+    @admin.display(description=_("card payment"))
+    def card_payment_summary(self, obj: Document) -> str:
+        """The card-terminal payment frozen on a receipt when it was issued."""
+        card = obj.card_payment
+        if not card:
+            return self.get_empty_value_display()
+        return (
+            f"{card.get('brand')} •••• {card.get('last4')} · {card.get('amount')} "
+            f"{card.get('currency')} · {_('terminal')} {card.get('terminal_id')} · "
+            f"{_('authorization code')} {card.get('authorization_code')} · {card.get('at')} · "
+            f"{card.get('evse_id')}"
+        )
 
     @property
     def media(self):

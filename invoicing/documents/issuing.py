@@ -169,10 +169,12 @@ def _settle_zero_totals(documents: Sequence[Document]) -> None:
     """A document for nothing to pay (a free session) or for a session paid on the spot (a
     walk-in driver's receipt) is settled when it is issued: it asks for no payment and never
     falls overdue."""
+    # A card-terminal receipt is paid by its capture's allocation in the ledger instead.
     free = [
         d.pk
         for d in documents
         if d.kind != DocumentKind.CREDIT_NOTE
+        and not d.card_payment
         and (d.total_gross == 0 or d.customer.kind in PAID_ON_THE_SPOT)
     ]
     for document in documents:
@@ -430,6 +432,7 @@ def _issue_for_sessions(
     per_session_lines: bool = True,
     tax_table: TaxTable | None = None,
     registrations: Mapping[str, str] | None = None,
+    card_payment: Mapping[str, object] | None = None,
 ) -> Document | None:
     """Issue one document for these sessions; None when another process billed them first."""
     try:
@@ -449,6 +452,8 @@ def _issue_for_sessions(
                 registrations=registrations,
             )
             fit_recipient(draft, customer=customer, settings=settings)
+            if card_payment:
+                draft.document.card_payment = dict(card_payment)
             (document,) = store_drafts([draft])
     except IntegrityError:
         # The unique (session, kind) constraint: a concurrent task billed these sessions.

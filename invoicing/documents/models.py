@@ -192,6 +192,16 @@ class Document(models.Model):
     total_net = AmountField(_("total excl. VAT"))
     total_vat = AmountField(_("VAT"))
     total_gross = AmountField(_("total incl. VAT"))
+    card_payment = models.JSONField(
+        _("card payment"),
+        default=dict,
+        db_default={},
+        blank=True,
+        help_text=_(
+            "The card-terminal payment a receipt was issued for, frozen when it was issued "
+            "(brand, last 4 digits, authorization code, terminal, time, amount, session)."
+        ),
+    )
     supply_currency_vat = models.JSONField(
         _("VAT in the supply country's currency"),
         default=list,

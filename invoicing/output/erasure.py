@@ -2,8 +2,9 @@
 
 The customers layer blanks the customer's address; this removes the copies the layers above
 keep: the recipient stored on the driver's receipts (a permitted recorded change: recipient
-details are not frozen), the e-mail deliveries of those receipts and the session payloads as
-received. Amounts, numbers and sessions stay intact.
+details are not frozen), the e-mail deliveries of those receipts, the session payloads as
+received and the addresses left on public receipt pages. Amounts, numbers and sessions stay
+intact.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from customers.models import Customer
 from customers.services import AD_HOC_EMAIL_RETENTION, erase_expired_ad_hoc_emails
 from invoicing.documents.models import Document
 from invoicing.output.models import EmailDelivery
+from invoicing.output.receipt_requests import erase_expired_receipt_addresses
 from sessions.models import ChargingSession
 
 
@@ -64,4 +66,5 @@ def erase_expired_ad_hoc_addresses(*, now: datetime | None = None) -> int:
                 session.save(update_fields=["raw_payload"])
                 changed += 1
         changed += erase_expired_ad_hoc_emails(now=now)
+        changed += erase_expired_receipt_addresses(now=now)
     return changed

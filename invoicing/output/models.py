@@ -1,4 +1,5 @@
-"""Rendered PDF revisions, render failures and e-mail deliveries of documents."""
+"""Rendered PDF revisions, render failures and e-mail deliveries of documents; the public
+receipt page's retrieval log and the e-mail addresses drivers leave there."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from invoicing.documents.models import Document, RecipientCorrection
+from sessions.models import ChargingSession
 
 
 def document_file_path(instance: DocumentFile, filename: str) -> str:
@@ -140,3 +142,55 @@ class EmailDelivery(models.Model):
 
 
 # --- exports for accountants (invoicing/exports.py) ------------------------------------------
+
+
+class ReceiptRetrieval(models.Model):
+    """One retrieval of a session's public receipt page, its PDF or its QR code (no address,
+    no personal data: what was fetched and when)."""
+
+    class What(models.TextChoices):
+        PAGE = "page", _("Receipt page")
+        PDF = "pdf", _("Receipt PDF")
+        QR = "qr", _("QR code")
+        FOUND = "found", _("Found by the driver")
+        INVOICE = "invoice", _("Turned into an invoice")
+        EMAIL = "email", _("E-mail requested")
+
+    session = models.ForeignKey(
+        ChargingSession, on_delete=models.CASCADE, related_name="receipt_retrievals"
+    )
+    what = models.CharField(_("what"), max_length=10, choices=What.choices)
+    document = models.ForeignKey(
+        Document, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    at = models.DateTimeField(_("at"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("receipt retrieval")
+        verbose_name_plural = _("receipt retrievals")
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_what_display()} of session {self.session_id} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class ReceiptEmailRequest(models.Model):
+    """An address a driver left on the public receipt page: the receipt is e-mailed there once
+    it exists, and the address is erased 30 days after it was left."""
+
+    session = models.ForeignKey(
+        ChargingSession, on_delete=models.CASCADE, related_name="receipt_email_requests"
+    )
+    email = models.EmailField(_("e-mail"), blank=True)
+    requested_at = models.DateTimeField(_("requested at"), auto_now_add=True, db_index=True)
+    delivery = models.ForeignKey(
+        EmailDelivery, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("receipt e-mail request")
+        verbose_name_plural = _("receipt e-mail requests")
+        ordering = ["-requested_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Receipt of session {self.session_id} by e-mail"

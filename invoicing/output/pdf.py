@@ -19,11 +19,12 @@ import logging
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import SuspiciousFileOperation
@@ -639,7 +640,44 @@ def document_context(document: Document) -> dict:
         ],
         "breakdown": breakdown,
         "hide_energy": hide_energy,
+        "card": _card_payment(document, bidi, hide_energy=hide_energy),
     }
+
+
+def _card_payment(document: Document, bidi: Bidi, *, hide_energy: bool) -> list | None:
+    """What a card-payment receipt prints about the session and the payment, as frozen on the
+    receipt when it was issued (times in the location's local time)."""
+    card = document.card_payment
+    if not card:
+        return None
+
+    def local(value: str) -> str:
+        if not value:
+            return ""
+        return bidi.ltr(datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M:%S"))
+
+    def at_location(value: str) -> str:
+        if not value:
+            return ""
+        moment = datetime.fromisoformat(value).astimezone(ZoneInfo(card["time_zone"]))
+        return bidi.ltr(moment.strftime("%Y-%m-%d %H:%M:%S"))
+
+    rows = [
+        (_("Location"), bidi.auto(f"{card['location']}, {card['address']}")),
+        (_("Charge point (EVSE)"), bidi.ltr(card["evse_id"])),
+        (_("Session start"), local(card["started"])),
+        (_("Session end"), local(card["ended"])),
+    ]
+    if not hide_energy:
+        rows.append((_("Energy"), bidi.ltr(energy_text(Decimal(card["energy_kwh"])))))
+    rows += [
+        (_("Amount paid"), bidi.ltr(f"{card['amount']} {card['currency']}")),
+        (_("Card"), bidi.ltr(f"{card['brand']} •••• {card['last4']}")),
+        (_("Authorization code"), bidi.ltr(card["authorization_code"])),
+        (_("Terminal"), bidi.ltr(card["terminal_id"])),
+        (_("Transaction time"), at_location(card["at"])),
+    ]
+    return rows
 
 
 # --- rendering and storing ------------------------------------------------------------------

@@ -389,8 +389,13 @@ def customer_credit(customer: Customer) -> dict[str, Decimal]:
 
 
 def apply_credit(*, document: Document) -> list[Payment]:
-    """A new invoice is paid first from the customer's credit (oldest money first)."""
-    if document.kind == DocumentKind.CREDIT_NOTE or document.customer_id is None:
+    """A new invoice is paid first from the customer's credit (oldest money first); a card
+    receipt only by its own capture (walk-in drivers share a customer, not their money)."""
+    if (
+        document.kind == DocumentKind.CREDIT_NOTE
+        or document.customer_id is None
+        or document.card_payment
+    ):
         return []
     applied = []
     entries = PaymentTransaction.objects.filter(
@@ -454,3 +459,43 @@ def apply_credit_to_issued(document_ids: list[int]) -> int:
         status__in=(DocumentStatus.ISSUED, DocumentStatus.OVERDUE),
     ).order_by("issue_date", "id")
     return sum(len(apply_credit(document=document)) for document in documents)
+
+
+def release(*, document: Document) -> list[Payment]:
+    """A credited document gives back what its payments paid: a negative allocation per
+    transaction, so the money is unallocated again (for the document that replaces it, or as
+    the customer's credit); its credit note is then settled, nothing being left to refund."""
+    released = []
+    with transaction.atomic():
+        locked = Document.objects.select_for_update(of=("self",)).get(pk=document.pk)
+        if locked.status != DocumentStatus.CREDITED:
+            raise InvoicingError(f"{locked} is not credited; its payments stay.", field="document")
+        paid_by = (
+            Payment.objects.filter(document=locked)
+            .values("transaction_id")
+            .annotate(total=Sum("amount"))
+            .order_by("transaction_id")
+        )
+        for row in paid_by:
+            if row["total"] <= 0:
+                continue
+            entry = PaymentTransaction.objects.select_for_update().get(pk=row["transaction_id"])
+            allocation = Payment.objects.create(
+                transaction=entry,
+                document=locked,
+                amount=-row["total"],
+                paid_on=entry.value_date,
+                method=entry.payment_method,
+                reference=entry.allocation_reference,
+            )
+            payment_recorded.send(sender=Payment, payment_id=allocation.pk)
+            released.append(allocation)
+        total = sum((allocation.amount for allocation in released), ZERO)
+        if total:
+            Document.objects.filter(pk=locked.pk).update(
+                amount_paid=F("amount_paid") + total, paid_on=None
+            )
+            Document.objects.filter(credited_document=locked, status=DocumentStatus.ISSUED).update(
+                status=DocumentStatus.PAID, paid_on=today_for(locked.operator)
+            )
+    return released

@@ -6,18 +6,27 @@ from typing import Any
 
 import django_filters
 from django.db.models import Exists, OuterRef, Prefetch
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from cpo_portal.kernel.api.filters import IdFilter, InstantFilter, PeriodFilter
+from cpo_portal.kernel.api.formats import (
+    ExactJSONRenderer,
+    PngRenderer,
+    SvgRenderer,
+    UrlJSONRenderer,
+)
 from cpo_portal.kernel.api.framework import IntegratorViewSet
 from invoicing.documents.due import mark_sessions_due
 from invoicing.documents.issuing import bill_sessions
 from invoicing.documents.selectors import billed, unbilled
-from invoicing.models import BilledSession
+from invoicing.models import BilledSession, ReceiptRetrieval
+from invoicing.output import receipt_links
 from sessions.api.serializers import (
     BulkResultSerializer,
     BulkSessionsSerializer,
@@ -348,6 +357,43 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Integrato
             },
             status=status.HTTP_201_CREATED,
         )
+
+    @extend_schema(
+        summary="The QR code of a session's public receipt page",
+        parameters=[
+            OpenApiParameter(
+                "format",
+                str,
+                enum=["png", "svg", "url"],
+                description="png or svg: the QR code picture; url: the page's address as JSON.",
+            )
+        ],
+        responses={
+            200: OpenApiResponse(
+                OpenApiTypes.BINARY,
+                description='format=png or svg: the QR code picture; format=url: {"url": "..."}, '
+                "the public receipt page (no account needed).",
+            ),
+        },
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="receipt-qr",
+        renderer_classes=[UrlJSONRenderer, ExactJSONRenderer, PngRenderer, SvgRenderer],
+    )
+    def receipt_qr(self, request, *args, **kwargs):
+        """The session's receipt QR code for the terminal's screen or slip: it leads to the
+        public receipt page, which says "being prepared" until the receipt is issued."""
+        session = self.get_object()
+        url = receipt_links.receipt_url(session.pk, base_url=request.build_absolute_uri("/"))
+        kind = request.accepted_renderer.format
+        receipt_links.log_retrieval(session_id=session.pk, what=ReceiptRetrieval.What.QR)
+        if kind == "png":
+            return HttpResponse(receipt_links.qr_png(url), content_type="image/png")
+        if kind == "svg":
+            return HttpResponse(receipt_links.qr_svg(url), content_type="image/svg+xml")
+        return Response({"url": url})
 
     def get_serializer_class(self):
         return SessionSerializer

@@ -141,3 +141,33 @@ class ApiCursorPagination(CursorPagination):
             return super().decode_cursor(request)
         except exceptions.NotFound as exc:
             raise exceptions.ValidationError({self.cursor_query_param: [str(exc.detail)]}) from exc
+
+
+class PngRenderer(BaseRenderer):
+    """Lets a client ask for `?format=png` (QR codes); errors are still written as JSON."""
+
+    media_type = "image/png"
+    format = "png"
+    charset = None
+    render_style = "binary"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
+        return ExactJSONRenderer().render(data)
+
+
+class SvgRenderer(BaseRenderer):
+    """Lets a client ask for `?format=svg` (QR codes); errors are still written as JSON."""
+
+    media_type = "image/svg+xml"
+    format = "svg"
+    charset = None
+    render_style = "binary"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
+        return ExactJSONRenderer().render(data)
+
+
+class UrlJSONRenderer(ExactJSONRenderer):
+    """`?format=url`: the JSON answer carrying an address."""
+
+    format = "url"

@@ -13,8 +13,13 @@ from tests.factories import ChargingSessionFactory, CustomerFactory, OperatorFac
 
 pytestmark = pytest.mark.django_db
 
-# Pages anyone may open: signing in, password reset, the front page.
+# Pages anyone may open: signing in, password reset, the front page, and the public receipt
+# pages (a signed token per session; tests/invoicing/receipts/test_delivery.py).
 PUBLIC = {
+    "demo-receipt",
+    "find-receipt",
+    "receipt",
+    "receipt-pdf",
     "landing",
     "sign-in",
     "sign-out",

@@ -259,6 +259,7 @@ def endpoints(world: World) -> list[Endpoint]:
         Endpoint("POST", "sessions/bulk/", {"sessions": [b["native"]]}),
         Endpoint("GET", "sessions/{session}/"),
         Endpoint("POST", "sessions/{session}/due/", {}),
+        Endpoint("GET", "sessions/{session}/receipt-qr/?format=url"),
         Endpoint("GET", "invoices/"),
         Endpoint("GET", "invoices/{invoice}/"),
         Endpoint("GET", "invoices/{invoice}/pdf/"),
