@@ -69,6 +69,7 @@ class Customer(models.Model):
         _("mobile phone"),
         max_length=16,
         blank=True,
+        db_default="",
         help_text=_("Text messages go to this number, stored in E.164, e.g. +4915123456789."),
     )
     language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, blank=True)

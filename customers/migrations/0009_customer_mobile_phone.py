@@ -14,6 +14,7 @@ class Migration(migrations.Migration):
             name="mobile_phone",
             field=models.CharField(
                 blank=True,
+                db_default="",
                 help_text="Text messages go to this number, stored in E.164, e.g. +4915123456789.",
                 max_length=16,
                 verbose_name="mobile phone",
