@@ -653,16 +653,15 @@ def document_context(document: Document) -> dict:
 def girocode_payload(document: Document, payable: bool) -> str:
     """An open EUR invoice whose issuing profile names the account to pay to carries an EPC QR
     code: that IBAN, the amount still due and the document number as reference."""
-    profile = document.profile
-    if not payable or document.currency != "EUR" or not profile.iban.strip():
+    supplier = document.profile.supplier
+    if not payable or document.currency != "EUR" or not supplier.get("iban"):
         return ""
     if document.outstanding <= 0:
         return ""
-    supplier = profile.supplier
     return epc_payload(
         name=supplier.get("legal_name") or supplier.get("name", ""),
-        iban=profile.iban,
-        bic=profile.bic,
+        iban=supplier["iban"],
+        bic=supplier.get("bic", ""),
         amount=document.outstanding,
         remittance=document.display_number,
     )
