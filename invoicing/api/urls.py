@@ -2,11 +2,13 @@
 
 from rest_framework.routers import SimpleRouter
 
+from invoicing.api.statements import BankStatementViewSet
 from invoicing.api.views import BillingRunViewSet, DatevExportViewSet, InvoiceViewSet
 
 router = SimpleRouter()
 router.register("invoices", InvoiceViewSet, basename="invoice")
 router.register("billing-runs", BillingRunViewSet, basename="billing-run")
 router.register("accounting/datev", DatevExportViewSet, basename="datev-export")
+router.register("bank-statements", BankStatementViewSet, basename="bank-statement")
 
 urlpatterns = router.urls

@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import IO
 from xml.sax.saxutils import escape
 
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -460,12 +460,16 @@ def _return(statement: BankStatement, entry: Entry, collections, counts: dict) -
     _add(counts, "returns")
 
 
-def receive_statement(*, operator, name: str, data: bytes, uploaded_by=None) -> BankStatement:
-    """Keep an uploaded file as it came; the import reads it from storage."""
-    if not data.strip():
+def receive_statement(*, operator, name: str, data, uploaded_by=None) -> BankStatement:
+    """Keep an uploaded file as it came (bytes, or a file streamed to storage); the import
+    reads it back from storage."""
+    content = ContentFile(data) if isinstance(data, bytes) else File(data)
+    if not content.size:
         raise StatementError("Line 1: the file is empty.", field="file")
     statement = BankStatement(operator=operator, file_name=name[:200], uploaded_by=uploaded_by)
-    statement.file.save(name.rsplit("/", 1)[-1][:100] or "statement.xml", ContentFile(data))
+    statement.file.save(
+        name.replace("\\", "/").rsplit("/", 1)[-1][:100] or "statement.xml", content
+    )
     return statement
 
 
