@@ -341,6 +341,13 @@ def _book(statement: BankStatement, entries: list[Entry], matcher, counts: dict)
         ).values_list("provider_reference", flat=True)
     )
     collections = _collections([e for e in booked if e.end_to_end_ids])
+    # One transaction per chunk: far fewer commits, and an import cut off midway is simply
+    # run again (what was booked is recognised by its reference).
+    with transaction.atomic():
+        _book_entries(statement, booked, known, collections, matcher, counts)
+
+
+def _book_entries(statement, booked, known, collections, matcher, counts: dict) -> None:
     for entry in booked:
         if entry.is_return:
             _return(statement, entry, collections, counts)
@@ -356,9 +363,8 @@ def _book(statement: BankStatement, entries: list[Entry], matcher, counts: dict)
                 _add(counts, "already_imported")
                 continue
             known.add(entry.reference)
-            with transaction.atomic():
-                credit = _record_credit(statement, entry)
-                outcome = record_decision(statement, credit, matcher)
+            credit = _record_credit(statement, entry)
+            outcome = record_decision(statement, credit, matcher)
             _add(counts, "credits")
             _add(counts, OUTCOME_COUNT[outcome])
 
