@@ -114,6 +114,7 @@ class Matcher:
         self.by_number: dict[str, set[int]] = defaultdict(set)
         self.by_customer: dict[int, set[int]] = defaultdict(set)
         self._fuzzy: dict[str, set[int]] | None = None
+        self._amounts: dict[Decimal, set[int]] | None = None
         rows = Document.objects.filter(
             operator=operator,
             kind=DocumentKind.INVOICE,
@@ -170,6 +171,14 @@ class Matcher:
                     for variant in {key} | _deletes(key):
                         self._fuzzy[variant].add(invoice.id)
         return self._fuzzy
+
+    def _by_amount(self) -> dict[Decimal, set[int]]:
+        """Open invoices by what they owe (built once, when a transfer names no number)."""
+        if self._amounts is None:
+            self._amounts = defaultdict(set)
+            for invoice in self.invoices.values():
+                self._amounts[invoice.outstanding].add(invoice.id)
+        return self._amounts
 
     def named(self, remittance: str, currency: str) -> tuple[list[OpenInvoice], bool]:
         """The open invoices the remittance text names, and whether that took a typo."""
