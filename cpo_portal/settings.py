@@ -165,9 +165,13 @@ AXES_VERBOSE = False
 # Reverse proxies in front of the web processes that append to X-Forwarded-For (0: none, the
 # client is REMOTE_ADDR). Decides the client address of the lockout and the reset limit.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
-# Where drivers reach the public receipt page (QR codes, e-mails); empty: the address the
-# request came in on.
-PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="")
+# Where drivers reach the portal and the public receipt pages (QR codes, e-mails, links in
+# text messages), without a trailing slash; empty in production: the address a request came in
+# on (links sent from workers then need it set).
+PUBLIC_BASE_URL = env.str(
+    "PUBLIC_BASE_URL",
+    default=f"http://localhost:{env.int('WEB_PORT', default=8000)}" if DEVELOPMENT else "",
+).rstrip("/")
 # Public receipt pages: retrievals per client address and minute; "find my receipt" tries per
 # client address and hour.
 RECEIPT_PAGE_RATE = env.int("RECEIPT_PAGE_RATE", default=30)
@@ -333,10 +337,6 @@ TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 # Only to point the SDK at a stand-in (tests); empty: Twilio's own API.
 TWILIO_API_BASE = env.str("TWILIO_API_BASE", default="")
-# Links in texts and e-mails start with this address of the portal (no trailing slash).
-PUBLIC_BASE_URL = env.str(
-    "PUBLIC_BASE_URL", default=f"http://localhost:{env.int('WEB_PORT', default=8000)}"
-).rstrip("/")
 # How long a short link in a text message leads to its page.
 SHORT_LINK_DAYS = env.int("SHORT_LINK_DAYS", default=90)
 

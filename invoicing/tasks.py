@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 
 from celery import shared_task
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from cpo_portal.kernel.periods import previous_period, today_for
@@ -19,7 +20,8 @@ from invoicing.models import InvoicingSettings, Operator
 from invoicing.output import emails as delivery
 from invoicing.output import erasure, pdf, receipt_requests
 from invoicing.output import pipeline as outputs
-from invoicing.payments import card_receipts, ledger
+from invoicing.payments import card_receipts, ledger, statements
+from invoicing.payments.models import BankStatement, StatementStatus
 from invoicing.subscriptions import lifecycle as subscriptions
 from sessions.models import ChargingSession
 
@@ -226,3 +228,30 @@ def undo_card_payment(session_id: int, transaction_id: int) -> int | None:
 def send_requested_receipt_emails(document_id: int) -> int:
     """E-mail a card receipt to the addresses left for it on the public page (once each)."""
     return receipt_requests.send_for_document(document_id)
+
+
+# --- bank statements (invoicing/payments/statements.py) ------------------------------------
+
+# Larger uploads are imported by a worker (progress on the statement); smaller ones at once.
+LARGE_STATEMENT_BYTES = 2_000_000
+
+
+@shared_task(name="invoicing.import_bank_statement", acks_late=True)
+def import_bank_statement(statement_id: int) -> str:
+    """Import a queued statement; run again (redelivered) it books nothing twice."""
+    statement = BankStatement.objects.get(pk=statement_id)
+    if statement.status in (StatementStatus.DONE, StatementStatus.FAILED):
+        return statement.status
+    # A refused file keeps its error on the statement, shown in the admin and the API.
+    with contextlib.suppress(statements.StatementError):
+        statements.import_statement(statement)
+    return BankStatement.objects.get(pk=statement_id).status
+
+
+def import_or_queue(statement: BankStatement) -> bool:
+    """Import an uploaded statement now, or hand a large one to a worker after commit (True)."""
+    if statement.file.size > LARGE_STATEMENT_BYTES:
+        transaction.on_commit(lambda: import_bank_statement.delay(statement.pk))
+        return True
+    statements.import_statement(statement)
+    return False

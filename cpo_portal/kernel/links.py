@@ -7,6 +7,7 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -38,6 +39,8 @@ def short_link(path: str, *, valid_for: timedelta | None = None) -> str:
     """The absolute short URL of a path of the product (a new token each time)."""
     if not path.startswith("/") or path.startswith("//"):
         raise ValueError("A short link leads to a path of the product.")
+    if not settings.PUBLIC_BASE_URL:
+        raise ImproperlyConfigured("Set PUBLIC_BASE_URL: links in text messages need it.")
     expires_at = timezone.now() + (valid_for or timedelta(days=settings.SHORT_LINK_DAYS))
     for _attempt in range(5):
         token = "".join(secrets.choice(ALPHABET) for _ in range(TOKEN_LENGTH))

@@ -12,5 +12,6 @@ from invoicing.admin import (  # noqa: F401
     documents,
     payments,
     setup,
+    statements,
     tax,
 )

@@ -3,6 +3,7 @@
 from rest_framework.routers import SimpleRouter
 
 from invoicing.api.payments import CustomerCreditViewSet, PaymentTransactionViewSet
+from invoicing.api.statements import BankStatementViewSet
 from invoicing.api.views import BillingRunViewSet, DatevExportViewSet, InvoiceViewSet
 
 router = SimpleRouter()
@@ -11,5 +12,6 @@ router.register("billing-runs", BillingRunViewSet, basename="billing-run")
 router.register("payments", PaymentTransactionViewSet, basename="payment")
 router.register("customers", CustomerCreditViewSet, basename="customer-credit")
 router.register("accounting/datev", DatevExportViewSet, basename="datev-export")
+router.register("bank-statements", BankStatementViewSet, basename="bank-statement")
 
 urlpatterns = router.urls

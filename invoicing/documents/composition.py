@@ -161,6 +161,10 @@ def profile_for(*, operator: Operator, settings: InvoicingSettings) -> IssuingPr
             "bank_details",
         )
     }
+    if settings.iban.strip():
+        # The account printed in the EPC QR code; only then, so other profiles keep their hash.
+        supplier["iban"] = "".join(settings.iban.split()).upper()
+        supplier["bic"] = settings.bic.strip()
     content = {
         name: getattr(settings, name)
         for name in (

@@ -16,6 +16,7 @@ import base64
 import hashlib
 import io
 import logging
+import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -60,6 +61,7 @@ from invoicing.documents.models import Document, DocumentLine, DocumentStatus, R
 from invoicing.documents.receipts import asks_for_payment, is_simplified
 from invoicing.einvoices.hybrid import hybrid_pdf
 from invoicing.einvoices.models import EInvoice
+from invoicing.output.girocode import epc_payload, qr_data_uri
 from invoicing.output.models import DocumentFile, RenderFailure
 from invoicing.setup.models import DocumentKind
 from sessions.models import ChargingSession, SessionChargeLine
@@ -71,6 +73,9 @@ logger = logging.getLogger(__name__)
 rl_config.invariant = 1
 
 TEMPLATE = "invoicing/pdf/document.html"
+# An image drawn by us (the EPC QR code) travels inline as base64 PNG, never as a URL.
+INLINE_PNG = "data:image/png;base64,"
+INLINE_PNG_BODY = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 FONTS = {
     "regular": "invoicing/fonts/DejaVuSans.ttf",
     "bold": "invoicing/fonts/DejaVuSans-Bold.ttf",
@@ -166,6 +171,8 @@ def link_callback(uri: str, rel: str | None = None) -> str:
     if not isinstance(uri, str) or not uri.strip():
         raise UnsafeResourceError("empty resource reference")
     uri = uri.strip()
+    if uri.startswith(INLINE_PNG) and INLINE_PNG_BODY.fullmatch(uri[len(INLINE_PNG) :]):
+        return uri  # the EPC QR code we drew ourselves: nothing is read or fetched
     if any(unicodedata.category(c) == "Cc" for c in uri) or "\\" in uri or "%" in uri:
         raise UnsafeResourceError(f"{uri[:120]!r} contains characters a file name never has")
     parts = urlsplit(uri)
@@ -641,6 +648,7 @@ def document_context(document: Document) -> dict:
         "breakdown": breakdown,
         "hide_energy": hide_energy,
         "card": _card_payment(document, bidi, hide_energy=hide_energy),
+        "epc_qr": qr_data_uri(epc) if (epc := girocode_payload(document, payable)) else "",
     }
 
 
@@ -678,6 +686,23 @@ def _card_payment(document: Document, bidi: Bidi, *, hide_energy: bool) -> list 
         (_("Transaction time"), at_location(card["at"])),
     ]
     return rows
+
+
+def girocode_payload(document: Document, payable: bool) -> str:
+    """An open EUR invoice whose issuing profile names the account to pay to carries an EPC QR
+    code: that IBAN, the amount still due and the document number as reference."""
+    supplier = document.profile.supplier
+    if not payable or document.currency != "EUR" or not supplier.get("iban"):
+        return ""
+    if document.outstanding <= 0:
+        return ""
+    return epc_payload(
+        name=supplier.get("legal_name") or supplier.get("name", ""),
+        iban=supplier["iban"],
+        bic=supplier.get("bic", ""),
+        amount=document.outstanding,
+        remittance=document.display_number,
+    )
 
 
 # --- rendering and storing ------------------------------------------------------------------

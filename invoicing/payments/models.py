@@ -241,3 +241,91 @@ class Payment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amount} on {self.paid_on}"
+
+
+def statement_file_path(statement: BankStatement, filename: str) -> str:
+    return f"bank-statements/{statement.operator_id}/{filename}"
+
+
+class StatementStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Importing")
+    DONE = "done", _("Imported")
+    FAILED = "failed", _("Refused")
+
+
+class BankStatement(models.Model):
+    """A camt.053 statement or camt.054 notification as uploaded, and what its import did."""
+
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="+")
+    file = models.FileField(_("file"), upload_to=statement_file_path, max_length=300)
+    file_name = models.CharField(_("file name"), max_length=200)
+    message_type = models.CharField(_("message"), max_length=40, blank=True)
+    statement_id = models.CharField(_("statement id"), max_length=140, blank=True)
+    account_iban = models.CharField(_("account IBAN"), max_length=34, blank=True)
+    created_on = models.DateTimeField(_("created by the bank"), null=True, blank=True)
+    from_date = models.DateField(_("from"), null=True, blank=True)
+    to_date = models.DateField(_("to"), null=True, blank=True)
+    status = models.CharField(
+        _("status"), max_length=12, choices=StatementStatus.choices, default=StatementStatus.QUEUED
+    )
+    error = models.TextField(_("error"), blank=True)
+    entries = models.PositiveIntegerField(_("entries read"), default=0)
+    credits = models.PositiveIntegerField(_("credits"), default=0)
+    returns = models.PositiveIntegerField(_("returns"), default=0)
+    already_imported = models.PositiveIntegerField(_("already imported"), default=0)
+    matched = models.PositiveIntegerField(_("matched"), default=0)
+    partly_matched = models.PositiveIntegerField(_("partly matched"), default=0)
+    to_review = models.PositiveIntegerField(_("to review"), default=0)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("bank statement")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.statement_id or self.file_name
+
+
+class MatchOutcome(models.TextChoices):
+    MATCHED = "matched", _("Matched")
+    PARTLY = "partly", _("Partly matched")
+    REVIEW = "review", _("To review")
+    CREDIT = "credit", _("Kept as customer credit")
+    RETURN = "return", _("Direct-debit return")
+    COLLECTION = "collection", _("Direct-debit collection booked")
+    ASSIGNED = "assigned", _("Assigned by staff")
+
+
+class StatementCredit(models.Model):
+    """A transfer from a statement and how matching placed it; the review queue is those
+    still `review`, with the reason and the invoices that came close."""
+
+    statement = models.ForeignKey(
+        BankStatement, on_delete=models.CASCADE, related_name="credits_read"
+    )
+    transaction = models.OneToOneField(
+        PaymentTransaction, on_delete=models.PROTECT, related_name="statement_credit"
+    )
+    outcome = models.CharField(
+        _("outcome"), max_length=12, choices=MatchOutcome.choices, db_index=True
+    )
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+    candidates = models.JSONField(
+        _("suggested invoices"), default=list, blank=True, help_text=_("Document ids.")
+    )
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("statement transfer")
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return str(self.transaction)

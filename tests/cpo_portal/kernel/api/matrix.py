@@ -27,11 +27,13 @@ from invoicing.models import (
 )
 from invoicing.output import pdf
 from invoicing.payments import ledger
-from invoicing.payments.models import PaymentTransaction
+from invoicing.payments.models import BankStatement, PaymentTransaction
+from invoicing.payments.statements import import_statement, receive_statement
 from sessions.models import ChargingSession, Tariff
 from sessions.services import import_tariff
 from tests.factories import ChargingTokenFactory, CustomerFactory
 from tests.invoicing.helpers import helper_evse, helper_tariff, issue_invoice_for
+from tests.invoicing.payments.camt import Booking, camt
 
 SECRET_EMAIL = "secret-ada@operator-a.example"
 SECRET_UID = "04SECRETUID"
@@ -53,6 +55,7 @@ class World:
     period: str
     evse_id: str
     payment: PaymentTransaction
+    statement: BankStatement
     secrets: tuple[str, ...] = field(default=(SECRET_EMAIL, SECRET_UID, SECRET_PRICE))
 
     def ids(self) -> dict[str, Any]:
@@ -64,6 +67,7 @@ class World:
             "invoice": self.invoice.pk,
             "pro_forma": self.pro_forma.pk,
             "run": self.run.pk,
+            "statement": self.statement.pk,
             "uid": SECRET_UID,
             "period": self.period,
             "payment": self.payment.pk,
@@ -86,6 +90,7 @@ class World:
             ),
             Payment.objects.filter(document__operator=self.customer.operator).count(),
             PaymentTransaction.objects.filter(operator=self.customer.operator).count(),
+            BankStatement.objects.filter(operator=self.customer.operator).count(),
             list(
                 BillingRun.objects.filter(operator=self.customer.operator)
                 .order_by("pk")
@@ -159,7 +164,15 @@ def build_world(operator) -> World:
         period=f"{period:%Y-%m}",
         evse_id=helper_evse(operator).evse_id,
         payment=payment,
+        statement=import_statement(
+            receive_statement(operator=operator, name="world.xml", data=statement_file("W-1"))
+        ),
     )
+
+
+def statement_file(reference: str) -> bytes:
+    """A camt.053 with one transfer nobody can match (it waits for review)."""
+    return camt([Booking("1.23", "no number", payer=SECRET_EMAIL, reference=reference)])
 
 
 @dataclass(frozen=True)
@@ -167,6 +180,8 @@ class Endpoint:
     method: str
     path: str
     body: Any = None
+    # Sent as multipart/form-data: each value is a file's text, uploaded under its key.
+    multipart: bool = False
 
     @property
     def writes(self) -> bool:
@@ -189,6 +204,7 @@ class Endpoint:
             "{pro_forma}": "{id}",
             "{run}": "{id}",
             "{payment}": "{id}",
+            "{statement}": "{id}",
             "{tariff}": "{tariff_id}",
         }
         path = "/api/v1/" + self.path.split("?")[0]
@@ -283,6 +299,14 @@ def endpoints(world: World) -> list[Endpoint]:
         Endpoint("GET", "payments/{payment}/"),
         Endpoint("POST", "payments/{payment}/refunds/", {"amount": "1.00"}),
         Endpoint("GET", "customers/{customer}/credit/"),
+        Endpoint("GET", "bank-statements/"),
+        Endpoint(
+            "POST",
+            "bank-statements/",
+            {"file": statement_file("M-1").decode()},
+            multipart=True,
+        ),
+        Endpoint("GET", "bank-statements/{statement}/"),
     ]
 
 

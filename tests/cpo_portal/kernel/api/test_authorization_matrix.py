@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
 from cpo_portal.kernel.integrations.keys import create_api_key, revoke_api_key
 from invoicing.models import ApiKey
@@ -20,7 +21,16 @@ def world(operator) -> World:
 
 def call(api: Api, endpoint: Endpoint, world: World):
     url = endpoint.url(world)
-    response = api.send(endpoint.method, url, endpoint.body) if endpoint.writes else api.get(url)
+    if endpoint.multipart:
+        files = {
+            name: SimpleUploadedFile(f"{name}.xml", text.encode())
+            for name, text in endpoint.body.items()
+        }
+        response = api.client.post(url, data=files, headers=api.headers())
+    elif endpoint.writes:
+        response = api.send(endpoint.method, url, endpoint.body)
+    else:
+        response = api.get(url)
     if response.streaming:
         # A PDF: reading it to the end also closes the file (the test client sees to it).
         response.body = b"".join(response.streaming_content)
