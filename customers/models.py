@@ -69,6 +69,7 @@ class Customer(models.Model):
         _("mobile phone"),
         max_length=16,
         blank=True,
+        default="",
         db_default="",
         help_text=_("Text messages go to this number, stored in E.164, e.g. +4915123456789."),
     )

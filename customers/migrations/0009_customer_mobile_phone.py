@@ -15,6 +15,7 @@ class Migration(migrations.Migration):
             field=models.CharField(
                 blank=True,
                 db_default="",
+                default="",
                 help_text="Text messages go to this number, stored in E.164, e.g. +4915123456789.",
                 max_length=16,
                 verbose_name="mobile phone",

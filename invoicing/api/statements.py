@@ -19,16 +19,34 @@ MAX_UPLOAD_BYTES = 200 * 1024 * 1024
 class StatementCreditSerializer(serializers.ModelSerializer):
     """A transfer of the statement and where matching placed it."""
 
-    transaction = serializers.IntegerField(source="transaction_id", read_only=True)
+    transaction = serializers.IntegerField(
+        source="transaction_id", read_only=True, help_text="The transfer's id in /payments/."
+    )
     amount = serializers.DecimalField(
-        source="transaction.amount", max_digits=14, decimal_places=2, read_only=True
+        source="transaction.amount",
+        max_digits=15,
+        decimal_places=3,
+        read_only=True,
+        help_text="The amount credited, as a decimal string.",
     )
-    currency = serializers.CharField(source="transaction.currency", read_only=True)
-    reference = serializers.CharField(source="transaction.provider_reference", read_only=True)
+    currency = serializers.CharField(
+        source="transaction.currency", read_only=True, help_text="ISO 4217 code."
+    )
+    reference = serializers.CharField(
+        source="transaction.provider_reference",
+        read_only=True,
+        help_text="The bank's reference of the entry (unique: it is booked once).",
+    )
     remittance_information = serializers.CharField(
-        source="transaction.remittance_information", read_only=True
+        source="transaction.remittance_information",
+        read_only=True,
+        help_text="What the payer wrote as the purpose of the transfer.",
     )
-    candidates = serializers.ListField(child=serializers.IntegerField(), read_only=True)
+    candidates = serializers.ListField(
+        child=serializers.IntegerField(),
+        read_only=True,
+        help_text="Ids of the invoices matching suggests when the transfer waits for review.",
+    )
 
     class Meta:
         model = StatementCredit
@@ -42,6 +60,13 @@ class StatementCreditSerializer(serializers.ModelSerializer):
             "reason",
             "candidates",
         ]
+        extra_kwargs = {
+            "outcome": {
+                "help_text": "matched, partly, review, credit (kept as customer credit), "
+                "return, collection (a direct-debit batch booked) or assigned (by staff)."
+            },
+            "reason": {"help_text": "Why matching placed it so, in words."},
+        }
 
 
 class BankStatementSerializer(serializers.ModelSerializer):
@@ -73,13 +98,38 @@ class BankStatementSerializer(serializers.ModelSerializer):
             "finished_at",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "id": {"help_text": "The statement's id in this API."},
+            "file_name": {"help_text": "The name of the uploaded file."},
+            "message_type": {"help_text": "camt.053 (statement) or camt.054 (notification)."},
+            "statement_id": {"help_text": "The bank's id of the statement."},
+            "created_on": {"help_text": "When the bank created the file."},
+            "from_date": {"help_text": "First day the statement covers."},
+            "to_date": {"help_text": "Last day the statement covers."},
+            "status": {"help_text": "queued, running, done or failed (refused)."},
+            "error": {"help_text": "Why the file was refused (naming the line), else empty."},
+            "entries": {"help_text": "Entries read so far."},
+            "credits": {"help_text": "Incoming transfers booked."},
+            "returns": {"help_text": "Direct-debit returns booked."},
+            "already_imported": {"help_text": "Entries booked by an earlier import, skipped."},
+            "matched": {"help_text": "Transfers that paid invoices in full."},
+            "partly_matched": {"help_text": "Transfers that paid part of an invoice."},
+            "to_review": {"help_text": "Transfers waiting for staff in the review queue."},
+            "created_at": {"help_text": "When it was uploaded."},
+            "finished_at": {"help_text": "When its import ended."},
+        }
 
     def get_account_iban(self, obj) -> str:
         return mask_iban(obj.account_iban)
 
 
 class BankStatementDetailSerializer(BankStatementSerializer):
-    transfers = StatementCreditSerializer(source="credits_read", many=True, read_only=True)
+    transfers = StatementCreditSerializer(
+        source="credits_read",
+        many=True,
+        read_only=True,
+        help_text="Each incoming transfer with its outcome.",
+    )
 
     class Meta(BankStatementSerializer.Meta):
         fields = [*BankStatementSerializer.Meta.fields, "transfers"]

@@ -45,7 +45,8 @@ def test_a_logo_resolves_to_its_file_in_media(media):
         "https://cdn.example.com/logo.png",
         "//cdn.example.com/logo.png",
         "ftp://example.com/logo.png",
-        "data:image/png;base64,iVBORw0KGgo=",
+        "data:text/html;base64,PGI+aGk8L2I+",
+        "data:image/svg+xml;base64,PHN2Zz4=",
         "/static/../manage.py",
         "/static/invoicing/fonts/../../../cpo_portal/settings.py",
         "/static/invoicing/./fonts/DejaVuSans.ttf",
@@ -122,3 +123,10 @@ def test_remote_storage_hands_the_logo_over_inline_without_a_url(media, monkeypa
 
     assert uri.startswith("data:image/png;base64,")
     assert default_storage.exists("logos/logo.png")
+
+
+def test_an_inline_png_passes_as_it_is_since_nothing_is_read_or_fetched():
+    """The EPC QR code is drawn by the product and embedded as a PNG data URI."""
+    png = "data:image/png;base64,iVBORw0KGgo="
+
+    assert pdf.link_callback(png) == png
