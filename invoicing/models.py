@@ -62,6 +62,7 @@ from invoicing.tax.models import (
     TaxTreatment,
     VatRegistration,
 )
+from invoicing.terminals.models import MatchState, Terminal, TerminalTransaction
 
 __all__ = [
     "DEFAULT_MANDATORY_FOR_COMPANIES",
@@ -98,6 +99,7 @@ __all__ = [
     "IssuedDocumentError",
     "IssuingProfile",
     "LegalHold",
+    "MatchState",
     "NumberingSeries",
     "Operator",
     "Payment",
@@ -108,6 +110,8 @@ __all__ = [
     "TaxCategory",
     "TaxRule",
     "TaxTreatment",
+    "Terminal",
+    "TerminalTransaction",
     "VatRegistration",
     "WebhookAttempt",
     "WebhookDelivery",

@@ -27,7 +27,9 @@ from invoicing.signals import (
     pdf_batch_requested,
     pdf_render_requested,
     recipient_corrected,
+    terminal_transactions_received,
 )
+from invoicing.terminals.live import terminals_for_sessions
 from sessions.signals import sessions_ingested
 
 logger = logging.getLogger(__name__)
@@ -117,3 +119,17 @@ def queue_billing_chunks(sender, *, chunk_ids, **kwargs) -> None:
 @receiver(webhook_deliveries_written, dispatch_uid="queue_webhook_deliveries")
 def queue_webhook_deliveries(sender, *, delivery_ids, **kwargs) -> None:
     integration_tasks.queue_deliveries(delivery_ids)
+
+
+@receiver(terminal_transactions_received, dispatch_uid="queue_terminal_matching")
+def queue_terminal_matching(sender, *, terminal_ids, **kwargs) -> None:
+    """A payment that arrives after its session is matched right away."""
+    transaction.on_commit(lambda: tasks.match_terminal_payments.delay(terminal_ids))
+
+
+@receiver(sessions_ingested, dispatch_uid="queue_terminal_matching_for_sessions")
+def queue_terminal_matching_for_sessions(sender, *, operator, sessions, **kwargs) -> None:
+    """A session that ends after its payment arrived is matched right away."""
+    terminal_ids = terminals_for_sessions(sessions)
+    if terminal_ids:
+        transaction.on_commit(lambda: tasks.match_terminal_payments.delay(terminal_ids))

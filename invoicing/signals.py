@@ -23,3 +23,10 @@ payment_recorded = Signal()
 # A ledger transaction reached a new status (in the caller's transaction, after its money was
 # applied). Arguments: `transaction_id`, `status`.
 payment_status_changed = Signal()
+# A card-terminal capture was matched to a session (in the caller's transaction). Arguments:
+# `session_id`, `transaction_id`, `card_payment`.
+terminal_payment_matched = Signal()
+# A terminal capture's match was undone or moved. Arguments: `session_id`, `transaction_id`.
+terminal_match_undone = Signal()
+# Terminal transactions were stored (in the caller's transaction). Argument: `terminal_ids`.
+terminal_transactions_received = Signal()

@@ -21,6 +21,7 @@ from invoicing.output import erasure, pdf
 from invoicing.output import pipeline as outputs
 from invoicing.payments import ledger
 from invoicing.subscriptions import lifecycle as subscriptions
+from invoicing.terminals import live as terminal_matching
 from sessions.models import ChargingSession
 
 PER_SESSION_CATCH_UP = timedelta(days=35)
@@ -197,3 +198,15 @@ def verify_archive(verification_id: int) -> str:
     if verification is None:
         return "done"
     return archive_verification.run_verification(verification=verification).state
+
+
+@shared_task(name="invoicing.match_terminal_payments")
+def match_terminal_payments(terminal_ids: list[int]) -> int:
+    """Match the open payments of these terminals; each decision is made once."""
+    return sum(terminal_matching.match_terminal(pk)["matched"] for pk in terminal_ids)
+
+
+@shared_task(name="invoicing.sweep_terminal_payments")
+def sweep_terminal_payments() -> int:
+    """The periodic sweep: every terminal with payments still open is matched again."""
+    return match_terminal_payments(terminal_matching.terminals_with_open_payments())

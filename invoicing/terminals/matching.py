@@ -53,6 +53,12 @@ class SessionFacts:
     gross: Decimal | None
     currency: str
     payment_reference: str | None = None
+    # What explanations call the session (its CPMS id); the id when empty.
+    label: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.label or self.id
 
 
 @dataclass(frozen=True)
@@ -210,7 +216,7 @@ def _describe(payment: Payment, session: SessionFacts, terminal: TerminalFacts) 
     amount = "amount equal" if difference == 0 else f"amount {difference:+} {capture.currency} off"
     return (
         f"capture {payment.captured} {capture.currency} at {_when(capture.at, terminal)}, "
-        f"{_minutes(lag)} {side} session {session.id} on {session.evse_id} ended, {amount}"
+        f"{_minutes(lag)} {side} session {session.name} on {session.evse_id} ended, {amount}"
     )
 
 
@@ -289,7 +295,7 @@ def match(
                 Match(
                     session=session.id,
                     transaction=capture.id,
-                    reason=f"payment reference {reference} shared with session {session.id}",
+                    reason=f"payment reference {reference} shared with session {session.name}",
                     members=tuple(t.id for t in payment.members),
                 )
             )
@@ -339,12 +345,12 @@ def match(
         if len(close) > 1:
             reason = (
                 f"capture {payment.captured} {capture.currency} fits {len(close)} sessions "
-                f"equally well: " + ", ".join(f"{s.id} on {s.evse_id}" for s in close)
+                f"equally well: " + ", ".join(f"{s.name} on {s.evse_id}" for s in close)
             )
         else:
             rivals = [k for k in claims[close[0].id] if k != payment.key]
             reason = (
-                f"capture {payment.captured} {capture.currency} fits session {close[0].id}, "
+                f"capture {payment.captured} {capture.currency} fits session {close[0].name}, "
                 f"which {len(rivals)} other payment(s) fit equally well"
             )
         result.review.append(
