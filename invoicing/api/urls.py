@@ -1,7 +1,9 @@
 """Document, billing-run and DATEV endpoints, mounted under /api/v1/ by cpo_portal/urls.py."""
 
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from invoicing.api.terminals import TerminalTransactionViewSet, TerminalViewSet, terminal_webhook
 from invoicing.api.views import BillingRunViewSet, DatevExportViewSet, InvoiceViewSet
 
 router = SimpleRouter()
@@ -9,4 +11,12 @@ router.register("invoices", InvoiceViewSet, basename="invoice")
 router.register("billing-runs", BillingRunViewSet, basename="billing-run")
 router.register("accounting/datev", DatevExportViewSet, basename="datev-export")
 
-urlpatterns = router.urls
+router.register("terminals", TerminalViewSet, basename="terminal")
+router.register(
+    "terminal-transactions", TerminalTransactionViewSet, basename="terminal-transaction"
+)
+
+urlpatterns = [
+    path("terminal-webhooks/<str:vendor>/", terminal_webhook, name="terminal-webhook"),
+    *router.urls,
+]
