@@ -13,4 +13,5 @@ from invoicing.admin import (  # noqa: F401
     payments,
     setup,
     tax,
+    terminals,
 )

@@ -11,24 +11,10 @@ from cpo_portal.kernel.errors import InvalidInput, StateConflict
 from invoicing.payments.models import PaymentTransaction
 from invoicing.signals import terminal_match_undone, terminal_payment_matched
 from invoicing.terminals import ingest, live, review
-from invoicing.terminals.models import MatchState, Terminal, TerminalTransaction
-from tests.factories import ChargingSessionFactory, EVSEFactory, OperatorFactory
+from invoicing.terminals.models import MatchState, TerminalTransaction
+from tests.factories import ChargingSessionFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def site():
-    operator = OperatorFactory()
-    evses = [EVSEFactory(location__operator=operator) for _ in range(2)]
-    terminal = Terminal.objects.create(
-        operator=operator, terminal_id="T-1", vendor="acme", time_zone="Europe/Berlin"
-    )
-    terminal.evses.set(evses)
-    session = ChargingSessionFactory(
-        operator=operator, evse=evses[0], total_gross=Decimal("18.42"), source_id="S-88"
-    )
-    return operator, terminal, evses, session
 
 
 def paid(session, n=1, amount="18.42", **extra):
