@@ -8,12 +8,14 @@ from django.contrib import admin, messages
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from cpo_portal.kernel.admin.errors import show_domain_error
 from cpo_portal.kernel.errors import DomainError
 from invoicing.models import Operator
 from invoicing.terminals import review
+from invoicing.terminals.live import unpaid_sessions
 from invoicing.terminals.models import MatchState, Terminal, TerminalTransaction
 from invoicing.terminals.settlement import import_settlement
 
@@ -24,7 +26,28 @@ class TerminalAdmin(admin.ModelAdmin):
     list_filter = ["vendor"]
     search_fields = ["terminal_id"]
     filter_horizontal = ["evses"]
-    readonly_fields = ["clock_offset_seconds"]
+    readonly_fields = ["clock_offset_seconds", "sessions_without_payment"]
+
+    @admin.display(description=_("sessions without payment (7 days)"))
+    def sessions_without_payment(self, obj):
+        """Unmatched sessions age visibly: each with how long ago it ended."""
+        if obj.pk is None:
+            return ""
+        now = timezone.now()
+        rows = [
+            (
+                s.source_id,
+                s.evse.evse_id,
+                int((now - s.ended_at).total_seconds() // 3600),
+                s.total_gross if s.total_gross is not None else "not priced",
+                s.currency,
+            )
+            for s in unpaid_sessions(obj)[:50]
+        ]
+        if not rows:
+            return "—"
+        items = format_html_join("", "<li>{} on {}: ended {} h ago, {} {}</li>", rows)
+        return format_html("<ul>{}</ul>", items)
 
 
 class DecisionForm(forms.ModelForm):

@@ -186,3 +186,17 @@ def terminals_with_open_payments() -> list[int]:
             ).values_list("terminal_id", flat=True)
         )
     )
+
+
+def unpaid_sessions(terminal: Terminal, *, days: int = 7):
+    """Ended sessions on the terminal's EVSEs in the last days that no payment matched yet,
+    oldest first: they should have one (or the driver paid some other way)."""
+    return (
+        ChargingSession.objects.filter(
+            evse__terminals=terminal,
+            ended_at__gte=timezone.now() - timedelta(days=days),
+            terminal_payment__isnull=True,
+        )
+        .select_related("evse")
+        .order_by("ended_at")
+    )

@@ -78,3 +78,9 @@ def test_staff_import_a_file_and_decide_a_review_in_the_admin(site, admin_client
         follow=True,
     )
     assert "Say why" in refused.content.decode()
+
+
+def test_a_terminal_shows_its_sessions_still_without_payment_and_their_age(site, admin_client):
+    _, terminal, _, session = site
+    page = admin_client.get(f"/admin/invoicing/terminal/{terminal.pk}/change/").content.decode()
+    assert f"{session.source_id} on {session.evse.evse_id}: ended 2 h ago, 18.42 EUR" in page
