@@ -27,6 +27,8 @@ from invoicing.terminals.models import (
 )
 
 REQUIRED = ("id", "terminal_id", "kind", "amount", "currency", "at")
+# No card payment at a charger comes near this; larger is a typo or an attack.
+MAX_AMOUNT = Decimal(1_000_000)
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,8 @@ def _parse(data: dict) -> dict:
                 amount = Decimal(str(data["amount"]))
                 if not amount.is_finite() or amount <= 0:
                     errors["amount"] = ["Must be more than zero."]
+                elif amount >= MAX_AMOUNT:
+                    errors["amount"] = [f"Must be less than {MAX_AMOUNT}."]
             except InvalidOperation:
                 errors["amount"] = ["Not an amount."]
     currency = str(data.get("currency") or "").upper()
@@ -177,6 +181,7 @@ def receive(
                     payment_reference=facts["reference"],
                     source=source,
                     **_review_without_authorization(facts),
+                    **_with_matched_payment(authorization, facts),
                 )
         except IntegrityError:
             raise StateConflict(f"Transaction {facts['id']} is being received already.") from None
@@ -191,6 +196,18 @@ def _review_without_authorization(facts: dict) -> dict:
             "match_state": MatchState.REVIEW,
             "match_explanation": "capture without authorization: no pre-authorized amount to "
             "check it against",
+        }
+    return {}
+
+
+def _with_matched_payment(authorization: TerminalTransaction | None, facts: dict) -> dict:
+    """A refund or reversal of a payment already matched belongs to that match."""
+    if authorization is None or facts["kind"] == CAPTURE:
+        return {}
+    if authorization.match_state in (MatchState.MATCHED, MatchState.CONFIRMED):
+        return {
+            "match_state": authorization.match_state,
+            "match_explanation": f"with authorization {authorization.transaction_id}",
         }
     return {}
 

@@ -30,7 +30,11 @@ def save_terminal(*, operator, data: Any) -> tuple[Terminal, bool]:
         errors["time_zone"] = ["An IANA time zone, e.g. Europe/Berlin."]
     evse_ids = data.get("evse_ids")
     evses = []
-    if not isinstance(evse_ids, list) or not evse_ids:
+    if (
+        not isinstance(evse_ids, list)
+        or not evse_ids
+        or not all(isinstance(e, str) for e in evse_ids)
+    ):
         errors["evse_ids"] = ["The EVSE IDs this terminal serves (at least one)."]
     else:
         evses = list(EVSE.objects.filter(location__operator=operator, evse_id__in=evse_ids))
