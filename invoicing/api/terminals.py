@@ -14,7 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -68,6 +68,8 @@ class TerminalViewSet(IntegratorViewSet):
     lookup_field = "terminal_id"
     lookup_url_kwarg = "terminal_id"
     queryset = Terminal.objects.none()
+    # The bodies are plain JSON (docs/receipts.md); OPTIONS describes no form fields.
+    serializer_class = serializers.Serializer
 
     def scoped_queryset(self, operator):
         return Terminal.objects.filter(operator=operator).prefetch_related("evses")
@@ -103,6 +105,7 @@ class TerminalTransactionViewSet(IntegratorViewSet):
     lookup_field = "transaction_id"
     lookup_url_kwarg = "transaction_id"
     queryset = TerminalTransaction.objects.none()
+    serializer_class = serializers.Serializer
 
     def scoped_queryset(self, operator):
         return TerminalTransaction.objects.filter(terminal__operator=operator).select_related(

@@ -8,7 +8,7 @@ import django_filters
 from django.db.models import Exists, OuterRef, Prefetch
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import mixins, status
+from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -375,6 +375,8 @@ class LocationViewSet(IntegratorViewSet):
     """Sites as OCPI 2.2.1 Location JSON: create or update one with its EVSEs by its `id`."""
 
     queryset = Location.objects.none()
+    # OCPI Location JSON, read and written as is; OPTIONS describes no form fields.
+    serializer_class = serializers.Serializer
 
     def scoped_queryset(self, operator):
         return Location.objects.filter(operator=operator).prefetch_related("evses")
