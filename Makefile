@@ -80,6 +80,7 @@ bench: export DJANGO_SETTINGS_MODULE = tests.bench.settings
 bench: install
 	$(BIN)/python manage.py migrate --no-input -v0
 	$(BIN)/python manage.py bench_pricing
+	$(BIN)/python manage.py bench_matching
 	$(BIN)/python manage.py bench_ingest --sessions $(BENCH_SESSIONS)
 	$(BIN)/python manage.py bench_ingest --api --sessions $(BENCH_SESSIONS)
 	$(BIN)/python manage.py bench_ingest --api --webhook --sessions $(BENCH_SESSIONS)

@@ -70,6 +70,7 @@ from invoicing.tax.models import (
     TaxTreatment,
     VatRegistration,
 )
+from invoicing.terminals.models import MatchState, Terminal, TerminalTransaction
 
 __all__ = [
     "DEFAULT_MANDATORY_FOR_COMPANIES",
@@ -107,6 +108,7 @@ __all__ = [
     "IssuedDocumentError",
     "IssuingProfile",
     "LegalHold",
+    "MatchState",
     "NumberingSeries",
     "Operator",
     "Payment",
@@ -119,6 +121,8 @@ __all__ = [
     "TaxCategory",
     "TaxRule",
     "TaxTreatment",
+    "Terminal",
+    "TerminalTransaction",
     "VatRegistration",
     "WebhookAttempt",
     "WebhookDelivery",

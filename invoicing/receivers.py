@@ -30,7 +30,9 @@ from invoicing.signals import (
     recipient_corrected,
     terminal_match_undone,
     terminal_payment_matched,
+    terminal_transactions_received,
 )
+from invoicing.terminals.live import terminals_for_sessions
 from sessions.signals import sessions_ingested
 
 logger = logging.getLogger(__name__)
@@ -142,3 +144,17 @@ def queue_card_receipt_cancellation(sender, *, session_id, transaction_id, **kwa
 def queue_requested_receipt_emails(sender, *, document_id, **kwargs) -> None:
     if receipt_requests.has_waiting_requests(document_id):
         tasks.send_requested_receipt_emails.delay(document_id)
+
+
+@receiver(terminal_transactions_received, dispatch_uid="queue_terminal_matching")
+def queue_terminal_matching(sender, *, terminal_ids, **kwargs) -> None:
+    """A payment that arrives after its session is matched right away."""
+    transaction.on_commit(lambda: tasks.match_terminal_payments.delay(terminal_ids))
+
+
+@receiver(sessions_ingested, dispatch_uid="queue_terminal_matching_for_sessions")
+def queue_terminal_matching_for_sessions(sender, *, operator, sessions, **kwargs) -> None:
+    """A session that ends after its payment arrived is matched right away."""
+    terminal_ids = terminals_for_sessions(sessions)
+    if terminal_ids:
+        transaction.on_commit(lambda: tasks.match_terminal_payments.delay(terminal_ids))

@@ -28,3 +28,5 @@ payment_status_changed = Signal()
 terminal_payment_matched = Signal()
 # A terminal capture's match was undone or moved. Arguments: `session_id`, `transaction_id`.
 terminal_match_undone = Signal()
+# Terminal transactions were stored (in the caller's transaction). Argument: `terminal_ids`.
+terminal_transactions_received = Signal()

@@ -23,6 +23,7 @@ from invoicing.output import pipeline as outputs
 from invoicing.payments import card_receipts, ledger, statements
 from invoicing.payments.models import BankStatement, StatementStatus
 from invoicing.subscriptions import lifecycle as subscriptions
+from invoicing.terminals import live as terminal_matching
 from sessions.models import ChargingSession
 
 PER_SESSION_CATCH_UP = timedelta(days=35)
@@ -255,3 +256,15 @@ def import_or_queue(statement: BankStatement) -> bool:
         return True
     statements.import_statement(statement)
     return False
+
+
+@shared_task(name="invoicing.match_terminal_payments")
+def match_terminal_payments(terminal_ids: list[int]) -> int:
+    """Match the open payments of these terminals; each decision is made once."""
+    return sum(terminal_matching.match_terminal(pk)["matched"] for pk in terminal_ids)
+
+
+@shared_task(name="invoicing.sweep_terminal_payments")
+def sweep_terminal_payments() -> int:
+    """The periodic sweep: every terminal with payments still open is matched again."""
+    return match_terminal_payments(terminal_matching.terminals_with_open_payments())

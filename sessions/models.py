@@ -17,6 +17,13 @@ class Location(models.Model):
     operator = models.ForeignKey(
         "invoicing.Operator", on_delete=models.PROTECT, related_name="locations"
     )
+    ocpi_id = models.CharField(
+        _("OCPI id"),
+        max_length=36,
+        blank=True,
+        db_default="",
+        help_text=_("The location's id in OCPI (set when created through the API)."),
+    )
     name = models.CharField(_("name"), max_length=200)
     street = models.CharField(_("street"), max_length=200)
     postal_code = models.CharField(_("postal code"), max_length=20)
@@ -28,6 +35,13 @@ class Location(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["operator", "ocpi_id"],
+                condition=~Q(ocpi_id=""),
+                name="location_ocpi_id_unique_per_operator",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.city}, {self.country})"

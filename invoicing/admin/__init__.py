@@ -14,4 +14,5 @@ from invoicing.admin import (  # noqa: F401
     setup,
     statements,
     tax,
+    terminals,
 )

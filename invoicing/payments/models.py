@@ -16,6 +16,7 @@ class TransactionKind(models.TextChoices):
     AUTHORIZATION = "authorization", _("Authorization")
     CAPTURE = "capture", _("Card or wallet payment")
     REFUND = "refund", _("Refund")
+    REVERSAL = "reversal", _("Authorization released")
     CHARGEBACK = "chargeback", _("Chargeback")
     DIRECT_DEBIT = "direct_debit", _("Direct-debit collection")
     DIRECT_DEBIT_RETURN = "direct_debit_return", _("Direct-debit return")
@@ -50,6 +51,7 @@ KIND_METHOD = {
     "authorization": PaymentMethod.CARD,
     "capture": PaymentMethod.CARD,
     "refund": PaymentMethod.OTHER,
+    "reversal": PaymentMethod.CARD,
     "chargeback": PaymentMethod.CARD,
     "direct_debit": PaymentMethod.DIRECT_DEBIT,
     "direct_debit_return": PaymentMethod.DIRECT_DEBIT,

@@ -9,7 +9,7 @@ from django.db.models import Exists, OuterRef, Prefetch
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import mixins, status
+from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -35,7 +35,8 @@ from sessions.api.serializers import (
     OcpiTariffSerializer,
     SessionSerializer,
 )
-from sessions.models import ChargingSession, Tariff
+from sessions.locations import export_location, import_location
+from sessions.models import ChargingSession, Location, Tariff
 from sessions.services import (
     IngestOutcome,
     export_tariff,
@@ -409,3 +410,41 @@ def _bulk_shape(data: Any) -> Any:
         # Items that are not objects are each rejected by the ingest, not the whole request.
         shape["sessions"] = [{} for _item in sessions]
     return shape
+
+
+# --- locations -----------------------------------------------------------------------------------
+
+
+@extend_schema(tags=["locations"])
+class LocationViewSet(IntegratorViewSet):
+    """Sites as OCPI 2.2.1 Location JSON: create or update one with its EVSEs by its `id`."""
+
+    queryset = Location.objects.none()
+    # OCPI Location JSON, read and written as is; OPTIONS describes no form fields.
+    serializer_class = serializers.Serializer
+
+    def scoped_queryset(self, operator):
+        return Location.objects.filter(operator=operator).prefetch_related("evses")
+
+    @extend_schema(
+        summary="List locations",
+        operation_id="locations_list",
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response([export_location(loc) for loc in page])
+
+    @extend_schema(
+        summary="Create or update a location",
+        request=OpenApiTypes.OBJECT,
+        responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT},
+    )
+    def create(self, request, *args, **kwargs):
+        """201 when the location's id is new, 200 when it updated the known one."""
+        location, created = import_location(operator=self.operator, data=request.data)
+        return Response(export_location(location), status=201 if created else 200)
+
+    @extend_schema(summary="Read a location", responses=OpenApiTypes.OBJECT)
+    def retrieve(self, request, *args, **kwargs):
+        return Response(export_location(self.get_object()))

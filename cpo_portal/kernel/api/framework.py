@@ -181,6 +181,8 @@ PARAMETER_DESCRIPTIONS = {
     "id": "The object's id (a positive integer).",
     "tariff_id": "The tariff's OCPI id.",
     "uid": "The token's UID.",
+    "terminal_id": "The terminal's id, as the terminal reports it.",
+    "transaction_id": "The terminal transaction's id, as the terminal vendor reports it.",
     "format": "json or pdf: the answer's format, instead of an Accept header.",
 }
 

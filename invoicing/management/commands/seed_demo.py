@@ -27,6 +27,9 @@ from invoicing.models import (
     VatRegistration,
 )
 from invoicing.subscriptions.lifecycle import renew_subscriptions, subscribe
+from invoicing.terminals.ingest import receive as receive_terminal
+from invoicing.terminals.live import match_terminal
+from invoicing.terminals.models import Terminal
 from sessions.models import EVSE, ChargingSession, Location
 from sessions.services import import_tariff, ingest_sessions
 
@@ -231,14 +234,121 @@ class Command(BaseCommand):
             monthly += run_billing(operator=operator, period=month).documents_issued
             month = add_months(month, 1)
         renewals = renew_subscriptions(today=today)
+        matched, in_review = self._terminals(operator, evses, tariff_ids[0], rng)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data loaded: {len(evses)} EVSEs in {len(LOCATIONS)} locations, "
                 f"{len(TARIFFS)} tariffs, {Customer.objects.filter(operator=operator).count()} "
                 f"customers, {created} priced sessions, {len(per_session)} per-session "
-                f"documents, {monthly} monthly documents, {renewals} subscription invoices."
+                f"documents, {monthly} monthly documents, {renewals} subscription invoices, "
+                f"{matched} card payments matched and {in_review} in review."
             )
         )
+
+    def _terminals(self, operator, evses, tariff_id, rng) -> tuple[int, int]:
+        """A pay station for the first location's EVSEs and a terminal at one charger, with
+        yesterday's ad-hoc sessions paid by card: most match, two equal ones wait in review,
+        a failed start was reversed and one session went unpaid."""
+        station = Terminal.objects.create(
+            operator=operator, terminal_id="PAY-01", vendor="demo", time_zone=operator.time_zone
+        )
+        station.evses.set(evses[:3])
+        single = Terminal.objects.create(
+            operator=operator, terminal_id="TERM-04", vendor="demo", time_zone=operator.time_zone
+        )
+        single.evses.set(evses[3:4])
+        day = timezone.now().replace(hour=7, minute=0, second=0, microsecond=0) - timedelta(days=1)
+        payloads = []
+        for n in range(24):
+            evse = evses[n % 4]
+            start = day + timedelta(minutes=35 * n + rng.randint(0, 10))
+            payloads.append(
+                {
+                    "source_id": f"DEMO-ADHOC-{n:03d}",
+                    "evse_id": evse.evse_id,
+                    "tariff_id": tariff_id,
+                    "start": start.isoformat(),
+                    "end": (start + timedelta(minutes=rng.randint(20, 70))).isoformat(),
+                    # Sessions 22 and 23 charge alike on two EVSEs of the pay station.
+                    "energy_kwh": "21.500"
+                    if n >= 22
+                    else str(Decimal(rng.randint(5000, 40000)) / 1000),
+                    "idle_minutes": 0,
+                }
+            )
+        payloads[23]["evse_id"] = evses[1].evse_id
+        payloads[23]["start"], payloads[23]["end"] = payloads[22]["start"], payloads[22]["end"]
+        ingest_sessions(operator=operator, source="demo-cpms", payloads=payloads)
+        sessions = ChargingSession.objects.filter(source_id__startswith="DEMO-ADHOC-")
+        for session in sessions.select_related("evse").order_by("source_id"):
+            if session.source_id == "DEMO-ADHOC-007":
+                continue  # the terminal was offline: a session without payment
+            terminal = "TERM-04" if session.evse_id == evses[3].pk else "PAY-01"
+            skew = timedelta(seconds=40)  # the station's clock runs fast
+            n = session.source_id[-3:]
+            brand, last4 = rng.choice(
+                [("VISA", "4242"), ("MASTERCARD", "5454"), ("GIROCARD", "0042")]
+            )
+            common = {
+                "terminal_id": terminal,
+                "currency": session.currency,
+                "card_brand": brand,
+                "card_last4": last4,
+            }
+            receive_terminal(
+                dict(
+                    common,
+                    id=f"AUTH-{n}",
+                    kind="authorization",
+                    amount="50.00",
+                    at=(session.started_at - timedelta(seconds=70) + skew).isoformat(),
+                ),
+                operator=operator,
+                source="demo",
+            )
+            receive_terminal(
+                dict(
+                    common,
+                    id=f"CAP-{n}",
+                    kind="capture",
+                    amount=str(session.total_gross),
+                    authorization_id=f"AUTH-{n}",
+                    authorization_code=f"{rng.randint(0, 999999):06d}",
+                    at=(
+                        session.ended_at + timedelta(seconds=rng.randint(20, 150)) + skew
+                    ).isoformat(),
+                ),
+                operator=operator,
+                source="demo",
+            )
+        failed = day + timedelta(hours=5)
+        receive_terminal(
+            {
+                "id": "AUTH-FAILED",
+                "terminal_id": "PAY-01",
+                "kind": "authorization",
+                "amount": "50.00",
+                "currency": "EUR",
+                "at": failed.isoformat(),
+            },
+            operator=operator,
+            source="demo",
+        )
+        receive_terminal(
+            {
+                "id": "VOID-FAILED",
+                "terminal_id": "PAY-01",
+                "kind": "reversal",
+                "amount": "50.00",
+                "currency": "EUR",
+                "authorization_id": "AUTH-FAILED",
+                "at": (failed + timedelta(minutes=2)).isoformat(),
+            },
+            operator=operator,
+            source="demo",
+        )
+        outcomes = [match_terminal(t.pk) for t in (station, single)]
+        return sum(o["matched"] for o in outcomes), sum(o["review"] for o in outcomes)
 
     def _operator(self) -> Operator:
         operator = Operator.objects.create(

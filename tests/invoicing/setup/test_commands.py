@@ -18,6 +18,7 @@ from customers.models import Customer
 from invoicing.einvoices import validation
 from invoicing.models import Document, DocumentLine, EInvoice, HeldSession
 from invoicing.output import pdf
+from invoicing.terminals.models import TerminalTransaction
 from sessions.models import ChargingSession, Location, SessionChargeLine
 
 
@@ -35,8 +36,14 @@ def test_seed_demo_loads_every_kind_of_demo_data_with_priced_sessions():
     assert Location.objects.values("country").distinct().count() >= 2
     kinds = set(Customer.objects.values_list("kind", flat=True))
     assert {"individual", "company", "anonymous", "ad_hoc"} <= kinds
+    # Plus yesterday's 24 ad-hoc sessions paid at the card terminals.
     sessions = ChargingSession.objects.all()
-    assert sessions.count() == 120
+    assert sessions.count() == 120 + 24
+    assert "21 card payments matched and 2 in review" in output
+    waiting = TerminalTransaction.objects.filter(match_state="review").values_list(
+        "match_explanation", flat=True
+    )
+    assert all("equally well" in reason for reason in waiting)
     assert not sessions.filter(total_gross__isnull=True).exists()
     assert not sessions.filter(ended_at__isnull=True).exists()
     # Every session has its breakdown, and the line nets add up to the session's net total.

@@ -29,7 +29,9 @@ from invoicing.output import pdf
 from invoicing.payments import ledger
 from invoicing.payments.models import BankStatement, PaymentTransaction
 from invoicing.payments.statements import import_statement, receive_statement
-from sessions.models import ChargingSession, Tariff
+from invoicing.terminals import ingest
+from invoicing.terminals.models import Terminal, TerminalTransaction
+from sessions.models import ChargingSession, Location, Tariff
 from sessions.services import import_tariff
 from tests.factories import ChargingTokenFactory, CustomerFactory
 from tests.invoicing.helpers import helper_evse, helper_tariff, issue_invoice_for
@@ -56,6 +58,9 @@ class World:
     evse_id: str
     payment: PaymentTransaction
     statement: BankStatement
+    terminal: str = "A-TERMINAL"
+    terminal_transaction: str = "A-AUTH-1"
+    location: int = 0
     secrets: tuple[str, ...] = field(default=(SECRET_EMAIL, SECRET_UID, SECRET_PRICE))
 
     def ids(self) -> dict[str, Any]:
@@ -71,6 +76,9 @@ class World:
             "uid": SECRET_UID,
             "period": self.period,
             "payment": self.payment.pk,
+            "terminal": self.terminal,
+            "terminal_transaction": self.terminal_transaction,
+            "location": self.location,
         }
 
     def snapshot(self) -> tuple:
@@ -96,6 +104,13 @@ class World:
                 .order_by("pk")
                 .values_list("pk", "attempts")
             ),
+            list(
+                TerminalTransaction.objects.filter(terminal__operator=self.customer.operator)
+                .order_by("pk")
+                .values_list("pk", "match_state")
+            ),
+            list(Terminal.objects.filter(operator=self.customer.operator).values_list("vendor")),
+            Location.objects.filter(operator=self.customer.operator).count(),
         )
 
 
@@ -153,7 +168,23 @@ def build_world(operator) -> World:
         currency="EUR",
         customer=customer,
     )
+    evse = helper_evse(operator)
+    terminal = Terminal.objects.create(operator=operator, terminal_id="A-TERMINAL", vendor="acme")
+    terminal.evses.set([evse])
+    ingest.receive(
+        {
+            "id": "A-AUTH-1",
+            "terminal_id": "A-TERMINAL",
+            "kind": "authorization",
+            "amount": "50.00",
+            "currency": "EUR",
+            "at": "2026-03-02T10:00:00+01:00",
+        },
+        operator=operator,
+        source="api",
+    )
     return World(
+        location=evse.location_id,
         customer=customer,
         token=token,
         tariff=tariff,
@@ -206,6 +237,9 @@ class Endpoint:
             "{payment}": "{id}",
             "{statement}": "{id}",
             "{tariff}": "{tariff_id}",
+            "{terminal}": "{terminal_id}",
+            "{terminal_transaction}": "{transaction_id}",
+            "{location}": "{id}",
         }
         path = "/api/v1/" + self.path.split("?")[0]
         for ours, theirs in names.items():
@@ -307,7 +341,46 @@ def endpoints(world: World) -> list[Endpoint]:
             multipart=True,
         ),
         Endpoint("GET", "bank-statements/{statement}/"),
+        Endpoint("GET", "locations/"),
+        Endpoint(
+            "POST",
+            "locations/",
+            {
+                "id": "LOC-NEW",
+                "address": "Hafenstr. 1",
+                "city": "Kiel",
+                "country": "DE",
+                "time_zone": "Europe/Berlin",
+                "evses": [{"uid": "1", "evse_id": "DE*NEW*E1"}],
+            },
+        ),
+        Endpoint("GET", "locations/{location}/"),
+        Endpoint("GET", "terminals/"),
+        Endpoint(
+            "POST",
+            "terminals/",
+            {"terminal_id": "A-TERMINAL", "vendor": "other", "evse_ids": [world.evse_id]},
+        ),
+        Endpoint("GET", "terminals/{terminal}/"),
+        Endpoint("GET", "terminal-transactions/"),
+        Endpoint("POST", "terminal-transactions/", terminal_capture("A-CAP-1")),
+        Endpoint(
+            "POST", "terminal-transactions/bulk/", {"transactions": [terminal_capture("A-CAP-2")]}
+        ),
+        Endpoint("GET", "terminal-transactions/{terminal_transaction}/"),
     ]
+
+
+def terminal_capture(ident: str) -> dict:
+    return {
+        "id": ident,
+        "terminal_id": "A-TERMINAL",
+        "kind": "capture",
+        "amount": "1.00",
+        "currency": "EUR",
+        "at": "2026-03-02T11:00:00+01:00",
+        "authorization_id": "A-AUTH-1",
+    }
 
 
 def expired_key(integrator) -> str:
