@@ -16,6 +16,7 @@ from customers.models import Customer
 from customers.views import selectors
 from customers.views.access import driver_required, page
 from invoicing.models import Document
+from invoicing.output import pay_links
 from invoicing.payments import checkout, ledger
 from invoicing.payments.models import Payment, PaymentTransaction
 from invoicing.payments.providers import InvalidNotification, demo, provider
@@ -109,7 +110,7 @@ def paid(request: HttpRequest, customer: Customer, document_id: int) -> HttpResp
 def pay_link(request: HttpRequest, token: str) -> HttpResponse:
     """The invoice e-mail's pay link: works without signing in until it expires."""
     try:
-        document = checkout.document_of_link(token)
+        document = pay_links.document_of(token)
     except InvalidInput as error:
         return render(request, "portal/payments/unavailable.html", {"error": str(error)})
     if request.GET.get("returned") or not checkout.is_due(document):

@@ -1,10 +1,9 @@
 """Paying an open document through the checkout provider: from the portal, the API, or the
-invoice e-mail's signed pay link (which works without signing in until it expires)."""
+invoice e-mail's signed pay link (invoicing/output/pay_links.py)."""
 
 from __future__ import annotations
 
 from django.conf import settings
-from django.core import signing
 
 from cpo_portal.kernel.errors import InvalidInput, StateConflict
 from invoicing.documents.models import Document, DocumentStatus
@@ -12,9 +11,6 @@ from invoicing.payments.models import PaymentTransaction, TransactionStatus
 from invoicing.payments.providers import Checkout, checkout_provider
 from invoicing.setup.models import DocumentKind
 
-LINK_SALT = "invoicing.payments.pay-link"
-# A pay link in an invoice e-mail works for 60 days.
-LINK_MAX_AGE = 60 * 24 * 3600
 OPEN = (DocumentStatus.ISSUED, DocumentStatus.OVERDUE)
 
 
@@ -53,21 +49,3 @@ def outcome(document: Document) -> dict:
         "declined": latest is not None and latest.status == TransactionStatus.FAILED,
         "failure_reason": latest.failure_reason if latest is not None else "",
     }
-
-
-def pay_link_token(document: Document) -> str:
-    return signing.dumps(document.pk, salt=LINK_SALT)
-
-
-def document_of_link(token: str) -> Document:
-    """The document a pay link names (InvalidInput when it is forged or expired)."""
-    try:
-        document_id = signing.loads(token, salt=LINK_SALT, max_age=LINK_MAX_AGE)
-    except signing.SignatureExpired:
-        raise InvalidInput("This pay link has expired; please sign in to pay.") from None
-    except signing.BadSignature:
-        raise InvalidInput("This pay link is not valid.") from None
-    document = Document.objects.filter(pk=document_id).first()
-    if document is None:
-        raise InvalidInput("This pay link is not valid.")
-    return document
