@@ -293,10 +293,18 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Integrato
             200: inline_serializer(
                 "PaymentLink",
                 {
-                    "url": serializers.URLField(),
-                    "reference": serializers.CharField(),
-                    "amount": serializers.DecimalField(max_digits=12, decimal_places=2),
-                    "currency": serializers.CharField(),
+                    "url": serializers.URLField(
+                        help_text="The checkout page to send the driver to."
+                    ),
+                    "reference": serializers.CharField(
+                        help_text="The payment provider's reference of this checkout."
+                    ),
+                    "amount": serializers.DecimalField(
+                        max_digits=12,
+                        decimal_places=2,
+                        help_text="What is still due and will be paid.",
+                    ),
+                    "currency": serializers.CharField(help_text="ISO 4217 code."),
                 },
             ),
             409: OpenApiResponse(description="Nothing is due on the document."),
