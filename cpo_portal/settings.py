@@ -376,9 +376,22 @@ EINVOICE_SCHEMATRON_DIR = env.str(
 # open documents through in the portal and from the invoice e-mail's pay link.
 PAYMENT_PROVIDERS = env.list(
     "PAYMENT_PROVIDERS",
-    default=["invoicing.payments.providers.manual.ManualProvider"],
+    default=[
+        "invoicing.payments.providers.manual.ManualProvider",
+        "invoicing.payments.providers.stripe.StripeProvider",
+        "invoicing.payments.providers.demo.DemoProvider",
+    ],
 )
-PAYMENT_CHECKOUT_PROVIDER = env.str("PAYMENT_CHECKOUT_PROVIDER", default="")
+PAYMENT_CHECKOUT_PROVIDER = env.str(
+    "PAYMENT_CHECKOUT_PROVIDER", default="demo" if DEVELOPMENT else ""
+)
+# Stripe (docs/payments.md): the secret API key, the webhook endpoint's signing secret, and
+# where the SDK sends its requests (tests point it at a fake server on 127.0.0.1).
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
+# The demo provider signs the notifications its local checkout page sends to us.
+DEMO_PAYMENT_SECRET = env.str("DEMO_PAYMENT_SECRET", default=SECRET_KEY)
 
 # Finished webhook deliveries (and their attempts) are deleted after this many days.
 WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)

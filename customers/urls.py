@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from customers.views import accounts, pages, receipts
+from customers.views import accounts, pages, payments, receipts
 
 app_name = "portal"
 
@@ -32,6 +32,12 @@ urlpatterns = [
     path("invoices/<int:document_id>/", pages.invoice_detail, name="invoice"),
     path("invoices/<int:document_id>/pdf/", pages.invoice_pdf, name="invoice-pdf"),
     path("invoices/<int:document_id>/einvoice/", pages.invoice_einvoice, name="invoice-einvoice"),
+    path("invoices/<int:document_id>/pay/", payments.pay, name="invoice-pay"),
+    path("invoices/<int:document_id>/paid/", payments.paid, name="invoice-paid"),
+    path("payments/", payments.history, name="payments"),
+    path("pay/<str:token>/", payments.pay_link, name="pay-link"),
+    path("payments/demo/<str:token>/", payments.demo_checkout, name="demo-checkout"),
+    path("payments/notify/<str:provider_key>/", payments.notify, name="payment-notify"),
     path("details/", pages.invoice_details, name="details"),
     path("subscription/", pages.subscription, name="subscription"),
     # Public receipt pages: no account, a signed token per session (docs/receipts.md).

@@ -25,6 +25,7 @@ from customers.views.access import driver_required, page
 from invoicing.models import Document, DocumentKind, DocumentLine, DocumentStatus, EInvoice
 from invoicing.output import emails as delivery
 from invoicing.output import pdf
+from invoicing.payments import checkout
 from invoicing.subscriptions.lifecycle import period_end
 from sessions.models import ChargingSession
 
@@ -155,6 +156,7 @@ def invoice_list(request: HttpRequest, customer: Customer) -> HttpResponse:
         "invoices",
         page_obj=paginator.get_page(request.GET.get("page")),
         balance=selectors.open_balance(customer=customer),
+        can_pay=checkout.enabled(),
     )
 
 
@@ -180,6 +182,7 @@ def invoice_detail(request: HttpRequest, customer: Customer, document_id: int) -
         vat_rows=document.vat_summary,
         payable=document.kind != DocumentKind.CREDIT_NOTE,
         open=document.status in (DocumentStatus.ISSUED, DocumentStatus.OVERDUE),
+        can_pay=checkout.enabled() and checkout.is_due(document),
         has_pdf=document.files.exists(),
         has_einvoice=EInvoice.objects.filter(document=document).exists(),
         sessions=sessions[:SESSIONS_PER_DOCUMENT_PAGE],

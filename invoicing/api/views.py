@@ -5,10 +5,16 @@ from __future__ import annotations
 import django_filters
 from django.db.models import OuterRef, Prefetch, Subquery
 from django.http import HttpResponse
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from kombu.exceptions import OperationalError as BrokerError
-from rest_framework import mixins, status
+from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response
@@ -47,7 +53,9 @@ from invoicing.models import (
     EInvoice,
 )
 from invoicing.output import emails as delivery
+from invoicing.output import pay_links
 from invoicing.output.pdf import latest_file
+from invoicing.payments import checkout
 from invoicing.payments.recording import record_payment
 
 # How long a client should wait before asking again for a PDF that is still being rendered.
@@ -277,6 +285,47 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Integrato
         # Not payable (allowed_actions) is a 409; too much money a 400 on "amount".
         payment = record_payment(document=document, **serializer.validated_data)
         return Response(PaymentSerializer(payment).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Get a link to pay the document online",
+        request=None,
+        responses={
+            200: inline_serializer(
+                "PaymentLink",
+                {
+                    "url": serializers.URLField(
+                        help_text="The checkout page to send the driver to."
+                    ),
+                    "reference": serializers.CharField(
+                        help_text="The payment provider's reference of this checkout."
+                    ),
+                    "amount": serializers.DecimalField(
+                        max_digits=12,
+                        decimal_places=2,
+                        help_text="What is still due and will be paid.",
+                    ),
+                    "currency": serializers.CharField(help_text="ISO 4217 code."),
+                },
+            ),
+            409: OpenApiResponse(description="Nothing is due on the document."),
+        },
+    )
+    @action(detail=True, methods=["post"], url_path="payment-link")
+    def payment_link(self, request, *args, **kwargs):
+        """A checkout at the payment provider for what is still due (409 when nothing is); the
+        driver comes back to a page that says whether the payment arrived."""
+        document = self.get_object()
+        token = pay_links.token(document)
+        back = request.build_absolute_uri(reverse("portal:pay-link", args=[token]) + "?returned=1")
+        started = checkout.start(document=document, return_url=back)
+        return Response(
+            {
+                "url": request.build_absolute_uri(started.url),
+                "reference": started.reference,
+                "amount": document.outstanding,
+                "currency": document.currency,
+            }
+        )
 
 
 @extend_schema(tags=["billing runs"])

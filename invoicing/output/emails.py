@@ -24,7 +24,7 @@ from cpo_portal.kernel import formatting
 from invoicing.documents.models import Document
 from invoicing.documents.receipts import asks_for_payment
 from invoicing.einvoices.models import EInvoice
-from invoicing.output import pdf
+from invoicing.output import pay_links, pdf
 from invoicing.output.models import DocumentFile, EmailDelivery
 from invoicing.setup.models import DocumentKind
 from invoicing.signals import email_delivery_queued
@@ -170,6 +170,7 @@ def email_context(document: Document) -> dict:
         "number": document.display_number,
         "issue_date": formatting.long_date(document.issue_date),
         "due_date": formatting.long_date(document.due_date) if payable else "",
+        "pay_link": pay_links.url(document) if payable else "",
         "total": formatting.amount(document.total_gross, document.currency),
         # Ad-hoc drivers are known by their e-mail address only: no "Dear walkin@…".
         "recipient_name": ""

@@ -13,9 +13,14 @@ from tests.factories import ChargingSessionFactory, CustomerFactory, OperatorFac
 
 pytestmark = pytest.mark.django_db
 
-# Pages anyone may open: signing in, password reset, the front page, and the public receipt
-# pages (a signed token per session; tests/invoicing/receipts/test_delivery.py).
+# Pages anyone may open: signing in, password reset, the front page, the public receipt
+# pages (a signed token per session; tests/invoicing/receipts/test_delivery.py), an invoice's
+# signed pay link with the demo checkout it leads to, and the providers' signed notifications
+# (tests/customers/portal/test_payments.py, tests/invoicing/payments/test_stripe.py).
 PUBLIC = {
+    "pay-link",
+    "demo-checkout",
+    "payment-notify",
     "demo-receipt",
     "find-receipt",
     "receipt",
@@ -69,7 +74,8 @@ def foreign_ids(operator, media):
 def test_every_parameter_of_every_portal_url_is_covered_here():
     parameters = {name for p in PATTERNS for name in p.pattern.converters}
 
-    assert parameters == {"session_id", "document_id", "uidb64", "token"}
+    assert parameters == {"session_id", "document_id", "uidb64", "token", "provider_key"}
+    assert {p.name for p in PATTERNS if "provider_key" in p.pattern.converters} <= PUBLIC
     assert {p.name for p in PATTERNS if "uidb64" in p.pattern.converters} <= PUBLIC
 
 
@@ -82,18 +88,28 @@ def test_another_drivers_ids_answer_404_on_every_portal_url(client, operator, fo
     }
     client.force_login(driver.user)
     with_ids = [p for p in DRIVER_PAGES if p.pattern.converters]
-    assert {p.name for p in with_ids} == {"session", "invoice", "invoice-pdf", "invoice-einvoice"}
+    assert {p.name for p in with_ids} == {
+        "session",
+        "invoice",
+        "invoice-pdf",
+        "invoice-einvoice",
+        "invoice-pay",
+        "invoice-paid",
+    }
 
     for pattern in with_ids:
-        mine = client.get(url_for(pattern, own))
-        if pattern.name == "invoice-einvoice":
-            # A driver's invoice has no e-invoice: back to the invoice page, saying so.
+        # "Pay now" is a form's POST; everything else is read.
+        fetch = client.post if pattern.name == "invoice-pay" else client.get
+        mine = fetch(url_for(pattern, own))
+        if pattern.name in ("invoice-einvoice", "invoice-pay"):
+            # A driver's invoice has no e-invoice: back to the invoice page, saying so;
+            # paying goes on to the checkout.
             assert mine.status_code == 302, pattern.name
-            continue
-        assert mine.status_code == 200, pattern.name
-        body(mine)
+        else:
+            assert mine.status_code == 200, pattern.name
+            body(mine)
         for ids in foreign_ids:
-            response = client.get(url_for(pattern, ids))
+            response = fetch(url_for(pattern, ids))
             assert response.status_code == 404, (pattern.name, ids)
             assert b"%PDF" not in body(response)
 

@@ -320,6 +320,7 @@ def endpoints(world: World) -> list[Endpoint]:
             "invoices/{invoice}/payments/",
             {"amount": "1.00", "paid_on": "2026-03-10", "method": "card"},
         ),
+        Endpoint("POST", "invoices/{invoice}/payment-link/", {}),
         Endpoint("POST", "invoices/{invoice}/credit-note/", {"reason": "Matrix"}),
         Endpoint("POST", "invoices/{pro_forma}/withdraw/", {"reason": "Matrix"}),
         # Its session, credited without a replacement just above, is billed again.
