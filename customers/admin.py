@@ -5,8 +5,18 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
 from cpo_portal.kernel.admin.exports import ExportAdminMixin
+from cpo_portal.kernel.errors import InvalidInput
 from customers.forms import CustomerAdminForm
-from customers.models import ChargingToken, Customer, Plan, Subscription, SubscriptionPeriod
+from customers.models import (
+    ChargingToken,
+    Customer,
+    MessageAttempt,
+    OutboundMessage,
+    Plan,
+    Subscription,
+    SubscriptionPeriod,
+)
+from customers.notifications.outbox import resend
 from customers.services import save_customer
 from invoicing.documents.composition import InvoicingError, recipient_field_errors
 from invoicing.models import DocumentKind, InvoicingSettings
@@ -230,3 +240,58 @@ class SubscriptionAdmin(admin.ModelAdmin):
                 self.message_user(
                     request, f"{subscription} ends after the current period.", messages.SUCCESS
                 )
+
+
+class MessageAttemptInline(admin.TabularInline):
+    """Each try at sending the message and what the provider answered."""
+
+    model = MessageAttempt
+    fields = ["started_at", "finished_at", "outcome", "provider_message_id", "reason"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(OutboundMessage)
+class OutboundMessageAdmin(admin.ModelAdmin):
+    """The message log: every e-mail and SMS to drivers, searchable by customer, re-sendable."""
+
+    list_display = [
+        "created_at",
+        "event",
+        "channel",
+        "customer",
+        "status",
+        "attempt_count",
+        "sent_at",
+    ]
+    list_filter = ["status", "channel", "event", "language"]
+    search_fields = ["customer__name", "customer__company_name", "customer__email", "=customer__id"]
+    list_select_related = ["customer"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    inlines = [MessageAttemptInline]
+    actions = ["resend_messages"]
+    readonly_fields = [field.name for field in OutboundMessage._meta.fields if field.name != "id"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description=_("Re-send the selected messages"), permissions=["change"])
+    def resend_messages(self, request, queryset) -> None:
+        sent = 0
+        for message in queryset:
+            try:
+                resend(message=message)
+            except InvalidInput as error:
+                self.message_user(request, f"#{message.pk}: {error}", messages.ERROR)
+            else:
+                sent += 1
+        if sent:
+            self.message_user(request, _("%(count)s messages queued again.") % {"count": sent})

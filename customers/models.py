@@ -342,3 +342,18 @@ class SubscriptionPeriod(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subscription} {self.start} to {self.end}"
+
+
+# The outbox's models live with their services; importing them here registers them with the app.
+from customers.notifications.models import MessageAttempt, OutboundMessage  # noqa: E402
+
+__all__ = [
+    "ChargingToken",
+    "Customer",
+    "EInvoiceFormat",
+    "MessageAttempt",
+    "OutboundMessage",
+    "Plan",
+    "Subscription",
+    "SubscriptionPeriod",
+]

@@ -18,12 +18,14 @@ from cpo_portal.kernel.signals import webhook_deliveries_written
 from invoicing import tasks
 from invoicing.documents.composition import per_session_due
 from invoicing.output import pipeline
+from invoicing.payments import notices
 from invoicing.signals import (
     billing_chunks_planned,
     document_pdf_stored,
     documents_issued,
     email_delivery_queued,
     payment_recorded,
+    payment_status_changed,
     pdf_batch_requested,
     pdf_render_requested,
     recipient_corrected,
@@ -117,3 +119,9 @@ def queue_billing_chunks(sender, *, chunk_ids, **kwargs) -> None:
 @receiver(webhook_deliveries_written, dispatch_uid="queue_webhook_deliveries")
 def queue_webhook_deliveries(sender, *, delivery_ids, **kwargs) -> None:
     integration_tasks.queue_deliveries(delivery_ids)
+
+
+@receiver(payment_status_changed, dispatch_uid="queue_payment_notice")
+def queue_payment_notice(sender, *, transaction_id, status, **kwargs) -> None:
+    """The driver's payment notice is an outbox row in the ledger's transaction."""
+    notices.queue_payment_notice(transaction_id=transaction_id)

@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from cpo_portal.kernel.money import round_money
 from customers.models import ChargingToken, Customer, Plan, Subscription
+from customers.notifications.sending import send_due_messages
 from invoicing.billing.runs import run_billing
 from invoicing.documents.composition import InvoicingError
 from invoicing.models import BilledSession, Document
@@ -36,9 +37,10 @@ def at(year: int, month: int, day: int, hour: int = 9):
 
 
 def daily_jobs():
-    """What Beat runs every night."""
+    """What Beat runs every night, and the outbox worker sending what it queued."""
     issued = renew_subscriptions()
     check_subscription_payments()
+    send_due_messages()
     return issued
 
 

@@ -1,0 +1,189 @@
+"""The outbox: messages written with the change, sent once by the worker, every attempt kept."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core import mail
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from cpo_portal.kernel import sms
+from customers import tasks
+from customers.models import MessageAttempt, OutboundMessage
+from customers.notifications.outbox import notify, resend
+from customers.notifications.sending import send_due_messages
+from invoicing.payments import ledger
+from invoicing.payments.models import TransactionKind
+from tests.customers.notifications import backends
+from tests.factories import CustomerFactory
+
+
+@pytest.fixture(autouse=True)
+def _sms_to_files(settings, tmp_path):
+    settings.SMS_BACKEND = "cpo_portal.kernel.sms.backends.FileBackend"
+    settings.SMS_FILE_PATH = str(tmp_path / "sms")
+    sms._backend.cache_clear()
+    yield
+    sms._backend.cache_clear()
+
+
+def sms_texts(tmp_path) -> list[str]:
+    folder = tmp_path / "sms"
+    return [path.read_text() for path in sorted(folder.iterdir())] if folder.exists() else []
+
+
+def pay(operator, customer, *, kind=TransactionKind.BANK_TRANSFER, status="succeeded", ref="t-1"):
+    return ledger.record_transaction(
+        operator=operator,
+        provider="bank",
+        provider_reference=ref,
+        kind=kind,
+        status=status,
+        amount=Decimal("24.50"),
+        currency="EUR",
+        customer=customer,
+    )
+
+
+@pytest.mark.parametrize(
+    ("language", "subject", "sms_text"),
+    # Amounts are written as the language writes them (decimal comma on the continent).
+    [
+        ("en", "Payment received: 24.50 EUR", "we have received your payment"),
+        ("de", "Zahlung erhalten: 24,50 EUR", "wir haben Ihre Zahlung"),
+        ("fr", "Paiement reçu : 24,50 EUR", "nous avons bien reçu votre paiement"),
+        ("el", "Η πληρωμή ελήφθη: 24,50 EUR", "λάβαμε την πληρωμή σας"),  # noqa: RUF001
+        ("ar", "تم استلام الدفعة: 24,50 EUR", "لقد استلمنا دفعتك"),
+    ],
+)
+def test_a_payment_is_confirmed_by_e_mail_and_sms_in_the_drivers_language(
+    operator, tmp_path, language, subject, sms_text
+):
+    driver = CustomerFactory(operator=operator, language=language, mobile_phone="+4915123456789")
+
+    pay(operator, driver)
+    assert mail.outbox == []  # nothing leaves before the worker runs
+    assert send_due_messages() == 2
+
+    (email,) = mail.outbox
+    assert email.to == [driver.email]
+    assert email.subject == subject
+    html = email.alternatives[0][0]
+    assert ('dir="rtl"' in html) == (language == "ar")
+    (text,) = sms_texts(tmp_path)
+    assert sms_text in text
+    assert "+4915123456789" in text
+
+
+def test_a_failed_payment_and_a_refund_are_told_too(operator):
+    driver = CustomerFactory(operator=operator, language="en")
+
+    pay(operator, driver, status="failed", ref="t-2")
+    pay(operator, driver, kind=TransactionKind.REFUND, ref="t-3")
+    send_due_messages()
+
+    assert sorted(m.subject for m in mail.outbox) == [
+        "Payment failed: 24.50 EUR",
+        "Refund: 24.50 EUR",
+    ]
+
+
+def test_a_failed_send_is_retried_after_backoff_and_every_attempt_is_recorded(operator, settings):
+    settings.EMAIL_BACKEND = "tests.customers.notifications.backends.FlakyBackend"
+    backends.FAILURES["left"] = 1
+    driver = CustomerFactory(operator=operator)
+    pay(operator, driver)
+    message = OutboundMessage.objects.get()
+
+    assert send_due_messages() == 0
+    message.refresh_from_db()
+    assert message.status == "queued"
+    assert "Connection unexpectedly closed" in message.last_error
+    assert message.not_before > timezone.now()  # waits for its backoff
+    assert send_due_messages() == 0  # not due yet
+
+    assert send_due_messages(now=timezone.now() + timedelta(minutes=2)) == 1
+    message.refresh_from_db()
+    assert message.status == "sent"
+    assert message.provider_message_id == mail.outbox[0].extra_headers["Message-ID"]
+    assert list(message.attempts.values_list("outcome", "provider_message_id")) == [
+        ("failed", ""),
+        ("sent", message.provider_message_id),
+    ]
+
+
+def test_a_sent_message_is_never_sent_again_when_its_task_runs_twice(operator):
+    driver = CustomerFactory(operator=operator)
+    pay(operator, driver)
+    message = OutboundMessage.objects.get()
+
+    assert tasks.send_outbound_message(message.pk) == "sent"
+    assert tasks.send_outbound_message(message.pk) == "sent"
+
+    assert len(mail.outbox) == 1
+    assert MessageAttempt.objects.count() == 1
+
+
+def test_a_status_reported_twice_queues_one_message(operator):
+    driver = CustomerFactory(operator=operator)
+    for _ in range(2):
+        with transaction.atomic():
+            notify(
+                event="payment_succeeded",
+                customer=driver,
+                context={"amount": "1.00", "currency": "EUR"},
+                dedupe_key="payment_succeeded:transaction:1",
+            )
+
+    assert OutboundMessage.objects.count() == 1
+
+
+def test_a_message_is_not_written_when_the_change_is_rolled_back(operator):
+    driver = CustomerFactory(operator=operator)
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        pay(operator, driver)
+        raise RuntimeError("the ledger write failed")
+
+    assert not OutboundMessage.objects.exists()
+
+
+def test_staff_find_a_customers_messages_and_re_send_one(operator, admin_client):
+    driver = CustomerFactory(operator=operator, name="Maria Papadopoulou")
+    other = CustomerFactory(operator=operator, name="Jon Smith")
+    pay(operator, driver)
+    pay(operator, other, ref="t-9")
+    send_due_messages()
+    url = reverse("admin:customers_outboundmessage_changelist")
+
+    page = admin_client.get(url, {"q": "Papadopoulou"}).content.decode()
+    assert "Maria Papadopoulou" in page
+    assert "Jon Smith" not in page
+
+    original = OutboundMessage.objects.get(customer=driver)
+    response = admin_client.post(
+        url, {"action": "resend_messages", "_selected_action": [original.pk]}, follow=True
+    )
+    assert response.status_code == 200
+    copy = OutboundMessage.objects.get(customer=driver, is_resend=True)
+    send_due_messages()
+    copy.refresh_from_db()
+    assert copy.status == "sent"
+    assert copy.subject == original.subject
+    assert len(mail.outbox) == 3
+
+
+def test_an_erased_message_cannot_be_re_sent(operator):
+    from cpo_portal.kernel.errors import InvalidInput
+
+    driver = CustomerFactory(operator=operator)
+    pay(operator, driver)
+    message = OutboundMessage.objects.get()
+    message.erased_at = timezone.now()
+
+    with pytest.raises(InvalidInput, match="erased"):
+        resend(message=message)
