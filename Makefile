@@ -72,6 +72,7 @@ BENCH_BILLING_CUSTOMERS ?= 100000
 BENCH_BILLING_SESSIONS ?= 1000000
 BENCH_ADMIN_ARGS ?=
 BENCH_ARCHIVE_ENTRIES ?= 100000
+BENCH_OUTBOX_MESSAGES ?= 100000
 bench: export CPO_PROFILE ?= development
 bench: export DJANGO_SETTINGS_MODULE = tests.bench.settings
 bench: install
@@ -85,6 +86,7 @@ bench: install
 	$(BIN)/python manage.py bench_einvoice
 	$(BIN)/python manage.py bench_admin $(BENCH_ADMIN_ARGS)
 	$(BIN)/python manage.py bench_archive --entries $(BENCH_ARCHIVE_ENTRIES)
+	$(BIN)/python manage.py bench_outbox --messages $(BENCH_OUTBOX_MESSAGES)
 
 # The published reliability figures (docs/reliability.md): concurrent numbering, killed
 # billing runs, tasks run twice, one Idempotency-Key, schemathesis, the authorization matrix,

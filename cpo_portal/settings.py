@@ -332,6 +332,8 @@ PUBLIC_BASE_URL = env.str(
 ).rstrip("/")
 # How long a short link in a text message leads to its page.
 SHORT_LINK_DAYS = env.int("SHORT_LINK_DAYS", default=90)
+# Days the text of a sent or failed message to a driver is kept (the log entry stays).
+NOTIFICATION_BODY_DAYS = env.int("NOTIFICATION_BODY_DAYS", default=90)
 
 # Where EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend writes each message.
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))

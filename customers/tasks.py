@@ -3,7 +3,7 @@
 from celery import shared_task
 
 from customers import services
-from customers.notifications import sending
+from customers.notifications import erasure, sending
 
 
 @shared_task(name="customers.erase_expired_ad_hoc_emails")
@@ -16,6 +16,12 @@ def erase_expired_ad_hoc_emails() -> int:
 def send_outbound_message(message_id: int) -> str:
     """Send one outbox message if it is due and unsent (safe to run twice)."""
     return sending.send_message(message_id)
+
+
+@shared_task(name="customers.erase_expired_messages")
+def erase_expired_messages() -> int:
+    """Privacy: blank old message texts, and ad-hoc drivers' addresses after 30 days."""
+    return erasure.erase_expired_messages()
 
 
 @shared_task(name="customers.send_due_messages")

@@ -12,6 +12,12 @@ SCHEDULES = [
         {"minute": "*", "hour": "*"},
         "Retries failed e-mails and SMS after their backoff and sends deferred ones.",
     ),
+    (
+        "Erase old message texts",
+        "customers.erase_expired_messages",
+        {"minute": "40", "hour": "3"},
+        "Privacy: message texts after NOTIFICATION_BODY_DAYS, ad-hoc addresses after 30 days.",
+    ),
 ]
 
 

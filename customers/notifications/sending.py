@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from cpo_portal.kernel.integrations import webhooks
 from cpo_portal.kernel.sms import SmsError, send_sms
 from customers.notifications.models import MessageAttempt, OutboundMessage
 
@@ -41,7 +42,8 @@ def send_message(message_id: int, *, now: datetime | None = None) -> str:
     now = now or timezone.now()
     with transaction.atomic():
         message = (
-            OutboundMessage.objects.select_for_update(skip_locked=True)
+            OutboundMessage.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("customer")
             .filter(pk=message_id)
             .filter(_claimable(now))
             .first()
@@ -53,11 +55,18 @@ def send_message(message_id: int, *, now: datetime | None = None) -> str:
                 .first()
                 or ""
             )
-        OutboundMessage.objects.filter(pk=message.pk).update(
-            status=OutboundMessage.Status.SENDING,
-            claimed_at=now,
-            attempt_count=F("attempt_count") + 1,
+        # The status transition is the claim where row locks are not (SQLite): one run wins.
+        claimed = (
+            OutboundMessage.objects.filter(pk=message.pk)
+            .filter(_claimable(now))
+            .update(
+                status=OutboundMessage.Status.SENDING,
+                claimed_at=now,
+                attempt_count=F("attempt_count") + 1,
+            )
         )
+        if not claimed:
+            return OutboundMessage.Status.SENDING
     started = timezone.now()
     attempts = message.attempt_count + 1
     try:
@@ -65,6 +74,9 @@ def send_message(message_id: int, *, now: datetime | None = None) -> str:
     except _SendFailed as failure:
         give_up = not failure.retryable or attempts >= MAX_ATTEMPTS
         with transaction.atomic():
+            if give_up and message.customer_id:
+                operator = message.customer.operator_id
+                webhooks.emit(operator=operator, event="notification.failed", objects=[message.pk])
             MessageAttempt.objects.create(
                 message=message,
                 started_at=started,

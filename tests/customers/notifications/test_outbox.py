@@ -14,6 +14,7 @@ from django.utils import timezone
 from cpo_portal.kernel import sms
 from customers import tasks
 from customers.models import MessageAttempt, OutboundMessage
+from customers.notifications.erasure import erase_expired_messages
 from customers.notifications.outbox import notify, resend
 from customers.notifications.sending import send_due_messages
 from invoicing.payments import ledger
@@ -26,6 +27,7 @@ from tests.factories import CustomerFactory
 def _sms_to_files(settings, tmp_path):
     settings.SMS_BACKEND = "cpo_portal.kernel.sms.backends.FileBackend"
     settings.SMS_FILE_PATH = str(tmp_path / "sms")
+    backends.FAILURES["left"] = 0
     sms._backend.cache_clear()
     yield
     sms._backend.cache_clear()
@@ -187,3 +189,67 @@ def test_an_erased_message_cannot_be_re_sent(operator):
 
     with pytest.raises(InvalidInput, match="erased"):
         resend(message=message)
+
+
+def test_a_message_that_gives_up_tells_integrators_without_the_address(
+    operator, integrator, settings
+):
+    from cpo_portal.kernel.integrations import webhooks
+    from cpo_portal.kernel.integrations.models import WebhookEvent
+    from invoicing.models import WebhookEndpoint
+
+    WebhookEndpoint.objects.create(integrator=integrator, url="http://127.0.0.1:9/hooks")
+    settings.EMAIL_BACKEND = "tests.customers.notifications.backends.FlakyBackend"
+    backends.FAILURES["left"] = 99
+    driver = CustomerFactory(operator=operator)
+    pay(operator, driver)
+    message = OutboundMessage.objects.get()
+
+    later = timezone.now()
+    for _ in range(6):
+        later += timedelta(hours=7)
+        send_due_messages(now=later)
+    backends.FAILURES["left"] = 0
+
+    message.refresh_from_db()
+    assert (message.status, message.attempt_count, message.attempts.count()) == ("failed", 6, 6)
+    assert send_due_messages(now=later + timedelta(days=1)) == 0  # given up: no seventh try
+    (event,) = WebhookEvent.objects.filter(type="notification.failed")
+    payload = webhooks._payloads("notification.failed", [event.object_id], operator.pk)
+    data = payload[message.pk]
+    assert (data["customer_id"], data["event"], data["attempts"]) == (
+        driver.pk,
+        "payment_succeeded",
+        6,
+    )
+    assert driver.email not in str(data)
+
+
+def test_texts_are_erased_when_their_time_is_up_and_ad_hoc_addresses_after_30_days(
+    operator, settings
+):
+    settings.NOTIFICATION_BODY_DAYS = 60
+    regular = CustomerFactory(operator=operator)
+    ad_hoc = CustomerFactory(operator=operator, kind="ad_hoc")
+    pay(operator, regular)
+    pay(operator, ad_hoc, ref="t-5")
+    send_due_messages()
+    kept, gone = (
+        OutboundMessage.objects.get(customer=regular),
+        OutboundMessage.objects.get(customer=ad_hoc),
+    )
+
+    assert erase_expired_messages(now=timezone.now() + timedelta(days=29)) == 0
+    assert erase_expired_messages(now=timezone.now() + timedelta(days=31)) == 1
+    gone.refresh_from_db()
+    assert (gone.recipient, gone.body_text, gone.status) == ("", "", "sent")
+    kept.refresh_from_db()
+    assert kept.recipient == regular.email and kept.body_text
+
+    assert erase_expired_messages(now=timezone.now() + timedelta(days=61)) == 1
+    kept.refresh_from_db()
+    assert (kept.recipient, kept.body_text, kept.erased_at is not None) == (
+        regular.email,
+        "",
+        True,
+    )
