@@ -16,6 +16,8 @@ class Event:
     templates: str
     # Required by law or contract (e.g. the SEPA pre-notification): preferences cannot stop it.
     mandatory: bool = False
+    # Carries a secret (a password-reset link): the text is blanked as soon as it is sent.
+    secret: bool = False
 
 
 EVENTS: dict[str, Event] = {
@@ -31,6 +33,13 @@ EVENTS: dict[str, Event] = {
             _("Direct-debit pre-notification"),
             "notifications/direct_debit_pre_notification",
             mandatory=True,
+        ),
+        Event(
+            "password_reset",
+            _("Portal password reset"),
+            "portal/email/password_reset",
+            mandatory=True,
+            secret=True,
         ),
     )
 }

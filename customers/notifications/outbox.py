@@ -122,7 +122,10 @@ def _render(
             return "", render_to_string(f"{event.templates}_sms.txt", dict(context)).strip(), ""
         subject = render_to_string(f"{event.templates}_subject.txt", dict(context))
         text = render_to_string(f"{event.templates}.txt", dict(context))
-        html = render_to_string(f"{event.templates}.html", dict(context))
+        try:
+            html = render_to_string(f"{event.templates}.html", dict(context))
+        except TemplateDoesNotExist:
+            html = ""  # a plain-text e-mail (the password reset)
     return " ".join(subject.split()), text, html
 
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from cpo_portal.kernel.integrations import webhooks
 from cpo_portal.kernel.sms import SmsError, send_sms
+from customers.notifications.events import EVENTS
 from customers.notifications.models import MessageAttempt, OutboundMessage
 
 logger = logging.getLogger(__name__)
@@ -97,11 +98,19 @@ def send_message(message_id: int, *, now: datetime | None = None) -> str:
             outcome=MessageAttempt.Outcome.SENT,
             provider_message_id=provider_id,
         )
+        sent_at = timezone.now()
+        secret = EVENTS.get(message.event)
+        blank = (
+            {"subject": "", "body_text": "", "body_html": "", "erased_at": sent_at}
+            if secret is not None and secret.secret
+            else {}
+        )
         OutboundMessage.objects.filter(pk=message.pk).update(
             status=OutboundMessage.Status.SENT,
             provider_message_id=provider_id,
-            sent_at=timezone.now(),
+            sent_at=sent_at,
             last_error="",
+            **blank,
         )
     return OutboundMessage.Status.SENT
 

@@ -253,3 +253,19 @@ def test_texts_are_erased_when_their_time_is_up_and_ad_hoc_addresses_after_30_da
         "",
         True,
     )
+
+
+def test_a_password_reset_link_is_logged_but_its_text_is_not_kept_once_sent(client, operator):
+    from tests.customers.conftest import make_driver
+
+    driver = make_driver(operator, name="Dana", email="dana@example.org")
+    client.post(reverse("portal:password-reset"), {"email": "dana@example.org"})
+
+    assert send_due_messages() == 1
+    assert "/password-reset/" in mail.outbox[0].body
+    message = OutboundMessage.objects.get(event="password_reset")
+    assert (message.customer_id, message.status, message.body_text) == (
+        driver.pk,
+        "sent",
+        "",
+    )
