@@ -11,11 +11,13 @@ from customers.models import (
     ChargingToken,
     Customer,
     MessageAttempt,
+    NotificationPreference,
     OutboundMessage,
     Plan,
     Subscription,
     SubscriptionPeriod,
 )
+from customers.notifications.events import EVENTS
 from customers.notifications.outbox import resend
 from customers.services import save_customer
 from invoicing.documents.composition import InvoicingError, recipient_field_errors
@@ -27,6 +29,22 @@ class ChargingTokenInline(admin.TabularInline):
     model = ChargingToken
     extra = 0
     fields = ["kind", "uid", "is_blocked", "blocked_reason"]
+
+
+class NotificationPreferenceInline(admin.TabularInline):
+    """How the customer wants to hear of each event (mandatory messages go out regardless)."""
+
+    model = NotificationPreference
+    extra = 0
+    fields = ["event", "channels"]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "event":
+            return forms.ChoiceField(
+                label=_("event"),
+                choices=[(e.code, e.label) for e in EVENTS.values() if not e.mandatory],
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
 
 @admin.register(Customer)
@@ -47,7 +65,7 @@ class CustomerAdmin(ExportAdminMixin, admin.ModelAdmin):
     search_fields = ["name", "company_name", "email", "vat_id"]
     list_select_related = ["operator__invoicing_settings"]
     raw_id_fields = ["operator", "user"]
-    inlines = [ChargingTokenInline]
+    inlines = [ChargingTokenInline, NotificationPreferenceInline]
     show_full_result_count = False
     fieldsets = [
         (

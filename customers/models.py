@@ -345,13 +345,18 @@ class SubscriptionPeriod(models.Model):
 
 
 # The outbox's models live with their services; importing them here registers them with the app.
-from customers.notifications.models import MessageAttempt, OutboundMessage  # noqa: E402
+from customers.notifications.models import (  # noqa: E402
+    MessageAttempt,
+    NotificationPreference,
+    OutboundMessage,
+)
 
 __all__ = [
     "ChargingToken",
     "Customer",
     "EInvoiceFormat",
     "MessageAttempt",
+    "NotificationPreference",
     "OutboundMessage",
     "Plan",
     "Subscription",

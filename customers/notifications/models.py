@@ -96,3 +96,32 @@ class MessageAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_outcome_display()} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class NotificationPreference(models.Model):
+    """How a customer wants to hear of one event: e-mail, SMS, both or not at all."""
+
+    class Channels(models.TextChoices):
+        EMAIL = "email", _("E-mail")
+        SMS = "sms", _("SMS")
+        BOTH = "both", _("E-mail and SMS")
+        NONE = "none", _("Not at all")
+
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.CASCADE, related_name="notification_preferences"
+    )
+    event = models.CharField(_("event"), max_length=40)
+    channels = models.CharField(_("channels"), max_length=8, choices=Channels.choices)
+
+    class Meta:
+        app_label = "customers"
+        verbose_name = _("notification preference")
+        verbose_name_plural = _("notification preferences")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "event"], name="one_notification_preference_per_event"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event}: {self.get_channels_display()}"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -14,7 +16,7 @@ from django.utils import timezone, translation
 from cpo_portal.kernel.errors import InvalidInput
 from customers.models import Customer
 from customers.notifications.events import EVENTS, Event
-from customers.notifications.models import OutboundMessage
+from customers.notifications.models import NotificationPreference, OutboundMessage
 
 logger = logging.getLogger(__name__)
 LANGUAGES = {code for code, _name in settings.LANGUAGES}
@@ -34,9 +36,10 @@ def notify(
     `email`/`language` override the customer's (a document's recipient and language win)."""
     definition = _event(event)
     language = _language(language or customer.language)
+    wanted = channels_for(customer, definition)
     messages = []
     address = email or customer.email
-    if address:
+    if address and OutboundMessage.Channel.EMAIL in wanted:
         messages.append(
             _queue(
                 definition,
@@ -48,7 +51,11 @@ def notify(
                 dedupe_key,
             )
         )
-    if customer.mobile_phone and _has_sms_template(definition):
+    if (
+        customer.mobile_phone
+        and OutboundMessage.Channel.SMS in wanted
+        and _has_sms_template(definition)
+    ):
         messages.append(
             _queue(
                 definition,
@@ -61,6 +68,24 @@ def notify(
             )
         )
     return [message for message in messages if message is not None]
+
+
+def channels_for(customer: Customer, event: Event) -> set[str]:
+    """The customer's choice for the event (both channels unless they chose); a mandatory
+    message goes out by e-mail whatever they chose, as the law or the contract requires it."""
+    choice = (
+        NotificationPreference.objects.filter(customer=customer, event=event.code)
+        .values_list("channels", flat=True)
+        .first()
+    )
+    channels = {
+        None: {"email", "sms"},
+        "both": {"email", "sms"},
+        "email": {"email"},
+        "sms": {"sms"},
+        "none": set(),
+    }[choice]
+    return channels | {"email"} if event.mandatory else channels
 
 
 def resend(*, message: OutboundMessage) -> OutboundMessage:
@@ -106,7 +131,7 @@ def _queue(
                 body_text=text,
                 body_html=html,
                 dedupe_key=key,
-                not_before=timezone.now(),
+                not_before=_not_before(channel, customer),
             )
     except IntegrityError:
         return None  # already queued by an earlier run: sent once
@@ -127,6 +152,22 @@ def _render(
         except TemplateDoesNotExist:
             html = ""  # a plain-text e-mail (the password reset)
     return " ".join(subject.split()), text, html
+
+
+def _not_before(channel: str, customer: Customer) -> datetime:
+    """Now, except an SMS in the quiet hours of the customer's operator's time zone: deferred
+    to the morning, never dropped."""
+    now = timezone.now()
+    if channel != OutboundMessage.Channel.SMS:
+        return now
+    local = now.astimezone(ZoneInfo(customer.operator.time_zone))
+    start, end = settings.SMS_QUIET_HOURS
+    hour = local.hour
+    quiet = (start <= hour or hour < end) if start > end else (start <= hour < end)
+    if not quiet:
+        return now
+    morning = local.replace(hour=end, minute=0, second=0, microsecond=0)
+    return morning if morning > local else morning + timedelta(days=1)
 
 
 def _has_sms_template(event: Event) -> bool:

@@ -28,6 +28,7 @@ def _sms_to_files(settings, tmp_path):
     settings.SMS_BACKEND = "cpo_portal.kernel.sms.backends.FileBackend"
     settings.SMS_FILE_PATH = str(tmp_path / "sms")
     backends.FAILURES["left"] = 0
+    settings.SMS_QUIET_HOURS = (0, 0)  # no quiet hours unless a test sets them
     sms._backend.cache_clear()
     yield
     sms._backend.cache_clear()
@@ -269,3 +270,60 @@ def test_a_password_reset_link_is_logged_but_its_text_is_not_kept_once_sent(clie
         "sent",
         "",
     )
+
+
+def test_an_opt_out_is_honoured_but_a_mandatory_message_still_goes_out(operator, tmp_path):
+    from customers.models import NotificationPreference
+
+    driver = CustomerFactory(operator=operator, mobile_phone="+4915123456789")
+    NotificationPreference.objects.create(
+        customer=driver, event="payment_succeeded", channels="sms"
+    )
+    NotificationPreference.objects.create(
+        customer=driver, event="direct_debit_pre_notification", channels="none"
+    )
+
+    pay(operator, driver)
+    with transaction.atomic():
+        notify(
+            event="direct_debit_pre_notification",
+            customer=driver,
+            context={
+                "amount": "24.50",
+                "currency": "EUR",
+                "collection_date": "2026-03-05",
+                "mandate_reference": "M-1",
+                "creditor_id": "DE98ZZZ09999999999",
+            },
+        )
+    send_due_messages()
+
+    assert [m.subject for m in mail.outbox] == [
+        "Direct debit of 24.50 EUR on 2026-03-05"
+    ]  # the payment notice by SMS only, as chosen
+    assert len(sms_texts(tmp_path)) == 1
+
+
+def test_an_sms_in_the_quiet_hours_waits_for_the_morning_and_the_e_mail_does_not(
+    operator, tmp_path, settings
+):
+    import time_machine
+
+    settings.SMS_QUIET_HOURS = (21, 8)
+    operator.time_zone = "Europe/Berlin"
+    operator.save()
+    driver = CustomerFactory(operator=operator, mobile_phone="+4915123456789")
+
+    with time_machine.travel("2026-03-04 22:30 +01:00", tick=False):
+        pay(operator, driver)
+        send_due_messages()
+        assert len(mail.outbox) == 1
+        assert sms_texts(tmp_path) == []
+    sms_message = OutboundMessage.objects.get(channel="sms")
+    assert sms_message.status == "queued"  # deferred, not dropped
+
+    with time_machine.travel("2026-03-05 07:59 +01:00", tick=False):
+        assert send_due_messages() == 0
+    with time_machine.travel("2026-03-05 08:00 +01:00", tick=False):
+        assert send_due_messages() == 1
+    assert len(sms_texts(tmp_path)) == 1
