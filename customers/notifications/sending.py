@@ -160,4 +160,6 @@ def _deliver(message: OutboundMessage) -> str:
         email.send()
     except OSError as error:
         raise _SendFailed(f"{type(error).__name__}: {error}", retryable=True) from error
-    return message_id
+    # A provider API backend (django-anymail) reports its own id for the message.
+    status = getattr(email, "anymail_status", None)
+    return getattr(status, "message_id", None) or message_id

@@ -28,19 +28,22 @@ def queue_payment_notice(*, transaction_id: int) -> None:
         "customer", "operator", "intended_document"
     ).get(pk=transaction_id)
     event = _event(entry)
-    if not event or entry.customer is None:
-        return
     document = entry.intended_document
+    # A payment staff record against an invoice names no customer: the invoice's is told.
+    customer = entry.customer or (document.customer if document else None)
+    if not event or customer is None:
+        return
     notify(
         event=event,
-        customer=entry.customer,
+        customer=customer,
         context={
-            "customer_name": entry.customer.display_name,
+            "customer_name": customer.display_name,
             "operator_name": entry.operator.name,
             "amount": entry.amount,
             "currency": entry.currency,
             "document_number": document.display_number if document else "",
         },
+        email=document.recipient_email if document else "",
         language=document.language if document else "",
         dedupe_key=f"{event}:transaction:{entry.pk}",
     )

@@ -166,7 +166,13 @@ def test_reminders_overdue_suspension_and_reactivation_happen_on_their_days(
 
     with at(2026, 2, 28, 10):
         record_payment(document=invoice, amount=invoice.total_gross, paid_on=date(2026, 2, 28))
+        send_due_messages()
 
+    # The driver is told the payment arrived, in German as the invoice.
+    confirmation = mail.outbox[-1]
+    assert confirmation.to == [subscriber.email]
+    assert confirmation.subject.startswith("Zahlung erhalten: ")
+    assert invoice.display_number in confirmation.body
     assert Subscription.objects.get().status == "active"
     assert not ChargingToken.objects.get(pk=token.pk).is_blocked
     assert client.get(authorization).json()["allowed"] is True
