@@ -75,6 +75,7 @@ BENCH_ADMIN_ARGS ?=
 BENCH_ARCHIVE_ENTRIES ?= 100000
 BENCH_RECEIPTS ?= 200
 BENCH_STATEMENT_CREDITS ?= 100000
+BENCH_OUTBOX_MESSAGES ?= 100000
 bench: export CPO_PROFILE ?= development
 bench: export DJANGO_SETTINGS_MODULE = tests.bench.settings
 bench: install
@@ -91,6 +92,7 @@ bench: install
 	$(BIN)/python manage.py bench_archive --entries $(BENCH_ARCHIVE_ENTRIES)
 	$(BIN)/python manage.py bench_receipts --receipts $(BENCH_RECEIPTS)
 	$(BIN)/python manage.py bench_statements --credits $(BENCH_STATEMENT_CREDITS)
+	$(BIN)/python manage.py bench_outbox --messages $(BENCH_OUTBOX_MESSAGES)
 
 # The published reliability figures (docs/reliability.md): concurrent numbering, killed
 # billing runs, tasks run twice, one Idempotency-Key, schemathesis, the authorization matrix,

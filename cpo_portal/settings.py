@@ -339,6 +339,10 @@ TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_API_BASE = env.str("TWILIO_API_BASE", default="")
 # How long a short link in a text message leads to its page.
 SHORT_LINK_DAYS = env.int("SHORT_LINK_DAYS", default=90)
+# Days the text of a sent or failed message to a driver is kept (the log entry stays).
+NOTIFICATION_BODY_DAYS = env.int("NOTIFICATION_BODY_DAYS", default=90)
+# SMS to drivers wait from this hour until that one (the operator's time zone), e.g. 21 to 8.
+SMS_QUIET_HOURS = tuple(env.list("SMS_QUIET_HOURS", cast=int, default=[21, 8]))
 
 # Where EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend writes each message.
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))

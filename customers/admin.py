@@ -12,9 +12,20 @@ from django.utils.translation import gettext_lazy as _
 from cpo_portal.kernel import formatting
 from cpo_portal.kernel.admin.errors import show_domain_error
 from cpo_portal.kernel.admin.exports import ExportAdminMixin
-from cpo_portal.kernel.errors import DomainError
+from cpo_portal.kernel.errors import DomainError, InvalidInput
 from customers.forms import CustomerAdminForm
-from customers.models import ChargingToken, Customer, Plan, Subscription, SubscriptionPeriod
+from customers.models import (
+    ChargingToken,
+    Customer,
+    MessageAttempt,
+    NotificationPreference,
+    OutboundMessage,
+    Plan,
+    Subscription,
+    SubscriptionPeriod,
+)
+from customers.notifications.events import EVENTS
+from customers.notifications.outbox import resend
 from customers.services import save_customer
 from invoicing.documents.composition import InvoicingError, recipient_field_errors
 from invoicing.models import DocumentKind, InvoicingSettings
@@ -51,6 +62,22 @@ class CreditRefundForm(forms.Form):
             self.fields["amount"].initial = credit[currency]
 
 
+class NotificationPreferenceInline(admin.TabularInline):
+    """How the customer wants to hear of each event (mandatory messages go out regardless)."""
+
+    model = NotificationPreference
+    extra = 0
+    fields = ["event", "channels"]
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "event":
+            return forms.ChoiceField(
+                label=_("event"),
+                choices=[(e.code, e.label) for e in EVENTS.values() if not e.mandatory],
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+
 @admin.register(Customer)
 class CustomerAdmin(ExportAdminMixin, admin.ModelAdmin):
     exports = (("customers", _("customers"), _("Export selected customers as %(format)s")),)
@@ -69,7 +96,7 @@ class CustomerAdmin(ExportAdminMixin, admin.ModelAdmin):
     search_fields = ["name", "company_name", "email", "vat_id"]
     list_select_related = ["operator__invoicing_settings"]
     raw_id_fields = ["operator", "user"]
-    inlines = [ChargingTokenInline]
+    inlines = [ChargingTokenInline, NotificationPreferenceInline]
     show_full_result_count = False
     fieldsets = [
         (
@@ -351,3 +378,58 @@ class SubscriptionAdmin(admin.ModelAdmin):
                 self.message_user(
                     request, f"{subscription} ends after the current period.", messages.SUCCESS
                 )
+
+
+class MessageAttemptInline(admin.TabularInline):
+    """Each try at sending the message and what the provider answered."""
+
+    model = MessageAttempt
+    fields = ["started_at", "finished_at", "outcome", "provider_message_id", "reason"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(OutboundMessage)
+class OutboundMessageAdmin(admin.ModelAdmin):
+    """The message log: every e-mail and SMS to drivers, searchable by customer, re-sendable."""
+
+    list_display = [
+        "created_at",
+        "event",
+        "channel",
+        "customer",
+        "status",
+        "attempt_count",
+        "sent_at",
+    ]
+    list_filter = ["status", "channel", "event", "language"]
+    search_fields = ["customer__name", "customer__company_name", "customer__email", "=customer__id"]
+    list_select_related = ["customer"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    inlines = [MessageAttemptInline]
+    actions = ["resend_messages"]
+    readonly_fields = [field.name for field in OutboundMessage._meta.fields if field.name != "id"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description=_("Re-send the selected messages"), permissions=["change"])
+    def resend_messages(self, request, queryset) -> None:
+        sent = 0
+        for message in queryset:
+            try:
+                resend(message=message)
+            except InvalidInput as error:
+                self.message_user(request, f"#{message.pk}: {error}", messages.ERROR)
+            else:
+                sent += 1
+        if sent:
+            self.message_user(request, _("%(count)s messages queued again.") % {"count": sent})

@@ -10,3 +10,6 @@ class CustomersConfig(AppConfig):
     def ready(self) -> None:
         # Registers this app's exports with the kernel's registry (docs/exports.md).
         from customers import exports  # noqa: F401
+        from customers.notifications import webhooks
+
+        webhooks.register()

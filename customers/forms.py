@@ -7,12 +7,15 @@ from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.signals import user_login_failed
+from django.db import transaction
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
 from cpo_portal.kernel.security import reset_email_allowed
 from customers.auth import customer_of, is_back_office
 from customers.models import Customer
+from customers.notifications.outbox import notify
 from customers.services import (
     PORTAL_KINDS,
     clean_invoice_details,
@@ -230,6 +233,19 @@ class PortalPasswordResetForm(PasswordResetForm):
         # as always: it tells nobody whether the address has an account or was limited.
         if reset_email_allowed(request, self.cleaned_data["email"]):
             super().save(*args, request=request, **kwargs)
+
+    def send_mail(self, subject_template_name, email_template_name, context, *args, **kwargs):
+        """The reset link goes out through the outbox (logged, retried; its text blanked once
+        sent, as the link is a key to the account)."""
+        to_email = args[1] if len(args) > 1 else kwargs["to_email"]
+        with transaction.atomic():
+            notify(
+                event="password_reset",
+                customer=context["user"].customer,
+                context=context,
+                email=to_email,
+                language=translation.get_language() or "",
+            )
 
 
 def _text(label, max_length, *, autocomplete="", help_text=""):

@@ -344,3 +344,23 @@ class SubscriptionPeriod(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subscription} {self.start} to {self.end}"
+
+
+# The outbox's models live with their services; importing them here registers them with the app.
+from customers.notifications.models import (  # noqa: E402
+    MessageAttempt,
+    NotificationPreference,
+    OutboundMessage,
+)
+
+__all__ = [
+    "ChargingToken",
+    "Customer",
+    "EInvoiceFormat",
+    "MessageAttempt",
+    "NotificationPreference",
+    "OutboundMessage",
+    "Plan",
+    "Subscription",
+    "SubscriptionPeriod",
+]

@@ -18,6 +18,7 @@ from cpo_portal.kernel.signals import webhook_deliveries_written
 from invoicing import tasks
 from invoicing.documents.composition import per_session_due
 from invoicing.output import pipeline, receipt_requests
+from invoicing.payments import notices
 from invoicing.signals import (
     billing_chunks_planned,
     document_pdf_stored,
@@ -158,3 +159,9 @@ def queue_terminal_matching_for_sessions(sender, *, operator, sessions, **kwargs
     terminal_ids = terminals_for_sessions(sessions)
     if terminal_ids:
         transaction.on_commit(lambda: tasks.match_terminal_payments.delay(terminal_ids))
+
+
+@receiver(payment_status_changed, dispatch_uid="queue_payment_notice")
+def queue_payment_notice(sender, *, transaction_id, status, **kwargs) -> None:
+    """The driver's payment notice is an outbox row in the ledger's transaction."""
+    notices.queue_payment_notice(transaction_id=transaction_id)

@@ -13,17 +13,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.conf import settings as django_settings
-from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import Q
-from django.template.loader import render_to_string
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from cpo_portal.kernel.money import ZERO, round_money, round_quantity, round_unit_price
 from cpo_portal.kernel.periods import add_months, day_start, today_for
 from cpo_portal.kernel.tenancy import Operator
 from customers.models import ChargingToken, Customer, Plan, Subscription, SubscriptionPeriod
+from customers.notifications.outbox import notify
 from invoicing.documents.composition import (
     InvoicingError,
     charged_exactly,
@@ -331,12 +329,11 @@ def check_subscription_payments(*, today: date | None = None, now: datetime | No
             document.status == DocumentStatus.ISSUED
             and period.reminder_sent_at is None
             and reminder_due
-            and _send(period, "reminder")
         ):
-            SubscriptionPeriod.objects.filter(pk=period.pk).update(reminder_sent_at=now)
+            _send(period, "payment_due_soon", sent_field="reminder_sent_at", now=now)
         if document.status == DocumentStatus.OVERDUE:
-            if period.overdue_notice_sent_at is None and _send(period, "overdue"):
-                SubscriptionPeriod.objects.filter(pk=period.pk).update(overdue_notice_sent_at=now)
+            if period.overdue_notice_sent_at is None:
+                _send(period, "overdue", sent_field="overdue_notice_sent_at", now=now)
             if day > document.due_date + timedelta(days=plan.suspend_after_days):
                 suspend(subscription=subscription)
             elif subscription.status == Subscription.Status.ACTIVE:
@@ -377,30 +374,22 @@ def settle_after_payment(*, document: Document) -> None:
         ).update(is_blocked=False, blocked_reason="")
 
 
-def _send(period: SubscriptionPeriod, which: str) -> bool:
-    """A reminder or overdue notice in the customer's language; False when it cannot go out."""
+def _send(period: SubscriptionPeriod, event: str, *, sent_field: str, now: datetime) -> None:
+    """Queue a reminder or overdue notice in the outbox with the period's mark, in the invoice's
+    language (the outbox worker sends it after commit, once per period)."""
     document = period.document
     if not document.recipient_email:
-        return False
-    language = document.language
-    context = {"document": document, "period": period, "operator": document.profile.supplier}
-    with translation.override(language):
-        subject = render_to_string(f"invoicing/email/subscription_{which}_subject.txt", context)
-        text = render_to_string(f"invoicing/email/subscription_{which}.txt", context)
-        html = render_to_string(f"invoicing/email/subscription_{which}.html", context)
-    message = EmailMultiAlternatives(
-        subject=" ".join(subject.split()),
-        body=text,
-        from_email=django_settings.DEFAULT_FROM_EMAIL,
-        to=[document.recipient_email],
-    )
-    message.attach_alternative(html, "text/html")
-    try:
-        message.send()
-    except OSError:
-        logger.exception("The %s for %s could not be sent; retried tomorrow", which, document)
-        return False
-    return True
+        return
+    with transaction.atomic():
+        notify(
+            event=event,
+            customer=period.subscription.customer,
+            context={"document": document, "period": period, "operator": document.profile.supplier},
+            email=document.recipient_email,
+            language=document.language,
+            dedupe_key=f"{event}:period:{period.pk}",
+        )
+        SubscriptionPeriod.objects.filter(pk=period.pk).update(**{sent_field: now})
 
 
 # --- charging authorisation ------------------------------------------------------------------

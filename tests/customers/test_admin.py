@@ -32,6 +32,8 @@ def company_form(operator, **overrides):
         "tokens-INITIAL_FORMS": "0",
         "tokens-MIN_NUM_FORMS": "0",
         "tokens-MAX_NUM_FORMS": "1000",
+        "notification_preferences-TOTAL_FORMS": "0",
+        "notification_preferences-INITIAL_FORMS": "0",
     }
     data.update(overrides)
     return data
@@ -269,3 +271,32 @@ def test_a_mobile_number_is_stored_in_e164_or_refused_next_to_its_field(admin_cl
 
     assert saved.status_code == 302
     assert Customer.objects.get().mobile_phone == "+4915123456789"
+
+
+def test_staff_set_a_customers_channel_per_event_but_cannot_switch_off_mandatory_ones(
+    admin_client, operator
+):
+    from customers.models import NotificationPreference
+
+    customer = CustomerFactory(operator=operator)
+    page = admin_client.get(reverse("admin:customers_customer_change", args=[customer.pk]))
+    assert 'value="payment_failed"' in page.text
+    assert 'value="direct_debit_pre_notification"' not in page.text
+
+    data = company_form(
+        operator,
+        kind="individual",
+        name="Maria",
+        email="maria@example.org",
+        **{
+            "notification_preferences-TOTAL_FORMS": "1",
+            "notification_preferences-0-event": "payment_failed",
+            "notification_preferences-0-channels": "sms",
+        },
+    )
+    response = admin_client.post(
+        reverse("admin:customers_customer_change", args=[customer.pk]), data
+    )
+
+    assert response.status_code == 302, form_errors(response)
+    assert NotificationPreference.objects.get(customer=customer).channels == "sms"

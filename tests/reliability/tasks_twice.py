@@ -28,7 +28,8 @@ from invoicing.management.commands.bench_billing import _drain_queue, _refresh_r
 
 from cpo_portal.celery import app
 from cpo_portal.kernel.integrations import webhooks
-from customers.models import Customer, Plan
+from customers.models import Customer, MessageAttempt, OutboundMessage, Plan
+from customers.notifications.outbox import notify
 from invoicing.billing.runs import pending_chunk_ids, plan_billing_run, previous_period
 from invoicing.documents.issuing import issue_session_documents, today_for
 from invoicing.models import (
@@ -171,6 +172,13 @@ def world(operator, charge, per_session_customer, monthly_company, settings, tmp
         format="csv",
         filters={"model": "invoicing.document", "query": ""},
     )
+    # A payment notice in the outbox, queued for the worker.
+    (notice,) = notify(
+        event="payment_succeeded",
+        customer=subscriber,
+        context={"amount": "9.90", "currency": "EUR"},
+        dedupe_key="reliability:notice",
+    )
     events = webhooks.emit(operator=operator, event="invoice.issued", objects=[issued.pk])
     deliveries = [d.pk for e in events for d in e.deliveries.all()]
     assert deliveries, "the webhook endpoint gets a delivery"
@@ -182,6 +190,7 @@ def world(operator, charge, per_session_customer, monthly_company, settings, tmp
             "invoicing.render_document_pdf": [overdue.pk],
             "invoicing.queue_document_pdfs": [[overdue.pk, issued.pk]],
             "invoicing.send_document_email": [email.pk],
+            "customers.send_outbound_message": [notice.pk],
             "invoicing.run_export_job": [job.pk],
             "invoicing.deliver_webhook": [deliveries[0]],
             "invoicing.queue_webhook_deliveries": [deliveries],
@@ -210,6 +219,12 @@ def ledger(receiver) -> dict:
             EmailDelivery.objects.order_by("pk").values_list("pk", "document", "status", "attempts")
         ),
         "e-mails sent": len(mail.outbox),
+        "outbox": list(
+            OutboundMessage.objects.order_by("pk").values_list(
+                "pk", "status", "attempt_count", "body_text"
+            )
+        ),
+        "send attempts": MessageAttempt.objects.count(),
         "webhook events": list(WebhookEvent.objects.order_by("pk").values_list("pk", "type")),
         "webhook deliveries": list(
             WebhookDelivery.objects.order_by("pk").values_list("pk", "status", "attempts")

@@ -139,6 +139,7 @@ class WebhookEventType(models.TextChoices):
     PAYMENT_SUCCEEDED = "payment.succeeded", _("Payment succeeded")
     PAYMENT_FAILED = "payment.failed", _("Payment failed or returned")
     PAYMENT_REFUNDED = "payment.refunded", _("Payment refunded")
+    NOTIFICATION_FAILED = "notification.failed", _("Message to a driver failed")
 
 
 def new_webhook_secret() -> str:

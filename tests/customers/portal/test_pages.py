@@ -20,6 +20,7 @@ from django.utils.formats import date_format
 from cpo_portal import i18n
 from cpo_portal.kernel.periods import today_for
 from customers.models import Customer, Plan, Subscription, SubscriptionPeriod
+from customers.notifications.sending import send_due_messages
 from invoicing.models import Document, DocumentFile, DocumentStatus, InvoicingSettings
 from invoicing.output import pdf
 from invoicing.subscriptions.lifecycle import subscribe
@@ -156,6 +157,7 @@ def test_a_driver_resets_the_password_from_an_emailed_link(client, driver):
     response = client.post(reverse("portal:password-reset"), {"email": "Dana@example.org"})
 
     assert response["Location"] == reverse("portal:password-reset-sent")
+    assert send_due_messages() == 1  # the outbox worker
     (message,) = mail.outbox
     assert message.to == ["dana@example.org"]
     assert "VoltWay" in message.subject
@@ -172,6 +174,7 @@ def test_a_driver_resets_the_password_from_an_emailed_link(client, driver):
 
 def test_a_reset_link_works_once(client, driver):
     client.post(reverse("portal:password-reset"), {"email": "dana@example.org"})
+    send_due_messages()
     link = reset_link(mail.outbox[0])
     set_page = client.get(link, follow=True).redirect_chain[-1][0]
     new = {"new_password1": "A-brand-new-secret-7", "new_password2": "A-brand-new-secret-7"}
@@ -192,6 +195,7 @@ def test_no_reset_mail_goes_to_staff_or_unknown_addresses_and_the_page_says_the_
     for email in ("clerk@voltway.example", "nobody@example.org"):
         response = client.post(reverse("portal:password-reset"), {"email": email}, follow=True)
         assert "If a driver account uses this address" in text(response)
+    assert send_due_messages() == 0
     assert mail.outbox == []
 
 
@@ -220,6 +224,7 @@ def test_an_invited_driver_without_a_password_can_set_one_by_reset(client, opera
 
     client.post(reverse("portal:password-reset"), {"email": "fleet@example.org"})
 
+    assert send_due_messages() == 1
     assert len(mail.outbox) == 1
 
 

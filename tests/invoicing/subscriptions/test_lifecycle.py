@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from cpo_portal.kernel.money import round_money
 from customers.models import ChargingToken, Customer, Plan, Subscription
+from customers.notifications.sending import send_due_messages
 from invoicing.billing.runs import run_billing
 from invoicing.documents.composition import InvoicingError
 from invoicing.models import BilledSession, Document
@@ -36,9 +37,10 @@ def at(year: int, month: int, day: int, hour: int = 9):
 
 
 def daily_jobs():
-    """What Beat runs every night."""
+    """What Beat runs every night, and the outbox worker sending what it queued."""
     issued = renew_subscriptions()
     check_subscription_payments()
+    send_due_messages()
     return issued
 
 
@@ -164,7 +166,13 @@ def test_reminders_overdue_suspension_and_reactivation_happen_on_their_days(
 
     with at(2026, 2, 28, 10):
         record_payment(document=invoice, amount=invoice.total_gross, paid_on=date(2026, 2, 28))
+        send_due_messages()
 
+    # The driver is told the payment arrived, in German as the invoice.
+    confirmation = mail.outbox[-1]
+    assert confirmation.to == [subscriber.email]
+    assert confirmation.subject.startswith("Zahlung erhalten: ")
+    assert invoice.display_number in confirmation.body
     assert Subscription.objects.get().status == "active"
     assert not ChargingToken.objects.get(pk=token.pk).is_blocked
     assert client.get(authorization).json()["allowed"] is True
