@@ -4,6 +4,7 @@ owes, what is left over is the customer's credit, and documents' paid status fol
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -499,3 +500,31 @@ def release(*, document: Document) -> list[Payment]:
                 status=DocumentStatus.PAID, paid_on=today_for(locked.operator)
             )
     return released
+
+
+def record_refund_made(
+    *,
+    provider: str,
+    payment: PaymentTransaction,
+    amount: Decimal,
+    credit_note: Document | None = None,
+    requested_by=None,
+) -> PaymentTransaction:
+    """A refund its provider made at once (staff paid it back, the demo): recorded as done,
+    never more than the payment has left to refund (the payment's row is locked)."""
+    with transaction.atomic():
+        payment = PaymentTransaction.objects.select_for_update().get(pk=payment.pk)
+        refund_room(payment, amount)
+        return record_transaction(
+            operator=payment.operator,
+            provider=provider,
+            provider_reference=f"{provider}-refund-{uuid.uuid4().hex}",
+            kind=TransactionKind.REFUND,
+            status=TransactionStatus.SUCCEEDED,
+            amount=amount,
+            currency=payment.currency,
+            customer=payment.customer,
+            parent=payment,
+            intended_document=credit_note,
+            recorded_by=requested_by,
+        )

@@ -109,19 +109,10 @@ class DemoProvider(PaymentProvider):
         requested_by=None,
     ) -> PaymentTransaction:
         """The demo pays refunds back at once."""
-        with transaction.atomic():
-            payment = PaymentTransaction.objects.select_for_update().get(pk=payment.pk)
-            ledger.refund_room(payment, amount)
-            return ledger.record_transaction(
-                operator=payment.operator,
-                provider=self.key,
-                provider_reference=f"demo-refund-{uuid.uuid4().hex}",
-                kind=TransactionKind.REFUND,
-                status=TransactionStatus.SUCCEEDED,
-                amount=amount,
-                currency=payment.currency,
-                customer=payment.customer,
-                parent=payment,
-                intended_document=credit_note,
-                recorded_by=requested_by,
-            )
+        return ledger.record_refund_made(
+            provider=self.key,
+            payment=payment,
+            amount=amount,
+            credit_note=credit_note,
+            requested_by=requested_by,
+        )
