@@ -13,6 +13,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from cpo_portal.kernel.bulk import insert_models
 from cpo_portal.kernel.tenancy import Operator
 from invoicing.documents.composition import InvoicingError
 from invoicing.documents.models import Document, DocumentStatus
@@ -288,26 +289,70 @@ class Matcher:
         invoice.outstanding -= amount
 
 
-def record_decision(statement, credit: PaymentTransaction, matcher: Matcher) -> str:
-    """Match a transfer read from a statement and remember how (the review queue's rows)."""
-    decision = matcher.decide(
+def _decide(credit: PaymentTransaction, matcher: Matcher) -> Decision:
+    return matcher.decide(
         amount=credit.amount,
         currency=credit.currency,
         remittance=credit.remittance_information,
         iban=credit.payer_iban,
     )
-    for invoice, amount in decision.pays:
-        matcher.allocate(credit, invoice, amount)
+
+
+def _learned(credit: PaymentTransaction, decision: Decision, matcher: Matcher) -> None:
+    """A payer IBAN that paid a customer's invoice points to that customer from now on."""
     if decision.pays and credit.payer_iban:
         matcher.iban_customers[credit.payer_iban].add(decision.pays[0][0].customer_id)
-    StatementCredit.objects.create(
+
+
+def _queue_row(statement, credit: PaymentTransaction, decision: Decision) -> StatementCredit:
+    return StatementCredit(
         statement=statement,
         transaction=credit,
         outcome=decision.outcome,
         reason=decision.reason[:300],
         candidates=[i.id for i in decision.candidates[:MAX_CANDIDATES]],
     )
+
+
+def record_decision(statement, credit: PaymentTransaction, matcher: Matcher) -> str:
+    """Match a transfer read from a statement and remember how (the review queue's rows)."""
+    decision = _decide(credit, matcher)
+    for invoice, amount in decision.pays:
+        matcher.allocate(credit, invoice, amount)
+    _learned(credit, decision, matcher)
+    _queue_row(statement, credit, decision).save()
     return decision.outcome
+
+
+def record_decisions(statement, credits: list[PaymentTransaction], matcher: Matcher) -> list[str]:
+    """New transfers of a statement recorded, matched and allocated in one go, exactly as
+    `record_decision` would one by one (same decisions, allocations, statuses and events)."""
+    decisions, allocations, learned = [], [], []
+    try:
+        for index, credit in enumerate(credits):
+            decision = _decide(credit, matcher)
+            for invoice, amount in decision.pays:
+                allocations.append((index, invoice, amount))
+                invoice.outstanding -= amount
+            if decision.pays and credit.payer_iban:
+                customer_id = decision.pays[0][0].customer_id
+                if customer_id not in matcher.iban_customers[credit.payer_iban]:
+                    learned.append((credit.payer_iban, customer_id))
+            _learned(credit, decision, matcher)
+            decisions.append(decision)
+        ledger.record_incoming_many(
+            credits, [(i, inv.id, amount) for i, inv, amount in allocations]
+        )
+        rows = [_queue_row(statement, c, d) for c, d in zip(credits, decisions, strict=True)]
+        insert_models(rows)
+    except BaseException:
+        # Nothing was written: the matcher forgets what it took for written.
+        for _, invoice, amount in allocations:
+            invoice.outstanding += amount
+        for iban, customer_id in learned:
+            matcher.iban_customers[iban].discard(customer_id)
+        raise
+    return [decision.outcome for decision in decisions]
 
 
 # --- the review queue ------------------------------------------------------------------------
