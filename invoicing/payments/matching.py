@@ -91,6 +91,7 @@ class OpenInvoice:
     currency: str
     customer_id: int | None
     due_date: object = None
+    position: int = 0  # the order the invoices were read in
 
 
 @dataclass
@@ -132,7 +133,9 @@ class Matcher:
         for pk, number, gross, paid, currency, customer_id, due in rows.iterator(chunk_size=5000):
             if gross - paid <= 0:
                 continue
-            invoice = OpenInvoice(pk, number, gross - paid, currency, customer_id, due)
+            invoice = OpenInvoice(
+                pk, number, gross - paid, currency, customer_id, due, len(self.invoices)
+            )
             self.invoices[pk] = invoice
             key = normalize(number)
             self.by_number[key].add(pk)
@@ -243,11 +246,14 @@ class Matcher:
             )
             return Decision(MatchOutcome.REVIEW, reason=reason, candidates=fitting or theirs)
         same_amount = (
-            [
-                i
-                for i in self.invoices.values()
-                if i.currency == currency and i.outstanding == amount
-            ][:MAX_CANDIDATES]
+            sorted(
+                (
+                    i
+                    for i in map(self.invoices.get, self._by_amount().get(amount, ()))
+                    if i.currency == currency and i.outstanding == amount
+                ),
+                key=lambda i: i.position,
+            )[:MAX_CANDIDATES]
             if amount
             else []
         )
@@ -280,13 +286,20 @@ class Matcher:
 
     # --- allocating --------------------------------------------------------------------------
 
+    def take(self, invoice: OpenInvoice, amount: Decimal) -> None:
+        """What an invoice still owes after `amount` was allocated to it (negative: undone)."""
+        if self._amounts is not None:
+            self._amounts[invoice.outstanding].discard(invoice.id)
+            self._amounts[invoice.outstanding - amount].add(invoice.id)
+        invoice.outstanding -= amount
+
     def allocate(self, credit, invoice: OpenInvoice, amount: Decimal) -> None:
         ledger.allocate(
             entry=credit,
             document=Document(pk=invoice.id, currency=invoice.currency),
             amount=amount,
         )
-        invoice.outstanding -= amount
+        self.take(invoice, amount)
 
 
 def _decide(credit: PaymentTransaction, matcher: Matcher) -> Decision:
@@ -333,7 +346,7 @@ def record_decisions(statement, credits: list[PaymentTransaction], matcher: Matc
             decision = _decide(credit, matcher)
             for invoice, amount in decision.pays:
                 allocations.append((index, invoice, amount))
-                invoice.outstanding -= amount
+                matcher.take(invoice, amount)
             if decision.pays and credit.payer_iban:
                 customer_id = decision.pays[0][0].customer_id
                 if customer_id not in matcher.iban_customers[credit.payer_iban]:
@@ -347,8 +360,8 @@ def record_decisions(statement, credits: list[PaymentTransaction], matcher: Matc
         insert_models(rows)
     except BaseException:
         # Nothing was written: the matcher forgets what it took for written.
-        for _, invoice, amount in allocations:
-            invoice.outstanding += amount
+        for _, invoice, amount in reversed(allocations):
+            matcher.take(invoice, -amount)
         for iban, customer_id in learned:
             matcher.iban_customers[iban].discard(customer_id)
         raise

@@ -49,6 +49,8 @@ OUTCOME_COUNT = {
     MatchOutcome.PARTLY: "partly_matched",
     MatchOutcome.REVIEW: "to_review",
 }
+# What `_read_header_field` reads of a statement's (Stmt/Ntfctn) own elements.
+HEADER_FIELDS = frozenset(("Id", "CreDtTm", "FrToDt", "Acct"))
 # Entries read per database round (bounded memory, few queries).
 CHUNK = 2000
 
@@ -110,7 +112,9 @@ class Header:
 
 
 def _local(element) -> str:
-    return etree.QName(element).localname if isinstance(element.tag, str) else ""
+    tag = element.tag
+    # "{namespace}Name" or "Name"; comments and processing instructions have no name.
+    return tag[tag.find("}") + 1 :] if isinstance(tag, str) else ""
 
 
 def _child(element, *path: str):
@@ -226,9 +230,9 @@ def read_statement(source: IO[bytes] | str, header: Header) -> Iterator[Entry]:
         )
         index = 0
         for event, element in events:
-            name = _local(element)
             if event == "start":
                 if not header.message:
+                    name = _local(element)
                     namespace = etree.QName(element).namespace or ""
                     found = CAMT_NAMESPACE.fullmatch(namespace)
                     if name != "Document" or not found:
@@ -239,6 +243,7 @@ def read_statement(source: IO[bytes] | str, header: Header) -> Iterator[Entry]:
                         )
                     header.message = f"{found.group(1)}.001.{found.group(2)}"
                 continue
+            name = _local(element)
             if name == "Ntry":
                 index += 1
                 yield read_entry(element, statement_id=header.statement_id, index=index)
@@ -246,9 +251,10 @@ def read_statement(source: IO[bytes] | str, header: Header) -> Iterator[Entry]:
                 parent = element.getparent()
                 while element.getprevious() is not None:
                     del parent[0]
-            elif element.getparent() is not None and _local(element.getparent()) in (
-                "Stmt",
-                "Ntfctn",
+            elif (
+                name in HEADER_FIELDS
+                and element.getparent() is not None
+                and _local(element.getparent()) in ("Stmt", "Ntfctn")
             ):
                 _read_header_field(element, name, header)
     except etree.XMLSyntaxError as exc:
