@@ -41,6 +41,19 @@ NEXT_STATUSES = {
     TransactionStatus.FAILED: {TransactionStatus.SUCCEEDED},
     TransactionStatus.SUCCEEDED: set(),
 }
+# What the allocation rules read of a document (the bulk path locks only these columns).
+LOCKED_FIELDS = (
+    "id",
+    "operator_id",
+    "customer_id",
+    "kind",
+    "status",
+    "currency",
+    "total_gross",
+    "amount_paid",
+    "due_date",
+    "display_number",
+)
 PAYMENT_EVENT = {
     TransactionKind.REFUND: "payment.refunded",
     TransactionKind.CHARGEBACK: "payment.failed",
@@ -459,6 +472,7 @@ def record_incoming_many(
             for document in Document.objects.select_for_update(of=("self",))
             .filter(pk__in=ids)
             .order_by("pk")
+            .only(*LOCKED_FIELDS)
         }
         left = [entry.amount for entry in entries]
         was = {pk: document.status for pk, document in locked.items()}
