@@ -8,11 +8,12 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import DecimalField, F, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from cpo_portal.kernel.bulk import insert_models
 from cpo_portal.kernel.integrations import webhooks
 from cpo_portal.kernel.money import ZERO, round_money
 from cpo_portal.kernel.periods import today_for
@@ -32,7 +33,7 @@ from invoicing.payments.models import (
 )
 from invoicing.setup.models import DocumentKind
 from invoicing.signals import payment_recorded, payment_status_changed
-from invoicing.subscriptions.lifecycle import settle_after_payment
+from invoicing.subscriptions.lifecycle import settle_after_payment, settle_candidates
 
 # Statuses a transaction may move to from each: a final status never goes back, and a
 # payment that failed may still succeed on a retry at the provider.
@@ -41,6 +42,19 @@ NEXT_STATUSES = {
     TransactionStatus.FAILED: {TransactionStatus.SUCCEEDED},
     TransactionStatus.SUCCEEDED: set(),
 }
+# What the allocation rules read of a document (the bulk path locks only these columns).
+LOCKED_FIELDS = (
+    "id",
+    "operator_id",
+    "customer_id",
+    "kind",
+    "status",
+    "currency",
+    "total_gross",
+    "amount_paid",
+    "due_date",
+    "display_number",
+)
 PAYMENT_EVENT = {
     TransactionKind.REFUND: "payment.refunded",
     TransactionKind.CHARGEBACK: "payment.failed",
@@ -85,15 +99,7 @@ def record_transaction(
 ) -> PaymentTransaction:
     """Record a provider's transaction, or move a known one forward (a notification delivered
     twice or out of order changes nothing twice); on success the money is applied."""
-    if isinstance(amount, float):
-        raise TypeError("Amounts never pass through floats.")
-    amount = round_money(Decimal(amount), currency)
-    if amount <= 0:
-        raise InvoicingError("A transaction's amount must be more than zero.", field="amount")
-    if kind not in TransactionKind.values:
-        raise InvoicingError(f"Unknown transaction kind “{kind}”.", field="kind")
-    if status not in TransactionStatus.values:
-        raise InvoicingError(f"Unknown transaction status “{status}”.", field="status")
+    amount = _checked_amount(amount, currency, kind=kind, status=status)
     occurred_at = occurred_at or timezone.now()
     with transaction.atomic():
         known = (
@@ -110,30 +116,30 @@ def record_transaction(
             known.save(update_fields=["status", "failure_reason", "payload", "updated_at"])
             _apply_status(known)
             return known
+        created = new_transaction(
+            operator=operator,
+            provider=provider,
+            provider_reference=provider_reference,
+            kind=kind,
+            status=status,
+            amount=amount,
+            currency=currency,
+            method=method,
+            occurred_at=occurred_at,
+            value_date=value_date,
+            customer=customer,
+            parent=parent,
+            intended_document=intended_document,
+            payer_name=payer_name,
+            payer_iban=payer_iban,
+            remittance_information=remittance_information,
+            failure_reason=failure_reason,
+            payload=payload,
+            recorded_by=recorded_by,
+        )
         try:
             with transaction.atomic():
-                created = PaymentTransaction.objects.create(
-                    operator=operator,
-                    customer=customer
-                    or (intended_document.customer if intended_document else None),
-                    provider=provider,
-                    provider_reference=provider_reference,
-                    kind=kind,
-                    status=status,
-                    amount=amount,
-                    currency=currency,
-                    method=method,
-                    parent=parent,
-                    intended_document=intended_document,
-                    value_date=value_date or today_for(operator),
-                    occurred_at=occurred_at,
-                    payer_name=payer_name[:140],
-                    payer_iban="".join(payer_iban.split()).upper(),
-                    remittance_information=remittance_information,
-                    failure_reason=failure_reason[:300],
-                    payload=payload,
-                    recorded_by=recorded_by,
-                )
+                created.save(force_insert=True)
         except IntegrityError:
             # Recorded meanwhile by the same notification on another worker: apply as known.
             return record_transaction(
@@ -149,6 +155,66 @@ def record_transaction(
             )
         _apply_status(created)
         return created
+
+
+def new_transaction(
+    *,
+    operator: Operator,
+    provider: str,
+    provider_reference: str,
+    kind: str,
+    status: str,
+    amount: Decimal | str,
+    currency: str,
+    method: str = "",
+    occurred_at: datetime | None = None,
+    value_date: date | None = None,
+    customer: Customer | None = None,
+    parent: PaymentTransaction | None = None,
+    intended_document: Document | None = None,
+    payer_name: str = "",
+    payer_iban: str = "",
+    remittance_information: str = "",
+    failure_reason: str = "",
+    payload: str = "",
+    recorded_by=None,
+) -> PaymentTransaction:
+    """A transaction as the ledger stores it (checked, rounded, IBAN normalised), not saved."""
+    return PaymentTransaction(
+        operator=operator,
+        customer=customer or (intended_document.customer if intended_document else None),
+        provider=provider,
+        provider_reference=provider_reference,
+        kind=kind,
+        status=status,
+        amount=_checked_amount(amount, currency, kind=kind, status=status),
+        currency=currency,
+        method=method,
+        parent=parent,
+        intended_document=intended_document,
+        value_date=value_date or today_for(operator),
+        occurred_at=occurred_at or timezone.now(),
+        payer_name=payer_name[:140],
+        payer_iban="".join(payer_iban.split()).upper(),
+        remittance_information=remittance_information,
+        failure_reason=failure_reason[:300],
+        payload=payload,
+        recorded_by=recorded_by,
+    )
+
+
+def _checked_amount(amount: Decimal | str, currency: str, *, kind: str, status: str) -> Decimal:
+    """A new transaction's amount, rounded; more than zero, of a known kind and status."""
+    if isinstance(amount, float):
+        raise TypeError("Amounts never pass through floats.")
+    amount = round_money(Decimal(amount), currency)
+    if amount <= 0:
+        raise InvoicingError("A transaction's amount must be more than zero.", field="amount")
+    if kind not in TransactionKind.values:
+        raise InvoicingError(f"Unknown transaction kind “{kind}”.", field="kind")
+    if status not in TransactionStatus.values:
+        raise InvoicingError(f"Unknown transaction status “{status}”.", field="status")
+    return amount
 
 
 def _apply_status(entry: PaymentTransaction) -> None:
@@ -292,45 +358,7 @@ def allocate(
     with transaction.atomic():
         entry = PaymentTransaction.objects.select_for_update().get(pk=entry.pk)
         locked = Document.objects.select_for_update(of=("self",)).get(pk=document.pk)
-        if entry.operator_id != locked.operator_id:
-            raise InvoicingError("The transaction belongs to another operator.", field="document")
-        if entry.currency != locked.currency:
-            raise InvoicingError(
-                f"The transaction is in {entry.currency}, {locked} in {locked.currency}.",
-                field="document",
-            )
-        if entry.status != TransactionStatus.SUCCEEDED:
-            raise InvoicingError("Only a succeeded transaction can be allocated.", field="amount")
-        left = unallocated(entry)
-        if abs(amount) > left:
-            raise InvoicingError(
-                f"Only {left} {entry.currency} of this transaction is left to allocate.",
-                field="amount",
-            )
-        if entry.kind in INCOMING_KINDS:
-            if amount <= 0:
-                raise InvoicingError("Money received pays a positive amount.", field="amount")
-            require_action(locked, RECORD_PAYMENT)
-            if amount > locked.outstanding:
-                raise InvoicingError(
-                    f"{amount} is more than the {locked.outstanding} still due on {locked}.",
-                    field="amount",
-                )
-        else:
-            if amount >= 0:
-                raise InvoicingError("Money given back is allocated negative.", field="amount")
-            if locked.kind == DocumentKind.CREDIT_NOTE:
-                if -amount > -locked.outstanding:
-                    raise InvoicingError(
-                        f"{-amount} is more than the {-locked.outstanding} still to refund on "
-                        f"{locked}.",
-                        field="amount",
-                    )
-            elif -amount > locked.amount_paid:
-                raise InvoicingError(
-                    f"{-amount} is more than the {locked.amount_paid} paid on {locked}.",
-                    field="amount",
-                )
+        _check_allocation(entry, locked, amount, left=unallocated(entry))
         if entry.customer_id is None:
             PaymentTransaction.objects.filter(pk=entry.pk).update(customer_id=locked.customer_id)
         allocation = Payment.objects.create(
@@ -347,21 +375,70 @@ def allocate(
     return allocation
 
 
-def _follow(document: Document, amount: Decimal, *, paid_on: date) -> None:
-    """A document's amount paid, paid date and status after an allocation (one home)."""
-    paid = document.amount_paid + amount
+def _check_allocation(
+    entry: PaymentTransaction, locked: Document, amount: Decimal, *, left: Decimal
+) -> None:
+    """What an allocation may not do (one home for the single and the bulk path): cross
+    operators or currencies, exceed what the transaction has left, or what is owed or paid."""
+    if entry.operator_id != locked.operator_id:
+        raise InvoicingError("The transaction belongs to another operator.", field="document")
+    if entry.currency != locked.currency:
+        raise InvoicingError(
+            f"The transaction is in {entry.currency}, {locked} in {locked.currency}.",
+            field="document",
+        )
+    if entry.status != TransactionStatus.SUCCEEDED:
+        raise InvoicingError("Only a succeeded transaction can be allocated.", field="amount")
+    if abs(amount) > left:
+        raise InvoicingError(
+            f"Only {left} {entry.currency} of this transaction is left to allocate.",
+            field="amount",
+        )
+    if entry.kind in INCOMING_KINDS:
+        if amount <= 0:
+            raise InvoicingError("Money received pays a positive amount.", field="amount")
+        require_action(locked, RECORD_PAYMENT)
+        if amount > locked.outstanding:
+            raise InvoicingError(
+                f"{amount} is more than the {locked.outstanding} still due on {locked}.",
+                field="amount",
+            )
+    else:
+        if amount >= 0:
+            raise InvoicingError("Money given back is allocated negative.", field="amount")
+        if locked.kind == DocumentKind.CREDIT_NOTE:
+            if -amount > -locked.outstanding:
+                raise InvoicingError(
+                    f"{-amount} is more than the {-locked.outstanding} still to refund on "
+                    f"{locked}.",
+                    field="amount",
+                )
+        elif -amount > locked.amount_paid:
+            raise InvoicingError(
+                f"{-amount} is more than the {locked.amount_paid} paid on {locked}.",
+                field="amount",
+            )
+
+
+def _followed(document: Document, paid: Decimal) -> tuple[str, bool]:
+    """The status a document takes at an amount paid, and whether it is settled (one home)."""
     if document.kind == DocumentKind.CREDIT_NOTE:
         settled = paid <= document.total_gross
     else:
         settled = paid >= document.total_gross
     if settled and document.status not in (DocumentStatus.CREDITED, DocumentStatus.WITHDRAWN):
-        status = DocumentStatus.PAID
-    elif document.status == DocumentStatus.PAID and not settled:
+        return DocumentStatus.PAID, settled
+    if document.status == DocumentStatus.PAID and not settled:
         # Money taken back: open again, overdue at once when its due date has passed.
         past_due = document.due_date < today_for(document.operator)
-        status = DocumentStatus.OVERDUE if past_due else DocumentStatus.ISSUED
-    else:
-        status = document.status
+        return (DocumentStatus.OVERDUE if past_due else DocumentStatus.ISSUED), settled
+    return document.status, settled
+
+
+def _follow(document: Document, amount: Decimal, *, paid_on: date) -> None:
+    """A document's amount paid, paid date and status after an allocation."""
+    paid = document.amount_paid + amount
+    status, settled = _followed(document, paid)
     Document.objects.filter(pk=document.pk).update(
         amount_paid=paid, paid_on=paid_on if settled else None, status=status
     )
@@ -369,6 +446,109 @@ def _follow(document: Document, amount: Decimal, *, paid_on: date) -> None:
     if became_paid and document.kind != DocumentKind.CREDIT_NOTE:
         webhooks.emit(operator=document.operator_id, event="invoice.paid", objects=[document.pk])
         settle_after_payment(document=document)
+
+
+def record_incoming_many(
+    entries: list[PaymentTransaction], allocations: list[tuple[int, int, Decimal]]
+) -> None:
+    """Many new succeeded incoming transactions (from `new_transaction`) of one operator and
+    what they pay, in one go (a bank statement's chunk): the rules of `record_transaction` and
+    `allocate`, with the documents locked in id order so staff paying at the same time cannot
+    overpay.
+    `allocations` are (index into entries, document id, amount) in the order they are made.
+    Raises IntegrityError when a reference was recorded meanwhile (the caller goes one by one).
+    Archiving is left to the hourly catch-up (`archive_pending`), not a task per row."""
+    if not entries:
+        return
+    operator_id = entries[0].operator_id
+    for entry in entries:
+        if entry.kind not in INCOMING_KINDS or entry.status != TransactionStatus.SUCCEEDED:
+            raise ValueError("Only succeeded incoming transactions are recorded in bulk.")
+        if entry.intended_document_id is not None or entry.operator_id != operator_id:
+            raise ValueError("Bulk transactions are one operator's, for no document yet.")
+    with transaction.atomic():
+        ids = sorted({document_id for _, document_id, _ in allocations})
+        locked = {
+            document.pk: document
+            for document in Document.objects.select_for_update(of=("self",))
+            .filter(pk__in=ids)
+            .order_by("pk")
+            .only(*LOCKED_FIELDS)
+        }
+        left = [entry.amount for entry in entries]
+        was = {pk: document.status for pk, document in locked.items()}
+        rows, customers, paid_on = [], {}, {}
+        for index, document_id, amount in allocations:
+            entry, document = entries[index], locked[document_id]
+            amount = round_money(Decimal(amount), document.currency)
+            _check_allocation(entry, document, amount, left=left[index])
+            left[index] -= abs(amount)
+            customers.setdefault(index, document.customer_id)
+            document.amount_paid += amount
+            document.status, settled = _followed(document, document.amount_paid)
+            paid_on[document_id] = entry.value_date if settled else None
+            rows.append((index, document_id, amount))
+        insert_models(entries)
+        # As one by one: integrators hear of each transfer before its money is applied.
+        webhooks.emit(
+            operator=operator_id, event="payment.succeeded", objects=[e.pk for e in entries]
+        )
+        insert_models(
+            [
+                Payment(
+                    transaction_id=entries[index].pk,
+                    document_id=document_id,
+                    amount=amount,
+                    paid_on=entries[index].value_date,
+                    method=entries[index].payment_method,
+                    reference=entries[index].allocation_reference,
+                )
+                for index, document_id, amount in rows
+            ]
+        )
+        unknown = [i for i in customers if entries[i].customer_id is None]
+        for index in unknown:
+            entries[index].customer_id = customers[index]
+        _set_customers([(entries[i].pk, customers[i]) for i in unknown])
+        _set_paid([(pk, locked[pk].amount_paid, paid_on[pk], locked[pk].status) for pk in ids])
+        became_paid = [
+            pk
+            for pk in ids
+            if locked[pk].status == DocumentStatus.PAID
+            and was[pk] != DocumentStatus.PAID
+            and locked[pk].kind != DocumentKind.CREDIT_NOTE
+        ]
+        webhooks.emit(operator=operator_id, event="invoice.paid", objects=became_paid)
+        for pk in settle_candidates(became_paid):
+            settle_after_payment(document=locked[pk])
+
+
+def _set_customers(pairs: list[tuple[int, int | None]]) -> None:
+    if not pairs:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE invoicing_paymenttransaction t SET customer_id = v.customer_id "
+            "FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, customer_id) WHERE t.id = v.id",
+            [[p for p, _ in pairs], [c for _, c in pairs]],
+        )
+
+
+def _set_paid(rows: list[tuple[int, Decimal, date | None, str]]) -> None:
+    """Documents' amount paid, paid date and status in one statement."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        for pk, paid, paid_on, status in rows:
+            Document.objects.filter(pk=pk).update(amount_paid=paid, paid_on=paid_on, status=status)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE invoicing_document d SET amount_paid = v.paid, paid_on = v.paid_on, "
+            "status = v.status FROM unnest(%s::bigint[], %s::numeric[], %s::date[], %s::text[]) "
+            "AS v(id, paid, paid_on, status) WHERE d.id = v.id",
+            [list(column) for column in zip(*rows, strict=True)],
+        )
 
 
 def customer_credit(customer: Customer) -> dict[str, Decimal]:

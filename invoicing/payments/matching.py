@@ -13,6 +13,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from cpo_portal.kernel.bulk import insert_models
 from cpo_portal.kernel.tenancy import Operator
 from invoicing.documents.composition import InvoicingError
 from invoicing.documents.models import Document, DocumentStatus
@@ -90,6 +91,7 @@ class OpenInvoice:
     currency: str
     customer_id: int | None
     due_date: object = None
+    position: int = 0  # the order the invoices were read in
 
 
 @dataclass
@@ -131,7 +133,9 @@ class Matcher:
         for pk, number, gross, paid, currency, customer_id, due in rows.iterator(chunk_size=5000):
             if gross - paid <= 0:
                 continue
-            invoice = OpenInvoice(pk, number, gross - paid, currency, customer_id, due)
+            invoice = OpenInvoice(
+                pk, number, gross - paid, currency, customer_id, due, len(self.invoices)
+            )
             self.invoices[pk] = invoice
             key = normalize(number)
             self.by_number[key].add(pk)
@@ -242,11 +246,14 @@ class Matcher:
             )
             return Decision(MatchOutcome.REVIEW, reason=reason, candidates=fitting or theirs)
         same_amount = (
-            [
-                i
-                for i in self.invoices.values()
-                if i.currency == currency and i.outstanding == amount
-            ][:MAX_CANDIDATES]
+            sorted(
+                (
+                    i
+                    for i in map(self.invoices.get, self._by_amount().get(amount, ()))
+                    if i.currency == currency and i.outstanding == amount
+                ),
+                key=lambda i: i.position,
+            )[:MAX_CANDIDATES]
             if amount
             else []
         )
@@ -279,35 +286,86 @@ class Matcher:
 
     # --- allocating --------------------------------------------------------------------------
 
+    def take(self, invoice: OpenInvoice, amount: Decimal) -> None:
+        """What an invoice still owes after `amount` was allocated to it (negative: undone)."""
+        if self._amounts is not None:
+            self._amounts[invoice.outstanding].discard(invoice.id)
+            self._amounts[invoice.outstanding - amount].add(invoice.id)
+        invoice.outstanding -= amount
+
     def allocate(self, credit, invoice: OpenInvoice, amount: Decimal) -> None:
         ledger.allocate(
             entry=credit,
             document=Document(pk=invoice.id, currency=invoice.currency),
             amount=amount,
         )
-        invoice.outstanding -= amount
+        self.take(invoice, amount)
 
 
-def record_decision(statement, credit: PaymentTransaction, matcher: Matcher) -> str:
-    """Match a transfer read from a statement and remember how (the review queue's rows)."""
-    decision = matcher.decide(
+def _decide(credit: PaymentTransaction, matcher: Matcher) -> Decision:
+    return matcher.decide(
         amount=credit.amount,
         currency=credit.currency,
         remittance=credit.remittance_information,
         iban=credit.payer_iban,
     )
-    for invoice, amount in decision.pays:
-        matcher.allocate(credit, invoice, amount)
+
+
+def _learned(credit: PaymentTransaction, decision: Decision, matcher: Matcher) -> None:
+    """A payer IBAN that paid a customer's invoice points to that customer from now on."""
     if decision.pays and credit.payer_iban:
         matcher.iban_customers[credit.payer_iban].add(decision.pays[0][0].customer_id)
-    StatementCredit.objects.create(
+
+
+def _queue_row(statement, credit: PaymentTransaction, decision: Decision) -> StatementCredit:
+    return StatementCredit(
         statement=statement,
         transaction=credit,
         outcome=decision.outcome,
         reason=decision.reason[:300],
         candidates=[i.id for i in decision.candidates[:MAX_CANDIDATES]],
     )
+
+
+def record_decision(statement, credit: PaymentTransaction, matcher: Matcher) -> str:
+    """Match a transfer read from a statement and remember how (the review queue's rows)."""
+    decision = _decide(credit, matcher)
+    for invoice, amount in decision.pays:
+        matcher.allocate(credit, invoice, amount)
+    _learned(credit, decision, matcher)
+    _queue_row(statement, credit, decision).save()
     return decision.outcome
+
+
+def record_decisions(statement, credits: list[PaymentTransaction], matcher: Matcher) -> list[str]:
+    """New transfers of a statement recorded, matched and allocated in one go, exactly as
+    `record_decision` would one by one (same decisions, allocations, statuses and events)."""
+    decisions, allocations, learned = [], [], []
+    try:
+        for index, credit in enumerate(credits):
+            decision = _decide(credit, matcher)
+            for invoice, amount in decision.pays:
+                allocations.append((index, invoice, amount))
+                matcher.take(invoice, amount)
+            if decision.pays and credit.payer_iban:
+                customer_id = decision.pays[0][0].customer_id
+                if customer_id not in matcher.iban_customers[credit.payer_iban]:
+                    learned.append((credit.payer_iban, customer_id))
+            _learned(credit, decision, matcher)
+            decisions.append(decision)
+        ledger.record_incoming_many(
+            credits, [(i, inv.id, amount) for i, inv, amount in allocations]
+        )
+        rows = [_queue_row(statement, c, d) for c, d in zip(credits, decisions, strict=True)]
+        insert_models(rows)
+    except BaseException:
+        # Nothing was written: the matcher forgets what it took for written.
+        for _, invoice, amount in reversed(allocations):
+            matcher.take(invoice, -amount)
+        for iban, customer_id in learned:
+            matcher.iban_customers[iban].discard(customer_id)
+        raise
+    return [decision.outcome for decision in decisions]
 
 
 # --- the review queue ------------------------------------------------------------------------

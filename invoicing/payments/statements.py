@@ -13,14 +13,14 @@ from typing import IO
 from xml.sax.saxutils import escape
 
 from django.core.files.base import ContentFile, File
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from lxml import etree
 
 from invoicing.documents.composition import InvoicingError
 from invoicing.payments import ledger
-from invoicing.payments.matching import Matcher, record_decision
+from invoicing.payments.matching import Matcher, record_decision, record_decisions
 from invoicing.payments.models import (
     BankStatement,
     MatchOutcome,
@@ -49,8 +49,10 @@ OUTCOME_COUNT = {
     MatchOutcome.PARTLY: "partly_matched",
     MatchOutcome.REVIEW: "to_review",
 }
+# What `_read_header_field` reads of a statement's (Stmt/Ntfctn) own elements.
+HEADER_FIELDS = frozenset(("Id", "CreDtTm", "FrToDt", "Acct"))
 # Entries read per database round (bounded memory, few queries).
-CHUNK = 500
+CHUNK = 2000
 
 
 class StatementError(InvoicingError):
@@ -110,7 +112,9 @@ class Header:
 
 
 def _local(element) -> str:
-    return etree.QName(element).localname if isinstance(element.tag, str) else ""
+    tag = element.tag
+    # "{namespace}Name" or "Name"; comments and processing instructions have no name.
+    return tag[tag.find("}") + 1 :] if isinstance(tag, str) else ""
 
 
 def _child(element, *path: str):
@@ -226,9 +230,9 @@ def read_statement(source: IO[bytes] | str, header: Header) -> Iterator[Entry]:
         )
         index = 0
         for event, element in events:
-            name = _local(element)
             if event == "start":
                 if not header.message:
+                    name = _local(element)
                     namespace = etree.QName(element).namespace or ""
                     found = CAMT_NAMESPACE.fullmatch(namespace)
                     if name != "Document" or not found:
@@ -239,6 +243,7 @@ def read_statement(source: IO[bytes] | str, header: Header) -> Iterator[Entry]:
                         )
                     header.message = f"{found.group(1)}.001.{found.group(2)}"
                 continue
+            name = _local(element)
             if name == "Ntry":
                 index += 1
                 yield read_entry(element, statement_id=header.statement_id, index=index)
@@ -246,9 +251,10 @@ def read_statement(source: IO[bytes] | str, header: Header) -> Iterator[Entry]:
                 parent = element.getparent()
                 while element.getprevious() is not None:
                     del parent[0]
-            elif element.getparent() is not None and _local(element.getparent()) in (
-                "Stmt",
-                "Ntfctn",
+            elif (
+                name in HEADER_FIELDS
+                and element.getparent() is not None
+                and _local(element.getparent()) in ("Stmt", "Ntfctn")
             ):
                 _read_header_field(element, name, header)
     except etree.XMLSyntaxError as exc:
@@ -348,14 +354,21 @@ def _book(statement: BankStatement, entries: list[Entry], matcher, counts: dict)
 
 
 def _book_entries(statement, booked, known, collections, matcher, counts: dict) -> None:
+    """In statement order; a run of new transfers between returns and collections is booked
+    in one go (`_book_credits`)."""
+    run: list[Entry] = []
     for entry in booked:
         if entry.is_return:
+            _book_credits(statement, run, matcher, counts)
+            run = []
             _return(statement, entry, collections, counts)
         elif (
             entry.credit
             and entry.end_to_end_ids
             and all(e2e in collections for e2e in entry.end_to_end_ids)
         ):
+            _book_credits(statement, run, matcher, counts)
+            run = []
             _collections_booked(entry, collections)
             _add(counts, "collections")
         elif entry.credit:
@@ -363,10 +376,29 @@ def _book_entries(statement, booked, known, collections, matcher, counts: dict) 
                 _add(counts, "already_imported")
                 continue
             known.add(entry.reference)
-            credit = _record_credit(statement, entry)
-            outcome = record_decision(statement, credit, matcher)
-            _add(counts, "credits")
-            _add(counts, OUTCOME_COUNT[outcome])
+            run.append(entry)
+    _book_credits(statement, run, matcher, counts)
+
+
+def _book_credits(statement, entries: list[Entry], matcher, counts: dict) -> None:
+    """New transfers recorded and matched in bulk; when one was recorded meanwhile by another
+    import (its reference taken), one by one as the ledger does for a single transfer."""
+    if not entries:
+        return
+    try:
+        with transaction.atomic():
+            credits = [ledger.new_transaction(**_credit_fields(statement, e)) for e in entries]
+            outcomes = record_decisions(statement, credits, matcher)
+    except IntegrityError:
+        outcomes = [
+            record_decision(
+                statement, ledger.record_transaction(**_credit_fields(statement, e)), matcher
+            )
+            for e in entries
+        ]
+    for outcome in outcomes:
+        _add(counts, "credits")
+        _add(counts, OUTCOME_COUNT[outcome])
 
 
 def _collections(entries: list[Entry]) -> dict[str, PaymentTransaction]:
@@ -383,8 +415,8 @@ def _collections(entries: list[Entry]) -> dict[str, PaymentTransaction]:
     }
 
 
-def _record_credit(statement: BankStatement, entry: Entry) -> PaymentTransaction:
-    return ledger.record_transaction(
+def _credit_fields(statement: BankStatement, entry: Entry) -> dict:
+    return dict(
         operator=statement.operator,
         provider=BANK_TRANSFER,
         provider_reference=entry.reference,

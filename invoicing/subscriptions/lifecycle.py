@@ -351,6 +351,18 @@ def suspend(*, subscription: Subscription) -> None:
         )
 
 
+def settle_candidates(document_ids: list[int]) -> list[int]:
+    """Of documents just paid, those a subscription period bills (one query for many)."""
+    if not document_ids:
+        return []
+    found = set(
+        SubscriptionPeriod.objects.filter(document_id__in=document_ids).values_list(
+            "document_id", flat=True
+        )
+    )
+    return [pk for pk in document_ids if pk in found]
+
+
 def settle_after_payment(*, document: Document) -> None:
     """After a payment: once nothing of the subscription is overdue, it and its tokens are
     active again (tokens blocked for other reasons stay blocked)."""
