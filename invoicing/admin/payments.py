@@ -26,10 +26,12 @@ from cpo_portal.kernel.admin.lists import (
 from cpo_portal.kernel.errors import DomainError
 from invoicing.admin.common import ACTION_TEMPLATE, ReadOnlyAdmin, ReadOnlyInline, admin_link
 from invoicing.models import Payment
-from invoicing.payments import ledger, refunds
+from invoicing.payments import ledger, mandates, refunds
 from invoicing.payments.models import (
     INCOMING_KINDS,
+    MandateSource,
     PaymentTransaction,
+    SepaMandate,
     TransactionStatus,
 )
 
@@ -350,3 +352,49 @@ class PaymentTransactionAdmin(ExportAdminMixin, ReadOnlyAdmin):
             "cancel_url": reverse("admin:invoicing_paymenttransaction_change", args=[entry.pk]),
         }
         return TemplateResponse(request, ACTION_TEMPLATE, context)
+
+
+@admin.register(SepaMandate)
+class SepaMandateAdmin(admin.ModelAdmin):
+    """SEPA mandates: staff enter one a customer signed on paper, or revoke one."""
+
+    list_display = ["reference", "customer", "masked_iban", "sequence_type", "status", "source"]
+    list_filter = ["status", "sequence_type", "source"]
+    search_fields = ["reference", "customer__name", "account_holder"]
+    list_select_related = ["customer"]
+    raw_id_fields = ["customer"]
+    fields = ["customer", "iban", "bic", "account_holder", "signed_on"]
+    actions = ["revoke_selected"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return [*self.fields, "reference", "sequence_type", "status", "revoked_at", "source"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("IBAN"))
+    def masked_iban(self, obj):
+        return obj.masked_iban
+
+    def save_model(self, request, obj, form, change):
+        given = mandates.give_mandate(
+            customer=obj.customer,
+            iban=obj.iban,
+            bic=obj.bic,
+            account_holder=obj.account_holder,
+            signed_on=obj.signed_on,
+            source=MandateSource.STAFF,
+            given_by=request.user,
+        )
+        # The admin logs and redirects to the mandate the service created.
+        obj.pk, obj.reference, obj.iban, obj.bic = given.pk, given.reference, given.iban, given.bic
+
+    @admin.action(description=_("Revoke the selected mandates"))
+    def revoke_selected(self, request, queryset):
+        for mandate in queryset:
+            try:
+                mandates.revoke_mandate(mandate)
+            except DomainError as error:
+                show_domain_error(self, request, error)
