@@ -369,7 +369,10 @@ EINVOICE_SCHEMATRON_DIR = env.str(
 # open documents through in the portal and from the invoice e-mail's pay link.
 PAYMENT_PROVIDERS = env.list(
     "PAYMENT_PROVIDERS",
-    default=["invoicing.payments.providers.manual.ManualProvider"],
+    default=[
+        "invoicing.payments.providers.manual.ManualProvider",
+        "invoicing.payments.providers.sepa_direct_debit.SepaDirectDebitProvider",
+    ],
 )
 PAYMENT_CHECKOUT_PROVIDER = env.str("PAYMENT_CHECKOUT_PROVIDER", default="")
 

@@ -325,3 +325,44 @@ class SepaMandate(models.Model):
     @property
     def iban_last_four(self) -> str:
         return "".join(self.iban.split())[-4:]
+
+
+class CollectionRunState(models.TextChoices):
+    WRITTEN = "written", _("File written")
+    EMPTY = "empty", _("Nothing due")
+
+
+def collection_file_path(instance: CollectionRun, filename: str) -> str:
+    """Where a pain.008 file is kept: by operator, named by collection date and run."""
+    return (
+        f"collections/{instance.operator_id}/{instance.collection_date:%Y-%m-%d}-{instance.pk}.xml"
+    )
+
+
+class CollectionRun(models.Model):
+    """One pain.008 file collecting every invoice due by the collection date under its mandate."""
+
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="+")
+    collection_date = models.DateField(_("collection date"))
+    state = models.CharField(_("state"), max_length=8, choices=CollectionRunState.choices)
+    collection_count = models.PositiveIntegerField(_("collections"), default=0)
+    first_count = models.PositiveIntegerField(_("first collections (FRST)"), default=0)
+    recurring_count = models.PositiveIntegerField(_("recurring collections (RCUR)"), default=0)
+    total = AmountField(_("total"), default=0)
+    file = models.FileField(
+        _("pain.008 file"), upload_to=collection_file_path, max_length=255, blank=True
+    )
+    collections = models.ManyToManyField(
+        PaymentTransaction, related_name="collection_runs", blank=True, editable=False
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("direct-debit collection run")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.collection_date:%Y-%m-%d} ({self.collection_count})"
