@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
-from django.http import Http404, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -23,12 +23,13 @@ from cpo_portal.kernel.admin.lists import (
     distinct_values,
     list_filter_media,
 )
-from cpo_portal.kernel.errors import DomainError
+from cpo_portal.kernel.errors import DomainError, InvalidInput
 from invoicing.admin.common import ACTION_TEMPLATE, ReadOnlyAdmin, ReadOnlyInline, admin_link
-from invoicing.models import Payment
-from invoicing.payments import ledger, mandates, refunds
+from invoicing.models import Operator, Payment
+from invoicing.payments import collections, ledger, mandates, refunds
 from invoicing.payments.models import (
     INCOMING_KINDS,
+    CollectionRun,
     MandateSource,
     PaymentTransaction,
     SepaMandate,
@@ -398,3 +399,120 @@ class SepaMandateAdmin(admin.ModelAdmin):
                 mandates.revoke_mandate(mandate)
             except DomainError as error:
                 show_domain_error(self, request, error)
+
+
+class CollectionRunForm(forms.Form):
+    operator = forms.ModelChoiceField(queryset=Operator.objects.order_by("name"))
+    collection_date = forms.DateField(
+        label=_("collection date"),
+        help_text=_("Every invoice due by this date of a customer with a mandate is collected."),
+    )
+
+
+@admin.register(CollectionRun)
+class CollectionRunAdmin(ReadOnlyAdmin):
+    """Direct-debit collection runs: staff start one for a date and download its pain.008."""
+
+    list_display = [
+        "collection_date",
+        "operator",
+        "state",
+        "collection_count",
+        "first_count",
+        "recurring_count",
+        "total",
+        "download",
+        "created_at",
+    ]
+    list_filter = ["state"]
+    fields = [
+        "operator",
+        "collection_date",
+        "state",
+        "collection_count",
+        "first_count",
+        "recurring_count",
+        "total",
+        "download",
+        "created_by",
+        "created_at",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return request.user.has_perm("invoicing.add_collectionrun")
+
+    @admin.display(description=_("pain.008 file"))
+    def download(self, obj):
+        if not obj.file:
+            return ""
+        url = reverse("admin:invoicing_collectionrun_file", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, _("Download"))
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "<int:object_id>/file/", view(self.file_view), name="invoicing_collectionrun_file"
+            ),
+            *super().get_urls(),
+        ]
+
+    def file_view(self, request, object_id):
+        """The run's pain.008 file, to upload to the bank."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        run = CollectionRun.objects.filter(pk=object_id).first()
+        if run is None or not run.file:
+            raise Http404(_("This run wrote no file."))
+        return FileResponse(
+            run.file.open("rb"),
+            as_attachment=True,
+            filename=f"pain008-{run.operator_id}-{run.collection_date:%Y-%m-%d}-{run.pk}.xml",
+            content_type="application/xml",
+        )
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """Start a run: one pain.008 for everything due by the date; errors shown on the form."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        operators = list(Operator.objects.order_by("pk")[:2])
+        initial = {"operator": operators[0].pk} if len(operators) == 1 else {}
+        form = CollectionRunForm(
+            request.POST if request.method == "POST" else None, initial=initial
+        )
+        if form.is_bound and form.is_valid():
+            try:
+                run = collections.collect(
+                    operator=form.cleaned_data["operator"],
+                    collection_date=form.cleaned_data["collection_date"],
+                    created_by=request.user,
+                )
+            except InvalidInput as error:
+                for field, texts in error.errors.items():
+                    for text in texts:
+                        form.add_error("collection_date" if field == "date" else None, text)
+            else:
+                self.message_user(
+                    request,
+                    _("%(count)s invoices collected (%(total)s EUR).")
+                    % {"count": run.collection_count, "total": run.total}
+                    if run.collection_count
+                    else _("Nothing is due for collection on that date."),
+                    messages.SUCCESS if run.collection_count else messages.WARNING,
+                )
+                return HttpResponseRedirect(
+                    reverse("admin:invoicing_collectionrun_change", args=[run.pk])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": None,
+            "title": _("Start a direct-debit collection run"),
+            "summary": [],
+            "form": form,
+            "media": self.media + form.media,
+            "submit_label": _("Write the pain.008 file"),
+            "cancel_url": reverse("admin:invoicing_collectionrun_changelist"),
+        }
+        return TemplateResponse(request, ACTION_TEMPLATE, context)

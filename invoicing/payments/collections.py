@@ -133,44 +133,49 @@ def pain008(
     message_id: str,
 ) -> bytes:
     """The pain.008.001.02 file, refused (InvalidInput) unless it validates against the XSD."""
-    from sepaxml import SepaDD
-
-    sepa = SepaDD(
-        {
-            "name": creditor_name[:70],
-            "IBAN": creditor_iban,
-            "BIC": creditor_bic,
-            "batch": True,
-            "creditor_id": creditor_id,
-            "currency": CURRENCY,
-            "instrument": "CORE",
-        },
-        schema="pain.008.001.02",
-        clean=True,
-    )
-    sepa.msg_id = message_id[:35]
-    for collection in collections:
-        sepa.add_payment(
-            {
-                "name": collection.mandate.account_holder,
-                "IBAN": collection.mandate.iban,
-                "BIC": collection.mandate.bic,
-                "amount": int(collection.amount * 100),
-                "type": collection.sequence_type,
-                "collection_date": collection_date,
-                "mandate_id": collection.mandate.reference,
-                "mandate_date": collection.mandate.signed_on,
-                "description": _("Invoice %(number)s") % {"number": collection.end_to_end_id},
-                "endtoend_id": collection.end_to_end_id,
-            }
-        )
+    creditor = {
+        "name": creditor_name[:70],
+        "IBAN": creditor_iban,
+        "batch": True,
+        "creditor_id": creditor_id,
+        "currency": CURRENCY,
+        "instrument": "CORE",
+    }
+    if creditor_bic:
+        creditor["BIC"] = creditor_bic
     try:
-        return sepa.export(validate=True, pretty_print=False)
-    except Exception as error:  # sepaxml raises its own and xmlschema's errors
+        return _export(creditor, collection_date, collections, message_id)
+    except Exception as error:  # sepaxml's checks, or its ValidationError caused by xmlschema's
+        cause = error.__cause__ or error
+        detail = getattr(cause, "reason", None) or str(cause).splitlines()[0]
+        path = getattr(cause, "path", None)
         raise InvalidInput(
             _("The direct-debit file does not validate against the pain.008 schema: %(error)s")
-            % {"error": str(error).splitlines()[0][:300] if str(error) else type(error).__name__}
+            % {"error": (f"{detail} ({path})" if path else detail)[:300]}
         ) from error
+
+
+def _export(creditor: dict, collection_date: date, collections, message_id: str) -> bytes:
+    from sepaxml import SepaDD
+
+    sepa = SepaDD(creditor, schema="pain.008.001.02", clean=True)
+    sepa.msg_id = message_id[:35]
+    for collection in collections:
+        debtor = {
+            "name": collection.mandate.account_holder,
+            "IBAN": collection.mandate.iban,
+            "amount": int(collection.amount * 100),
+            "type": collection.sequence_type,
+            "collection_date": collection_date,
+            "mandate_id": collection.mandate.reference,
+            "mandate_date": collection.mandate.signed_on,
+            "description": _("Invoice %(number)s") % {"number": collection.end_to_end_id},
+            "endtoend_id": collection.end_to_end_id,
+        }
+        if collection.mandate.bic:
+            debtor["BIC"] = collection.mandate.bic
+        sepa.add_payment(debtor)
+    return sepa.export(validate=True, pretty_print=False)
 
 
 def collect(
@@ -202,7 +207,7 @@ def collect(
         content = pain008(
             creditor_name=operator.legal_name or operator.name,
             creditor_iban="".join(settings.iban.split()).upper(),
-            creditor_bic=settings.bic,
+            creditor_bic=_creditor_bic(settings),
             creditor_id="".join(settings.sepa_creditor_identifier.split()).upper(),
             collection_date=collection_date,
             collections=plan,
@@ -258,3 +263,19 @@ def _require_creditor(settings: InvoicingSettings) -> None:
             _("Enter the operator's %(fields)s in the invoicing settings before collecting.")
             % {"fields": ", ".join(str(label) for label in missing)}
         )
+
+
+def _creditor_bic(settings: InvoicingSettings) -> str:
+    """The operator's BIC, derived from its IBAN when not entered (pain.008.001.02 needs it)."""
+    from schwifty import IBAN
+    from schwifty.exceptions import SchwiftyException
+
+    if settings.bic:
+        return settings.bic.replace(" ", "").upper()
+    try:
+        derived = IBAN("".join(settings.iban.split())).bic
+    except SchwiftyException:
+        derived = None
+    if not derived:
+        raise InvalidInput(_("Enter the operator's BIC in the invoicing settings."))
+    return str(derived)

@@ -4,11 +4,13 @@ mandate, FRST then RCUR, pending collections in the ledger, nothing collected tw
 from __future__ import annotations
 
 import datetime
+import io
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import sepaxml
+from django.core.management import CommandError, call_command
 from lxml import etree
 
 from cpo_portal.kernel.errors import InvalidInput
@@ -171,3 +173,36 @@ def test_a_past_date_or_a_missing_creditor_identifier_is_refused(
 
 def test_the_sepa_provider_is_registered():
     assert provider("sepa_direct_debit").name == "SEPA direct debit"
+
+
+def test_the_command_collects_and_a_run_again_collects_nothing(
+    operator, creditor, mandate, monthly_company, collection_date
+):
+    invoice = open_invoice(monthly_company)
+    out = io.StringIO()
+    call_command(
+        "collect_direct_debits",
+        date=collection_date.isoformat(),
+        operator=operator.pk,
+        stdout=out,
+        stderr=io.StringIO(),
+    )
+    assert "1 invoices (1 FRST, 0 RCUR)" in out.getvalue()
+    assert str(invoice.total_gross) in out.getvalue()
+    out = io.StringIO()
+    call_command("collect_direct_debits", date=collection_date.isoformat(), stdout=out)
+    assert "nothing is due" in out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "sentence"),
+    [
+        (["--date", "10.12.2026"], "is not a date"),
+        (["--date", "2999-01-01", "--operator", "999999"], "no operator with id 999999"),
+        (["--date", "2000-01-01"], "is in the past"),
+    ],
+)
+def test_the_command_refuses_bad_input_with_a_sentence(operator, arguments, sentence):
+    with pytest.raises(CommandError) as refused:
+        call_command("collect_direct_debits", *arguments, stderr=io.StringIO())
+    assert sentence in str(refused.value)
