@@ -374,6 +374,8 @@ PAYMENT_PROVIDERS = env.list(
         "invoicing.payments.providers.sepa_direct_debit.SepaDirectDebitProvider",
     ],
 )
+# Days after the collection date a SEPA direct debit counts as paid when no return came.
+SEPA_SETTLEMENT_DAYS = env.int("SEPA_SETTLEMENT_DAYS", default=5)
 PAYMENT_CHECKOUT_PROVIDER = env.str("PAYMENT_CHECKOUT_PROVIDER", default="")
 
 # Finished webhook deliveries (and their attempts) are deleted after this many days.

@@ -19,7 +19,7 @@ from invoicing.models import InvoicingSettings, Operator
 from invoicing.output import emails as delivery
 from invoicing.output import erasure, pdf
 from invoicing.output import pipeline as outputs
-from invoicing.payments import ledger
+from invoicing.payments import collections, ledger
 from invoicing.subscriptions import lifecycle as subscriptions
 from sessions.models import ChargingSession
 
@@ -91,6 +91,12 @@ def renew_subscriptions() -> int:
 def check_subscription_payments() -> None:
     """Daily: reminders, overdue notices, past due and suspension of unpaid subscriptions."""
     subscriptions.check_subscription_payments()
+
+
+@shared_task(name="invoicing.settle_direct_debits")
+def settle_direct_debits() -> int:
+    """Daily: direct debits not returned within the settlement period count as paid."""
+    return collections.settle_collections()
 
 
 @shared_task(name="invoicing.mark_overdue_documents")

@@ -7,9 +7,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
+from django.conf import settings as django_settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Exists, OuterRef
@@ -279,3 +280,29 @@ def _creditor_bic(settings: InvoicingSettings) -> str:
     if not derived:
         raise InvalidInput(_("Enter the operator's BIC in the invoicing settings."))
     return str(derived)
+
+
+def settle_collections(*, today: date | None = None) -> int:
+    """Pending collections whose collection date plus the settlement period passed without a
+    return went through: each succeeds and pays its invoice. Returns how many settled."""
+    settled = 0
+    pending = PaymentTransaction.objects.filter(
+        provider=PROVIDER, kind=TransactionKind.DIRECT_DEBIT, status=TransactionStatus.PENDING
+    ).select_related("operator")
+    for entry in pending.iterator(chunk_size=500):
+        cutoff = (today or today_for(entry.operator)) - timedelta(
+            days=django_settings.SEPA_SETTLEMENT_DAYS
+        )
+        if entry.value_date > cutoff:
+            continue
+        ledger.record_transaction(
+            operator=entry.operator,
+            provider=PROVIDER,
+            provider_reference=entry.provider_reference,
+            kind=entry.kind,
+            status=TransactionStatus.SUCCEEDED,
+            amount=entry.amount,
+            currency=entry.currency,
+        )
+        settled += 1
+    return settled

@@ -16,7 +16,12 @@ from lxml import etree
 from cpo_portal.kernel.errors import InvalidInput
 from cpo_portal.kernel.periods import today_for
 from invoicing.documents.models import Document, DocumentStatus
-from invoicing.payments.collections import collect, pain008, plan_collections
+from invoicing.payments.collections import (
+    collect,
+    pain008,
+    plan_collections,
+    settle_collections,
+)
 from invoicing.payments.mandates import give_mandate
 from invoicing.payments.models import (
     CollectionRunState,
@@ -26,6 +31,7 @@ from invoicing.payments.models import (
     TransactionStatus,
 )
 from invoicing.payments.providers import provider
+from invoicing.tasks import settle_direct_debits
 from tests.factories import CompanyCustomerFactory
 from tests.invoicing.helpers import issue_invoice_for
 
@@ -206,3 +212,34 @@ def test_the_command_refuses_bad_input_with_a_sentence(operator, arguments, sent
     with pytest.raises(CommandError) as refused:
         call_command("collect_direct_debits", *arguments, stderr=io.StringIO())
     assert sentence in str(refused.value)
+
+
+def test_a_collection_not_returned_within_the_settlement_period_pays_its_invoice(
+    operator, creditor, mandate, monthly_company, collection_date, settings
+):
+    settings.SEPA_SETTLEMENT_DAYS = 5
+    invoice = open_invoice(monthly_company)
+    collect(operator=operator, collection_date=collection_date)
+
+    assert settle_collections(today=collection_date + datetime.timedelta(days=4)) == 0
+    invoice.refresh_from_db()
+    assert invoice.status == DocumentStatus.ISSUED
+
+    assert settle_collections(today=collection_date + datetime.timedelta(days=5)) == 1
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.amount_paid) == (DocumentStatus.PAID, invoice.total_gross)
+    entry = PaymentTransaction.objects.get(provider="sepa_direct_debit")
+    assert entry.status == TransactionStatus.SUCCEEDED
+    assert settle_collections(today=collection_date + datetime.timedelta(days=6)) == 0
+
+
+def test_the_daily_task_settles_collections_whose_period_passed(
+    operator, creditor, mandate, monthly_company, collection_date
+):
+    invoice = open_invoice(monthly_company)
+    collect(operator=operator, collection_date=collection_date)
+    PaymentTransaction.objects.update(value_date=today_for(operator) - datetime.timedelta(days=30))
+
+    assert settle_direct_debits.apply().get() == 1
+    invoice.refresh_from_db()
+    assert invoice.status == DocumentStatus.PAID
