@@ -33,6 +33,7 @@ from invoicing.payments.models import (
     MandateSource,
     PaymentTransaction,
     SepaMandate,
+    TransactionKind,
     TransactionStatus,
 )
 
@@ -409,6 +410,18 @@ class CollectionRunForm(forms.Form):
     )
 
 
+class CollectionReturnForm(forms.Form):
+    end_to_end_id = forms.CharField(
+        label=_("end-to-end id"),
+        max_length=35,
+        help_text=_("As the bank states it for the returned collection (the invoice number)."),
+    )
+    code = forms.ChoiceField(
+        label=_("return reason"),
+        choices=[(code, f"{code} {text}") for code, text in collections.RETURN_REASONS.items()],
+    )
+
+
 @admin.register(CollectionRun)
 class CollectionRunAdmin(ReadOnlyAdmin):
     """Direct-debit collection runs: staff start one for a date and download its pain.008."""
@@ -455,8 +468,52 @@ class CollectionRunAdmin(ReadOnlyAdmin):
             path(
                 "<int:object_id>/file/", view(self.file_view), name="invoicing_collectionrun_file"
             ),
+            path("return/", view(self.return_view), name="invoicing_collectionrun_return"),
             *super().get_urls(),
         ]
+
+    def return_view(self, request):
+        """Staff enter a collection the bank returned, with its reason code."""
+        if not request.user.has_perm("invoicing.add_paymenttransaction"):
+            raise PermissionDenied
+        form = CollectionReturnForm(request.POST if request.method == "POST" else None)
+        if form.is_bound and form.is_valid():
+            collection = PaymentTransaction.objects.filter(
+                provider=collections.PROVIDER,
+                kind=TransactionKind.DIRECT_DEBIT,
+                provider_reference=form.cleaned_data["end_to_end_id"].strip(),
+            ).first()
+            if collection is None:
+                form.add_error("end_to_end_id", _("No direct-debit collection has this id."))
+            else:
+                try:
+                    returned = collections.record_return(
+                        collection=collection,
+                        code=form.cleaned_data["code"],
+                        recorded_by=request.user,
+                    )
+                except DomainError as error:
+                    show_domain_error(self, request, error)
+                else:
+                    self.message_user(
+                        request,
+                        _("The return of %(id)s is recorded: %(reason)s.")
+                        % {"id": collection.provider_reference, "reason": returned.failure_reason},
+                        messages.SUCCESS,
+                    )
+                    return HttpResponseRedirect(reverse("admin:invoicing_collectionrun_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": None,
+            "title": _("Record a returned direct debit"),
+            "summary": [],
+            "form": form,
+            "media": self.media + form.media,
+            "submit_label": _("Record the return"),
+            "cancel_url": reverse("admin:invoicing_collectionrun_changelist"),
+        }
+        return TemplateResponse(request, ACTION_TEMPLATE, context)
 
     def file_view(self, request, object_id):
         """The run's pain.008 file, to upload to the bank."""

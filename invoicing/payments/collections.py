@@ -15,6 +15,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from cpo_portal.kernel.errors import InvalidInput
 from cpo_portal.kernel.money import ZERO
@@ -55,13 +56,13 @@ class Collection:
 
 def due_invoices(operator: Operator, collection_date: date):
     """Open EUR invoices due by the collection date, of customers with an active mandate, that
-    no pending or succeeded collection covers yet."""
+    no pending or succeeded collection covers yet (a returned one is collected again)."""
     collecting = PaymentTransaction.objects.filter(
         provider=PROVIDER,
         kind=TransactionKind.DIRECT_DEBIT,
         status__in=COLLECTING,
         intended_document=OuterRef("pk"),
-    )
+    ).exclude(Exists(_returns(OuterRef("pk"))))
     active_mandate = SepaMandate.objects.filter(
         customer=OuterRef("customer"), status=MandateStatus.ACTIVE, operator=operator
     )
@@ -76,6 +77,12 @@ def due_invoices(operator: Operator, collection_date: date):
         .filter(Exists(active_mandate))
         .exclude(Exists(collecting))
         .order_by("customer_id", "due_date", "id")
+    )
+
+
+def _returns(collection):
+    return PaymentTransaction.objects.filter(
+        parent=collection, kind=TransactionKind.DIRECT_DEBIT_RETURN
     )
 
 
@@ -286,9 +293,14 @@ def settle_collections(*, today: date | None = None) -> int:
     """Pending collections whose collection date plus the settlement period passed without a
     return went through: each succeeds and pays its invoice. Returns how many settled."""
     settled = 0
-    pending = PaymentTransaction.objects.filter(
-        provider=PROVIDER, kind=TransactionKind.DIRECT_DEBIT, status=TransactionStatus.PENDING
-    ).select_related("operator")
+    # A collection returned before it settled never pays its invoice.
+    pending = (
+        PaymentTransaction.objects.filter(
+            provider=PROVIDER, kind=TransactionKind.DIRECT_DEBIT, status=TransactionStatus.PENDING
+        )
+        .exclude(Exists(_returns(OuterRef("pk"))))
+        .select_related("operator")
+    )
     for entry in pending.iterator(chunk_size=500):
         cutoff = (today or today_for(entry.operator)) - timedelta(
             days=django_settings.SEPA_SETTLEMENT_DAYS
@@ -306,3 +318,83 @@ def settle_collections(*, today: date | None = None) -> int:
         )
         settled += 1
     return settled
+
+
+# The SEPA reason codes a bank gives for a returned direct debit (EPC guidance).
+RETURN_REASONS = {
+    "AC01": _lazy("Account identifier incorrect"),
+    "AC04": _lazy("Account closed"),
+    "AC06": _lazy("Account blocked"),
+    "AC13": _lazy("Debtor account is a consumer account"),
+    "AG01": _lazy("Direct debit forbidden on this account"),
+    "AG02": _lazy("Invalid bank operation code"),
+    "AM04": _lazy("Insufficient funds"),
+    "AM05": _lazy("Duplicate collection"),
+    "BE05": _lazy("Creditor identifier incorrect"),
+    "FF01": _lazy("Invalid file format"),
+    "MD01": _lazy("No valid mandate"),
+    "MD02": _lazy("Mandate data missing or incorrect"),
+    "MD06": _lazy("Refund requested by the debtor"),
+    "MD07": _lazy("Debtor deceased"),
+    "MS02": _lazy("Refused by the debtor"),
+    "MS03": _lazy("Reason not specified"),
+    "RC01": _lazy("BIC incorrect"),
+    "RR01": _lazy("Regulatory reason: debtor account or identification missing"),
+    "RR02": _lazy("Regulatory reason: debtor name or address missing"),
+    "RR03": _lazy("Regulatory reason: creditor name or address missing"),
+    "RR04": _lazy("Regulatory reason"),
+    "SL01": _lazy("Service offered by the debtor's bank (blocked creditor)"),
+}
+
+
+def return_reference(collection: PaymentTransaction) -> str:
+    """The return's reference: the bank-statement import uses the same, so a return is never
+    recorded twice."""
+    return f"{collection.provider_reference}/return"
+
+
+def record_return(
+    *, collection: PaymentTransaction, code: str, recorded_by=None
+) -> PaymentTransaction:
+    """A returned collection: its invoice is unpaid again and the mandate's next collection is
+    FRST again."""
+    if collection.provider != PROVIDER or collection.kind != TransactionKind.DIRECT_DEBIT:
+        raise InvalidInput(_("Only a SEPA direct-debit collection can be returned."))
+    if code not in RETURN_REASONS:
+        raise InvalidInput(
+            _("“%(code)s” is not a SEPA return reason code.") % {"code": code}, field="code"
+        )
+    with transaction.atomic():
+        if collection.status == TransactionStatus.PENDING:
+            # Returned before it settled: it never went through.
+            ledger.record_transaction(
+                operator=collection.operator,
+                provider=PROVIDER,
+                provider_reference=collection.provider_reference,
+                kind=collection.kind,
+                status=TransactionStatus.FAILED,
+                amount=collection.amount,
+                currency=collection.currency,
+                failure_reason=f"{code} {RETURN_REASONS[code]}",
+            )
+        returned = ledger.record_transaction(
+            operator=collection.operator,
+            provider=PROVIDER,
+            provider_reference=return_reference(collection),
+            kind=TransactionKind.DIRECT_DEBIT_RETURN,
+            status=TransactionStatus.SUCCEEDED,
+            amount=collection.amount,
+            currency=collection.currency,
+            customer=collection.customer,
+            parent=collection,
+            payer_name=collection.payer_name,
+            payer_iban=collection.payer_iban,
+            failure_reason=f"{code} {RETURN_REASONS[code]}",
+            recorded_by=recorded_by,
+        )
+        SepaMandate.objects.filter(
+            customer_id=collection.customer_id,
+            iban=collection.payer_iban,
+            status=MandateStatus.ACTIVE,
+        ).update(sequence_type=SequenceType.FIRST)
+    return returned

@@ -9,7 +9,12 @@ from lxml import etree
 from cpo_portal.kernel.periods import today_for
 from invoicing.documents.models import Document, DocumentStatus
 from invoicing.payments.mandates import give_mandate
-from invoicing.payments.models import CollectionRun, CollectionRunState
+from invoicing.payments.models import (
+    CollectionRun,
+    CollectionRunState,
+    PaymentTransaction,
+    TransactionKind,
+)
 
 RUNS = "/admin/invoicing/collectionrun/"
 
@@ -57,3 +62,24 @@ def test_without_a_creditor_identifier_staff_are_told_what_to_set(admin_client, 
     response = start(admin_client, operator, today_for(operator) + datetime.timedelta(days=1))
     assert "creditor identifier" in response.content.decode()
     assert not CollectionRun.objects.exists()
+
+
+def test_staff_record_a_return_with_its_reason_and_an_unknown_id_is_a_field_error(
+    admin_client, operator, invoicing_settings, customer, invoice
+):
+    invoicing_settings.iban = "DE02120300000000202051"
+    invoicing_settings.sepa_creditor_identifier = "DE98ZZZ09999999999"
+    invoicing_settings.save()
+    give_mandate(customer=customer, iban="DE89370400440532013000", account_holder="Ada")
+    Document.objects.filter(pk=invoice.pk).update(status=DocumentStatus.ISSUED)
+    start(admin_client, operator, today_for(operator) + datetime.timedelta(days=60))
+
+    unknown = admin_client.post(f"{RUNS}return/", {"end_to_end_id": "NOPE", "code": "AM04"})
+    assert "end_to_end_id" in unknown.context["form"].errors
+
+    response = admin_client.post(
+        f"{RUNS}return/", {"end_to_end_id": invoice.display_number, "code": "AC04"}, follow=True
+    )
+    assert "AC04 Account closed" in response.content.decode()
+    returned = PaymentTransaction.objects.get(kind=TransactionKind.DIRECT_DEBIT_RETURN)
+    assert returned.provider_reference == f"{invoice.display_number}/return"

@@ -20,6 +20,7 @@ from invoicing.payments.collections import (
     collect,
     pain008,
     plan_collections,
+    record_return,
     settle_collections,
 )
 from invoicing.payments.mandates import give_mandate
@@ -243,3 +244,48 @@ def test_the_daily_task_settles_collections_whose_period_passed(
     assert settle_direct_debits.apply().get() == 1
     invoice.refresh_from_db()
     assert invoice.status == DocumentStatus.PAID
+
+
+def test_a_return_unpays_the_invoice_sets_the_mandate_to_frst_and_is_collected_again(
+    operator, creditor, mandate, monthly_company, collection_date
+):
+    invoice = open_invoice(monthly_company)
+    collect(operator=operator, collection_date=collection_date)
+    settle_collections(today=collection_date + datetime.timedelta(days=5))
+    collection = PaymentTransaction.objects.get(kind=TransactionKind.DIRECT_DEBIT)
+
+    returned = record_return(collection=collection, code="AM04")
+
+    assert returned.provider_reference == f"{invoice.display_number}/return"
+    assert returned.failure_reason == "AM04 Insufficient funds"
+    assert (returned.kind, returned.parent) == (TransactionKind.DIRECT_DEBIT_RETURN, collection)
+    invoice.refresh_from_db()
+    assert invoice.status in (DocumentStatus.ISSUED, DocumentStatus.OVERDUE)
+    assert invoice.amount_paid == 0
+    mandate.refresh_from_db()
+    assert mandate.sequence_type == SequenceType.FIRST
+    assert record_return(collection=collection, code="AM04") == returned  # entered twice: once
+
+    run = collect(operator=operator, collection_date=collection_date)
+    tree = read_back(run)
+    assert tree.xpath("//p:EndToEndId/text()", namespaces=NS) == [f"{invoice.display_number}-2"]
+    assert tree.xpath("//p:SeqTp/text()", namespaces=NS) == ["FRST"]
+
+
+def test_a_collection_returned_before_it_settled_never_pays_and_bad_codes_are_refused(
+    operator, creditor, mandate, monthly_company, collection_date
+):
+    invoice = open_invoice(monthly_company)
+    collect(operator=operator, collection_date=collection_date)
+    collection = PaymentTransaction.objects.get(kind=TransactionKind.DIRECT_DEBIT)
+    with pytest.raises(InvalidInput) as refused:
+        record_return(collection=collection, code="XX99")
+    assert list(refused.value.errors) == ["code"]
+
+    record_return(collection=collection, code="MD01")
+
+    collection.refresh_from_db()
+    assert collection.status == TransactionStatus.FAILED
+    assert settle_collections(today=collection_date + datetime.timedelta(days=30)) == 0
+    invoice.refresh_from_db()
+    assert invoice.status == DocumentStatus.ISSUED
