@@ -11,11 +11,14 @@ from pathlib import Path
 import pytest
 import sepaxml
 from django.core.management import CommandError, call_command
+from django.utils import translation
 from lxml import etree
 
 from cpo_portal.kernel.errors import InvalidInput
+from cpo_portal.kernel.formatting import long_date
 from cpo_portal.kernel.periods import today_for
 from invoicing.documents.models import Document, DocumentStatus
+from invoicing.output import pdf
 from invoicing.payments.collections import (
     collect,
     pain008,
@@ -35,6 +38,7 @@ from invoicing.payments.providers import provider
 from invoicing.tasks import settle_direct_debits
 from tests.factories import CompanyCustomerFactory
 from tests.invoicing.helpers import issue_invoice_for
+from tests.invoicing.output.test_pdf import pages_text
 
 NS = {"p": "urn:iso:std:iso:20022:tech:xsd:pain.008.001.02"}
 SCHEMA = Path(sepaxml.__file__).parent / "schemas" / "pain.008.001.02.xsd"
@@ -289,3 +293,25 @@ def test_a_collection_returned_before_it_settled_never_pays_and_bad_codes_are_re
     assert settle_collections(today=collection_date + datetime.timedelta(days=30)) == 0
     invoice.refresh_from_db()
     assert invoice.status == DocumentStatus.ISSUED
+
+
+def test_the_invoice_pdf_of_a_customer_with_a_mandate_announces_the_debit(
+    operator, creditor, mandate, monthly_company
+):
+    invoice = open_invoice(monthly_company)
+
+    text = " ".join(pages_text(pdf.render_pdf(invoice))[0].split())
+
+    assert (
+        f"will be debited on {long_date(invoice.due_date)} from the account ending 3000 "
+        f"(mandate {mandate.reference}, creditor ID DE98ZZZ09999999999)"
+    ) in text
+    assert "Please pay" not in text
+    with translation.override("de"):
+        assert "wird am" in pdf._direct_debit_notice(invoice, pdf.Bidi(False))
+
+
+def test_without_a_mandate_the_invoice_pdf_asks_for_a_transfer(operator, creditor, monthly_company):
+    invoice = open_invoice(monthly_company)
+    text = " ".join(pages_text(pdf.render_pdf(invoice))[0].split())
+    assert "Please pay" in text and "will be debited" not in text
