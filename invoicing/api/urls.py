@@ -2,6 +2,7 @@
 
 from rest_framework.routers import SimpleRouter
 
+from invoicing.api.collections import CollectionRunViewSet
 from invoicing.api.payments import CustomerCreditViewSet, PaymentTransactionViewSet
 from invoicing.api.views import BillingRunViewSet, DatevExportViewSet, InvoiceViewSet
 
@@ -9,6 +10,7 @@ router = SimpleRouter()
 router.register("invoices", InvoiceViewSet, basename="invoice")
 router.register("billing-runs", BillingRunViewSet, basename="billing-run")
 router.register("payments", PaymentTransactionViewSet, basename="payment")
+router.register("collections", CollectionRunViewSet, basename="collection")
 router.register("customers", CustomerCreditViewSet, basename="customer-credit")
 router.register("accounting/datev", DatevExportViewSet, basename="datev-export")
 

@@ -27,7 +27,9 @@ from invoicing.models import (
 )
 from invoicing.output import pdf
 from invoicing.payments import ledger
-from invoicing.payments.models import PaymentTransaction
+from invoicing.payments.collections import collect
+from invoicing.payments.mandates import give_mandate
+from invoicing.payments.models import CollectionRun, PaymentTransaction
 from sessions.models import ChargingSession, Tariff
 from sessions.services import import_tariff
 from tests.factories import ChargingTokenFactory, CustomerFactory
@@ -53,6 +55,8 @@ class World:
     period: str
     evse_id: str
     payment: PaymentTransaction
+    collection: CollectionRun
+    collection_date: str
     secrets: tuple[str, ...] = field(default=(SECRET_EMAIL, SECRET_UID, SECRET_PRICE))
 
     def ids(self) -> dict[str, Any]:
@@ -67,6 +71,7 @@ class World:
             "uid": SECRET_UID,
             "period": self.period,
             "payment": self.payment.pk,
+            "collection": self.collection.pk,
         }
 
     def snapshot(self) -> tuple:
@@ -86,6 +91,7 @@ class World:
             ),
             Payment.objects.filter(document__operator=self.customer.operator).count(),
             PaymentTransaction.objects.filter(operator=self.customer.operator).count(),
+            CollectionRun.objects.filter(operator=self.customer.operator).count(),
             list(
                 BillingRun.objects.filter(operator=self.customer.operator)
                 .order_by("pk")
@@ -148,6 +154,13 @@ def build_world(operator) -> World:
         currency="EUR",
         customer=customer,
     )
+    # A SEPA collection run with a file: the invoice collected under the customer's mandate.
+    InvoicingSettings.objects.filter(operator=operator).update(
+        sepa_creditor_identifier="DE98ZZZ09999999999"
+    )
+    give_mandate(customer=customer, iban="DE89370400440532013000", account_holder="Ada")
+    collection_date = max(invoice.due_date, today_for(operator))
+    collection = collect(operator=operator, collection_date=collection_date)
     return World(
         customer=customer,
         token=token,
@@ -159,6 +172,8 @@ def build_world(operator) -> World:
         period=f"{period:%Y-%m}",
         evse_id=helper_evse(operator).evse_id,
         payment=payment,
+        collection=collection,
+        collection_date=collection_date.isoformat(),
     )
 
 
@@ -189,6 +204,7 @@ class Endpoint:
             "{pro_forma}": "{id}",
             "{run}": "{id}",
             "{payment}": "{id}",
+            "{collection}": "{id}",
             "{tariff}": "{tariff_id}",
         }
         path = "/api/v1/" + self.path.split("?")[0]
@@ -282,6 +298,9 @@ def endpoints(world: World) -> list[Endpoint]:
         Endpoint("GET", "payments/{payment}/"),
         Endpoint("POST", "payments/{payment}/refunds/", {"amount": "1.00"}),
         Endpoint("GET", "customers/{customer}/credit/"),
+        Endpoint("POST", "collections/", {"date": world.collection_date}),
+        Endpoint("GET", "collections/{collection}/"),
+        Endpoint("GET", "collections/{collection}/file/"),
     ]
 
 
