@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import cache
+from pathlib import Path
 
 from django.conf import settings as django_settings
 from django.core.files.base import ContentFile
@@ -16,6 +18,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
+from lxml import etree
 
 from cpo_portal.kernel.errors import InvalidInput
 from cpo_portal.kernel.money import ZERO
@@ -152,15 +155,31 @@ def pain008(
     if creditor_bic:
         creditor["BIC"] = creditor_bic
     try:
-        return _export(creditor, collection_date, collections, message_id)
-    except Exception as error:  # sepaxml's checks, or its ValidationError caused by xmlschema's
-        cause = error.__cause__ or error
-        detail = getattr(cause, "reason", None) or str(cause).splitlines()[0]
-        path = getattr(cause, "path", None)
+        content = _export(creditor, collection_date, collections, message_id)
+    except Exception as error:  # sepaxml refuses a missing or malformed field with a bare Exception
+        raise InvalidInput(
+            _("The direct-debit file could not be written: %(error)s")
+            % {"error": str(error).splitlines()[0][:300] if str(error) else type(error).__name__}
+        ) from error
+    schema = pain008_schema()
+    if not schema.validate(etree.fromstring(content)):
+        problem = schema.error_log.last_error
         raise InvalidInput(
             _("The direct-debit file does not validate against the pain.008 schema: %(error)s")
-            % {"error": (f"{detail} ({path})" if path else detail)[:300]}
-        ) from error
+            % {"error": f"{problem.message} ({problem.path})"[:300]}
+        )
+    return content
+
+
+@cache
+def pain008_schema() -> etree.XMLSchema:
+    """The pain.008.001.02 XSD sepaxml ships, compiled once (libxml2 validates 100,000
+    collections in seconds where sepaxml's own validation takes minutes)."""
+    import sepaxml
+
+    return etree.XMLSchema(
+        etree.parse(str(Path(sepaxml.__file__).parent / "schemas" / "pain.008.001.02.xsd"))
+    )
 
 
 def _export(creditor: dict, collection_date: date, collections, message_id: str) -> bytes:
@@ -183,7 +202,7 @@ def _export(creditor: dict, collection_date: date, collections, message_id: str)
         if collection.mandate.bic:
             debtor["BIC"] = collection.mandate.bic
         sepa.add_payment(debtor)
-    return sepa.export(validate=True, pretty_print=False)
+    return sepa.export(validate=False, pretty_print=False)
 
 
 def collect(
