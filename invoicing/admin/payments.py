@@ -455,6 +455,13 @@ class CollectionRunAdmin(ReadOnlyAdmin):
     def has_add_permission(self, request):
         return request.user.has_perm("invoicing.add_collectionrun")
 
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "can_record_returns": request.user.has_perm("invoicing.add_paymenttransaction"),
+        }
+        return super().changelist_view(request, extra_context)
+
     @admin.display(description=_("pain.008 file"))
     def download(self, obj):
         if not obj.file:

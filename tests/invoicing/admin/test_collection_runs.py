@@ -42,6 +42,7 @@ def test_staff_start_a_run_see_its_counts_and_download_the_pain008(
     assert (run.state, run.collection_count, run.first_count) == (CollectionRunState.WRITTEN, 1, 1)
     listing = admin_client.get(RUNS).content.decode()
     assert "File written" in listing and f"{RUNS}{run.pk}/file/" in listing
+    assert f"{RUNS}return/" in listing
     download = admin_client.get(f"{RUNS}{run.pk}/file/")
     tree = etree.fromstring(b"".join(download.streaming_content))
     assert tree.xpath("string(//*[local-name()='EndToEndId'])") == invoice.display_number
