@@ -384,11 +384,14 @@ PAYMENT_PROVIDERS = env.list(
         "invoicing.payments.providers.manual.ManualProvider",
         "invoicing.payments.providers.stripe.StripeProvider",
         "invoicing.payments.providers.demo.DemoProvider",
+        "invoicing.payments.providers.sepa_direct_debit.SepaDirectDebitProvider",
     ],
 )
 PAYMENT_CHECKOUT_PROVIDER = env.str(
     "PAYMENT_CHECKOUT_PROVIDER", default="demo" if DEVELOPMENT else ""
 )
+# Days after the collection date a SEPA direct debit counts as paid when no return came.
+SEPA_SETTLEMENT_DAYS = env.int("SEPA_SETTLEMENT_DAYS", default=5)
 # Stripe (docs/payments.md): the secret API key, the webhook endpoint's signing secret, and
 # where the SDK sends its requests (tests point it at a fake server on 127.0.0.1).
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")

@@ -20,7 +20,7 @@ from invoicing.models import InvoicingSettings, Operator
 from invoicing.output import emails as delivery
 from invoicing.output import erasure, pdf, receipt_requests
 from invoicing.output import pipeline as outputs
-from invoicing.payments import card_receipts, ledger, statements
+from invoicing.payments import card_receipts, collections, ledger, statements
 from invoicing.payments.models import BankStatement, StatementStatus
 from invoicing.subscriptions import lifecycle as subscriptions
 from invoicing.terminals import live as terminal_matching
@@ -94,6 +94,12 @@ def renew_subscriptions() -> int:
 def check_subscription_payments() -> None:
     """Daily: reminders, overdue notices, past due and suspension of unpaid subscriptions."""
     subscriptions.check_subscription_payments()
+
+
+@shared_task(name="invoicing.settle_direct_debits")
+def settle_direct_debits() -> int:
+    """Daily: direct debits not returned within the settlement period count as paid."""
+    return collections.settle_collections()
 
 
 @shared_task(name="invoicing.mark_overdue_documents")

@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
-from django.http import Http404, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -23,13 +23,17 @@ from cpo_portal.kernel.admin.lists import (
     distinct_values,
     list_filter_media,
 )
-from cpo_portal.kernel.errors import DomainError
+from cpo_portal.kernel.errors import DomainError, InvalidInput
 from invoicing.admin.common import ACTION_TEMPLATE, ReadOnlyAdmin, ReadOnlyInline, admin_link
-from invoicing.models import Payment
-from invoicing.payments import ledger, refunds
+from invoicing.models import Operator, Payment
+from invoicing.payments import collections, ledger, mandates, refunds
 from invoicing.payments.models import (
     INCOMING_KINDS,
+    CollectionRun,
+    MandateSource,
     PaymentTransaction,
+    SepaMandate,
+    TransactionKind,
     TransactionStatus,
 )
 
@@ -348,5 +352,231 @@ class PaymentTransactionAdmin(ExportAdminMixin, ReadOnlyAdmin):
             "media": self.media + form.media,
             "submit_label": _("Refund"),
             "cancel_url": reverse("admin:invoicing_paymenttransaction_change", args=[entry.pk]),
+        }
+        return TemplateResponse(request, ACTION_TEMPLATE, context)
+
+
+@admin.register(SepaMandate)
+class SepaMandateAdmin(admin.ModelAdmin):
+    """SEPA mandates: staff enter one a customer signed on paper, or revoke one."""
+
+    list_display = ["reference", "customer", "masked_iban", "sequence_type", "status", "source"]
+    list_filter = ["status", "sequence_type", "source"]
+    search_fields = ["reference", "customer__name", "account_holder"]
+    list_select_related = ["customer"]
+    raw_id_fields = ["customer"]
+    fields = ["customer", "iban", "bic", "account_holder", "signed_on"]
+    actions = ["revoke_selected"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return [*self.fields, "reference", "sequence_type", "status", "revoked_at", "source"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("IBAN"))
+    def masked_iban(self, obj):
+        return obj.masked_iban
+
+    def save_model(self, request, obj, form, change):
+        given = mandates.give_mandate(
+            customer=obj.customer,
+            iban=obj.iban,
+            bic=obj.bic,
+            account_holder=obj.account_holder,
+            signed_on=obj.signed_on,
+            source=MandateSource.STAFF,
+            given_by=request.user,
+        )
+        # The admin logs and redirects to the mandate the service created.
+        obj.pk, obj.reference, obj.iban, obj.bic = given.pk, given.reference, given.iban, given.bic
+
+    @admin.action(description=_("Revoke the selected mandates"))
+    def revoke_selected(self, request, queryset):
+        for mandate in queryset:
+            try:
+                mandates.revoke_mandate(mandate)
+            except DomainError as error:
+                show_domain_error(self, request, error)
+
+
+class CollectionRunForm(forms.Form):
+    operator = forms.ModelChoiceField(queryset=Operator.objects.order_by("name"))
+    collection_date = forms.DateField(
+        label=_("collection date"),
+        help_text=_("Every invoice due by this date of a customer with a mandate is collected."),
+    )
+
+
+class CollectionReturnForm(forms.Form):
+    end_to_end_id = forms.CharField(
+        label=_("end-to-end id"),
+        max_length=35,
+        help_text=_("As the bank states it for the returned collection (the invoice number)."),
+    )
+    code = forms.ChoiceField(
+        label=_("return reason"),
+        choices=[(code, f"{code} {text}") for code, text in collections.RETURN_REASONS.items()],
+    )
+
+
+@admin.register(CollectionRun)
+class CollectionRunAdmin(ReadOnlyAdmin):
+    """Direct-debit collection runs: staff start one for a date and download its pain.008."""
+
+    list_display = [
+        "collection_date",
+        "operator",
+        "state",
+        "collection_count",
+        "first_count",
+        "recurring_count",
+        "total",
+        "download",
+        "created_at",
+    ]
+    list_filter = ["state"]
+    fields = [
+        "operator",
+        "collection_date",
+        "state",
+        "collection_count",
+        "first_count",
+        "recurring_count",
+        "total",
+        "download",
+        "created_by",
+        "created_at",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return request.user.has_perm("invoicing.add_collectionrun")
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "can_record_returns": request.user.has_perm("invoicing.add_paymenttransaction"),
+        }
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description=_("pain.008 file"))
+    def download(self, obj):
+        if not obj.file:
+            return ""
+        url = reverse("admin:invoicing_collectionrun_file", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, _("Download"))
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "<int:object_id>/file/", view(self.file_view), name="invoicing_collectionrun_file"
+            ),
+            path("return/", view(self.return_view), name="invoicing_collectionrun_return"),
+            *super().get_urls(),
+        ]
+
+    def return_view(self, request):
+        """Staff enter a collection the bank returned, with its reason code."""
+        if not request.user.has_perm("invoicing.add_paymenttransaction"):
+            raise PermissionDenied
+        form = CollectionReturnForm(request.POST if request.method == "POST" else None)
+        if form.is_bound and form.is_valid():
+            collection = PaymentTransaction.objects.filter(
+                provider=collections.PROVIDER,
+                kind=TransactionKind.DIRECT_DEBIT,
+                provider_reference=form.cleaned_data["end_to_end_id"].strip(),
+            ).first()
+            if collection is None:
+                form.add_error("end_to_end_id", _("No direct-debit collection has this id."))
+            else:
+                try:
+                    returned = collections.record_return(
+                        collection=collection,
+                        code=form.cleaned_data["code"],
+                        recorded_by=request.user,
+                    )
+                except DomainError as error:
+                    show_domain_error(self, request, error)
+                else:
+                    self.message_user(
+                        request,
+                        _("The return of %(id)s is recorded: %(reason)s.")
+                        % {"id": collection.provider_reference, "reason": returned.failure_reason},
+                        messages.SUCCESS,
+                    )
+                    return HttpResponseRedirect(reverse("admin:invoicing_collectionrun_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": None,
+            "title": _("Record a returned direct debit"),
+            "summary": [],
+            "form": form,
+            "media": self.media + form.media,
+            "submit_label": _("Record the return"),
+            "cancel_url": reverse("admin:invoicing_collectionrun_changelist"),
+        }
+        return TemplateResponse(request, ACTION_TEMPLATE, context)
+
+    def file_view(self, request, object_id):
+        """The run's pain.008 file, to upload to the bank."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        run = CollectionRun.objects.filter(pk=object_id).first()
+        if run is None or not run.file:
+            raise Http404(_("This run wrote no file."))
+        return FileResponse(
+            run.file.open("rb"),
+            as_attachment=True,
+            filename=f"pain008-{run.operator_id}-{run.collection_date:%Y-%m-%d}-{run.pk}.xml",
+            content_type="application/xml",
+        )
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """Start a run: one pain.008 for everything due by the date; errors shown on the form."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        operators = list(Operator.objects.order_by("pk")[:2])
+        initial = {"operator": operators[0].pk} if len(operators) == 1 else {}
+        form = CollectionRunForm(
+            request.POST if request.method == "POST" else None, initial=initial
+        )
+        if form.is_bound and form.is_valid():
+            try:
+                run = collections.collect(
+                    operator=form.cleaned_data["operator"],
+                    collection_date=form.cleaned_data["collection_date"],
+                    created_by=request.user,
+                )
+            except InvalidInput as error:
+                for field, texts in error.errors.items():
+                    for text in texts:
+                        form.add_error("collection_date" if field == "date" else None, text)
+            else:
+                self.message_user(
+                    request,
+                    _("%(count)s invoices collected (%(total)s EUR).")
+                    % {"count": run.collection_count, "total": run.total}
+                    if run.collection_count
+                    else _("Nothing is due for collection on that date."),
+                    messages.SUCCESS if run.collection_count else messages.WARNING,
+                )
+                return HttpResponseRedirect(
+                    reverse("admin:invoicing_collectionrun_change", args=[run.pk])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": None,
+            "title": _("Start a direct-debit collection run"),
+            "summary": [],
+            "form": form,
+            "media": self.media + form.media,
+            "submit_label": _("Write the pain.008 file"),
+            "cancel_url": reverse("admin:invoicing_collectionrun_changelist"),
         }
         return TemplateResponse(request, ACTION_TEMPLATE, context)

@@ -33,6 +33,7 @@ class InvoicingSettingsInline(admin.StackedInline):
         ),
         ("Issuing schedule", {"fields": ["issuing_schedule", "auto_email"]}),
         ("E-invoices", {"fields": ["einvoice_format", "iban", "bic"]}),
+        ("SEPA direct debit", {"fields": ["sepa_creditor_identifier"]}),
         (
             "Content",
             {

@@ -63,7 +63,7 @@ from invoicing.einvoices.hybrid import hybrid_pdf
 from invoicing.einvoices.models import EInvoice
 from invoicing.output.girocode import epc_payload, qr_data_uri
 from invoicing.output.models import DocumentFile, RenderFailure
-from invoicing.setup.models import DocumentKind
+from invoicing.setup.models import DocumentKind, InvoicingSettings
 from sessions.models import ChargingSession, SessionChargeLine
 
 logger = logging.getLogger(__name__)
@@ -477,6 +477,32 @@ def _address_lines(*, name: str, street: str, postal_code: str, city: str, count
     return [line for line in lines if line]
 
 
+def _direct_debit_notice(document: Document, bidi: Bidi) -> str:
+    """An invoice collected under the customer's SEPA mandate announces the debit (the SEPA
+    pre-notification): amount, date, account, mandate and creditor identifier."""
+    if document.kind != DocumentKind.INVOICE or document.currency != "EUR":
+        return ""
+    # Through the customer's reverse relation: payments is a higher layer than output.
+    mandate = document.customer.sepa_mandates.filter(status="active").first()
+    creditor_id = (
+        InvoicingSettings.objects.filter(operator_id=document.operator_id)
+        .values_list("sepa_creditor_identifier", flat=True)
+        .first()
+    )
+    if mandate is None or not creditor_id:
+        return ""
+    return _(
+        "The amount of %(amount)s will be debited on %(date)s from the account ending "
+        "%(last_four)s (mandate %(reference)s, creditor ID %(creditor_id)s)."
+    ) % {
+        "amount": bidi.ltr(amount(document.outstanding, document.currency)),
+        "date": bidi.auto(long_date(document.due_date)),
+        "last_four": bidi.ltr(mandate.iban_last_four),
+        "reference": bidi.ltr(mandate.reference),
+        "creditor_id": bidi.ltr(creditor_id),
+    }
+
+
 def document_context(document: Document) -> dict:
     """Everything the template shows, formatted in the active language (the document's)."""
     content = document.profile.content
@@ -637,6 +663,7 @@ def document_context(document: Document) -> dict:
         "total_vat": bidi.ltr(amount(document.total_vat, currency)),
         "total_gross": bidi.ltr(amount(document.total_gross, currency)),
         "payable": payable,
+        "direct_debit": _direct_debit_notice(document, bidi) if payable else "",
         "paid": document.status == DocumentStatus.PAID,
         "payment_lines": [
             bidi.auto(line) for line in (supplier.get("bank_details") or "").splitlines() if line

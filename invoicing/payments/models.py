@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -331,3 +332,127 @@ class StatementCredit(models.Model):
 
     def __str__(self) -> str:
         return str(self.transaction)
+
+
+def validate_mandate_iban(value: str) -> None:
+    """An account a SEPA mandate debits: an IBAN valid for its country's registry."""
+    from schwifty import IBAN
+    from schwifty.exceptions import SchwiftyException
+
+    try:
+        IBAN(value)
+    except SchwiftyException as error:
+        raise ValidationError(_("Enter a valid IBAN: %(reason)s") % {"reason": error}) from error
+
+
+class SequenceType(models.TextChoices):
+    FIRST = "FRST", _("First collection")
+    RECURRING = "RCUR", _("Recurring collection")
+
+
+class MandateStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    REVOKED = "revoked", _("Revoked")
+
+
+class MandateSource(models.TextChoices):
+    PORTAL = "portal", _("Given in the portal")
+    STAFF = "staff", _("Entered by staff")
+
+
+class SepaMandate(models.Model):
+    """A customer's permission to collect invoices from one account by SEPA direct debit."""
+
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="sepa_mandates", verbose_name=_("customer")
+    )
+    iban = models.CharField(_("IBAN"), max_length=34, validators=[validate_mandate_iban])
+    bic = models.CharField(
+        _("BIC"), max_length=11, blank=True, help_text=_("Derived from the IBAN when left empty.")
+    )
+    account_holder = models.CharField(_("account holder"), max_length=70)
+    reference = models.CharField(_("mandate reference"), max_length=35, editable=False)
+    signed_on = models.DateField(_("date of signature"))
+    sequence_type = models.CharField(
+        _("next sequence type"),
+        max_length=4,
+        choices=SequenceType.choices,
+        default=SequenceType.FIRST,
+        help_text=_("FRST until a collection went through; again FRST after some returns."),
+    )
+    status = models.CharField(
+        _("status"), max_length=8, choices=MandateStatus.choices, default=MandateStatus.ACTIVE
+    )
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    source = models.CharField(_("given"), max_length=8, choices=MandateSource.choices)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("SEPA mandate")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["operator", "reference"], name="mandate_reference_unique_per_creditor"
+            ),
+            models.UniqueConstraint(
+                fields=["customer"],
+                condition=Q(status="active"),
+                name="one_active_mandate_per_customer",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} ({self.masked_iban})"
+
+    @property
+    def masked_iban(self) -> str:
+        return mask_iban(self.iban)
+
+    @property
+    def iban_last_four(self) -> str:
+        return "".join(self.iban.split())[-4:]
+
+
+class CollectionRunState(models.TextChoices):
+    WRITTEN = "written", _("File written")
+    EMPTY = "empty", _("Nothing due")
+
+
+def collection_file_path(instance: CollectionRun, filename: str) -> str:
+    """Where a pain.008 file is kept: by operator, named by collection date and run."""
+    return (
+        f"collections/{instance.operator_id}/{instance.collection_date:%Y-%m-%d}-{instance.pk}.xml"
+    )
+
+
+class CollectionRun(models.Model):
+    """One pain.008 file collecting every invoice due by the collection date under its mandate."""
+
+    operator = models.ForeignKey(Operator, on_delete=models.PROTECT, related_name="+")
+    collection_date = models.DateField(_("collection date"))
+    state = models.CharField(_("state"), max_length=8, choices=CollectionRunState.choices)
+    collection_count = models.PositiveIntegerField(_("collections"), default=0)
+    first_count = models.PositiveIntegerField(_("first collections (FRST)"), default=0)
+    recurring_count = models.PositiveIntegerField(_("recurring collections (RCUR)"), default=0)
+    total = AmountField(_("total"), default=0)
+    file = models.FileField(
+        _("pain.008 file"), upload_to=collection_file_path, max_length=255, blank=True
+    )
+    collections = models.ManyToManyField(
+        PaymentTransaction, related_name="collection_runs", blank=True, editable=False
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("direct-debit collection run")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.collection_date:%Y-%m-%d} ({self.collection_count})"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from django.conf import settings
@@ -39,6 +40,20 @@ def validate_iban(value: str) -> None:
     """An IBAN with a valid country format and check digits (spaces allowed)."""
     if value and not iban.is_valid(value):
         raise ValidationError(_("Enter a valid IBAN, e.g. DE89 3704 0044 0532 0130 00."))
+
+
+def validate_creditor_identifier(value: str) -> None:
+    """A SEPA creditor id: country, check digits (ISO 7064 mod 97-10), business code, id."""
+    compact = "".join(value.split()).upper()
+    if not value:
+        return
+    if not re.fullmatch(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{3}[A-Z0-9]{1,28}", compact):
+        raise ValidationError(_("Enter a valid SEPA creditor identifier, e.g. DE98ZZZ09999999999."))
+    # The business code (positions 5-7) is not part of the check.
+    rearranged = compact[7:] + compact[:2] + compact[2:4]
+    digits = "".join(str(int(char, 36)) for char in rearranged)
+    if int(digits) % 97 != 1:
+        raise ValidationError(_("The check digits of this SEPA creditor identifier are wrong."))
 
 
 vat_rate_validators = [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))]
@@ -147,6 +162,15 @@ class InvoicingSettings(models.Model):
         help_text=_("The account customers pay to; e-invoices state it (BT-84)."),
     )
     bic = models.CharField(_("BIC"), max_length=11, blank=True, default="", db_default="")
+    sepa_creditor_identifier = models.CharField(
+        _("SEPA creditor identifier"),
+        max_length=35,
+        blank=True,
+        default="",
+        db_default="",
+        validators=[validate_creditor_identifier],
+        help_text=_("Needed to collect invoices by SEPA direct debit (docs/payments.md)."),
+    )
     # Content
     show_country = models.BooleanField(_("show country of delivery"), default=True)
     show_energy = models.BooleanField(_("show total energy"), default=True)

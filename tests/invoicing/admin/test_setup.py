@@ -44,6 +44,7 @@ def test_operator_page_keeps_the_settings_fieldsets_and_shows_a_series_per_kind(
         "General configuration",
         "Issuing schedule",
         "E-invoices",
+        "SEPA direct debit",
         "Content",
     ]
     forms = series_forms(response)

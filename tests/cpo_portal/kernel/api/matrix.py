@@ -27,7 +27,9 @@ from invoicing.models import (
 )
 from invoicing.output import pdf
 from invoicing.payments import ledger
-from invoicing.payments.models import BankStatement, PaymentTransaction
+from invoicing.payments.collections import collect
+from invoicing.payments.mandates import give_mandate
+from invoicing.payments.models import BankStatement, CollectionRun, PaymentTransaction
 from invoicing.payments.statements import import_statement, receive_statement
 from invoicing.terminals import ingest
 from invoicing.terminals.models import Terminal, TerminalTransaction
@@ -61,6 +63,8 @@ class World:
     terminal: str = "A-TERMINAL"
     terminal_transaction: str = "A-AUTH-1"
     location: int = 0
+    collection: CollectionRun
+    collection_date: str
     secrets: tuple[str, ...] = field(default=(SECRET_EMAIL, SECRET_UID, SECRET_PRICE))
 
     def ids(self) -> dict[str, Any]:
@@ -79,6 +83,7 @@ class World:
             "terminal": self.terminal,
             "terminal_transaction": self.terminal_transaction,
             "location": self.location,
+            "collection": self.collection.pk,
         }
 
     def snapshot(self) -> tuple:
@@ -99,6 +104,7 @@ class World:
             Payment.objects.filter(document__operator=self.customer.operator).count(),
             PaymentTransaction.objects.filter(operator=self.customer.operator).count(),
             BankStatement.objects.filter(operator=self.customer.operator).count(),
+            CollectionRun.objects.filter(operator=self.customer.operator).count(),
             list(
                 BillingRun.objects.filter(operator=self.customer.operator)
                 .order_by("pk")
@@ -183,6 +189,13 @@ def build_world(operator) -> World:
         operator=operator,
         source="api",
     )
+    # A SEPA collection run with a file: the invoice collected under the customer's mandate.
+    InvoicingSettings.objects.filter(operator=operator).update(
+        sepa_creditor_identifier="DE98ZZZ09999999999"
+    )
+    give_mandate(customer=customer, iban="DE89370400440532013000", account_holder="Ada")
+    collection_date = max(invoice.due_date, today_for(operator))
+    collection = collect(operator=operator, collection_date=collection_date)
     return World(
         location=evse.location_id,
         customer=customer,
@@ -198,6 +211,8 @@ def build_world(operator) -> World:
         statement=import_statement(
             receive_statement(operator=operator, name="world.xml", data=statement_file("W-1"))
         ),
+        collection=collection,
+        collection_date=collection_date.isoformat(),
     )
 
 
@@ -236,6 +251,7 @@ class Endpoint:
             "{run}": "{id}",
             "{payment}": "{id}",
             "{statement}": "{id}",
+            "{collection}": "{id}",
             "{tariff}": "{tariff_id}",
             "{terminal}": "{terminal_id}",
             "{terminal_transaction}": "{transaction_id}",
@@ -369,6 +385,9 @@ def endpoints(world: World) -> list[Endpoint]:
             "POST", "terminal-transactions/bulk/", {"transactions": [terminal_capture("A-CAP-2")]}
         ),
         Endpoint("GET", "terminal-transactions/{terminal_transaction}/"),
+        Endpoint("POST", "collections/", {"date": world.collection_date}),
+        Endpoint("GET", "collections/{collection}/"),
+        Endpoint("GET", "collections/{collection}/file/"),
     ]
 
 
