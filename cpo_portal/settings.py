@@ -439,6 +439,9 @@ SPECTACULAR_SETTINGS = {
         "PaymentMethodEnum": "invoicing.models.Payment.Method",
         "TransactionKindEnum": "invoicing.payments.models.TransactionKind",
         "TransactionStatusEnum": "invoicing.payments.models.TransactionStatus",
+        "BankStatementStatusEnum": "invoicing.payments.models.StatementStatus",
+        "StatementOutcomeEnum": "invoicing.payments.models.MatchOutcome",
+        "CollectionRunStateEnum": "invoicing.payments.models.CollectionRunState",
     },
 }
 

@@ -60,11 +60,11 @@ class World:
     evse_id: str
     payment: PaymentTransaction
     statement: BankStatement
+    collection: CollectionRun
+    collection_date: str
     terminal: str = "A-TERMINAL"
     terminal_transaction: str = "A-AUTH-1"
     location: int = 0
-    collection: CollectionRun
-    collection_date: str
     secrets: tuple[str, ...] = field(default=(SECRET_EMAIL, SECRET_UID, SECRET_PRICE))
 
     def ids(self) -> dict[str, Any]:
