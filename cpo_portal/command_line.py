@@ -16,6 +16,8 @@ COMMANDS_WITHOUT_DATABASE = {
     "help",
     "makemessages",
     "makemigrations",
+    "match_files",
+    "price_cdr",
     "spectacular",
     "version",
     "--help",
