@@ -158,15 +158,15 @@ def routed(routes: Mapping[str, Mapping[str, str]]) -> Iterator[None]:
     """Send tasks by these Celery routes while the block runs (e.g. to a private queue)."""
     previous = app.conf.task_routes
     app.conf.task_routes = dict(routes)
-    _refresh_router()
+    refresh_router()
     try:
         yield
     finally:
         app.conf.task_routes = previous
-        _refresh_router()
+        refresh_router()
 
 
-def _refresh_router() -> None:
+def refresh_router() -> None:
     # The router is built once per app from task_routes; rebuild it for the new routes.
     app.amqp.flush_routes()
     app.amqp.router = app.amqp.Router()

@@ -62,12 +62,12 @@ def coordinate(operator_id: int, period: date) -> None:
 
 def main() -> None:
     setup_django()
-    from django.db import connection, connections
+    from django.db import connections
     from django.db.models import Count
-    from invoicing.management.commands.bench_billing import Worker, _children
 
     from invoicing.models import BilledSession, BillingRun
     from sessions.models import ChargingSession
+    from tests.bench.management.commands.bench_billing import Worker, _children
     from tests.factories import CompanyCustomerFactory
 
     rng = random.Random(SEED)
@@ -81,11 +81,10 @@ def main() -> None:
         CompanyCustomerFactory(operator=operator, billing_mode="monthly") for _ in range(CUSTOMERS)
     ]
     zone = ZoneInfo(operator.time_zone)
-    database = connection.settings_dict["NAME"]
     context = get_context("fork")
     kills: dict[str, int] = {"coordinator": 0, "worker process": 0, "whole worker": 0}
     periods: list[date] = []
-    worker = Worker(concurrency=2, database=database)
+    worker = Worker(concurrency=2)
     worker.__enter__()
     began = time.monotonic()
     try:
@@ -126,7 +125,7 @@ def main() -> None:
                     if not completed:  # a kill after the run finished is no point of the run
                         kills[victim] += 1
                     if victim == "whole worker":
-                        worker = Worker(concurrency=2, database=database)
+                        worker = Worker(concurrency=2)
                         worker.__enter__()
                     if victim != "coordinator":
                         os.kill(coordinator.pid, signal.SIGKILL)

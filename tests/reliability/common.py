@@ -35,16 +35,15 @@ def sink_tasks(keep: tuple[str, ...] = ()) -> str:
     left on the broker they would be run later against rows of a dropped database."""
     import atexit
 
-    from invoicing.management.commands.bench_billing import _drain_queue, _refresh_router
-
     from cpo_portal.celery import app
+    from tests.bench.scratch import drain_queue, refresh_router
 
     queue = f"reliability_{os.getpid()}"
     sink = f"{queue}_not_run"
     app.conf.task_routes = {**{name: {"queue": queue} for name in keep}, "*": {"queue": sink}}
-    _refresh_router(app)
-    atexit.register(_drain_queue, sink)
-    atexit.register(_drain_queue, queue)
+    refresh_router()
+    atexit.register(drain_queue, sink)
+    atexit.register(drain_queue, queue)
     return queue
 
 

@@ -24,13 +24,13 @@ from django.contrib.auth import get_user_model
 from django.core import mail
 from django.db import connection
 from django.utils import timezone
-from invoicing.management.commands.bench_billing import _drain_queue, _refresh_router
 
 from cpo_portal.celery import app
 from cpo_portal.kernel.integrations import webhooks
+from cpo_portal.kernel.periods import previous_period
 from customers.models import Customer, MessageAttempt, OutboundMessage, Plan
 from customers.notifications.outbox import notify
-from invoicing.billing.runs import pending_chunk_ids, plan_billing_run, previous_period
+from invoicing.billing.runs import pending_chunk_ids, plan_billing_run
 from invoicing.documents.issuing import issue_session_documents, today_for
 from invoicing.models import (
     BilledSession,
@@ -46,6 +46,7 @@ from invoicing.models import (
 )
 from invoicing.output import emails, pdf
 from invoicing.subscriptions.lifecycle import subscribe
+from tests.bench.scratch import drain_queue, refresh_router
 from tests.cpo_portal.kernel.api.support import make_integrator
 from tests.cpo_portal.kernel.integrations.receiver import start_receiver
 from tests.factories import ChargingTokenFactory, CompanyCustomerFactory, CustomerFactory
@@ -91,8 +92,8 @@ def worker(transactional_db):
 
     previous = app.conf.task_routes
     app.conf.task_routes = {"*": {"queue": SINK}}
-    _refresh_router(app)
-    _drain_queue(QUEUE)
+    refresh_router()
+    drain_queue(QUEUE)
     done: dict[str, str] = {}
 
     def finished(task_id=None, state=None, **kwargs):
@@ -105,9 +106,9 @@ def worker(transactional_db):
         yield done
     signals.task_postrun.disconnect(finished)
     app.conf.task_routes = previous
-    _refresh_router(app)
-    _drain_queue(QUEUE)
-    _drain_queue(SINK)
+    refresh_router()
+    drain_queue(QUEUE)
+    drain_queue(SINK)
 
 
 def run_on_worker(done: dict, name: str, args: list) -> str:
