@@ -21,7 +21,6 @@ from invoicing.output import pdf
 from invoicing.terminals.models import TerminalTransaction
 from sessions.models import ChargingSession, Location, SessionChargeLine
 
-
 # Twenty customers over two months: every kind of demo data, quickly.
 SMALL = {"customers": 20, "months": 2}
 
