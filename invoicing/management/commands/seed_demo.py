@@ -182,6 +182,7 @@ class Demo:
         self.channel: dict[int, str] = {}  # customer id -> transfer, manual, card
         self.mandate_from: dict[int, date] = {}  # customer id -> first day collected by debit
         self.mandates: dict[date, list[Customer]] = defaultdict(list)
+        self.partial: set[int] = set()  # customers who paid a document in part
         self.events: dict[date, list[tuple]] = defaultdict(list)
         self.statement: list[Credit] = []
         self.counts: dict[str, int] = defaultdict(int)
@@ -409,8 +410,10 @@ class Command(BaseCommand):
         kind = demo.payer.get(customer.pk, "prompt")
         if kind == "never" and issued < demo.today - timedelta(days=75):
             kind = "prompt"  # paid for months, then stopped: the recent ones are overdue
-        if kind == "partial" and rng.random() < 0.6:
-            kind = "prompt"
+        if kind == "partial" and customer.pk in demo.partial and rng.random() < 0.6:
+            kind = "prompt"  # the first one in part, later ones now and then
+        if kind == "partial":
+            demo.partial.add(customer.pk)
         if kind == "never":
             return
         if kind == "late":
@@ -480,7 +483,8 @@ class Command(BaseCommand):
         elif document.currency == "EUR":  # by transfer, on this week's bank statement
             customer = document.customer
             reference = document.display_number
-            if demo.rng.random() < 0.01:
+            demo.counts["transfers"] += 1
+            if demo.counts["transfers"] % 60 == 1:
                 reference = f"Ladekarte {customer.display_name}"  # no number: staff review it
             demo.statement.append(
                 Credit(
@@ -821,7 +825,9 @@ class Command(BaseCommand):
             # Stefan stopped paying his plan and was suspended: he has not charged since.
             until = first + timedelta(days=45) if email.startswith("stefan") else None
             card_for(customer, near, kwh=rng.randint(180, 320), dc=0.3, until=until)
-            demo.channel[customer.pk] = "card" if per_session else "transfer"
+            demo.channel[customer.pk] = (
+                "card" if per_session else "manual" if email.startswith("eleni") else "transfer"
+            )
             demo.payer[customer.pk] = {"luc": "late", "eleni": "partial", "stefan": "never"}.get(
                 email.split("@")[0], "prompt"
             )
