@@ -9,6 +9,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from stdnum import luhn
 from stdnum.iso7064 import mod_11_10
 
 # (name, street, postal code, city, country, time zone, EVSE prefix, AC points, DC points)
@@ -357,6 +358,13 @@ def german_vat_id(rng: random.Random) -> str:
     """A German VAT ID with a valid check digit (ISO 7064 MOD 11,10), made up."""
     body = f"{rng.randint(10_000_000, 99_999_999)}"
     return f"DE{body}{mod_11_10.calc_check_digit(body)}"
+
+
+def french_vat_id(rng: random.Random) -> str:
+    """A French VAT ID: a SIREN with its Luhn digit and the key in front, made up."""
+    body = f"{rng.randint(10_000_000, 99_999_999)}"
+    siren = body + luhn.calc_check_digit(body)
+    return f"FR{(12 + 3 * (int(siren) % 97)) % 97:02d}{siren}"
 
 
 @dataclass

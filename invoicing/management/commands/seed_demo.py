@@ -81,6 +81,7 @@ from ._demo_world import (
     Card,
     ascii_name,
     drive,
+    french_vat_id,
     german_vat_id,
 )
 
@@ -873,7 +874,7 @@ class Command(BaseCommand):
                     rng.choice(postals),
                     city,
                     country,
-                    german_vat_id(rng) if country == "DE" else "",
+                    german_vat_id(rng) if country == "DE" else french_vat_id(rng),
                     LANGUAGE[country],
                     fmt,
                     reference,
@@ -895,7 +896,10 @@ class Command(BaseCommand):
             near,
             cards_count,
         ) in fleets:
-            slug = ascii_name(company.split()[0])
+            legal_forms = {"gmbh", "kg", "sarl", "sas", "eg", "partner"}
+            words = [ascii_name(w) for w in company.replace("&", " ").split()]
+            slug = "-".join(w for w in words if w and w not in legal_forms)
+            mailbox = "flotte" if country == "FR" else "fuhrpark"
             customer = Customer.objects.create(
                 operator=operator,
                 kind=Customer.Kind.COMPANY,
@@ -906,7 +910,7 @@ class Command(BaseCommand):
                 postal_code=postal,
                 city=city,
                 country=country,
-                email=f"fleet@{slug}.example",
+                email=f"{mailbox}@{slug}.example",
                 language=language,
                 requires_invoice=True,
                 billing_mode=Customer.BillingMode.MONTHLY,
