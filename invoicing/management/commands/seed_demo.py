@@ -544,15 +544,17 @@ class Command(BaseCommand):
         )
 
     def _checkout(self, demo: Demo) -> None:
-        """A driver paid one invoice through the demo checkout page, as the portal sends it."""
+        """A driver paid their latest invoice through the demo checkout page, as the portal's
+        “Pay” button sends it."""
         open_invoice = (
             Document.objects.filter(
                 operator=demo.operator,
                 kind=DocumentKind.INVOICE,
                 status=DocumentStatus.ISSUED,
-                customer__email="anna@example.org",
+                amount_paid=0,
+                customer__kind=Customer.Kind.INDIVIDUAL,
             )
-            .order_by("-issue_date")
+            .order_by("-issue_date", "-pk")
             .first()
         )
         if open_invoice is None:

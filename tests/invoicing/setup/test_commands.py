@@ -224,6 +224,8 @@ def test_the_demo_looks_like_a_real_cpos_half_year():
     providers = set(PaymentTransaction.objects.values_list("provider", flat=True))
     assert {"bank_transfer", "demo", "manual", "sepa_direct_debit"} <= providers
     assert CollectionRun.objects.filter(collection_count__gt=0).count() == 1
+    checkout = r"^demo-[0-9a-f]{32}$"  # paid through the checkout page, not recorded for it
+    assert PaymentTransaction.objects.filter(provider_reference__regex=checkout).exists()
     assert SepaMandate.objects.filter(status="active").exists()
     assert StatementCredit.objects.filter(outcome="review").exists()
     assert OutboundMessage.objects.exists()
