@@ -36,6 +36,7 @@ run: install | .env
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py ensure_admin
 	$(BIN)/python manage.py ensure_demo_drivers
+	$(BIN)/python manage.py ensure_demo_api_key
 	$(BIN)/honcho start -f Procfile
 
 # The whole suite; DATABASE_URL/CELERY_BROKER_URL pick PostgreSQL/Redis (CI does).

@@ -57,11 +57,15 @@ def database_problem() -> str | None:
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         reason = " ".join(first_line.removeprefix("connection failed: ").split())
         name, host = database["NAME"], database.get("HOST") or "localhost"
+        port = database.get("PORT") or "5432"
         if f'database "{name}" does not exist' in reason:
+            # The server answered: only the database is missing, so name it and the command.
             user = f" -U {database['USER']}" if database.get("USER") else ""
-            fix = f"create it (createdb -h {host}{user} {name}) or correct DATABASE_URL"
-        else:
-            fix = "start PostgreSQL or correct DATABASE_URL"
+            return (
+                f"Database {name} does not exist on {host}:{port}; create it with: "
+                f"createdb -h {host} -p {port}{user} {name} (or correct DATABASE_URL)."
+            )
+        fix = "start PostgreSQL or correct DATABASE_URL"
         where = _without_password(os.environ.get("DATABASE_URL", ""))
         return f"The database in DATABASE_URL ({where}) cannot be used: {reason}. Fix: {fix}."
     return None

@@ -19,7 +19,9 @@ from django.utils.translation import gettext_lazy as _
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# The laptop's .env (written by `make run`) unless CPO_ENV_FILE names another file: the settings
+# tests read the defaults with an empty one.
+environ.Env.read_env(env.str("CPO_ENV_FILE", default=str(BASE_DIR / ".env")), overwrite=False)
 
 PROFILE = env.str("CPO_PROFILE", default="production")
 if PROFILE not in {"development", "production"}:

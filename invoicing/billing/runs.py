@@ -21,7 +21,7 @@ from django.db import DatabaseError, transaction
 from django.db.models import Count, F
 from django.utils import timezone
 
-from cpo_portal.kernel.periods import period_bounds, today_for
+from cpo_portal.kernel.periods import add_months, period_bounds, today_for
 from cpo_portal.kernel.tenancy import Operator
 from customers.models import Customer
 from invoicing.billing.models import BillingRun, BillingRunChunk, BillingRunError
@@ -154,8 +154,9 @@ class ChunkResult:
     errors: dict[int, str] | None = None
 
 
-def bill_chunk(*, chunk_id: int) -> ChunkResult | None:
-    """Bill one chunk exactly once (a chunk run twice, or of an older attempt, does nothing)."""
+def bill_chunk(*, chunk_id: int, issue_date: date | None = None) -> ChunkResult | None:
+    """Bill one chunk exactly once (a chunk run twice, or of an older attempt, does nothing);
+    its documents are dated `issue_date` (default: today)."""
     chunk = BillingRunChunk.objects.select_related("run__operator__invoicing_settings").get(
         pk=chunk_id
     )
@@ -164,7 +165,7 @@ def bill_chunk(*, chunk_id: int) -> ChunkResult | None:
         return None
     try:
         with transaction.atomic():
-            result = _bill_customers(run, chunk.customer_ids)
+            result = _bill_customers(run, chunk.customer_ids, issue_date)
             if not _close_chunk(chunk, result):
                 transaction.set_rollback(True)
                 return None
@@ -175,7 +176,7 @@ def bill_chunk(*, chunk_id: int) -> ChunkResult | None:
         for customer_id in chunk.customer_ids:
             try:
                 with transaction.atomic():
-                    one = _bill_customers(run, [customer_id])
+                    one = _bill_customers(run, [customer_id], issue_date)
             except DatabaseError as exc:
                 one = ChunkResult(errors={customer_id: f"Not billed: {exc}"})
             result.documents += one.documents
@@ -219,7 +220,9 @@ def _record_errors(run: BillingRun, errors: dict[int, str] | None) -> None:
         )
 
 
-def _bill_customers(run: BillingRun, customer_ids: Iterable[int]) -> ChunkResult:
+def _bill_customers(
+    run: BillingRun, customer_ids: Iterable[int], issue_date: date | None = None
+) -> ChunkResult:
     operator = run.operator
     settings = operator.invoicing_settings
     _start, _end, first_day, last_day = period_bounds(run.period, operator.time_zone)
@@ -257,7 +260,7 @@ def _bill_customers(run: BillingRun, customer_ids: Iterable[int]) -> ChunkResult
             groups[group.customer_id].append(group)
 
     profile = profile_for(operator=operator, settings=settings)
-    issue_date = today_for(operator)
+    issue_date = issue_date or today_for(operator)
     # Read once for the chunk, not once per document.
     tax_table = load_table()
     registrations = vat_registrations(operator)
@@ -332,11 +335,19 @@ def run_billing(
     period: date,
     progress: Callable[[BillingRun], None] | None = None,
     chunk_customers: int = CHUNK_CUSTOMERS,
+    issue_date: date | None = None,
 ) -> BillingRun:
-    """Bill a closed month in this process, chunk by chunk (the command's default)."""
+    """Bill a closed month in this process, chunk by chunk (the command's default); the
+    documents are dated `issue_date` (default: today; the demo replays past months' runs)."""
+    if issue_date is not None and issue_date < add_months(period.replace(day=1), 1):
+        raise InvoicingError(
+            f"Documents of {period:%Y-%m} cannot be issued on {issue_date}, before the month "
+            "is over.",
+            field="issue_date",
+        )
     run = plan_billing_run(operator=operator, period=period, chunk_customers=chunk_customers)
     for chunk_id in pending_chunk_ids(run):
-        bill_chunk(chunk_id=chunk_id)
+        bill_chunk(chunk_id=chunk_id, issue_date=issue_date)
         if progress:
             run.refresh_from_db()
             progress(run)

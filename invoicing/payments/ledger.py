@@ -526,6 +526,10 @@ def record_incoming_many(
 def _set_customers(pairs: list[tuple[int, int | None]]) -> None:
     if not pairs:
         return
+    if connection.vendor != "postgresql":  # SQLite (the laptop set-up) has no unnest
+        for pk, customer_id in pairs:
+            PaymentTransaction.objects.filter(pk=pk).update(customer_id=customer_id)
+        return
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE invoicing_paymenttransaction t SET customer_id = v.customer_id "

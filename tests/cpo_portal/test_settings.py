@@ -25,7 +25,8 @@ def load_settings(**env: str) -> subprocess.CompletedProcess:
         if not k.startswith(("DATABASE_", "CELERY_", "CPO_", "AWS_"))
         and k not in {"SECRET_KEY", "DEBUG"}
     }
-    clean.update(DJANGO_SETTINGS_MODULE="cpo_portal.settings", **env)
+    # Not the laptop's .env that `make run` wrote: the defaults themselves are under test.
+    clean.update(DJANGO_SETTINGS_MODULE="cpo_portal.settings", CPO_ENV_FILE=os.devnull, **env)
     return subprocess.run(
         [sys.executable, "-c", PROBE], cwd=ROOT, env=clean, capture_output=True, text=True
     )

@@ -50,7 +50,9 @@ class Command(BaseCommand):
             ).order_by("issue_date", "id")[:5]
         )
         if len(invoices) < 5:
-            raise CommandError("The demo needs five open EUR invoices: run `make seed` first.")
+            raise CommandError(
+                "The demo needs five open EUR invoices: run `manage.py seed_demo` first."
+            )
         credits = list(self._credits(invoices))
         statement = io.BytesIO()
         write_camt053(

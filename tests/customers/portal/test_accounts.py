@@ -96,3 +96,16 @@ def test_the_demo_password_is_refused_outside_development(operator, settings):
     assert Customer.objects.get(kind=Customer.Kind.INDIVIDUAL).user.check_password(
         "A-real-Secret-2026"
     )
+
+
+def test_only_the_first_demo_drivers_get_accounts(operator):
+    drivers = [CustomerFactory(operator=operator) for _ in range(4)]
+    out = StringIO()
+
+    call_command("ensure_demo_drivers", "--limit", "3", stdout=out)
+
+    assert "(3 accounts created)" in out.getvalue()
+    assert "and 1 more drivers without a portal account" in out.getvalue()
+    for driver in drivers:
+        driver.refresh_from_db()
+    assert [driver.user_id is not None for driver in drivers] == [True, True, True, False]

@@ -476,7 +476,7 @@ def test_accountants_download_the_batch_and_support_staff_may_not(
 
 @pytest.mark.django_db
 def test_the_demo_data_maps_and_last_month_has_a_batch():
-    call_command("seed_demo", sessions=120, stdout=io.StringIO(), stderr=io.StringIO())
+    call_command("seed_demo", customers=20, months=2, stdout=io.StringIO(), stderr=io.StringIO())
     operator = Operator.objects.get(name="VoltWay")
     today = today_for(operator)
     foreign = []

@@ -262,6 +262,20 @@ def test_only_closed_months_are_billed(operator):
         plan_billing_run(operator=operator, period=date(2999, 1, 1))
 
 
+def test_a_past_months_run_can_be_dated_the_day_it_would_have_run(
+    charge, monthly_company, operator
+):
+    charge(monthly_company, count=2)
+
+    with pytest.raises(InvoicingError, match="before the month is over"):
+        run_billing(operator=operator, period=OCTOBER, issue_date=date(2026, 10, 31))
+    run_billing(operator=operator, period=OCTOBER, issue_date=date(2026, 11, 1))
+
+    invoice = Document.objects.get(customer=monthly_company)
+    assert invoice.issue_date == date(2026, 11, 1)
+    assert invoice.due_date > date(2026, 11, 1)
+
+
 def test_run_billing_command_reports_the_run(charge, monthly_company, operator):
     charge(monthly_company, count=2)
     out = StringIO()

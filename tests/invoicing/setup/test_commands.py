@@ -4,22 +4,36 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import timedelta
 from io import StringIO
 
 import facturx
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
-from django.db.models import Count
+from django.db.models import Count, Sum
 from lxml import etree
 from pypdf import PdfReader
 
-from customers.models import Customer
+from cpo_portal.kernel.integrations.models import ApiKey, Integrator
+from cpo_portal.kernel.periods import add_months, period_bounds, today_for
+from customers.models import Customer, Subscription
+from customers.notifications.models import OutboundMessage
+from invoicing.documents.models import RecipientCorrection
 from invoicing.einvoices import validation
-from invoicing.models import Document, DocumentLine, EInvoice, HeldSession
+from invoicing.models import Document, DocumentLine, EInvoice, HeldSession, Operator
 from invoicing.output import pdf
+from invoicing.payments.models import (
+    CollectionRun,
+    PaymentTransaction,
+    SepaMandate,
+    StatementCredit,
+)
 from invoicing.terminals.models import TerminalTransaction
 from sessions.models import ChargingSession, Location, SessionChargeLine
+
+# Twenty customers over two months: every kind of demo data, quickly.
+SMALL = {"customers": 20, "months": 2}
 
 
 def run(*args, **options) -> str:
@@ -30,15 +44,16 @@ def run(*args, **options) -> str:
 
 @pytest.mark.django_db
 def test_seed_demo_loads_every_kind_of_demo_data_with_priced_sessions():
-    output = run("seed_demo", sessions=120)
+    output = run("seed_demo", **SMALL)
 
-    assert "120 priced sessions" in output
+    sessions = ChargingSession.objects.all()
+    # The priced sessions it reports, plus yesterday's 24 paid at the card terminals.
+    reported = int(re.search(r"(\d+) priced sessions", output).group(1))
+    assert reported > 200 and sessions.count() == reported + 24
     assert Location.objects.values("country").distinct().count() >= 2
     kinds = set(Customer.objects.values_list("kind", flat=True))
     assert {"individual", "company", "anonymous", "ad_hoc"} <= kinds
-    # Plus yesterday's 24 ad-hoc sessions paid at the card terminals.
-    sessions = ChargingSession.objects.all()
-    assert sessions.count() == 120 + 24
+    assert Customer.objects.filter(kind__in=("individual", "company")).count() == 20
     assert "21 card payments matched and 2 in review" in output
     waiting = TerminalTransaction.objects.filter(match_state="review").values_list(
         "match_explanation", flat=True
@@ -56,7 +71,7 @@ def test_seed_demo_loads_every_kind_of_demo_data_with_priced_sessions():
 
 @pytest.mark.django_db
 def test_seed_demo_charges_each_countrys_vat_and_a_foreign_fleet_a_reverse_charge():
-    run("seed_demo", sessions=200)
+    run("seed_demo", **SMALL)
 
     # German, French and Greek charging each at its own country's VAT (not 19 % everywhere).
     lines = DocumentLine.objects.filter(session__isnull=False, vat_note="").exclude(
@@ -79,7 +94,7 @@ def test_seed_demo_charges_each_countrys_vat_and_a_foreign_fleet_a_reverse_charg
 
 @pytest.mark.django_db
 def test_the_demos_reverse_charge_invoice_prints_the_note_both_vat_ids_and_local_times():
-    run("seed_demo", sessions=200)
+    run("seed_demo", **SMALL)
     document = next(
         document
         for document in Document.objects.filter(recipient_vat_id="FR40303265045")
@@ -103,7 +118,7 @@ def test_the_demos_reverse_charge_invoice_prints_the_note_both_vat_ids_and_local
 
 @pytest.mark.django_db
 def test_seed_demo_has_a_chf_invoice_and_states_swiss_vat_in_chf_on_eur_documents():
-    run("seed_demo", sessions=200)
+    run("seed_demo", **SMALL)
 
     chf = Document.objects.filter(currency="CHF", delivery_country="CH")
     assert chf.exists()
@@ -119,7 +134,7 @@ def test_seed_demo_has_a_chf_invoice_and_states_swiss_vat_in_chf_on_eur_document
 
 @pytest.mark.django_db
 def test_seed_demo_fleets_get_a_valid_xrechnung_and_a_factur_x_pdf():
-    run("seed_demo", sessions=200)
+    run("seed_demo", **SMALL)
 
     monthly = EInvoice.objects.filter(
         document__kind="invoice", document__billing_run__isnull=False
@@ -145,20 +160,20 @@ def test_seed_demo_fleets_get_a_valid_xrechnung_and_a_factur_x_pdf():
 
 
 @pytest.mark.django_db
-def test_seed_demo_spreads_sessions_over_the_last_two_months():
-    run("seed_demo", sessions=200)
+def test_seed_demo_spreads_sessions_over_the_months_asked_for():
+    run("seed_demo", **SMALL)
     first = ChargingSession.objects.order_by("started_at").first().started_at
     last = ChargingSession.objects.order_by("started_at").last().started_at
-    assert (last - first).days >= 45
+    assert (last - first).days >= 58
 
 
 @pytest.mark.django_db
 def test_seed_demo_runs_once_and_a_second_run_changes_nothing():
-    run("seed_demo", sessions=30)
-    output = run("seed_demo", sessions=30)
+    run("seed_demo", customers=20, months=1)
+    counts = [m.objects.count() for m in (ChargingSession, Customer, Document)]
+    output = run("seed_demo", customers=20, months=1)
     assert "already loaded" in output
-    # The 30 asked for, and yesterday's 24 ad-hoc sessions paid at the card terminals.
-    assert ChargingSession.objects.count() == 30 + 24
+    assert [m.objects.count() for m in (ChargingSession, Customer, Document)] == counts
 
 
 @pytest.mark.django_db
@@ -182,3 +197,94 @@ def test_ensure_admin_outside_development_requires_a_password(settings):
         run("ensure_admin")
     run("ensure_admin", password="a-long-chosen-password")
     assert get_user_model().objects.get(username="admin").check_password("a-long-chosen-password")
+
+
+@pytest.mark.django_db
+def test_the_demo_looks_like_a_real_cpos_half_year():
+    run("seed_demo", customers=40, months=3)
+    operator = Operator.objects.get(name="VoltWay")
+    today = today_for(operator)
+    documents = Document.objects.filter(operator=operator)
+
+    # Issued on the days they would have been: per-session ones on many days, monthly ones on
+    # the 1st, none of them all on the day the demo was loaded.
+    assert documents.values("issue_date").distinct().count() > 40
+    monthly = documents.filter(billing_run__isnull=False)
+    assert set(monthly.values_list("issue_date__day", flat=True)) == {1}
+    assert documents.filter(issue_date__lt=today - timedelta(days=60)).exists()
+    # A history: paid, partly paid, overdue, credited and corrected documents.
+    assert documents.filter(status="paid").count() > documents.count() / 2
+    assert documents.filter(amount_paid__gt=0, status__in=("issued", "overdue")).exists()
+    assert documents.filter(status="overdue").exists()
+    assert documents.filter(status="credited").exists()
+    assert documents.filter(kind="credit_note", credited_document__isnull=False).exists()
+    assert RecipientCorrection.objects.exists()
+    assert Subscription.objects.filter(status="suspended").exists()
+    # Paid through each provider: a statement, cards (demo checkout), staff, direct debit.
+    providers = set(PaymentTransaction.objects.values_list("provider", flat=True))
+    assert {"bank_transfer", "demo", "manual", "sepa_direct_debit"} <= providers
+    assert CollectionRun.objects.filter(collection_count__gt=0).count() == 1
+    checkout = r"^demo-[0-9a-f]{32}$"  # paid through the checkout page, not recorded for it
+    assert PaymentTransaction.objects.filter(provider_reference__regex=checkout).exists()
+    assert SepaMandate.objects.filter(status="active").exists()
+    assert StatementCredit.objects.filter(outcome="review").exists()
+    assert OutboundMessage.objects.exists()
+    assert Integrator.objects.filter(operator=operator).exists()
+
+    # Fleets with several cards; real-looking addresses.
+    assert (
+        Customer.objects.annotate(cards=Count("tokens"))
+        .filter(kind="company", cards__gte=3)
+        .count()
+        >= 3
+    )
+    registered = Customer.objects.filter(kind__in=("individual", "company"))
+    assert not registered.filter(street__icontains="muster").exists()
+    assert not registered.filter(street__icontains="placeholder").exists()
+    assert not registered.filter(street="").exists()
+
+    # One place at a time: a card's sessions never overlap.
+    sessions = ChargingSession.objects.filter(token__isnull=False).order_by("token", "started_at")
+    previous = None
+    for session in sessions.only("token_id", "started_at", "ended_at"):
+        if previous and previous.token_id == session.token_id:
+            assert session.started_at >= previous.ended_at, session
+        previous = session
+    # Individuals charge about 100-400 kWh in a whole month of driving.
+    month = add_months(today.replace(day=1), -1)
+    start, end, _first, _last = period_bounds(month, operator.time_zone)
+    totals = (
+        ChargingSession.objects.filter(
+            customer__kind="individual", started_at__gte=start, started_at__lt=end
+        )
+        .values("token_id")
+        .annotate(kwh=Sum("energy_kwh"))
+        .values_list("kwh", flat=True)
+    )
+    totals = sorted(totals)
+    assert 100 <= totals[len(totals) // 2] <= 400
+    assert totals[-1] < 700
+
+
+def test_the_demo_integrators_api_key_is_printed_with_a_request_that_works(
+    operator, settings, tmp_path, client
+):
+    settings.VAR_DIR = tmp_path
+    settings.DEVELOPMENT = True
+    Integrator.objects.create(operator=operator, name="CPMS", session_source="cpms")
+
+    output = run("ensure_demo_api_key", operator=operator.name)
+    key = (tmp_path / "demo-api-key.txt").read_text().strip()
+    assert f"Key:    {key}" in output
+    assert f'curl -H "Authorization: Bearer {key}" http://127.0.0.1:' in output
+    assert client.get("/api/v1/invoices/", HTTP_AUTHORIZATION=f"Bearer {key}").status_code == 200
+
+    # The next `make run` prints the same key; no second key is made.
+    assert key in run("ensure_demo_api_key", operator=operator.name)
+    assert ApiKey.objects.count() == 1
+
+
+def test_the_demo_api_key_is_refused_outside_development(operator, settings):
+    settings.DEVELOPMENT = False
+    with pytest.raises(CommandError, match="development profile"):
+        run("ensure_demo_api_key", operator=operator.name)
