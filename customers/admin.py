@@ -95,7 +95,7 @@ class CustomerAdmin(ExportAdminMixin, admin.ModelAdmin):
     list_filter = ["kind", "requires_invoice", "country", "billing_mode"]
     search_fields = ["name", "company_name", "email", "vat_id"]
     list_select_related = ["operator__invoicing_settings"]
-    raw_id_fields = ["operator", "user"]
+    autocomplete_fields = ["operator", "user"]
     inlines = [ChargingTokenInline, NotificationPreferenceInline]
     show_full_result_count = False
     fieldsets = [
@@ -265,7 +265,7 @@ class ChargingTokenAdmin(admin.ModelAdmin):
     list_display = ["uid", "kind", "customer", "is_blocked"]
     list_filter = ["kind", "is_blocked"]
     search_fields = ["uid"]
-    raw_id_fields = ["customer"]
+    autocomplete_fields = ["customer"]
     list_select_related = ["customer"]
 
 
@@ -274,7 +274,7 @@ class PlanAdmin(admin.ModelAdmin):
     list_display = ["name", "fee", "period", "energy_price", "included_kwh", "is_active"]
     list_filter = ["is_active", "period", "operator"]
     search_fields = ["name"]
-    raw_id_fields = ["operator"]
+    autocomplete_fields = ["operator"]
     fieldsets = [
         (None, {"fields": ["operator", "name", "is_active"]}),
         (_("Fee"), {"fields": ["fee", "period", "fee_vat_category"]}),
@@ -334,7 +334,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
     list_filter = ["status", "plan", "cancel_at_period_end"]
     search_fields = ["customer__name", "customer__company_name", "customer__email"]
     list_select_related = ["customer", "plan"]
-    raw_id_fields = ["customer"]
+    autocomplete_fields = ["customer"]
     inlines = [SubscriptionPeriodInline]
     actions = ["cancel_at_end_of_period"]
     readonly_fields = [

@@ -503,7 +503,6 @@ class DocumentAdmin(
         "The beginning of a number, recipient name or e-mail (any case), or a whole VAT ID."
     )
     list_select_related = ["customer"]
-    raw_id_fields = ["operator", "customer", "billing_run", "credited_document", "series"]
     time_zone_note = _(
         "Dates and times on this page are the operator's, %(zone)s; a session's times are its"
         " location's."
@@ -950,7 +949,6 @@ class RecipientCorrectionAdmin(ReadOnlyAdmin):
     list_display = ["document", "corrected_at", "corrected_by_name", "reason"]
     search_fields = ["document__display_number", "corrected_by_name"]
     list_select_related = ["document"]
-    raw_id_fields = ["document"]
     show_full_result_count = False
     fields = ["document", "corrected_at", "corrected_by_name", "reason", "old", "new"]
     readonly_fields = fields
