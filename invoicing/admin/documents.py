@@ -500,7 +500,8 @@ class DocumentAdmin(
     ]
     search_fields = ["display_number", "recipient_name", "recipient_email", "recipient_vat_id"]
     search_help_text = _(
-        "The beginning of a number, recipient name or e-mail (any case), or a whole VAT ID."
+        "Any part of the recipient's name (from three letters), the beginning of a number or"
+        " e-mail (any case), or a whole VAT ID."
     )
     list_select_related = ["customer"]
     time_zone_note = _(
