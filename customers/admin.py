@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from cpo_portal.kernel import formatting
@@ -91,6 +92,7 @@ class CustomerAdmin(ExportAdminMixin, admin.ModelAdmin):
         "requires_invoice",
         "invoices_held_for",
         "operator",
+        "documents",
     ]
     list_filter = ["kind", "requires_invoice", "country", "billing_mode"]
     search_fields = ["name", "company_name", "email", "vat_id"]
@@ -147,6 +149,12 @@ class CustomerAdmin(ExportAdminMixin, admin.ModelAdmin):
             },
         ),
     ]
+
+    @admin.display(description=_("documents"))
+    def documents(self, obj):
+        """The customer's documents, one click from the customer a search found."""
+        url = reverse("admin:invoicing_document_changelist") + f"?customer__id__exact={obj.pk}"
+        return format_html('<a href="{}">{}</a>', url, _("documents"))
 
     @admin.display(description=_("invoices held for"))
     def invoices_held_for(self, obj):

@@ -181,6 +181,9 @@ def test_a_surname_finds_the_customer_and_their_documents(admin_client, operator
 
     assert list(customers.context["cl"].result_list) == [driver]
     assert listed(admin_client, q="PAPADOP") == [hers]
+    link = f"{reverse(LIST_URL)}?customer__id__exact={driver.pk}"
+    assert f'href="{link}"' in customers.text
+    assert list(admin_client.get(link).context["cl"].result_list) == [hers]
 
 
 @pytest.mark.postgres
