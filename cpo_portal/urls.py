@@ -1,6 +1,8 @@
 """The four doors: admin (staff), API (integrators), portal (drivers), and the health probe."""
 
 from django.contrib import admin
+from django.http import HttpResponsePermanentRedirect
+from django.templatetags.static import static
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
@@ -13,6 +15,12 @@ from customers.api.views import token_authorization
 admin.site.site_header = "CPO back-office"
 admin.site.site_title = "CPO back-office"
 admin.site.index_title = "Invoicing, customers and charging sessions"
+
+
+def favicon(request):
+    """The portal's icon, wherever a browser looks for one."""
+    return HttpResponsePermanentRedirect(static("portal/favicon.svg"))
+
 
 api_v1 = [
     path("", api_root, name="root"),
@@ -34,6 +42,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"))),
     path("health/", health, name="health"),
+    # Browsers ask every site for /favicon.ico (the admin names no icon): the portal's, served
+    # with the static files (no CDN).
+    path("favicon.ico", favicon, name="favicon"),
     path("s/<str:token>/", follow_short_link, name="short-link"),
     # The portal's language switch: Django's set_language view (POST, CSRF-protected).
     path("i18n/", include("django.conf.urls.i18n")),

@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from cpo_portal.kernel import formatting
@@ -91,11 +92,12 @@ class CustomerAdmin(ExportAdminMixin, admin.ModelAdmin):
         "requires_invoice",
         "invoices_held_for",
         "operator",
+        "documents",
     ]
     list_filter = ["kind", "requires_invoice", "country", "billing_mode"]
     search_fields = ["name", "company_name", "email", "vat_id"]
     list_select_related = ["operator__invoicing_settings"]
-    raw_id_fields = ["operator", "user"]
+    autocomplete_fields = ["operator", "user"]
     inlines = [ChargingTokenInline, NotificationPreferenceInline]
     show_full_result_count = False
     fieldsets = [
@@ -147,6 +149,12 @@ class CustomerAdmin(ExportAdminMixin, admin.ModelAdmin):
             },
         ),
     ]
+
+    @admin.display(description=_("documents"))
+    def documents(self, obj):
+        """The customer's documents, one click from the customer a search found."""
+        url = reverse("admin:invoicing_document_changelist") + f"?customer__id__exact={obj.pk}"
+        return format_html('<a href="{}">{}</a>', url, _("documents"))
 
     @admin.display(description=_("invoices held for"))
     def invoices_held_for(self, obj):
@@ -265,7 +273,7 @@ class ChargingTokenAdmin(admin.ModelAdmin):
     list_display = ["uid", "kind", "customer", "is_blocked"]
     list_filter = ["kind", "is_blocked"]
     search_fields = ["uid"]
-    raw_id_fields = ["customer"]
+    autocomplete_fields = ["customer"]
     list_select_related = ["customer"]
 
 
@@ -274,7 +282,7 @@ class PlanAdmin(admin.ModelAdmin):
     list_display = ["name", "fee", "period", "energy_price", "included_kwh", "is_active"]
     list_filter = ["is_active", "period", "operator"]
     search_fields = ["name"]
-    raw_id_fields = ["operator"]
+    autocomplete_fields = ["operator"]
     fieldsets = [
         (None, {"fields": ["operator", "name", "is_active"]}),
         (_("Fee"), {"fields": ["fee", "period", "fee_vat_category"]}),
@@ -334,7 +342,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
     list_filter = ["status", "plan", "cancel_at_period_end"]
     search_fields = ["customer__name", "customer__company_name", "customer__email"]
     list_select_related = ["customer", "plan"]
-    raw_id_fields = ["customer"]
+    autocomplete_fields = ["customer"]
     inlines = [SubscriptionPeriodInline]
     actions = ["cancel_at_end_of_period"]
     readonly_fields = [

@@ -10,6 +10,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from cpo_portal.kernel.search import UpperTrigramIndex
+
 # The invoice details a customer keeps; operators choose which are mandatory.
 INVOICE_DETAIL_FIELDS = (
     "name",
@@ -130,7 +132,14 @@ class Customer(models.Model):
                 name="one_anonymous_customer_per_operator",
             ),
         ]
-        indexes = [models.Index(fields=["operator", "kind"])]
+        indexes = [
+            models.Index(fields=["operator", "kind"]),
+            # The admin search finds a surname anywhere (PostgreSQL; built concurrently).
+            UpperTrigramIndex(field="name", name="customer_name_trigram"),
+            UpperTrigramIndex(field="company_name", name="customer_company_trigram"),
+            UpperTrigramIndex(field="email", name="customer_email_trigram"),
+            UpperTrigramIndex(field="vat_id", name="customer_vat_id_trigram"),
+        ]
 
     def __str__(self) -> str:
         return self.display_name

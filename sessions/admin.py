@@ -73,7 +73,7 @@ class TariffAdmin(admin.ModelAdmin):
     list_filter = ["currency"]
     search_fields = ["ocpi_id"]
     list_select_related = ["operator"]
-    raw_id_fields = ["operator"]
+    autocomplete_fields = ["operator"]
     show_full_result_count = False
     actions = ["export_ocpi_json"]
 

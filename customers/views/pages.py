@@ -72,7 +72,7 @@ def session_rows(session: ChargingSession, *, hide_energy: bool, label: str) -> 
             Row(
                 description=line.get_component_display(),
                 quantity=f"{formatting.quantity_text(line.quantity, line.unit)} "
-                f"{pdf.unit_label(line.unit)}",
+                f"{pdf.unit_label(line.unit, line.quantity)}",
                 unit_price=formatting.unit_price_text(line.unit_price),
                 net=line.net,
                 vat_rate=line.vat_rate,
@@ -83,22 +83,10 @@ def session_rows(session: ChargingSession, *, hide_energy: bool, label: str) -> 
     return services + rows
 
 
-def document_rows(document: Document, *, hide_energy: bool, label: str) -> list[Row]:
-    """The document's services table; where energy is hidden, kWh rows lose quantity and
-    price (documents issued before the operator hid energy still carry them in the PDF)."""
-    rows = []
-    for line in document.lines.all():
-        if hide_energy and line.unit == KWH:
-            description = pdf.service_label(DocumentLine.Service.CHARGING_SERVICES, label)
-            quantity = unit_price = ""
-        else:
-            description = pdf.service_label(line.service, line.description)
-            quantity = (
-                f"{formatting.quantity_text(line.quantity, line.unit)} {pdf.unit_label(line.unit)}"
-            )
-            unit_price = formatting.unit_price_text(line.unit_price)
-        rows.append(Row(description, quantity, unit_price, line.net, line.vat_rate))
-    return rows
+def document_rows(document: Document) -> list[dict]:
+    """The document's services table exactly as its PDF prints it (the PDF's own rows, in
+    the driver's language): the page never shows what the issued document does not."""
+    return pdf.line_rows(document, pdf.Bidi(rtl=False))
 
 
 # --- sessions --------------------------------------------------------------------------------
@@ -174,11 +162,7 @@ def invoice_detail(request: HttpRequest, customer: Customer, document_id: int) -
         "portal/invoices/detail.html",
         "invoices",
         document=document,
-        rows=document_rows(
-            document,
-            hide_energy=selectors.hides_energy(customer=customer),
-            label=selectors.services_label(customer=customer),
-        ),
+        rows=document_rows(document),
         vat_rows=document.vat_summary,
         payable=document.kind != DocumentKind.CREDIT_NOTE,
         open=document.status in (DocumentStatus.ISSUED, DocumentStatus.OVERDUE),

@@ -94,18 +94,23 @@ class BillingRunAdmin(LocalTimesAdminMixin, admin.ModelAdmin):
             },
         ),
         (
-            _("Progress"),
+            _("Latest attempt"),
             {
                 "fields": [
                     "customers_total",
                     "customers_billed",
                     "customers_failed",
-                    "documents",
+                    "documents_issued",
                     "sessions_billed",
                     "chunks",
-                ]
+                ],
+                "description": _(
+                    "What the latest attempt planned and did; documents of earlier attempts "
+                    "stand and are counted below."
+                ),
             },
         ),
+        (_("All attempts"), {"fields": ["documents"]}),
     ]
     readonly_fields = [field for _title, options in fieldsets for field in options["fields"]]
 
@@ -141,10 +146,10 @@ class BillingRunAdmin(LocalTimesAdminMixin, admin.ModelAdmin):
             return "-"
         return formatting.clock_duration(int(obj.duration.total_seconds()), with_seconds=True)
 
-    @admin.display(description=_("documents issued"))
+    @admin.display(description=_("documents of the run"))
     def documents(self, obj):
         url = reverse("admin:invoicing_document_changelist") + f"?billing_run__id__exact={obj.pk}"
-        return format_html('<a href="{}">{}</a>', url, obj.documents_issued)
+        return format_html('<a href="{}">{}</a>', url, obj.documents.count())
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "can_start": self.has_start_permission(request)}
@@ -225,7 +230,16 @@ class BillingRunAdmin(LocalTimesAdminMixin, admin.ModelAdmin):
 
     def started_message(self, run: BillingRun) -> str:
         if run.chunks_total == 0:
-            return _("%(run)s: nothing left to bill.") % {"run": run}
+            left = runs.unbilled_sessions(run).count()
+            if not left:
+                return _("%(run)s: nothing left to bill.") % {"run": run}
+            return ngettext(
+                "%(run)s: no customer billed monthly has sessions to bill; %(count)d session of "
+                "the month is still unbilled (a customer billed per session or on hold).",
+                "%(run)s: no customer billed monthly has sessions to bill; %(count)d sessions of "
+                "the month are still unbilled (customers billed per session or on hold).",
+                left,
+            ) % {"run": run, "count": left}
         customers = ngettext("%d customer", "%d customers", run.customers_total)
         chunks = ngettext("%d chunk", "%d chunks", run.chunks_total)
         return _("%(run)s started: %(customers)s in %(chunks)s, queued for the workers.") % {

@@ -12,6 +12,7 @@ import logging
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -78,6 +79,11 @@ from invoicing.payments.recording import record_payment
 from invoicing.payments.refunds import refund_credit_note
 
 logger = logging.getLogger(__name__)
+
+# The services a document's list row names (rounding is no service a client bought).
+LISTED_SERVICES = [
+    code for code in DocumentLine.Service.values if code != DocumentLine.Service.ROUNDING
+]
 
 
 class _ReadOnlyInline(admin.TabularInline):
@@ -473,18 +479,20 @@ class DocumentAdmin(
         ),
     )
 
+    # What staff look for in an invoice list: whose, paid or not, for what, how much. One
+    # query for the page: the client is the recipient as issued, the services an aggregate.
     list_display = [
         "display_number",
         "kind",
-        "customer",
-        "status",
+        "client",
+        "payment_status",
         "issue_date",
         "due_date",
+        "services",
+        "energy",
         "total_net",
         "total_vat",
-        "total_gross",
-        "currency",
-        "total_energy_kwh",
+        "total",
         "pdf_link",
     ]
     # At a million documents every filter is an index scan and builds its choices without
@@ -500,10 +508,10 @@ class DocumentAdmin(
     ]
     search_fields = ["display_number", "recipient_name", "recipient_email", "recipient_vat_id"]
     search_help_text = _(
-        "The beginning of a number, recipient name or e-mail (any case), or a whole VAT ID."
+        "Any part of the recipient's name (from three letters), the beginning of a number or"
+        " e-mail (any case), or a whole VAT ID."
     )
-    list_select_related = ["customer"]
-    raw_id_fields = ["operator", "customer", "billing_run", "credited_document", "series"]
+    list_select_related = []
     time_zone_note = _(
         "Dates and times on this page are the operator's, %(zone)s; a session's times are its"
         " location's."
@@ -601,6 +609,63 @@ class DocumentAdmin(
     @property
     def media(self):
         return super().media + list_filter_media()
+
+    def get_queryset(self, request):
+        # One probe of the document's lines per service, in the page's one query.
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                **{
+                    f"bills_{code}": Exists(
+                        DocumentLine.objects.filter(document=OuterRef("pk"), service=code)
+                    )
+                    for code in LISTED_SERVICES
+                }
+            )
+        )
+
+    @admin.display(description=_("client (customer no.)"), ordering="recipient_name")
+    def client(self, obj):
+        url = reverse("admin:customers_customer_change", args=[obj.customer_id])
+        return format_html('{} <a href="{}">#{}</a>', obj.recipient_name, url, obj.customer_id)
+
+    @admin.display(description=_("payment"), ordering="status")
+    def payment_status(self, obj):
+        """Paid, partly paid (how much), open or overdue; drafts and credited ones say so."""
+        if obj.kind == DocumentKind.CREDIT_NOTE or obj.status in (
+            Document.Status.DRAFT,
+            Document.Status.CREDITED,
+            Document.Status.PAID,
+        ):
+            return obj.get_status_display()
+        if obj.amount_paid:
+            paid = _("%(paid)s of %(total)s paid") % {
+                "paid": formatting.money(obj.amount_paid, currency=obj.currency),
+                "total": formatting.money(obj.total_gross, currency=obj.currency),
+            }
+            return f"{obj.get_status_display()}, {paid}"
+        return obj.get_status_display()
+
+    @admin.display(description=_("services"))
+    def services(self, obj):
+        labels = dict(DocumentLine.Service.choices)
+        return (
+            ", ".join(
+                str(labels[code])
+                for code in LISTED_SERVICES
+                if getattr(obj, f"bills_{code}", False)
+            )
+            or "-"
+        )
+
+    @admin.display(description=_("energy (kWh)"), ordering="total_energy_kwh")
+    def energy(self, obj):
+        return formatting.decimal_text(obj.total_energy_kwh, places=3)
+
+    @admin.display(description=_("total incl. VAT"), ordering="total_gross")
+    def total(self, obj):
+        return formatting.amount(obj.total_gross, obj.currency)
 
     def get_search_results(self, request, queryset, search_term):
         # The whole term, prefix-anchored: Django's default (every word in every field,
@@ -950,7 +1015,6 @@ class RecipientCorrectionAdmin(ReadOnlyAdmin):
     list_display = ["document", "corrected_at", "corrected_by_name", "reason"]
     search_fields = ["document__display_number", "corrected_by_name"]
     list_select_related = ["document"]
-    raw_id_fields = ["document"]
     show_full_result_count = False
     fields = ["document", "corrected_at", "corrected_by_name", "reason", "old", "new"]
     readonly_fields = fields

@@ -46,7 +46,6 @@ class PaymentAdmin(ReadOnlyAdmin):
     list_filter = ["method", "paid_on"]
     search_fields = ["document__display_number", "reference"]
     list_select_related = ["document", "transaction"]
-    raw_id_fields = ["document"]
     show_full_result_count = False
     fields = [
         "document",
@@ -364,7 +363,7 @@ class SepaMandateAdmin(admin.ModelAdmin):
     list_filter = ["status", "sequence_type", "source"]
     search_fields = ["reference", "customer__name", "account_holder"]
     list_select_related = ["customer"]
-    raw_id_fields = ["customer"]
+    autocomplete_fields = ["customer"]
     fields = ["customer", "iban", "bic", "account_holder", "signed_on"]
     actions = ["revoke_selected"]
 

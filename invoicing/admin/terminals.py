@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils import timezone
@@ -18,6 +19,7 @@ from invoicing.terminals import review
 from invoicing.terminals.live import unpaid_sessions
 from invoicing.terminals.models import MatchState, Terminal, TerminalTransaction
 from invoicing.terminals.settlement import import_settlement
+from sessions.models import ChargingSession
 
 
 @admin.register(Terminal)
@@ -63,8 +65,12 @@ class DecisionForm(forms.ModelForm):
             ("undo", _("Undo the match")),
         ],
     )
-    decide_session = forms.IntegerField(
-        label=_("session id"), required=False, help_text=_("One of the candidates, or any.")
+    decide_session = forms.ModelChoiceField(
+        label=_("session"),
+        queryset=ChargingSession.objects.all(),
+        required=False,
+        widget=AutocompleteSelect(TerminalTransaction._meta.get_field("session"), admin.site),
+        help_text=_("One of the candidates, or any: search by source ID or EVSE ID."),
     )
     why = forms.CharField(label=_("why"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
@@ -138,7 +144,8 @@ class TerminalTransactionAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         decision = form.cleaned_data.get("decision")
-        session = form.cleaned_data.get("decide_session")
+        chosen = form.cleaned_data.get("decide_session")
+        session = chosen.pk if chosen is not None else None
         why = form.cleaned_data.get("why") or ""
         try:
             if decision == "confirm":

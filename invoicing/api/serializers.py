@@ -420,12 +420,18 @@ class BillingRunSerializer(serializers.ModelSerializer):
     customers_total = serializers.IntegerField(
         read_only=True, help_text="Customers to bill in the latest attempt."
     )
-    customers_billed = serializers.IntegerField(read_only=True, help_text="Customers billed.")
-    customers_failed = serializers.IntegerField(
-        read_only=True, help_text="Customers not billed (see errors)."
+    customers_billed = serializers.IntegerField(
+        read_only=True, help_text="Customers billed in the latest attempt."
     )
-    documents_issued = serializers.IntegerField(read_only=True, help_text="Documents issued.")
-    sessions_billed = serializers.IntegerField(read_only=True, help_text="Sessions billed.")
+    customers_failed = serializers.IntegerField(
+        read_only=True, help_text="Customers not billed in the latest attempt (see errors)."
+    )
+    documents_issued = serializers.IntegerField(
+        read_only=True, help_text="Documents the latest attempt issued (earlier ones' stand)."
+    )
+    sessions_billed = serializers.IntegerField(
+        read_only=True, help_text="Sessions the latest attempt billed."
+    )
     chunks_total = serializers.IntegerField(read_only=True, help_text="Chunks planned.")
     chunks_done = serializers.IntegerField(read_only=True, help_text="Chunks done.")
     started_at = serializers.DateTimeField(

@@ -119,6 +119,7 @@ def plan_billing_run(
         BillingRunChunk.objects.bulk_create(chunks)
         run.customers_total = sum(len(c.customer_ids) for c in chunks)
         run.customers_billed = run.customers_failed = 0
+        run.documents_issued = run.sessions_billed = 0
         run.chunks_total = len(chunks)
         run.chunks_done = 0
         run.status = BillingRun.Status.RUNNING
@@ -318,12 +319,24 @@ def _finish_if_complete(run_id: int) -> None:
 
 
 def _recount(run: BillingRun) -> None:
-    """Documents and sessions of the run counted from what is stored (exact after a crash)."""
+    """The attempt's documents and sessions counted from what is stored (exact after a crash);
+    earlier attempts' documents are the run's, not this attempt's."""
+    run = BillingRun.objects.only("started_at").get(pk=run.pk)
     BillingRun.objects.filter(pk=run.pk).update(
-        documents_issued=Document.objects.filter(billing_run=run).count(),
-        sessions_billed=BilledSession.objects.filter(document__billing_run=run).count(),
+        documents_issued=attempt_documents(run).count(),
+        sessions_billed=BilledSession.objects.filter(document__in=attempt_documents(run)).count(),
         customers_failed=run.errors.count(),
     )
+
+
+def attempt_documents(run: BillingRun):
+    """The documents the run's latest attempt issued (those of earlier attempts stand too)."""
+    return Document.objects.filter(billing_run=run, created_at__gte=run.started_at)
+
+
+def unbilled_sessions(run: BillingRun):
+    """The month's priced sessions of the operator no document bills yet, whoever's they are."""
+    return _billable_sessions(run)
 
 
 # --- running ---------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from stdnum.eu import vat as eu_vat
 from stdnum.exceptions import ValidationError as NotAVatId
 
 from cpo_portal.kernel.errors import StateConflict
+from cpo_portal.kernel.search import TRIGRAM_MIN_LENGTH, UpperTrigramIndex
 from cpo_portal.kernel.tenancy import Operator
 from invoicing.setup.models import DocumentKind, IssuingProfile, NumberingSeries
 
@@ -100,15 +101,20 @@ class AmountField(models.DecimalField):
 
 class DocumentQuerySet(models.QuerySet):
     def search(self, term: str) -> DocumentQuerySet:
-        """Documents whose number, recipient name or e-mail starts with the term (any case), or
-        whose recipient VAT ID is the term; each alternative is an index scan."""
+        """Documents whose recipient name holds the term (any case; from three characters, a
+        shorter term starts it), whose number or recipient e-mail starts with it, or whose
+        recipient VAT ID is the term; each alternative is an index scan."""
         term = term.strip()
         if not term:
             return self
         found = Q()
         for number in {term, term.upper()}:
             found |= Q(display_number__startswith=number)
-        found |= Q(recipient_name__istartswith=term) | Q(recipient_email__istartswith=term)
+        if len(term) >= TRIGRAM_MIN_LENGTH:
+            found |= Q(recipient_name__icontains=term)
+        else:
+            found |= Q(recipient_name__istartswith=term)
+        found |= Q(recipient_email__istartswith=term)
         with contextlib.suppress(NotAVatId):  # when the term is no VAT ID, not searched as one
             found |= Q(recipient_vat_id=eu_vat.compact(term))
         return self.filter(found)
@@ -286,6 +292,8 @@ class Document(models.Model):
             models.Index(fields=["recipient_vat_id"], name="document_vat_id"),
             CaseInsensitivePrefixIndex(field="recipient_name", name="document_name_prefix"),
             CaseInsensitivePrefixIndex(field="recipient_email", name="document_email_prefix"),
+            # A surname anywhere in the name (PostgreSQL; built concurrently).
+            UpperTrigramIndex(field="recipient_name", name="document_name_trigram"),
         ]
 
     def __str__(self) -> str:

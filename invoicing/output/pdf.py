@@ -38,7 +38,7 @@ from django.utils import translation
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, npgettext
 from PIL import Image, UnidentifiedImageError
 from reportlab import rl_config
 from xhtml2pdf import pisa
@@ -277,7 +277,25 @@ def check_fonts() -> dict[str, str]:
 # --- labels (numbers, amounts, durations, dates: cpo_portal/kernel/formatting.py) ----------
 
 
-def unit_label(unit: str) -> str:
+# Units that agree with their quantity (kWh is a symbol and never changes).
+UNIT_FORMS = {
+    DocumentLine.Unit.MINUTE: lambda n: npgettext("unit", "minute", "minutes", n),
+    DocumentLine.Unit.PACKAGE: lambda n: npgettext("unit", "package", "packages", n),
+    DocumentLine.Unit.MONTH: lambda n: npgettext("unit", "month", "months", n),
+}
+
+
+def plural_count(quantity: Decimal) -> int:
+    """The count that picks a quantity's plural form: a whole number is itself; a fraction
+    takes the "other" form (CLDR), which 100 selects in every catalogue's plural formula."""
+    quantity = abs(Decimal(quantity))
+    return int(quantity) if quantity == quantity.to_integral_value() else 100
+
+
+def unit_label(unit: str, quantity: Decimal | None = None) -> str:
+    """The unit's name, agreeing with the quantity when one is given: 1 minute, 6 packages."""
+    if quantity is not None and unit in UNIT_FORMS:
+        return UNIT_FORMS[unit](plural_count(quantity))
     try:
         return str(DocumentLine.Unit(unit).label)
     except ValueError:
@@ -363,11 +381,11 @@ class BreakdownSession:
         ]
 
 
-def short_unit(unit: str) -> str:
+def short_unit(unit: str, quantity: Decimal) -> str:
     """The unit as it follows a quantity in the breakdown: 12 min, 30,600 kWh, 1 package."""
     if unit == DocumentLine.Unit.MINUTE:
         return _("min")
-    return unit_label(unit)
+    return unit_label(unit, quantity)
 
 
 def _breakdown(document: Document, content: dict, bidi: Bidi) -> Iterator[list[list[str]]]:
@@ -378,7 +396,6 @@ def _breakdown(document: Document, content: dict, bidi: Bidi) -> Iterator[list[l
     show_energy = detailed and content.get("show_energy") and not hide_energy
     show_duration = detailed and content.get("show_duration")
     label = _(content.get("services_label") or "EV Charging Services")
-    package = short_unit(DocumentLine.Unit.PACKAGE)
     session_ids = document.billed_sessions.values("session_id")
     sessions = (
         ChargingSession.objects.filter(pk__in=session_ids)
@@ -420,7 +437,10 @@ def _breakdown(document: Document, content: dict, bidi: Bidi) -> Iterator[list[l
             net = sum((row[4] for row in components), Decimal("0"))
             entry.services.append(bidi.auto(label))
             entry.calculations.append(
-                bidi.auto(f"{quantity_text(sign, 'package')} {package} \u00d7 {money(net)}")
+                bidi.auto(
+                    f"{quantity_text(sign, 'package')} "
+                    f"{short_unit(DocumentLine.Unit.PACKAGE, sign)} \u00d7 {money(net)}"
+                )
             )
             entry.subtotals.append(bidi.ltr(money(net * sign)))
         else:
@@ -431,7 +451,7 @@ def _breakdown(document: Document, content: dict, bidi: Bidi) -> Iterator[list[l
                 # auto, not ltr: "94 min x 0,02" in Arabic reads right to left like its words.
                 entry.calculations.append(
                     bidi.auto(
-                        f"{quantity_text(quantity * sign, unit)} {short_unit(unit)}"
+                        f"{quantity_text(quantity * sign, unit)} {short_unit(unit, quantity)}"
                         f" \u00d7 {unit_price_text(unit_price)}"
                     )
                 )
@@ -503,6 +523,37 @@ def _direct_debit_notice(document: Document, bidi: Bidi) -> str:
     }
 
 
+def line_rows(document: Document, bidi: Bidi, lines: list[DocumentLine] | None = None) -> list:
+    """The document's services table as its PDF prints it, in the active language; the portal
+    shows these same rows, so the page and the PDF never disagree."""
+    currency = document.currency
+    rows = []
+    for line in document.lines.all() if lines is None else lines:
+        description = bidi.auto(service_label(line.service, line.description))
+        if line.service == DocumentLine.Service.CHARGING_SERVICES and document.session_count:
+            description += " " + bidi.auto(
+                ngettext("(%(count)d session)", "(%(count)d sessions)", document.session_count)
+                % {"count": document.session_count}
+            )
+        rows.append(
+            {
+                "description": description,
+                "quantity": bidi.ltr(quantity_text(line.quantity, line.unit)),
+                "unit": unit_label(line.unit, line.quantity),
+                "unit_price": bidi.ltr(unit_price_text(line.unit_price)),
+                "vat_rate": bidi.ltr(rate_text(line.vat_rate)),
+                "net": bidi.ltr(money(line.net, currency=currency)),
+                "gross": bidi.ltr(
+                    money(
+                        line.net + vat_amount(line.net, line.vat_rate, currency),
+                        currency=currency,
+                    )
+                ),
+            }
+        )
+    return rows
+
+
 def document_context(document: Document) -> dict:
     """Everything the template shows, formatted in the active language (the document's)."""
     content = document.profile.content
@@ -516,31 +567,7 @@ def document_context(document: Document) -> dict:
     single_row = all(
         line.service == DocumentLine.Service.CHARGING_SERVICES for line in document_lines
     )
-
-    lines = []
-    for line in document_lines:
-        description = bidi.auto(service_label(line.service, line.description))
-        if line.service == DocumentLine.Service.CHARGING_SERVICES and document.session_count:
-            description += " " + bidi.auto(
-                ngettext("(%(count)d session)", "(%(count)d sessions)", document.session_count)
-                % {"count": document.session_count}
-            )
-        lines.append(
-            {
-                "description": description,
-                "quantity": bidi.ltr(quantity_text(line.quantity, line.unit)),
-                "unit": unit_label(line.unit),
-                "unit_price": bidi.ltr(unit_price_text(line.unit_price)),
-                "vat_rate": bidi.ltr(rate_text(line.vat_rate)),
-                "net": bidi.ltr(money(line.net, currency=currency)),
-                "gross": bidi.ltr(
-                    money(
-                        line.net + vat_amount(line.net, line.vat_rate, currency),
-                        currency=currency,
-                    )
-                ),
-            }
-        )
+    lines = line_rows(document, bidi, document_lines)
     vat_rows = [
         {
             "rate": bidi.ltr(rate_text(row["rate"])),

@@ -6,6 +6,8 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.contrib.staticfiles import finders
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 
@@ -98,3 +100,11 @@ def test_a_real_worker_runs_a_scheduled_task_from_the_broker(celery_worker_threa
             break
         time.sleep(0.1)
     assert driver.email == ""
+
+
+def test_the_favicon_is_served_from_the_static_files_not_a_cdn(client):
+    response = client.get("/favicon.ico")
+
+    assert response.status_code == 301
+    assert response["Location"] == static("portal/favicon.svg")
+    assert finders.find("portal/favicon.svg")

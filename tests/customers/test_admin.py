@@ -300,3 +300,27 @@ def test_staff_set_a_customers_channel_per_event_but_cannot_switch_off_mandatory
 
     assert response.status_code == 302, form_errors(response)
     assert NotificationPreference.objects.get(customer=customer).channels == "sms"
+
+
+def test_the_customer_form_picks_the_operator_by_name_not_by_id(admin_client, operator):
+    response = admin_client.get(reverse(ADD_URL))
+
+    assert 'data-ajax--url="/admin/autocomplete/"' in response.text
+    assert 'name="operator"' in response.text
+    assert "vForeignKeyRawIdAdminField" not in response.text
+    chosen = admin_client.get(
+        "/admin/autocomplete/",
+        {"app_label": "customers", "model_name": "customer", "field_name": "operator", "term": ""},
+    ).json()
+    assert {"id": str(operator.pk), "text": operator.name} in chosen["results"]
+
+
+def test_no_admin_form_asks_for_a_raw_id():
+    from django.contrib import admin
+
+    raw = {
+        f"{model._meta.label}: {list(model_admin.raw_id_fields)}"
+        for model, model_admin in admin.site._registry.items()
+        if model_admin.raw_id_fields
+    }
+    assert raw == set()

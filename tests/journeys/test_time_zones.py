@@ -26,7 +26,7 @@ from invoicing.output import pdf
 from sessions.models import ChargingSession
 from sessions.services import import_tariff, ingest_sessions
 from tests.customers.conftest import PASSWORD
-from tests.factories import CustomerFactory, EVSEFactory
+from tests.factories import CustomerFactory, EVSEFactory, OperatorFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -139,13 +139,34 @@ def test_a_document_page_shows_operator_time_and_its_sessions_on_their_location_
     assert "2026-11-30 23:30 EET" in text  # the billed session's end
 
 
-def test_a_list_column_without_a_local_clock_names_utc(admin_client, operator):
+def test_a_list_column_without_a_local_clock_shows_the_operators_time_named(admin_client, operator):
+    integrator = Integrator.objects.create(operator=operator, name="Fleet app")
+    berlin = integrator.created_at.astimezone(ZoneInfo("Europe/Berlin"))
+
+    text = page_text(admin_client.get(reverse("admin:invoicing_integrator_changelist")))
+
+    assert "Created at" in text
+    assert date_format(berlin, "DATETIME_FORMAT") in text  # e.g. "Dec. 3, 2026, 10:30 a.m. CET"
+    assert re.search(r"\d{4}, \d{1,2}(:\d\d)? [ap]\.m\. CES?T", text)
+    assert not re.search(r"[ap]\.m\. UTC", text)
+
+
+def test_every_change_page_says_whose_clock_its_times_are_on(admin_client, operator):
+    integrator = Integrator.objects.create(operator=operator, name="Fleet app")
+
+    url = reverse("admin:invoicing_integrator_change", args=[integrator.pk])
+    text = page_text(admin_client.get(url))
+
+    assert "Times on this page are in Europe/Berlin." in text
+
+
+def test_operators_on_different_clocks_share_the_admin_on_utc_named(admin_client, operator):
+    OperatorFactory(time_zone="Europe/Athens")
     Integrator.objects.create(operator=operator, name="Fleet app")
 
-    response = admin_client.get(reverse("admin:invoicing_integrator_changelist"))
+    text = page_text(admin_client.get(reverse("admin:invoicing_integrator_changelist")))
 
-    created = page_text(response)
-    assert "Created at" in created and re.search(r"\d{4}, \d{1,2}(:\d\d)? [ap]\.m\. UTC", created)
+    assert re.search(r"\d{4}, \d{1,2}(:\d\d)? [ap]\.m\. UTC", text)
 
 
 def test_the_portal_shows_session_times_on_the_clock_of_the_charger(client, operator):

@@ -367,8 +367,9 @@ def test_session_changelist_uses_a_constant_number_of_queries(
     ingest_many(operator, evse, 2)
     with CaptureQueriesContext(connection) as few:
         session_changelist(admin_client)
-    # 10, plus the page's charge lines and the tax rules (the "VAT vs tax rules" column).
-    assert len(few.captured_queries) <= 12
+    # 10, plus the page's charge lines, the tax rules (the "VAT vs tax rules" column) and the
+    # operators' clock the admin reads on.
+    assert len(few.captured_queries) <= 13
 
     ingest_many(operator, evse, 40, start=100)
     ingest_many(operator, EVSEFactory(location__operator=operator), 40, start=200)

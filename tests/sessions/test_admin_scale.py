@@ -11,6 +11,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from cpo_portal.kernel.admin.export_jobs import job_queryset
+from cpo_portal.kernel.exports.models import ExportJob
 from sessions.models import ChargingSession
 from sessions.services import tariff_snapshots
 from tests.factories import (
@@ -70,8 +72,11 @@ def source_ids(sessions) -> list[str]:
 # --- filters -------------------------------------------------------------------------------
 
 
-def test_sessions_are_filtered_by_a_range_of_start_days(admin_client, evse, customer):
-    add_sessions(5, evse=evse, customer=customer)  # March 1st to 5th, 10:00
+def test_sessions_are_filtered_by_a_range_of_start_days_on_the_operators_clock(
+    admin_client, evse, customer
+):
+    add_sessions(5, evse=evse, customer=customer)  # March 1st to 5th, 10:00 UTC
+    # 23:59 UTC on 1 March is 00:59 on 2 March in Berlin, the operator's clock the admin reads.
     add_sessions(
         1, evse=evse, customer=customer, start=MARCH_1.replace(hour=23, minute=59), prefix="L"
     )
@@ -79,9 +84,29 @@ def test_sessions_are_filtered_by_a_range_of_start_days(admin_client, evse, cust
 
     shown = listed(admin_client, started_at__gte="2026-03-02", started_at__lte="2026-03-03")
 
-    assert source_ids(shown) == ["S00001", "S00002"]
-    assert source_ids(listed(admin_client, started_at__lte="2026-03-01")) == ["L00000", "S00000"]
+    assert source_ids(shown) == ["L00000", "S00001", "S00002"]
+    assert source_ids(listed(admin_client, started_at__lte="2026-03-01")) == ["S00000"]
     assert len(listed(admin_client, started_at__gte="2026-03-04")) == 3
+
+
+def test_a_queued_export_keeps_the_operators_days_the_list_filtered_by(
+    admin_client, admin_user, evse, customer
+):
+    add_sessions(3, evse=evse, customer=customer)  # March 1st to 3rd, 10:00 UTC
+    add_sessions(
+        1, evse=evse, customer=customer, start=MARCH_1.replace(hour=23, minute=59), prefix="L"
+    )
+    query = "started_at__gte=2026-03-02&started_at__lte=2026-03-02"
+    job = ExportJob.objects.create(
+        requested_by=admin_user,
+        what="sessions",
+        format="csv",
+        filters={"model": "charging.chargingsession", "query": query, "selected": None},
+    )
+
+    shown = listed(admin_client, started_at__gte="2026-03-02", started_at__lte="2026-03-02")
+
+    assert source_ids(job_queryset(job)) == source_ids(shown) == ["L00000", "S00001"]
 
 
 def test_the_location_filter_is_an_autocomplete_box_and_filters_by_location(

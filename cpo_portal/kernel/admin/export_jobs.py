@@ -13,7 +13,9 @@ from django.contrib.admin.exceptions import NotRegistered
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.http import HttpRequest, QueryDict
 from django.urls import reverse
+from django.utils import timezone
 
+from cpo_portal.kernel.admin.times import operators_time_zone
 from cpo_portal.kernel.exports.models import ExportJob
 
 
@@ -39,7 +41,9 @@ def job_queryset(job: ExportJob):
     if not model_admin.may_export(request):
         raise ExportJobError("The user who asked for this export may no longer export.")
     try:
-        queryset = model_admin.get_changelist_instance(request).get_queryset(request)
+        # The list's day filters meant the operator's days, as the admin page read them.
+        with timezone.override(operators_time_zone()):
+            queryset = model_admin.get_changelist_instance(request).get_queryset(request)
     except IncorrectLookupParameters as exc:
         raise ExportJobError("The list's filters are no longer valid.") from exc
     selected = job.filters.get("selected")

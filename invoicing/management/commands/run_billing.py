@@ -100,9 +100,10 @@ class Command(BaseCommand):
     def _summary(self, run: BillingRun) -> str:
         took = f" in {run.duration.total_seconds():.1f} s" if run.duration else ""
         text = (
-            f"{run}: {run.get_status_display().lower()}{took}; {run.documents_issued} documents, "
-            f"{run.sessions_billed} sessions, {run.customers_failed} customers failed "
-            f"(attempt {run.attempts})."
+            f"{run}: {run.get_status_display().lower()}{took}; attempt {run.attempts}: "
+            f"{run.customers_total} customers to bill, {run.customers_billed} billed, "
+            f"{run.customers_failed} failed, {run.documents_issued} documents, "
+            f"{run.sessions_billed} sessions ({run.documents.count()} documents in all attempts)."
         )
         if run.status == BillingRun.Status.COMPLETED:
             return self.style.SUCCESS(text)

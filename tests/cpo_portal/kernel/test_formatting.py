@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from django.utils import translation
+from django.utils import formats, translation
 
 from cpo_portal.kernel import formatting
 from customers.templatetags import portal
@@ -64,3 +64,13 @@ def test_a_span_writes_the_day_once_when_it_does_not_cross_midnight_on_that_cloc
 
     assert same_day == "11/30/2026 22:00\u201323:30 EET"
     assert late == "11/30/2026 23:00 \u2013 12/01/2026 00:30 EET"
+
+
+@pytest.mark.parametrize("language", ["en", "de", "fr", "el", "ar"])
+def test_each_language_writes_a_date_one_way_with_or_without_a_time(language):
+    moment = datetime(2026, 11, 30, 21, 30, tzinfo=UTC)
+    with translation.override(language):
+        day = formats.date_format(moment, "DATE_FORMAT", use_l10n=True)
+        with_time = formats.date_format(moment, "DATETIME_FORMAT", use_l10n=True)
+
+    assert with_time.startswith(day), (day, with_time)

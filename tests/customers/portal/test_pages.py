@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from datetime import date, timedelta
 from decimal import Decimal
 from html import unescape
@@ -15,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.core import mail
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 from django.utils.formats import date_format
 
 from cpo_portal import i18n
@@ -305,9 +308,9 @@ def test_a_session_page_shows_its_breakdown_and_the_invoice_billing_it(driver_cl
 
 
 def test_hide_energy_leaves_no_kwh_in_sessions_or_invoices(driver_client, driver, operator):
-    document = issue(driver)
-    session = document.billed_sessions.get().session
     hide_energy(operator, label="Ladeservice")
+    document = issue(driver)  # issued hiding energy, as its PDF shows
+    session = document.billed_sessions.get().session
 
     pages = {
         name: driver_client.get(url)
@@ -746,3 +749,79 @@ def test_a_driver_gives_a_mobile_number_for_text_messages(driver_client, driver)
     assert saved.status_code == 302
     driver.refresh_from_db()
     assert driver.mobile_phone == "+4915123456789"
+
+
+def pdf_text(document: Document) -> str:
+    """The stored PDF's text as pdftotext (poppler) reads it, whitespace collapsed."""
+    path = Path(settings.MEDIA_ROOT) / "check.pdf"
+    path.write_bytes(pdf.render_pdf(document))
+    tool = shutil.which("pdftotext")
+    out = subprocess.run([tool, "-layout", str(path), "-"], capture_output=True, check=True)
+    return " ".join(out.stdout.decode().replace(NBSP, " ").split())
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs poppler-utils")
+def test_the_invoice_page_lists_the_lines_its_pdf_prints_even_after_energy_is_hidden(
+    driver_client, driver, operator
+):
+    document = issue(driver)  # issued with kWh on it
+    hide_energy(operator)  # the operator hides energy afterwards: the issued PDF keeps its kWh
+
+    html = driver_client.get(reverse("portal:invoice", args=[document.pk])).content.decode()
+    rows = re.findall(
+        r'<th scope="row" data-label="Description">(.*?)</th>\s*'
+        r'<td class="end num" data-label="Quantity"><bdi>(.*?)</bdi></td>',
+        html,
+    )
+    printed = pdf_text(document)
+
+    assert [d for d, _q in rows] == [line.description for line in document.lines.all()]
+    assert any("kWh" in quantity for _d, quantity in rows)
+    assert "EV Charging Services" not in html
+    for description, quantity in rows:
+        number, unit = unescape(quantity).replace(NBSP, " ").rsplit(" ", 1)
+        assert description in printed and number in printed and unit in printed
+
+
+@pytest.mark.usefixtures("_compiled_translations")
+def test_units_agree_with_their_quantity_in_every_language():
+    def shown(language, quantities):
+        with translation.override(language):
+            return [f"{q} {pdf.unit_label(unit, Decimal(value))}" for q, unit, value in quantities]
+
+    quantities = [
+        ("1", "minute", "1"),
+        ("1,498", "minute", "1.498"),
+        ("25", "minute", "25"),
+        ("6", "package", "6"),
+        ("1", "month", "1"),
+    ]
+    assert shown("en", quantities) == [
+        "1 minute",
+        "1,498 minutes",
+        "25 minutes",
+        "6 packages",
+        "1 month",
+    ]
+    assert shown("de", quantities) == [
+        "1 Minute",
+        "1,498 Minuten",
+        "25 Minuten",
+        "6 Pauschalen",
+        "1 Monat",
+    ]
+    for language in ("fr", "el", "ar"):
+        one, some = shown(language, [("1", "minute", "1"), ("5", "minute", "5")])
+        assert one.split(" ", 1)[1] != some.split(" ", 1)[1], language
+
+
+@pytest.mark.usefixtures("_compiled_translations")
+def test_quantities_and_unit_prices_keep_their_direction_in_arabic(driver_client, driver):
+    document = issue(driver)
+    driver_client.post(reverse("set_language"), {"language": "ar"})
+
+    html = driver_client.get(reverse("portal:invoice", args=[document.pk])).content.decode()
+
+    # Each number and its unit is one isolated run: drawn "10,500 kWh", never "kWh 10,500".
+    assert "<bdi>10,500 kWh</bdi>" in html
+    assert "<bdi>0,40 EUR</bdi>" in html

@@ -11,10 +11,12 @@ from cpo_portal.kernel.periods import previous_period, today_for
 from customers.models import Customer
 from invoicing import tasks
 from invoicing.billing.runs import run_billing
+from invoicing.documents.issuing import issue_session_documents
 from invoicing.models import (
     BillingRun,
     Document,
 )
+from sessions.models import ChargingSession
 from tests.factories import CustomerFactory, OperatorFactory
 from tests.invoicing.admin.helpers import messages_of, run_url
 from tests.invoicing.helpers import make_priced_session
@@ -107,6 +109,48 @@ def test_rebill_of_a_customer_still_missing_details_keeps_the_error(admin_client
     assert failed_run.status == BillingRun.Status.COMPLETED_WITH_ERRORS
     assert failed_run.errors.count() == 1
     assert Document.objects.count() == 1
+
+
+def test_a_second_attempt_shows_its_own_counts_not_the_first_attempts_documents(
+    admin_client, operator, failed_run
+):
+    again = run_billing(operator=operator, period=failed_run.period)  # "No Mail" fails again
+
+    text = " ".join(admin_client.get(run_url(again)).text.split())
+
+    assert (again.attempts, again.customers_total, again.customers_billed) == (2, 1, 0)
+    assert (again.customers_failed, again.documents_issued, again.sessions_billed) == (1, 0, 0)
+    assert "Latest attempt" in text and "All attempts" in text
+    documents = reverse("admin:invoicing_document_changelist")
+    assert f'<a href="{documents}?billing_run__id__exact={again.pk}">1</a>' in text
+
+
+def test_nothing_left_to_bill_is_said_only_when_no_session_of_the_month_is_unbilled(
+    admin_client, operator
+):
+    period = previous_period(today_for(operator))
+    month = f"{period:%Y-%m}"
+    start = reverse("admin:invoicing_billingrun_start")
+    payload = {"operator": operator.pk, "period": month}
+    per_session = CustomerFactory(
+        operator=operator, requires_invoice=True, billing_mode="per_session"
+    )
+    make_priced_session(operator, per_session, start=in_month(period))
+
+    (waiting,) = messages_of(admin_client.post(start, payload, follow=True))
+    issue_session_documents(
+        session_ids=list(ChargingSession.objects.values_list("pk", flat=True)),
+        issue_date=today_for(operator),
+    )
+    (done,) = messages_of(admin_client.post(start, payload, follow=True))
+
+    run = BillingRun.objects.get()
+    assert "nothing left to bill" not in waiting
+    assert waiting == (
+        f"{run}: no customer billed monthly has sessions to bill; 1 session of the month is "
+        "still unbilled (a customer billed per session or on hold)."
+    )
+    assert done == f"{run}: nothing left to bill."
 
 
 def test_rebill_button_wants_a_post(admin_client, failed_run):

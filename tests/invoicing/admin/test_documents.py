@@ -499,3 +499,40 @@ def test_payments_and_corrections_are_listed_read_only(admin_client, invoice):
     )
     assert deleted.status_code == 403
     assert Payment.objects.count() == 1
+
+
+def test_the_invoice_list_shows_client_payment_services_energy_and_total_in_one_query(
+    admin_client, operator, django_assert_max_num_queries
+):
+    def row_of(response, document):
+        rows = re.findall(r"<tr>.*?</tr>", " ".join(response.text.split()))
+        (row,) = [r for r in rows if document.display_number in r]
+        return re.sub(r"<[^>]+>", " ", row)
+
+    driver = CustomerFactory(
+        operator=operator,
+        name="Eleni Papadopoulou",
+        requires_invoice=True,
+        billing_mode="per_session",
+    )
+    first = issue_invoice_for(driver)
+    record_payment(document=first, amount=Decimal("2.00"), paid_on=today_for(operator))
+    url = reverse("admin:invoicing_document_changelist")
+    with CaptureQueriesContext(connection) as one:
+        response = admin_client.get(url)
+    for _ in range(5):
+        issue_invoice_for(
+            CustomerFactory(operator=operator, requires_invoice=True, billing_mode="per_session")
+        )
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        many = admin_client.get(url)
+
+    assert len(many.context["cl"].result_list) == 6
+    row = " ".join(row_of(response, first).split())
+    assert f"Eleni Papadopoulou #{driver.pk}" in row  # the client and their customer number
+    assert "Issued, 2.00 of 5.00 paid" in row
+    assert "Energy" in row  # the services billed
+    assert f"{first.total_energy_kwh:.3f}" in row
+    assert "5.00 EUR" in row
+    for header in ("client (customer no.)", "payment", "services", "energy (kWh)", "total incl."):
+        assert header.lower() in response.text.lower()
