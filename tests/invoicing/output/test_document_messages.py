@@ -125,3 +125,18 @@ def test_a_paid_invoice_gets_no_reminder(setup, settings):
     Document.objects.filter(pk=document.pk).update(status="paid")
 
     assert remind_due_invoices(today=document.due_date - timedelta(days=1)) == 0
+
+
+@pytest.mark.django_db
+def test_staff_see_the_documents_messages_and_their_state_in_the_admin(setup, admin_client):
+    document = issue_document(setup)
+    send_due_messages()  # no PDF yet: the e-mail waits
+    (message,) = OutboundMessage.objects.filter(regarding=f"document:{document.pk}")
+
+    page = admin_client.get(f"/admin/invoicing/document/{document.pk}/change/")
+
+    assert page.status_code == 200
+    assert f"#{message.pk}</a> Document issued · E-mail · {document.recipient_email} · Queued" in (
+        page.text
+    )
+    assert "the PDF is not rendered yet" in page.text
