@@ -266,7 +266,10 @@ class DocumentOutputsAdminMixin:
         return format_html('<a href="{}" target="_blank">PDF</a>', url)
 
     def has_resend_permission(self, request, obj=None):
-        return request.user.has_perm("customers.add_outboundmessage")
+        # The back-office roles grant re-sending as "add e-mail delivery" (support may re-send).
+        return request.user.has_perm("invoicing.add_emaildelivery") or request.user.has_perm(
+            "customers.add_outboundmessage"
+        )
 
     def has_rerender_permission(self, request, obj=None):
         return request.user.has_perm("invoicing.add_documentfile")
