@@ -345,6 +345,8 @@ SHORT_LINK_DAYS = env.int("SHORT_LINK_DAYS", default=90)
 # Days the text of a sent or failed message to a driver is kept (the log entry stays).
 NOTIFICATION_BODY_DAYS = env.int("NOTIFICATION_BODY_DAYS", default=90)
 # SMS to drivers wait from this hour until that one (the operator's time zone), e.g. 21 to 8.
+# Days before the due date an open invoice's reminder goes out (0: none); plans set their own.
+PAYMENT_REMINDER_DAYS = env.int("PAYMENT_REMINDER_DAYS", default=3)
 SMS_QUIET_HOURS = tuple(env.list("SMS_QUIET_HOURS", cast=int, default=[21, 8]))
 
 # Where EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend writes each message.

@@ -17,13 +17,12 @@ from cpo_portal.kernel.integrations import tasks as integration_tasks
 from cpo_portal.kernel.signals import webhook_deliveries_written
 from invoicing import tasks
 from invoicing.documents.composition import per_session_due
-from invoicing.output import pipeline, receipt_requests
+from invoicing.output import document_messages, pipeline, receipt_requests
 from invoicing.payments import notices
 from invoicing.signals import (
     billing_chunks_planned,
     document_pdf_stored,
     documents_issued,
-    email_delivery_queued,
     payment_recorded,
     payment_status_changed,
     pdf_batch_requested,
@@ -50,6 +49,13 @@ def queue_per_session_documents(sender, *, operator, sessions, **kwargs) -> None
 @receiver(documents_issued, dispatch_uid="queue_issued_pdfs")
 def queue_issued_pdfs(sender, *, document_ids, **kwargs) -> None:
     transaction.on_commit(lambda: pipeline.after_issue(document_ids))
+
+
+@receiver(documents_issued, dispatch_uid="queue_document_messages")
+def queue_document_messages(sender, *, document_ids, **kwargs) -> None:
+    """The document's e-mail (or the card receipt's link) is an outbox row in the issuing
+    transaction; it is sent once the PDF is stored."""
+    document_messages.queue_issued(document_ids)
 
 
 @receiver(documents_issued, dispatch_uid="queue_credit_application")
@@ -79,18 +85,6 @@ def queue_pdf_render(sender, *, document_id, reason, rendered_by_id=None, **kwar
 @receiver(pdf_batch_requested, dispatch_uid="queue_pdf_batch")
 def queue_pdf_batch(sender, *, document_ids, **kwargs) -> None:
     tasks.queue_document_pdfs.delay(list(document_ids))
-
-
-@receiver(email_delivery_queued, dispatch_uid="queue_email_delivery")
-def queue_email_delivery(sender, *, delivery_id, **kwargs) -> None:
-    def send() -> None:
-        try:
-            tasks.send_document_email.delay(delivery_id)
-        except Exception:
-            # The broker is down: the row stays queued and `requeue_stale_deliveries` sends it.
-            logger.exception("Could not queue e-mail delivery %s; it stays queued", delivery_id)
-
-    transaction.on_commit(send)
 
 
 def _queue_archiving(task, object_id: int, what: str) -> None:

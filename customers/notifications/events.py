@@ -18,13 +18,41 @@ class Event:
     mandatory: bool = False
     # Carries a secret (a password-reset link): the text is blanked as soon as it is sent.
     secret: bool = False
+    # The e-mail carries the files of what it is `regarding` (a document's PDF and XML).
+    attachments: bool = False
 
 
 EVENTS: dict[str, Event] = {
     event.code: event
     for event in (
-        Event("payment_due_soon", _("Payment due soon"), "invoicing/email/subscription_reminder"),
+        # Mandatory when the operator e-mails documents: the customer gets them that way.
+        Event(
+            "document_issued",
+            _("Document issued"),
+            "invoicing/email/document",
+            attachments=True,
+        ),
+        Event("receipt_ready", _("Receipt ready"), "notifications/receipt_ready"),
+        # The driver left an address on the public receipt page for exactly this e-mail.
+        Event(
+            "receipt_email",
+            _("Receipt e-mailed on request"),
+            "invoicing/email/document",
+            mandatory=True,
+            attachments=True,
+        ),
+        Event("payment_due_soon", _("Payment due soon"), "notifications/payment_due_soon"),
         Event("overdue", _("Payment overdue"), "invoicing/email/subscription_overdue"),
+        Event(
+            "subscription_suspended",
+            _("Charging suspended"),
+            "notifications/subscription_suspended",
+        ),
+        Event(
+            "subscription_reactivated",
+            _("Charging active again"),
+            "notifications/subscription_reactivated",
+        ),
         Event("payment_succeeded", _("Payment succeeded"), "notifications/payment_succeeded"),
         Event("payment_failed", _("Payment failed"), "notifications/payment_failed"),
         Event("refund_made", _("Refund made"), "notifications/refund_made"),

@@ -45,6 +45,13 @@ class OutboundMessage(models.Model):
     not_before = models.DateTimeField(_("not before"), db_index=True)
     provider_message_id = models.CharField(_("provider message id"), max_length=200, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
+    # What the message is about (`document:12`): its admin lists the messages, and the sender
+    # attaches that object's files (registered by the layer that owns them) when it sends.
+    regarding = models.CharField(
+        _("regarding"), max_length=60, blank=True, default="", db_default="", db_index=True
+    )
+    # Where answers go (the operator's billing address on a document e-mail).
+    reply_to = models.EmailField(_("reply to"), blank=True, default="", db_default="")
     is_resend = models.BooleanField(_("re-sent by staff"), default=False)
     created_at = models.DateTimeField(_("queued at"), auto_now_add=True, db_index=True)
     claimed_at = models.DateTimeField(_("attempt started at"), null=True, blank=True)

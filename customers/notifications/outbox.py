@@ -30,13 +30,25 @@ def notify(
     dedupe_key: str = "",
     email: str = "",
     language: str = "",
+    regarding: str = "",
+    reply_to: str = "",
+    mandatory: bool = False,
+    sms: bool = True,
+    resend: bool = False,
 ) -> list[OutboundMessage]:
     """Queue `event` for `customer` on each channel it can go out on; sent after commit.
 
-    `email`/`language` override the customer's (a document's recipient and language win)."""
+    `email`/`language` override the customer's (a document's recipient and language win);
+    `mandatory` makes this one message go by e-mail whatever the preferences (the document the
+    customer asked to receive by e-mail); `sms=False` keeps it to e-mail (a staff re-send)."""
     definition = _event(event)
     language = _language(language or customer.language)
     wanted = channels_for(customer, definition)
+    if mandatory:
+        wanted = wanted | {OutboundMessage.Channel.EMAIL}
+    if not sms:
+        wanted = wanted - {OutboundMessage.Channel.SMS}
+    extra = {"regarding": regarding, "reply_to": reply_to, "is_resend": resend}
     messages = []
     address = email or customer.email
     if address and OutboundMessage.Channel.EMAIL in wanted:
@@ -49,6 +61,7 @@ def notify(
                 language,
                 context,
                 dedupe_key,
+                extra,
             )
         )
     if (
@@ -65,6 +78,7 @@ def notify(
                 language,
                 context,
                 dedupe_key,
+                extra,
             )
         )
     return [message for message in messages if message is not None]
@@ -101,11 +115,29 @@ def resend(*, message: OutboundMessage) -> OutboundMessage:
         subject=message.subject,
         body_text=message.body_text,
         body_html=message.body_html,
+        regarding=message.regarding,
+        reply_to=message.reply_to,
         is_resend=True,
         not_before=timezone.now(),
     )
     _send_after_commit(copy)
     return copy
+
+
+def release(*, regarding: str) -> int:
+    """The files of `regarding` now exist: its queued e-mails go out now rather than at their
+    next look; returns how many were released."""
+    waiting = list(
+        OutboundMessage.objects.filter(
+            regarding=regarding,
+            channel=OutboundMessage.Channel.EMAIL,
+            status=OutboundMessage.Status.QUEUED,
+        )
+    )
+    for message in waiting:
+        OutboundMessage.objects.filter(pk=message.pk).update(not_before=timezone.now())
+        _send_after_commit(message)
+    return len(waiting)
 
 
 def _queue(
@@ -116,6 +148,7 @@ def _queue(
     language: str,
     context: Mapping[str, object],
     dedupe_key: str,
+    extra: Mapping[str, object],
 ) -> OutboundMessage | None:
     subject, text, html = _render(event, channel, language, context)
     key = f"{dedupe_key}:{channel}" if dedupe_key else None
@@ -132,6 +165,7 @@ def _queue(
                 body_html=html,
                 dedupe_key=key,
                 not_before=_not_before(channel, customer),
+                **extra,
             )
     except IntegrityError:
         return None  # already queued by an earlier run: sent once

@@ -14,6 +14,11 @@ from django.utils import timezone
 
 from cpo_portal.kernel.integrations import webhooks
 from cpo_portal.kernel.sms import SmsError, send_sms
+from customers.notifications.attachments import (
+    AttachmentError,
+    AttachmentNotReady,
+    attachments_for,
+)
 from customers.notifications.events import EVENTS
 from customers.notifications.models import MessageAttempt, OutboundMessage
 
@@ -22,6 +27,10 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 6
 # A claim older than this belongs to a worker that died mid-send; the message is tried again.
 STALE_CLAIM = timedelta(minutes=15)
+# A message waiting for its attachment (a PDF being rendered) looks again after this; the
+# render releases it at once. After a day the file is not coming: the message fails.
+ATTACHMENT_WAIT = timedelta(minutes=10)
+ATTACHMENT_GIVE_UP = timedelta(days=1)
 
 
 class _SendFailed(Exception):
@@ -72,25 +81,20 @@ def send_message(message_id: int, *, now: datetime | None = None) -> str:
     attempts = message.attempt_count + 1
     try:
         provider_id = _deliver(message)
-    except _SendFailed as failure:
-        give_up = not failure.retryable or attempts >= MAX_ATTEMPTS
-        with transaction.atomic():
-            if give_up and message.customer_id:
-                operator = message.customer.operator_id
-                webhooks.emit(operator=operator, event="notification.failed", objects=[message.pk])
-            MessageAttempt.objects.create(
-                message=message,
-                started_at=started,
-                outcome=MessageAttempt.Outcome.FAILED,
-                reason=failure.reason,
-            )
+    except AttachmentNotReady as waiting:
+        if timezone.now() - message.created_at < ATTACHMENT_GIVE_UP:
+            # Not an attempt: nothing was handed to the provider.
             OutboundMessage.objects.filter(pk=message.pk).update(
-                status=OutboundMessage.Status.FAILED if give_up else OutboundMessage.Status.QUEUED,
-                last_error=failure.reason,
-                not_before=timezone.now() + backoff(attempts),
+                status=OutboundMessage.Status.QUEUED,
+                attempt_count=F("attempt_count") - 1,
+                not_before=timezone.now() + ATTACHMENT_WAIT,
+                last_error=str(waiting),
             )
-        logger.warning("Outbound message %s failed (attempt %s)", message.pk, attempts)
-        return OutboundMessage.Status.FAILED if give_up else OutboundMessage.Status.QUEUED
+            return OutboundMessage.Status.QUEUED
+        failure = _SendFailed(str(waiting), retryable=False)
+        return _record_failure(message, attempts, started, failure)
+    except _SendFailed as failure:
+        return _record_failure(message, attempts, started, failure)
     with transaction.atomic():
         MessageAttempt.objects.create(
             message=message,
@@ -113,6 +117,30 @@ def send_message(message_id: int, *, now: datetime | None = None) -> str:
             **blank,
         )
     return OutboundMessage.Status.SENT
+
+
+def _record_failure(
+    message: OutboundMessage, attempts: int, started: datetime, failure: _SendFailed
+) -> str:
+    """Record a failed attempt: queued again after its backoff, or failed for good."""
+    give_up = not failure.retryable or attempts >= MAX_ATTEMPTS
+    with transaction.atomic():
+        if give_up and message.customer_id:
+            operator = message.customer.operator_id
+            webhooks.emit(operator=operator, event="notification.failed", objects=[message.pk])
+        MessageAttempt.objects.create(
+            message=message,
+            started_at=started,
+            outcome=MessageAttempt.Outcome.FAILED,
+            reason=failure.reason,
+        )
+        OutboundMessage.objects.filter(pk=message.pk).update(
+            status=OutboundMessage.Status.FAILED if give_up else OutboundMessage.Status.QUEUED,
+            last_error=failure.reason,
+            not_before=timezone.now() + backoff(attempts),
+        )
+    logger.warning("Outbound message %s failed (attempt %s)", message.pk, attempts)
+    return OutboundMessage.Status.FAILED if give_up else OutboundMessage.Status.QUEUED
 
 
 def due_message_ids(*, now: datetime | None = None, limit: int = 1000) -> list[int]:
@@ -152,10 +180,21 @@ def _deliver(message: OutboundMessage) -> str:
         body=message.body_text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[message.recipient],
-        headers={"Message-ID": message_id},
+        reply_to=[message.reply_to] if message.reply_to else None,
+        headers={"Message-ID": message_id, "Content-Language": message.language},
     )
     if message.body_html:
         email.attach_alternative(message.body_html, "text/html")
+    event = EVENTS.get(message.event)
+    if message.regarding and event is not None and event.attachments:
+        try:
+            for name, content, mimetype in attachments_for(message.regarding):
+                email.attach(name, content, mimetype)
+        except AttachmentError as error:
+            raise _SendFailed(str(error), retryable=False) from error
+        except OSError as error:
+            # The storage failed this time (S3 down): tried again after the backoff.
+            raise _SendFailed(f"{type(error).__name__}: {error}", retryable=True) from error
     try:
         email.send()
     except OSError as error:

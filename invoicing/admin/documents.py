@@ -73,6 +73,7 @@ from invoicing.models import (
     RecipientCorrection,
     RenderFailure,
 )
+from invoicing.output import document_messages
 from invoicing.output import emails as delivery
 from invoicing.output import pipeline as outputs
 from invoicing.payments.recording import record_payment
@@ -121,7 +122,7 @@ class DocumentFileInline(_ReadOnlyInline):
 
 
 class EmailDeliveryInline(_ReadOnlyInline):
-    """Every e-mail of the document: to whom, in which language, and how it went."""
+    """E-mails of the document sent before the outbox took them over (kept as they were)."""
 
     model = EmailDelivery
     fk_name = "document"
@@ -139,6 +140,8 @@ class EmailDeliveryInline(_ReadOnlyInline):
     ]
     readonly_fields = fields
     ordering = ["-queued_at", "-id"]
+    verbose_name = _("earlier e-mail delivery")
+    verbose_name_plural = _("earlier e-mail deliveries")
 
 
 class RenderFailureInline(_ReadOnlyInline):
@@ -206,6 +209,31 @@ class DocumentOutputsAdminMixin:
         )
 
     @admin.display(description=_("e-invoice"))
+    @admin.display(description=_("messages"))
+    def outbox_messages(self, obj):
+        """The document's e-mails and texts in the outbox: to whom, how it went, the log entry."""
+        if not obj.pk:
+            return "-"
+        messages = document_messages.messages_of(obj.pk).order_by("-created_at", "-id")[:50]
+        rows = format_html_join(
+            "",
+            '<li><a href="{}">#{}</a> {} · {} · {} · {} · {}{}</li>',
+            (
+                (
+                    reverse("admin:customers_outboundmessage_change", args=[message.pk]),
+                    message.pk,
+                    message.get_event_display(),
+                    message.get_channel_display(),
+                    message.recipient or "-",
+                    message.get_status_display(),
+                    f"{_('attempts')}: {message.attempt_count}",
+                    f" · {message.last_error}" if message.last_error else "",
+                )
+                for message in messages
+            ),
+        )
+        return format_html("<ul>{}</ul>", rows) if rows else self.get_empty_value_display()
+
     def einvoice_summary(self, obj):
         """Format, validation outcome per rule set (with versions) and the XML download."""
         einvoice = EInvoice.objects.filter(document=obj).first() if obj.pk else None
@@ -244,7 +272,10 @@ class DocumentOutputsAdminMixin:
         return format_html('<a href="{}" target="_blank">PDF</a>', url)
 
     def has_resend_permission(self, request, obj=None):
-        return request.user.has_perm("invoicing.add_emaildelivery")
+        # The back-office roles grant re-sending as "add e-mail delivery" (support may re-send).
+        return request.user.has_perm("invoicing.add_emaildelivery") or request.user.has_perm(
+            "customers.add_outboundmessage"
+        )
 
     def has_rerender_permission(self, request, obj=None):
         return request.user.has_perm("invoicing.add_documentfile")
@@ -255,7 +286,7 @@ class DocumentOutputsAdminMixin:
         for document in queryset.select_related("profile"):
             try:
                 require_action(document, actions.RESEND)
-                delivery.resend_email(document=document, requested_by=request.user)
+                document_messages.resend(document=document)
             except (DocumentActionRefused, delivery.DeliveryError) as exc:
                 problems.append(str(exc))
             else:
@@ -585,6 +616,7 @@ class DocumentAdmin(
         ),
         (_("E-invoice"), {"fields": ["einvoice_summary"]}),
         (_("Card payment"), {"fields": ["card_payment_summary"]}),
+        (_("Messages"), {"fields": ["outbox_messages"]}),
     ]
     readonly_fields = [
         field

@@ -30,7 +30,7 @@ def check_next_number(*, series: NumberingSeries, next_number: int) -> None:
     if next_number < 1:
         raise InvoicingError("The next number must be 1 or more.", field="next_number")
     with transaction.atomic():
-        locked = NumberingSeries.objects.select_for_update().get(pk=series.pk)
+        locked = NumberingSeries.objects.select_for_update(of=("self",)).get(pk=series.pk)
         last = Document.objects.filter(series=locked).aggregate(last=Max("number"))["last"]
     if last is not None and next_number != last + 1:
         raise InvoicingError(
@@ -106,8 +106,11 @@ def open_series(*, operator_id: int, kind: str, issue_date: date) -> NumberingSe
     and succeeded by the year's prefix, starting at 1; an issue date of a year whose prefix is
     already closed is refused (it would reopen it)."""
     for _attempt in range(3):
+        # Only the series row: the default ordering joins the operator, whose row every issuing
+        # transaction holds a key-share lock on (documents reference it), so locking it too
+        # deadlocks concurrent issuers.
         series = (
-            NumberingSeries.objects.select_for_update()
+            NumberingSeries.objects.select_for_update(of=("self",))
             .filter(operator_id=operator_id, kind=kind, closed_at=None)
             .first()
         )

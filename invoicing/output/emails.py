@@ -1,9 +1,8 @@
-"""E-mail delivery of document PDFs: queued once, sent at most once, every attempt recorded.
+"""What a document's e-mail says, and the deliveries queued before the outbox took over.
 
-A delivery row is claimed before the message goes out and marked sent right after, so a task
-that runs twice (Celery delivers at least once) finds it sent and stops. A failed attempt keeps
-the reason; the task retries with growing delays and staff can re-send from the admin. The PDF
-itself is never touched by delivery, so a failed send loses nothing.
+Document e-mails are outbox messages now (invoicing/output/document_messages.py). Delivery rows
+still queued or failing at the upgrade are sent here as before: claimed before the message goes
+out and marked sent right after, so a task that runs twice sends once.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
 from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -25,9 +23,8 @@ from invoicing.documents.models import Document
 from invoicing.documents.receipts import asks_for_payment
 from invoicing.einvoices.models import EInvoice
 from invoicing.output import pay_links, pdf
-from invoicing.output.models import DocumentFile, EmailDelivery
+from invoicing.output.models import EmailDelivery
 from invoicing.setup.models import DocumentKind
-from invoicing.signals import email_delivery_queued
 
 logger = logging.getLogger(__name__)
 
@@ -50,55 +47,6 @@ class TransientDeliveryError(DeliveryError):
 def retry_delay(retries: int) -> int:
     """Seconds before the next attempt after `retries` retries."""
     return RETRY_DELAYS[min(retries, len(RETRY_DELAYS) - 1)]
-
-
-def _queue(delivery: EmailDelivery) -> None:
-    """Announce the queued delivery; its receiver sends it through a worker after commit."""
-    email_delivery_queued.send(sender=EmailDelivery, delivery_id=delivery.pk)
-
-
-def queue_automatic_email(*, document_file: DocumentFile) -> EmailDelivery | None:
-    """Queue the e-mail of a newly issued document's PDF when its frozen content options ask
-    for it and the recipient has an address; queued once per PDF, however often called."""
-    document = document_file.document
-    if not document.profile.content.get("auto_email"):
-        return None
-    if not document.recipient_email:
-        return None
-    with transaction.atomic():
-        delivery, created = EmailDelivery.objects.get_or_create(
-            document_file=document_file,
-            is_resend=False,
-            defaults={
-                "document": document,
-                "recipient": document.recipient_email,
-                "language": document.language,
-            },
-        )
-        if created:
-            _queue(delivery)
-    return delivery
-
-
-def resend_email(*, document: Document, requested_by=None, recipient: str = "") -> EmailDelivery:
-    """Staff re-send: the newest PDF of the document to its recipient (or another address)."""
-    document_file = pdf.latest_file(document)
-    if document_file is None:
-        raise DeliveryError(f"{document} has no PDF yet; re-render it first.")
-    recipient = (recipient or document.recipient_email or "").strip()
-    if not recipient:
-        raise DeliveryError(f"{document} has no recipient e-mail address.")
-    with transaction.atomic():
-        delivery = EmailDelivery.objects.create(
-            document=document,
-            document_file=document_file,
-            recipient=recipient,
-            language=document.language,
-            is_resend=True,
-            requested_by=requested_by,
-        )
-        _queue(delivery)
-    return delivery
 
 
 def _claim(delivery_id: int) -> bool:

@@ -17,6 +17,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from customers.models import Customer
+from customers.notifications.models import OutboundMessage
 from customers.services import AD_HOC_EMAIL_RETENTION, erase_expired_ad_hoc_emails
 from invoicing.documents.models import Document
 from invoicing.output.models import EmailDelivery
@@ -58,6 +59,20 @@ def erase_expired_ad_hoc_addresses(*, now: datetime | None = None) -> int:
             delivery.recipient = ""
             delivery.save(update_fields=["recipient", "last_error"])
             changed += 1
+        # The outbox's messages about those documents (their texts name the driver too).
+        changed += (
+            OutboundMessage.objects.filter(customer__kind=Customer.Kind.AD_HOC)
+            .filter(Q(customer__in=expired) | Q(created_at__lt=cutoff))
+            .exclude(recipient="", erased_at__isnull=False)
+            .update(
+                recipient="",
+                subject="",
+                body_text="",
+                body_html="",
+                last_error="",
+                erased_at=now or timezone.now(),
+            )
+        )
         sessions = ChargingSession.objects.filter(customer__in=expired, raw_payload__contains="@")
         for session in sessions.only("pk", "raw_payload"):
             address = _payload_address(session.raw_payload)

@@ -183,8 +183,17 @@ class ReceiptEmailRequest(models.Model):
     )
     email = models.EmailField(_("e-mail"), blank=True)
     requested_at = models.DateTimeField(_("requested at"), auto_now_add=True, db_index=True)
+    # Requests served before the outbox took over the e-mails point at their delivery.
     delivery = models.ForeignKey(
         EmailDelivery, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    message = models.ForeignKey(
+        "customers.OutboundMessage",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("message"),
     )
 
     class Meta:

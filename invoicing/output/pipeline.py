@@ -1,11 +1,11 @@
-"""What follows an issue or a correction once it is committed: the PDF and its delivery.
+"""What follows an issue or a correction once it is committed: the PDF, then its e-mails.
 
 The receivers of `documents_issued` and `recipient_corrected` (invoicing/receivers.py) call these
 hooks on commit; they announce the work, and the receivers queue Celery tasks (a request never
 renders).
 The tasks call back into `render_document` / `render_missing`, which hold the sequence:
-render and store the PDF (announcing it to the archive), then queue the automatic e-mail when
-the document asks for it.
+render and store the PDF (announcing it to the archive), then release the outbox e-mails that
+wait for it (docs/notifications.md).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from customers.notifications import outbox
 from invoicing.documents.models import Document, DocumentStatus
-from invoicing.output import emails as delivery
-from invoicing.output import pdf
+from invoicing.output import document_messages, pdf
 from invoicing.output.models import DocumentFile, RenderFailure
 from invoicing.signals import document_pdf_stored, pdf_batch_requested, pdf_render_requested
 
@@ -82,8 +82,8 @@ def request_rerender(*, document: Document, requested_by=None) -> bool:
 def render_document(
     *, document_id: int, reason: str, rendered_by_id: int | None = None
 ) -> DocumentFile | None:
-    """Render and store the PDF (once per cause); an issued document's PDF is then e-mailed
-    when its frozen content options say so. Idempotent: the e-mail is queued once per PDF."""
+    """Render and store the PDF (once per cause); the document's e-mails queued at issue, which
+    waited for it, go out now. Idempotent: rendering twice stores and sends once."""
     rendered_by = (
         get_user_model().objects.filter(pk=rendered_by_id).first() if rendered_by_id else None
     )
@@ -95,8 +95,8 @@ def render_document(
         document_pdf_stored.send(
             sender=DocumentFile, document_id=document_id, document_file_id=document_file.pk
         )
-    if document_file is not None and document_file.reason == DocumentFile.Reason.ISSUED:
-        delivery.queue_automatic_email(document_file=document_file)
+    if document_file is not None:
+        outbox.release(regarding=document_messages.regarding(document_id))
     return document_file
 
 

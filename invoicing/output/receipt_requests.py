@@ -8,10 +8,11 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from customers.notifications.models import OutboundMessage
 from customers.services import AD_HOC_EMAIL_RETENTION
 from invoicing.documents.card_receipts import card_receipt_of
 from invoicing.documents.models import Document
-from invoicing.output import emails, pdf
+from invoicing.output import document_messages, pdf
 from invoicing.output.models import EmailDelivery, ReceiptEmailRequest
 from sessions.models import ChargingSession
 
@@ -35,24 +36,26 @@ def request_receipt_email(*, session: ChargingSession, email: str) -> ReceiptEma
 def has_waiting_requests(document_id: int) -> bool:
     """Whether an address waits for this document's PDF (one indexed query per stored PDF)."""
     return ReceiptEmailRequest.objects.filter(
-        session__billings__document_id=document_id, delivery__isnull=True
+        session__billings__document_id=document_id, delivery__isnull=True, message__isnull=True
     ).exists()
 
 
 def send_requested_emails(*, session_id: int) -> int:
-    """E-mail the session's receipt to each address left for it and not yet served (once per
-    address); returns how many were queued."""
+    """Queue the session's receipt in the outbox for each address left for it and not yet
+    served (once per address); returns how many were queued."""
     document = card_receipt_of(session_id=session_id)
     if document is None or pdf.latest_file(document) is None:
         return 0
     queued = 0
     with transaction.atomic():
         pending = ReceiptEmailRequest.objects.select_for_update().filter(
-            session_id=session_id, delivery__isnull=True
+            session_id=session_id, delivery__isnull=True, message__isnull=True
         )
         for request in pending.exclude(email=""):
-            delivery = emails.resend_email(document=document, recipient=request.email)
-            ReceiptEmailRequest.objects.filter(pk=request.pk).update(delivery=delivery)
+            message = document_messages.queue_receipt_email(
+                document=document, email=request.email, request_id=request.pk
+            )
+            ReceiptEmailRequest.objects.filter(pk=request.pk).update(message=message)
             queued += 1
     return queued
 
@@ -66,8 +69,9 @@ def send_for_document(document_id: int) -> int:
 
 
 def erase_expired_receipt_addresses(*, now: datetime | None = None) -> int:
-    """Blank the addresses left on receipt pages over 30 days ago, and their deliveries'."""
-    cutoff = (now or timezone.now()) - AD_HOC_EMAIL_RETENTION
+    """Blank the addresses left on receipt pages over 30 days ago, and their messages'."""
+    now = now or timezone.now()
+    cutoff = now - AD_HOC_EMAIL_RETENTION
     changed = 0
     with transaction.atomic():
         expired = ReceiptEmailRequest.objects.filter(requested_at__lt=cutoff).exclude(email="")
@@ -78,5 +82,8 @@ def erase_expired_receipt_addresses(*, now: datetime | None = None) -> int:
             delivery.recipient = ""
             delivery.save(update_fields=["recipient", "last_error"])
             changed += 1
+        changed += OutboundMessage.objects.filter(
+            pk__in=expired.values("message_id"), erased_at__isnull=True
+        ).update(recipient="", subject="", body_text="", body_html="", erased_at=now)
         changed += expired.update(email="")
     return changed

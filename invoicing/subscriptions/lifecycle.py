@@ -39,6 +39,7 @@ from invoicing.documents.issuing import (
 )
 from invoicing.documents.models import Document, DocumentLine, DocumentOrigin, DocumentStatus
 from invoicing.documents.selectors import never_billed
+from invoicing.output.reminders import due_context, remind_due_invoices
 from invoicing.tax.models import TaxCategory
 from invoicing.tax.rules import load_table
 from sessions.models import ChargingSession
@@ -308,9 +309,11 @@ def _plan_lines(
 
 
 def check_subscription_payments(*, today: date | None = None, now: datetime | None = None) -> None:
-    """Daily: reminders before the due date, overdue notices, past due, suspension."""
+    """Daily: reminders before the due date (every open invoice's, see `remind_due_invoices`),
+    overdue notices, past due, suspension."""
     now = now or timezone.now()
     mark_overdue_documents(today=today)
+    remind_due_invoices(today=today)
     periods = (
         SubscriptionPeriod.objects.filter(
             document__status__in=(DocumentStatus.ISSUED, DocumentStatus.OVERDUE),
@@ -335,20 +338,27 @@ def check_subscription_payments(*, today: date | None = None, now: datetime | No
             if period.overdue_notice_sent_at is None:
                 _send(period, "overdue", sent_field="overdue_notice_sent_at", now=now)
             if day > document.due_date + timedelta(days=plan.suspend_after_days):
-                suspend(subscription=subscription)
+                suspend(subscription=subscription, period=period)
             elif subscription.status == Subscription.Status.ACTIVE:
                 Subscription.objects.filter(pk=subscription.pk).update(
                     status=Subscription.Status.PAST_DUE
                 )
 
 
-def suspend(*, subscription: Subscription) -> None:
-    """Block the customer's charging tokens until the overdue invoices are paid."""
+def suspend(*, subscription: Subscription, period: SubscriptionPeriod) -> None:
+    """Block the customer's charging tokens until the overdue invoices are paid; the customer
+    is told once, when the subscription becomes suspended because of this period's invoice."""
     with transaction.atomic():
-        Subscription.objects.filter(pk=subscription.pk).update(status=Subscription.Status.SUSPENDED)
+        changed = (
+            Subscription.objects.filter(pk=subscription.pk)
+            .exclude(status=Subscription.Status.SUSPENDED)
+            .update(status=Subscription.Status.SUSPENDED)
+        )
         ChargingToken.objects.filter(customer_id=subscription.customer_id, is_blocked=False).update(
             is_blocked=True, blocked_reason=SUSPENSION_REASON
         )
+        if changed:
+            _tell(period.document, "subscription_suspended", key=f"period:{period.pk}")
 
 
 def settle_candidates(document_ids: list[int]) -> list[int]:
@@ -384,24 +394,41 @@ def settle_after_payment(*, document: Document) -> None:
         ChargingToken.objects.filter(
             customer_id=subscription.customer_id, blocked_reason=SUSPENSION_REASON
         ).update(is_blocked=False, blocked_reason="")
+        if subscription.status == Subscription.Status.SUSPENDED:
+            # Past due only warned; a suspended customer is told charging works again.
+            _tell(document, "subscription_reactivated", key=f"document:{document.pk}")
 
 
 def _send(period: SubscriptionPeriod, event: str, *, sent_field: str, now: datetime) -> None:
     """Queue a reminder or overdue notice in the outbox with the period's mark, in the invoice's
     language (the outbox worker sends it after commit, once per period)."""
     document = period.document
-    if not document.recipient_email:
-        return
     with transaction.atomic():
+        context = due_context(document)
+        context.update(document=document, period=period, operator=document.profile.supplier)
         notify(
             event=event,
             customer=period.subscription.customer,
-            context={"document": document, "period": period, "operator": document.profile.supplier},
+            context=context,
             email=document.recipient_email,
             language=document.language,
+            regarding=f"document:{document.pk}",
             dedupe_key=f"{event}:period:{period.pk}",
         )
         SubscriptionPeriod.objects.filter(pk=period.pk).update(**{sent_field: now})
+
+
+def _tell(document: Document, event: str, *, key: str) -> None:
+    """Queue a suspension or reactivation notice in the invoice's language, once per cause."""
+    notify(
+        event=event,
+        customer=document.customer,
+        context=due_context(document),
+        email=document.recipient_email,
+        language=document.language,
+        regarding=f"document:{document.pk}",
+        dedupe_key=f"{event}:{key}",
+    )
 
 
 # --- charging authorisation ------------------------------------------------------------------

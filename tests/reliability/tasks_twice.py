@@ -44,7 +44,7 @@ from invoicing.models import (
     WebhookEndpoint,
     WebhookEvent,
 )
-from invoicing.output import emails, pdf
+from invoicing.output import pdf
 from invoicing.subscriptions.lifecycle import subscribe
 from tests.bench.scratch import drain_queue, refresh_router
 from tests.cpo_portal.kernel.api.support import make_integrator
@@ -136,7 +136,13 @@ def world(operator, charge, per_session_customer, monthly_company, settings, tmp
     (overdue,) = issue_session_documents(session_ids=[old.pk], issue_date=date(2026, 10, 6))
     (issued,) = issue_session_documents(session_ids=[recent.pk])
     document_file, _rendered = pdf.store_document_pdf(document_id=issued.pk)
-    email = emails.queue_automatic_email(document_file=document_file)
+    # A delivery queued before the outbox took document e-mails over still goes out once.
+    email = EmailDelivery.objects.create(
+        document=issued,
+        document_file=document_file,
+        recipient=issued.recipient_email,
+        language=issued.language,
+    )
     # A monthly customer's closed month, planned into a run with one chunk.
     period = previous_period(today_for(operator))
     charge(

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import facturx
 import pytest
+from django.core import mail
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from lxml import etree
@@ -15,6 +16,7 @@ from PIL import ImageCms
 from pypdf import PdfReader
 
 from customers.models import EInvoiceFormat
+from customers.notifications.sending import send_message
 from invoicing.archive.archiving import read_entry
 from invoicing.archive.models import ArchiveKind
 from invoicing.archive.sources import archive_document
@@ -24,7 +26,7 @@ from invoicing.documents.issuing import issue_credit_note, issue_session_documen
 from invoicing.einvoices import validation
 from invoicing.einvoices.issuing import einvoice_xml
 from invoicing.models import BilledSession, Document, EInvoice, HeldSession, InvoicingSettings
-from invoicing.output import emails, pdf
+from invoicing.output import document_messages, emails, pdf
 from invoicing.output.models import EmailDelivery
 from tests.factories import CompanyCustomerFactory
 from tests.invoicing.einvoices.conftest import LEITWEG_ID
@@ -322,6 +324,21 @@ def test_the_invoice_email_attaches_the_xrechnung(public_body):
         f"{document.display_number}-xrechnung_cii.xml",
     ]
     assert message.attachments[1][1] == einvoice_xml(document)
+
+
+def test_the_outbox_e_mail_of_the_invoice_attaches_the_xrechnung(public_body):
+    document = issue_invoice_for(public_body)
+    pdf.store_document_pdf(document_id=document.pk)
+
+    message = document_messages.resend(document=document, recipient="a@example.org")
+    assert send_message(message.pk) == "sent"
+
+    (email,) = [m for m in mail.outbox if m.to == ["a@example.org"]]
+    assert [(a[0], a[2]) for a in email.attachments] == [
+        (f"{document.display_number}.pdf", "application/pdf"),
+        (f"{document.display_number}-xrechnung_cii.xml", "application/xml"),
+    ]
+    assert email.attachments[1][1] == einvoice_xml(document)
 
 
 def test_the_api_admin_and_portal_download_the_xml(api, admin_client, public_body, client):

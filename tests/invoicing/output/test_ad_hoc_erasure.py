@@ -13,7 +13,7 @@ from customers.models import Customer
 from invoicing.documents.issuing import issue_session_documents
 from invoicing.models import InvoicingSettings
 from invoicing.output import pdf
-from invoicing.output.emails import resend_email
+from invoicing.output.document_messages import resend
 from invoicing.output.erasure import erase_expired_ad_hoc_addresses
 from tests.invoicing.tax.test_tax_rules import pdf_text
 
@@ -21,7 +21,7 @@ ADDRESS = "rider.adhoc@example.net"
 TABLES = [
     "customers_customer",
     "invoicing_document",
-    "invoicing_emaildelivery",
+    "customers_outboundmessage",
     "charging_chargingsession",
 ]
 
@@ -50,7 +50,7 @@ def test_a_31_day_old_ad_hoc_receipt_keeps_the_address_nowhere(
     (session,) = charge(start=now - timedelta(days=32), ad_hoc_email=ADDRESS)
     (receipt,) = issue_session_documents(session_ids=[session.pk])
     pdf.store_document_pdf(document_id=receipt.pk, reason="issued", rendered_by=None)
-    resend_email(document=receipt)
+    resend(document=receipt)
     Customer.objects.filter(pk=session.customer_id).update(
         email_collected_at=now - timedelta(days=31)
     )

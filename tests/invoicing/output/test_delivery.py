@@ -1,4 +1,5 @@
-"""E-mail delivery: the PDF attached, in the customer's language, sent once, failures recorded.
+"""Document e-mails through the outbox: the PDF attached, in the customer's language, sent once
+the PDF is stored; deliveries queued before the outbox still go out, failures recorded.
 
 Django's locmem backend (set by pytest-django) collects the messages in `mail.outbox`.
 """
@@ -16,14 +17,16 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.core import mail
 from django.core.mail import EmailMultiAlternatives
-from django.urls import path
+from django.urls import include, path
+from django.utils import timezone
 from PIL import Image
 
-from customers.models import Customer
+from customers.models import Customer, OutboundMessage
+from customers.notifications.sending import send_message
 from invoicing.admin.documents import OUTPUT_INLINES, DocumentOutputsAdminMixin
 from invoicing.models import Document, DocumentFile, EmailDelivery
+from invoicing.output import document_messages, pdf
 from invoicing.output import emails as delivery
-from invoicing.output import pdf
 from invoicing.output import pipeline as outputs
 from invoicing.signals import pdf_render_requested
 from invoicing.tasks import send_document_email
@@ -43,10 +46,22 @@ def rendered(document: Document) -> DocumentFile:
     return document_file
 
 
-def queued(document_file: DocumentFile, capture) -> EmailDelivery:
-    """The automatic delivery, queued without reaching the broker (the test sends it)."""
-    with capture(execute=False):
-        return delivery.queue_automatic_email(document_file=document_file)
+def queued(document_file: DocumentFile) -> OutboundMessage | None:
+    """The document's e-mail, written in the issuing transaction (the test sends it)."""
+    return OutboundMessage.objects.filter(
+        regarding=f"document:{document_file.document_id}", event="document_issued", channel="email"
+    ).first()
+
+
+def legacy(document_file: DocumentFile) -> EmailDelivery:
+    """A delivery queued before the outbox took document e-mails over."""
+    document = document_file.document
+    return EmailDelivery.objects.create(
+        document=document,
+        document_file=document_file,
+        recipient=document.recipient_email,
+        language=document.language,
+    )
 
 
 def pdf_attachment(message) -> tuple[str, bytes, str]:
@@ -60,11 +75,11 @@ def test_the_email_carries_the_stored_pdf_in_the_customers_language(
 ):
     document = issue_document(setup, language="fr", email="luc@example.org")
     document_file = rendered(document)
-    row = queued(document_file, django_capture_on_commit_callbacks)
+    row = queued(document_file)
 
-    status = delivery.send_email(delivery_id=row.pk)
+    status = send_message(row.pk)
 
-    assert status == EmailDelivery.Status.SENT
+    assert status == "sent"
     (message,) = mail.outbox
     assert message.to == ["luc@example.org"]
     assert message.subject == f"Facture {document.display_number} de VoltWay"
@@ -79,7 +94,7 @@ def test_the_email_carries_the_stored_pdf_in_the_customers_language(
     assert content_type == "application/pdf"
     assert hashlib.sha256(content).hexdigest() == document_file.sha256
     row.refresh_from_db()
-    assert row.attempts == 1 and row.sent_at is not None and row.language == "fr"
+    assert row.attempt_count == 1 and row.sent_at is not None and row.language == "fr"
 
 
 @pytest.mark.parametrize(
@@ -91,9 +106,9 @@ def test_every_language_gets_its_own_email(
     setup, django_capture_on_commit_callbacks, language, subject_start, greeting
 ):
     document = issue_document(setup, language=language)
-    row = queued(rendered(document), django_capture_on_commit_callbacks)
+    row = queued(rendered(document))
 
-    delivery.send_email(delivery_id=row.pk)
+    send_message(row.pk)
 
     (message,) = mail.outbox
     assert message.subject.startswith(subject_start)
@@ -115,33 +130,34 @@ def test_nothing_is_queued_when_auto_email_is_off_or_there_is_no_address(
     set_options(operator, auto_email=False)
     switched_off = rendered(issue_document(setup))
 
-    assert queued(without_address, django_capture_on_commit_callbacks) is None
-    assert queued(switched_off, django_capture_on_commit_callbacks) is None
-    assert not EmailDelivery.objects.exists()
+    assert queued(without_address) is None
+    assert queued(switched_off) is None
+    assert not OutboundMessage.objects.filter(event="document_issued").exists()
 
 
 @pytest.mark.django_db
-def test_the_automatic_email_is_queued_once_and_sent_once(
-    setup, django_capture_on_commit_callbacks
-):
-    document_file = rendered(issue_document(setup))
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        first = delivery.queue_automatic_email(document_file=document_file)
-        again = delivery.queue_automatic_email(document_file=document_file)
+def test_the_email_waits_for_its_pdf_and_is_queued_once_and_sent_once(setup):
+    document = issue_document(setup)
+    first = queued_message = OutboundMessage.objects.get(event="document_issued")
 
-    assert first.pk == again.pk and len(callbacks) == 1
-    assert delivery.send_email(delivery_id=first.pk) == EmailDelivery.Status.SENT
-    assert delivery.send_email(delivery_id=first.pk) == EmailDelivery.Status.SENT
+    assert send_message(first.pk) == "queued"  # no PDF yet: waits, no attempt counted
+    first.refresh_from_db()
+    assert first.attempt_count == 0 and not mail.outbox
+    assert document_messages.queue_issued([document.pk]) == 0  # the issue hook ran twice
+    outputs.render_document(document_id=document.pk, reason="issued")  # releases it
+
+    assert send_message(queued_message.pk) == "sent"
+    assert send_message(queued_message.pk) == "sent"
     assert len(mail.outbox) == 1
     first.refresh_from_db()
-    assert first.attempts == 1
+    assert first.attempt_count == 1
 
 
 @pytest.mark.django_db
 def test_a_failed_attempt_is_recorded_and_the_next_one_sends(
     setup, django_capture_on_commit_callbacks, monkeypatch
 ):
-    row = queued(rendered(issue_document(setup)), django_capture_on_commit_callbacks)
+    row = legacy(rendered(issue_document(setup)))
     real_send = EmailMultiAlternatives.send
 
     def refuse(self, fail_silently=False):
@@ -167,7 +183,7 @@ def test_a_failed_attempt_is_recorded_and_the_next_one_sends(
 def test_the_send_task_retries_with_backoff_until_it_gives_up(
     setup, django_capture_on_commit_callbacks, monkeypatch
 ):
-    row = queued(rendered(issue_document(setup)), django_capture_on_commit_callbacks)
+    row = legacy(rendered(issue_document(setup)))
 
     def refuse(self, fail_silently=False):
         raise ConnectionRefusedError(111, "Connection refused")
@@ -186,11 +202,11 @@ def test_the_send_task_retries_with_backoff_until_it_gives_up(
 @pytest.mark.django_db
 def test_an_altered_stored_pdf_is_never_sent(setup, django_capture_on_commit_callbacks):
     document_file = rendered(issue_document(setup))
-    row = queued(document_file, django_capture_on_commit_callbacks)
+    row = queued(document_file)
     with document_file.file.open("wb") as handle:
         handle.write(b"%PDF-1.4 tampered")
 
-    assert delivery.send_email(delivery_id=row.pk) == EmailDelivery.Status.FAILED
+    assert send_message(row.pk) == "failed"
 
     row.refresh_from_db()
     assert "SHA-256" in row.last_error and not mail.outbox
@@ -199,19 +215,17 @@ def test_an_altered_stored_pdf_is_never_sent(setup, django_capture_on_commit_cal
 @pytest.mark.django_db
 def test_staff_can_resend_the_newest_pdf(setup, django_capture_on_commit_callbacks):
     document = issue_document(setup)
-    row = queued(rendered(document), django_capture_on_commit_callbacks)
-    delivery.send_email(delivery_id=row.pk)
-    staff = get_user_model().objects.create_user("clerk", is_staff=True)
+    row = queued(rendered(document))
+    send_message(row.pk)
 
     with django_capture_on_commit_callbacks(execute=False):
-        again = delivery.resend_email(
-            document=document, requested_by=staff, recipient="accounts@example.org"
-        )
-    delivery.send_email(delivery_id=again.pk)
+        again = document_messages.resend(document=document, recipient="accounts@example.org")
+    send_message(again.pk)
 
-    assert again.is_resend and again.requested_by == staff
+    assert again.is_resend and again.channel == "email"
     assert [m.to for m in mail.outbox] == [[document.recipient_email], ["accounts@example.org"]]
-    assert EmailDelivery.objects.filter(status=EmailDelivery.Status.SENT).count() == 2
+    assert all(m.attachments for m in mail.outbox)
+    assert document_messages.messages_of(document.pk).filter(status="sent").count() == 2
 
 
 @pytest.mark.django_db
@@ -219,7 +233,7 @@ def test_resending_a_document_without_pdf_says_why(setup):
     document = issue_document(setup)
 
     with pytest.raises(delivery.DeliveryError, match="no PDF yet"):
-        delivery.resend_email(document=document)
+        document_messages.resend(document=document)
 
 
 @pytest.mark.django_db
@@ -237,9 +251,9 @@ def test_an_ad_hoc_driver_gets_the_receipt_at_the_address_they_left(
         requires_invoice=False,
     )
     assert document.kind == "sales_receipt" and document.language == "en"
-    row = queued(rendered(document), django_capture_on_commit_callbacks)
+    row = queued(rendered(document))
 
-    delivery.send_email(delivery_id=row.pk)
+    send_message(row.pk)
 
     (message,) = mail.outbox
     assert message.to == ["walkin@example.org"]
@@ -256,14 +270,14 @@ def test_issuing_a_document_renders_and_emails_it_through_the_workers(setup, cel
 
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if EmailDelivery.objects.filter(status=EmailDelivery.Status.SENT).exists():
+        if OutboundMessage.objects.filter(event="document_issued", status="sent").exists():
             break
         time.sleep(0.1)
 
     document_file = DocumentFile.objects.get(document=document)
-    sent = EmailDelivery.objects.get(document=document)
-    assert sent.status == EmailDelivery.Status.SENT, sent.last_error
-    assert sent.document_file == document_file and not sent.is_resend
+    sent = OutboundMessage.objects.get(event="document_issued", channel="email")
+    assert sent.status == "sent", sent.last_error
+    assert sent.regarding == f"document:{document.pk}" and not sent.is_resend
     (message,) = [m for m in mail.outbox if m.to == [document.recipient_email]]
     assert message.subject.startswith(f"Rechnung {document.display_number}")
     _name, content, _type = pdf_attachment(message)
@@ -306,7 +320,8 @@ class DocumentAdmin(DocumentOutputsAdminMixin, admin.ModelAdmin):
 
 
 site.register(Document, DocumentAdmin)
-urlpatterns = [path("admin/", site.urls)]
+# The portal's pages too: e-mails and texts link to them.
+urlpatterns = [path("admin/", site.urls), path("", include("customers.urls"))]
 
 
 @pytest.fixture
@@ -361,8 +376,8 @@ def test_the_admin_actions_queue_a_rerender_and_a_resend(
         client.post(url, {"action": "resend_email", "_selected_action": [document.pk]})
 
     assert queued_renders == [(document.pk, "rerendered", staff.pk)]
-    resent = EmailDelivery.objects.get(document=document)
-    assert resent.is_resend and resent.requested_by == staff
+    resent = document_messages.messages_of(document.pk).get(is_resend=True)
+    assert resent.recipient == document.recipient_email and resent.channel == "email"
 
 
 @pytest.mark.django_db
@@ -385,4 +400,5 @@ def test_a_rerender_after_a_failed_first_render_is_the_issued_pdf_and_is_emailed
         document_file = outputs.render_document(document_id=document.pk, reason="rerendered")
 
     assert document_file.reason == DocumentFile.Reason.ISSUED and document_file.revision == 1
-    assert EmailDelivery.objects.get(document=document).status == EmailDelivery.Status.QUEUED
+    message = OutboundMessage.objects.get(event="document_issued", channel="email")
+    assert message.status == "queued" and message.not_before <= timezone.now()  # released

@@ -4,22 +4,24 @@ receipt", the e-mail a driver leaves and its erasure, and the business driver's 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.core import mail
 from django.utils import timezone
 
-from customers.models import Customer
+from customers.models import Customer, OutboundMessage
+from customers.notifications.sending import send_due_messages, send_message
 from invoicing.documents.models import Document, DocumentKind, DocumentStatus
 from invoicing.output import pipeline
-from invoicing.output.emails import send_email
 from invoicing.output.erasure import erase_expired_ad_hoc_addresses
-from invoicing.output.models import EmailDelivery, ReceiptEmailRequest, ReceiptRetrieval
+from invoicing.output.models import ReceiptEmailRequest, ReceiptRetrieval
 from invoicing.output.receipt_links import receipt_path, receipt_token
 from invoicing.output.receipt_requests import send_for_document
 from invoicing.payments import ledger
 from invoicing.payments.card_receipts import settle_card_payment
+from tests.factories import CustomerFactory
+from tests.invoicing.helpers import make_priced_session
 from tests.invoicing.receipts.conftest import capture_for, card_payment_for
 
 What = ReceiptRetrieval.What
@@ -129,15 +131,19 @@ def test_the_receipt_is_emailed_to_the_address_left_and_the_address_erased_after
     receipt, _entry = issued(paid_session)
     assert send_for_document(receipt.pk) == 1
     assert send_for_document(receipt.pk) == 0
-    delivery = EmailDelivery.objects.get(document=receipt)
-    send_email(delivery_id=delivery.pk)
-    assert mail.outbox[-1].to == ["d@example.org"]
+    message = OutboundMessage.objects.get(event="receipt_email")
+    assert send_message(message.pk) == "sent"
+    email = mail.outbox[-1]
+    assert email.to == ["d@example.org"]
+    ((name, content, mimetype),) = email.attachments
+    assert (name, mimetype) == (f"{receipt.display_number}.pdf", "application/pdf")
+    assert content.startswith(b"%PDF")
 
     erase_expired_ad_hoc_addresses(now=timezone.now() + timedelta(days=31))
 
     assert ReceiptEmailRequest.objects.get().email == ""
-    delivery.refresh_from_db()
-    assert delivery.recipient == ""
+    message.refresh_from_db()
+    assert (message.recipient, message.body_text) == ("", "")
 
 
 def test_a_bad_address_is_refused_on_the_page(client, paid_session):
@@ -212,3 +218,18 @@ def test_the_demo_link_leads_to_the_first_card_receipt_only_in_development(
 
     settings.DEVELOPMENT = False
     assert client.get("/receipts/demo/").status_code == 404
+
+
+def test_a_card_receipt_sends_the_link_to_its_public_page(operator, settings):
+    settings.PUBLIC_BASE_URL = "https://cpo.example"
+    driver = CustomerFactory(operator=operator, name="Eva", email="eva@example.org", language="de")
+    session = make_priced_session(
+        operator, driver, start=datetime.fromisoformat("2026-03-02T10:00:00+00:00")
+    )
+    receipt, _entry = issued(session)
+    send_due_messages()
+
+    (email,) = [m for m in mail.outbox if m.to == ["eva@example.org"]]
+    assert email.subject == f"Ihr Beleg {receipt.display_number} ist da"
+    assert f"https://cpo.example{receipt_path(session.pk)}" in email.body
+    assert not email.attachments

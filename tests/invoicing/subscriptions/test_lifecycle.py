@@ -146,9 +146,10 @@ def test_reminders_overdue_suspension_and_reactivation_happen_on_their_days(
     assert timeline[15] == ("active", "issued", 1, False)  # due today, not overdue yet
     assert timeline[16] == ("past_due", "overdue", 2, False)  # overdue notice, once
     assert timeline[22] == ("past_due", "overdue", 2, False)
-    assert timeline[23] == ("suspended", "overdue", 2, True)  # more than 7 days overdue
-    assert timeline[28] == ("suspended", "overdue", 2, True)
-    reminder, notice = mail.outbox
+    # More than 7 days overdue: suspended, and told so once.
+    assert timeline[23] == ("suspended", "overdue", 3, True)
+    assert timeline[28] == ("suspended", "overdue", 3, True)
+    reminder, notice, suspension = mail.outbox
     invoice = Document.objects.get()
     assert reminder.to == [subscriber.email]
     assert invoice.display_number in reminder.subject
@@ -157,6 +158,8 @@ def test_reminders_overdue_suspension_and_reactivation_happen_on_their_days(
     assert "überfällig" in notice.subject
     assert "innerhalb von 7 Tagen" in notice.body
     assert "Tagen" in notice.alternatives[0][0]  # the HTML part too
+    assert suspension.subject == f"Laden gesperrt: Rechnung {invoice.display_number} ist überfällig"
+    assert "funktionieren Ihre Karten wieder" in suspension.body
     assert client.get(authorization).json() == {
         "token": "04AABBCC",
         "kind": "rfid",
@@ -168,8 +171,9 @@ def test_reminders_overdue_suspension_and_reactivation_happen_on_their_days(
         record_payment(document=invoice, amount=invoice.total_gross, paid_on=date(2026, 2, 28))
         send_due_messages()
 
-    # The driver is told the payment arrived, in German as the invoice.
-    confirmation = mail.outbox[-1]
+    # The driver is told the payment arrived and that charging works again, in German.
+    reactivation, confirmation = mail.outbox[-2:]
+    assert reactivation.subject == "Laden wieder möglich"
     assert confirmation.to == [subscriber.email]
     assert confirmation.subject.startswith("Zahlung erhalten: ")
     assert invoice.display_number in confirmation.body
