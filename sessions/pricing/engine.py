@@ -532,7 +532,9 @@ def _round_duration(entry: list, total_hours: Decimal) -> None:
     # CDR hours carry 4 decimals (0.36 s), so the nearest whole second is the measured one.
     seconds = (total_hours * _HOUR_SECONDS).quantize(_ONE, rounding=ROUND_HALF_UP)
     rounded = _ceil_to_step(seconds, step)
-    entry[1] += rounded / _HOUR_SECONDS - total_hours
+    # Snapping to the measured second may take back a fraction of a second; never more than
+    # the last component itself carried, or its line would bill a negative duration.
+    entry[1] = max(entry[1] + rounded / _HOUR_SECONDS - total_hours, _ZERO)
 
 
 def _ceil_to_step(value: Decimal, step: int) -> Decimal:

@@ -35,7 +35,19 @@ from tests.sessions.pricing.builders import (
     tariff,
 )
 
+
 # --- step sizes ---------------------------------------------------------------------------------
+def test_snapping_parking_to_the_measured_second_never_bills_a_negative_duration():
+    # 2.0287 h is 7,303.32 s: the session bills 7,303 s, and the 0.32 s taken back must not
+    # become a line of -0.01 minute at the price that applied last (found by test_properties).
+    session = price(
+        tariff(element(parking("6.00", step=1), min_duration=60), element(parking("0.00", step=0))),
+        [
+            period("2024-01-15T10:00:00Z", parking_time="2.0287"),
+            period("2024-01-15T10:01:00Z", parking_time="0.0000"),
+        ],
+    )
+    assert [(line.quantity, line.net) for line in session.lines] == [(D("121.72"), D("0.00"))]
 
 
 def test_energy_step_size_rounds_the_session_total_up_once():
