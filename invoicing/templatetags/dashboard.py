@@ -3,7 +3,7 @@
 from django import template
 from django.utils.formats import date_format
 
-from invoicing.dashboard import build_dashboard
+from invoicing.dashboard.figures import build_dashboard
 from invoicing.svg_charts import bar_chart
 
 register = template.Library()
@@ -21,6 +21,6 @@ def admin_dashboard():
             labels, [row["energy_kwh"] for row in dashboard.months], colour="#79aec8"
         ),
         "revenue_chart": bar_chart(
-            labels, [row["gross"] for row in dashboard.months], colour="#5b8a3c"
+            labels, [row["net"] for row in dashboard.months], colour="#5b8a3c"
         ),
     }

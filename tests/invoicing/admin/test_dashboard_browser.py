@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
+from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 
 from invoicing.documents.issuing import issue_session_documents
@@ -41,6 +43,7 @@ def sessions_and_invoices(operator):
         for days in (1, 20, 40, 70)
     ]
     issue_session_documents(session_ids=[session.pk for session in sessions])
+    call_command("rebuild_dashboard", since=f"{now - timedelta(days=100):%Y-%m}", stdout=StringIO())
 
 
 def overlaps(first, second) -> bool:

@@ -3,19 +3,17 @@
 import datetime
 from dataclasses import dataclass, field
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db.models import Count, Sum
-from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from cpo_portal.kernel.periods import day_start, local_date
+from cpo_portal.kernel.periods import local_date
 from customers.notifications.models import OutboundMessage
 from invoicing.billing.models import BillingRun
+from invoicing.dashboard.models import RevenueMonth, SessionMonth
 from invoicing.documents.models import Document, DocumentStatus
 from invoicing.models import Operator
-from sessions.models import ChargingSession
 
 AGE_BUCKETS = ((0, 30), (31, 60), (61, 90), (91, None))
 
@@ -29,6 +27,8 @@ class Dashboard:
     open_by_age: list = field(default_factory=list)
     billing_runs: list = field(default_factory=list)
     outbox_failed: int = 0
+    currency: str = ""
+    revenue: list = field(default_factory=list)
 
 
 def month_starts(today, count):
@@ -41,48 +41,52 @@ def month_starts(today, count):
     return months[::-1]
 
 
-def operator_zone():
-    """The operator's time zone (the first operator's: one back-office runs one operator)."""
+def operator_zone_and_currency():
+    """The operator's time zone and currency (one back-office runs one operator)."""
     operator = Operator.objects.order_by("pk").first()
-    return operator.time_zone if operator else settings.TIME_ZONE
+    if operator is None:
+        return settings.TIME_ZONE, ""
+    return operator.time_zone, operator.currency
 
 
 def build_dashboard(today=None, month_count=12, time_zone=None):
-    """Sessions, energy and issued revenue per month; open amounts by days past due."""
-    time_zone = time_zone or operator_zone()
+    """Sessions, energy and invoiced net per month from the summary tables; open amounts by age."""
+    zone, currency = operator_zone_and_currency()
+    time_zone = time_zone or zone
     today = today or local_date(timezone.now(), time_zone)
     months = month_starts(today, month_count)
-    since = day_start(months[0], time_zone)
-    per_month = {
-        local_date(row["month"], time_zone): row
-        for row in ChargingSession.objects.filter(started_at__gte=since)
-        .annotate(month=TruncMonth("started_at", tzinfo=ZoneInfo(time_zone)))
+    sessions = {
+        row["month"]: row
+        for row in SessionMonth.objects.filter(month__gte=months[0])
         .values("month")
-        .annotate(sessions=Count("id"), energy=Sum("energy_kwh"))
+        .annotate(sessions=Sum("sessions"), energy=Sum("energy_kwh"))
     }
     revenue = {
-        row["month"]: row["gross"]
-        for row in Document.objects.filter(issue_date__gte=months[0])
-        .exclude(status__in=[DocumentStatus.DRAFT, DocumentStatus.WITHDRAWN])
-        .annotate(month=TruncMonth("issue_date"))
+        row["month"]: row["net"]
+        for row in RevenueMonth.objects.filter(month__gte=months[0], currency=currency)
         .values("month")
-        .annotate(gross=Sum("total_gross"))
+        .annotate(net=Sum("net"))
     }
-    dashboard = Dashboard()
+    dashboard = Dashboard(currency=currency)
     for month in months:
-        row = per_month.get(month, {})
+        row = sessions.get(month, {})
         dashboard.months.append(
             {
                 "month": month,
-                "sessions": row.get("sessions", 0),
+                "sessions": row.get("sessions") or 0,
                 "energy_kwh": row.get("energy") or Decimal("0"),
-                "gross": revenue.get(month) or Decimal("0"),
+                "net": revenue.get(month) or Decimal("0"),
             }
         )
+    dashboard.revenue = list(
+        RevenueMonth.objects.filter(month__gte=months[-3]).order_by(
+            "-month", "currency", "country", "vat_rate"
+        )
+    )
     dashboard.locations = list(
-        ChargingSession.objects.filter(started_at__gte=since)
-        .values("evse__location__name", "evse__location__country")
-        .annotate(sessions=Count("id"), energy=Sum("energy_kwh"))
+        SessionMonth.objects.filter(month__gte=months[0])
+        .values("location__name", "location__country")
+        .annotate(sessions=Sum("sessions"), energy=Sum("energy_kwh"))
         .order_by("-sessions")[:10]
     )
     open_docs = Document.objects.filter(status__in=[DocumentStatus.ISSUED, DocumentStatus.OVERDUE])
