@@ -14,6 +14,7 @@ from invoicing.billing.models import BillingRun
 from invoicing.dashboard.models import RevenueMonth, SessionMonth
 from invoicing.documents.models import Document, DocumentStatus
 from invoicing.models import Operator
+from invoicing.terminals.models import MatchState, TerminalTransaction
 
 AGE_BUCKETS = ((0, 30), (31, 60), (61, 90), (91, None))
 
@@ -28,6 +29,8 @@ class Dashboard:
     billing_runs: list = field(default_factory=list)
     outbox_failed: int = 0
     currency: str = ""
+    matching_rate: Decimal | None = None
+    review_queue: int = 0
     revenue: list = field(default_factory=list)
 
 
@@ -105,4 +108,12 @@ def build_dashboard(today=None, month_count=12, time_zone=None):
     dashboard.outbox_failed = OutboundMessage.objects.filter(
         status=OutboundMessage.Status.FAILED
     ).count()
+    states = dict(
+        TerminalTransaction.objects.values_list("match_state").annotate(count=Count("id"))
+    )
+    total = sum(states.values())
+    matched = states.get(MatchState.MATCHED, 0) + states.get(MatchState.CONFIRMED, 0)
+    if total:
+        dashboard.matching_rate = (Decimal(100) * matched / total).quantize(Decimal("0.1"))
+    dashboard.review_queue = states.get(MatchState.REVIEW, 0)
     return dashboard

@@ -95,6 +95,7 @@ def test_front_page_shows_charts_and_figures(admin_client, small_data):
     location = small_data["march"][0].evse.location
     assert f"{location.name} ({location.country})</td>" in content
     assert '<td class="number">3</td>' in content  # its three sessions
+    assert "\u2013,\n      0 in review" in content  # no card payments: no rate
 
 
 def test_rebuild_command_refuses_a_month_it_cannot_read(operator):
