@@ -28,6 +28,7 @@ from invoicing.archive.models import (
     LegalHold,
 )
 from invoicing.billing.models import BillingRun, BillingRunChunk, BillingRunError
+from invoicing.dashboard.models import RevenueMonth, SessionMonth
 from invoicing.documents.models import (
     RECIPIENT_FIELDS,
     BilledSession,
@@ -117,6 +118,8 @@ __all__ = [
     "RecipientCorrection",
     "RenderFailure",
     "RevenueAccount",
+    "RevenueMonth",
+    "SessionMonth",
     "ShortLink",
     "TaxCategory",
     "TaxRule",

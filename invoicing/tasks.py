@@ -14,6 +14,7 @@ from invoicing.archive import sources as archive
 from invoicing.archive import verification as archive_verification
 from invoicing.archive.models import ArchiveVerification
 from invoicing.billing import runs as billing
+from invoicing.dashboard import summaries as dashboard_summaries
 from invoicing.documents import issuing as services
 from invoicing.documents.selectors import never_billed
 from invoicing.models import InvoicingSettings, Operator
@@ -274,3 +275,12 @@ def match_terminal_payments(terminal_ids: list[int]) -> int:
 def sweep_terminal_payments() -> int:
     """The periodic sweep: every terminal with payments still open is matched again."""
     return match_terminal_payments(terminal_matching.terminals_with_open_payments())
+
+
+@shared_task(name="invoicing.refresh_dashboard")
+def refresh_dashboard() -> int:
+    """Recompute the dashboard's summaries of this month and the last in the operator's zone."""
+    refreshed = 0
+    for operator in Operator.objects.all():
+        refreshed += dashboard_summaries.refresh_recent(today_for(operator), operator.time_zone)
+    return refreshed
