@@ -26,6 +26,7 @@ from customers.models import ChargingToken, Customer, EInvoiceFormat, Plan
 from customers.notifications.models import OutboundMessage
 from customers.services import get_anonymous_customer
 from invoicing.billing.runs import run_billing
+from invoicing.dashboard.summaries import rebuild_months
 from invoicing.documents.actions import RECORD_PAYMENT, allowed_actions
 from invoicing.documents.issuing import (
     correct_recipient_details,
@@ -273,6 +274,8 @@ class Command(BaseCommand):
         matched, in_review = self._terminals(
             operator, [e for group in evses for e in group], tariffs["AC-STANDARD"], rng
         )
+        # The dashboard's charts read monthly summaries; Beat keeps only the last two current.
+        rebuild_months(first, today.replace(day=1), operator.time_zone)
         documents = Document.objects.filter(operator=operator)
         return (
             f"Demo data loaded: {sum(map(len, evses))} EVSEs in {len(LOCATIONS)} locations, "

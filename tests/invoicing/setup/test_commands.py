@@ -19,6 +19,7 @@ from cpo_portal.kernel.integrations.models import ApiKey, Integrator
 from cpo_portal.kernel.periods import add_months, period_bounds, today_for
 from customers.models import Customer, Subscription
 from customers.notifications.models import OutboundMessage
+from invoicing.dashboard.models import SessionMonth
 from invoicing.documents.models import RecipientCorrection
 from invoicing.einvoices import validation
 from invoicing.models import Document, DocumentLine, EInvoice, HeldSession, Operator
@@ -165,6 +166,10 @@ def test_seed_demo_spreads_sessions_over_the_months_asked_for():
     first = ChargingSession.objects.order_by("started_at").first().started_at
     last = ChargingSession.objects.order_by("started_at").last().started_at
     assert (last - first).days >= 58
+    # The dashboard's charts show those months at once, without waiting for Beat.
+    months = SessionMonth.objects.values_list("month", flat=True).distinct()
+    assert len(months) >= 3
+    assert SessionMonth.objects.aggregate(n=Sum("sessions"))["n"] == ChargingSession.objects.count()
 
 
 @pytest.mark.django_db
