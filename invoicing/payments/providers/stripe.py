@@ -180,7 +180,9 @@ class StripeProvider(PaymentProvider):
             provider=self.key, provider_reference=charge.get("payment_intent") or ""
         ).first()
         if payment is None:
-            raise InvalidNotification("The refunded charge is not a payment we know.")
+            # A charge made outside this product (Stripe's dashboard, another system on the
+            # account): acknowledged so Stripe stops retrying; the event is kept as received.
+            return
         for refund in (charge.get("refunds") or {}).get("data", []):
             ledger.record_transaction(
                 operator=payment.operator,

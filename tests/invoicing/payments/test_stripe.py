@@ -17,6 +17,7 @@ from invoicing.payments import checkout
 from invoicing.payments.models import (
     Payment,
     PaymentTransaction,
+    ProviderEvent,
     TransactionKind,
     TransactionStatus,
 )
@@ -194,6 +195,25 @@ def test_refunding_a_credit_note_goes_through_stripe(client, stripe_api, invoice
     echo = fake_stripe.event("charge.refunded", charge)
     assert deliver(client, echo, fake_stripe.sign(echo)).status_code == 200
     assert PaymentTransaction.objects.filter(kind=TransactionKind.REFUND).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_refund_of_a_charge_we_never_took_is_acknowledged_kept_and_changes_nothing(
+    client, stripe_api
+):
+    charge = {
+        "id": "ch_elsewhere",
+        "object": "charge",
+        "payment_intent": "pi_made_in_the_dashboard",
+        "refunds": {"data": [{"id": "re_1", "amount": 500, "status": "succeeded"}]},
+    }
+    body = fake_stripe.event("charge.refunded", charge)
+
+    # 200, or Stripe would retry it for three days.
+    assert deliver(client, body, fake_stripe.sign(body)).status_code == 200
+    assert not PaymentTransaction.objects.exists()
+    kept = ProviderEvent.objects.get(provider="stripe", kind="charge.refunded")
+    assert kept.payload == body
 
 
 def test_nothing_due_means_no_checkout(stripe_api, invoice):
