@@ -19,6 +19,9 @@ from cpo_portal.kernel.files import bytes_response, file_response
 from cpo_portal.kernel.money import ZERO
 from customers.forms import InvoiceDetailsForm
 from customers.models import Customer
+from customers.notifications.events import EVENTS
+from customers.notifications.models import NotificationPreference
+from customers.notifications.preferences import preferences_of, set_preferences
 from customers.services import PORTAL_EDITABLE_FIELDS, update_invoice_details
 from customers.views import selectors
 from customers.views.access import driver_required, page
@@ -301,3 +304,30 @@ def subscription(request: HttpRequest, customer: Customer) -> HttpResponse:
             hide_energy=selectors.hides_energy(customer=customer),
         )
     return page(request, customer, "portal/subscription.html", "subscription", **context)
+
+
+@driver_required
+def notification_preferences(request: HttpRequest, customer: Customer) -> HttpResponse:
+    """How the driver hears of each event; mandatory messages are shown but locked."""
+    errors: dict = {}
+    if request.method == "POST":
+        choices = {code: value for code, value in request.POST.items() if code in EVENTS}
+        try:
+            set_preferences(customer, choices)
+        except InvalidInput as exc:
+            errors = dict(exc.errors)
+        else:
+            messages.success(request, _("Your notification choices are saved."))
+            return redirect("portal:notifications")
+    response = page(
+        request,
+        customer,
+        "portal/notifications.html",
+        "notifications",
+        rows=preferences_of(customer),
+        channel_choices=NotificationPreference.Channels.choices,
+        errors=errors,
+    )
+    if errors:
+        response.status_code = 400
+    return response

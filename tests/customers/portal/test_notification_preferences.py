@@ -1,0 +1,54 @@
+"""Drivers choose how they hear of each event in the portal; required messages stay on."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import transaction
+from django.urls import reverse
+
+from customers.notifications.models import NotificationPreference, OutboundMessage
+from customers.notifications.outbox import notify
+from tests.customers.conftest import make_driver
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_driver_switches_off_payment_messages_and_none_are_queued(client, operator):
+    driver = make_driver(operator, email="dana@example.org")
+    client.force_login(driver.user)
+
+    response = client.post(reverse("portal:notifications"), {"payment_succeeded": "none"})
+
+    assert response.status_code == 302
+    with transaction.atomic():
+        notify(
+            event="payment_succeeded",
+            customer=driver,
+            context={"amount": "1.00", "currency": "EUR"},
+        )
+    assert not OutboundMessage.objects.exists()
+    html = client.get(reverse("portal:notifications")).content.decode()
+    assert '<option value="none" selected>' in html
+
+
+def test_a_required_message_cannot_be_switched_off_even_by_a_crafted_post(client, operator):
+    driver = make_driver(operator, email="dana@example.org")
+    client.force_login(driver.user)
+
+    response = client.post(
+        reverse("portal:notifications"), {"direct_debit_pre_notification": "none"}
+    )
+
+    assert response.status_code == 400
+    assert "cannot be switched off" in response.content.decode()
+    assert not NotificationPreference.objects.filter(customer=driver).exists()
+
+
+def test_an_unknown_channel_is_refused_with_a_sentence(client, operator):
+    driver = make_driver(operator, email="dana@example.org")
+    client.force_login(driver.user)
+
+    response = client.post(reverse("portal:notifications"), {"refund_made": "pigeon"})
+
+    assert response.status_code == 400
+    assert "Choose e-mail, SMS, both or not at all." in response.content.decode()
