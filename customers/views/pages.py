@@ -7,6 +7,8 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth.forms import PasswordChangeForm
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -331,3 +333,19 @@ def notification_preferences(request: HttpRequest, customer: Customer) -> HttpRe
     if errors:
         response.status_code = 400
     return response
+
+
+@driver_required
+def change_password(request: HttpRequest, customer: Customer) -> HttpResponse:
+    """The driver changes their password by giving the current one; they stay signed in here
+    and every other session of the account is signed out."""
+    form = PasswordChangeForm(request.user, request.POST or None)
+    if request.method == "POST":
+        if form.is_valid():
+            update_session_auth_hash(request, form.save())
+            messages.success(request, _("Your password is changed."))
+            return redirect("portal:password-change")
+        response = page(request, customer, "portal/password_change.html", "password", form=form)
+        response.status_code = 400
+        return response
+    return page(request, customer, "portal/password_change.html", "password", form=form)

@@ -1,4 +1,4 @@
-"""Drivers choose how they hear of each event in the portal; required messages stay on."""
+"""Drivers choose how they hear of each event (required ones stay on) and change password."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from customers.notifications.models import NotificationPreference, OutboundMessage
 from customers.notifications.outbox import notify
-from tests.customers.conftest import make_driver
+from tests.customers.conftest import PASSWORD, make_driver
 
 pytestmark = pytest.mark.django_db
 
@@ -52,3 +52,32 @@ def test_an_unknown_channel_is_refused_with_a_sentence(client, operator):
 
     assert response.status_code == 400
     assert "Choose e-mail, SMS, both or not at all." in response.content.decode()
+
+
+def test_a_driver_changes_their_password_and_signs_in_with_the_new_one(client, operator):
+    driver = make_driver(operator, email="dana@example.org")
+    client.force_login(driver.user)
+
+    wrong = client.post(
+        reverse("portal:password-change"),
+        {
+            "old_password": "not-it",
+            "new_password1": "Fresh-Plug-2027",
+            "new_password2": "Fresh-Plug-2027",
+        },
+    )
+    assert wrong.status_code == 400
+    response = client.post(
+        reverse("portal:password-change"),
+        {
+            "old_password": PASSWORD,
+            "new_password1": "Fresh-Plug-2027",
+            "new_password2": "Fresh-Plug-2027",
+        },
+    )
+
+    assert response.status_code == 302
+    assert client.get(reverse("portal:invoices")).status_code == 200
+    driver.user.refresh_from_db()
+    assert driver.user.check_password("Fresh-Plug-2027")
+    assert not driver.user.check_password(PASSWORD)
