@@ -81,3 +81,14 @@ def test_a_driver_changes_their_password_and_signs_in_with_the_new_one(client, o
     driver.user.refresh_from_db()
     assert driver.user.check_password("Fresh-Plug-2027")
     assert not driver.user.check_password(PASSWORD)
+
+
+def test_the_reset_e_mail_is_in_the_drivers_language_not_the_pages(client, operator):
+    driver = make_driver(operator, email="dana@example.org", language="de")
+
+    client.post(
+        reverse("portal:password-reset"), {"email": "dana@example.org"}, HTTP_ACCEPT_LANGUAGE="en"
+    )
+
+    message = OutboundMessage.objects.get(event="password_reset")
+    assert (message.customer_id, message.language) == (driver.pk, "de")
