@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from django.core import mail
 from django.db import transaction
 from django.urls import reverse
 
 from customers.notifications.models import NotificationPreference, OutboundMessage
 from customers.notifications.outbox import notify
+from customers.notifications.sending import send_due_messages
 from tests.customers.conftest import PASSWORD, make_driver
+from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -92,3 +97,23 @@ def test_the_reset_e_mail_is_in_the_drivers_language_not_the_pages(client, opera
 
     message = OutboundMessage.objects.get(event="password_reset")
     assert (message.customer_id, message.language) == (driver.pk, "de")
+
+
+def test_staff_invite_a_driver_who_sets_a_password_from_the_e_mail(admin_client, client, operator):
+    driver = CustomerFactory(operator=operator, email="nina@example.org", language="fr")
+    admin_client.post(
+        reverse("admin:customers_customer_changelist"),
+        {"action": "invite_to_portal", "_selected_action": [driver.pk]},
+    )
+
+    assert send_due_messages() == 1
+    (link,) = re.findall(r"/password-reset/\S+/\S+/", mail.outbox[0].body)
+    form = client.get(link, follow=True)
+    response = client.post(
+        form.redirect_chain[-1][0],
+        {"new_password1": "Fresh-Plug-2027", "new_password2": "Fresh-Plug-2027"},
+    )
+    assert response.status_code == 302
+    driver.refresh_from_db()
+    assert driver.user.check_password("Fresh-Plug-2027")
+    assert OutboundMessage.objects.get().language == "fr"
