@@ -14,7 +14,7 @@ from cpo_portal.kernel import formatting
 from cpo_portal.kernel.admin.errors import show_domain_error
 from cpo_portal.kernel.admin.exports import ExportAdminMixin
 from cpo_portal.kernel.errors import DomainError, InvalidInput
-from customers.forms import CustomerAdminForm
+from customers.forms import CustomerAdminForm, PortalPasswordResetForm
 from customers.models import (
     ChargingToken,
     Customer,
@@ -27,7 +27,7 @@ from customers.models import (
 )
 from customers.notifications.events import EVENTS
 from customers.notifications.outbox import resend
-from customers.services import save_customer
+from customers.services import PortalAccountError, create_portal_account, save_customer
 from invoicing.documents.composition import InvoicingError, recipient_field_errors
 from invoicing.models import DocumentKind, InvoicingSettings
 from invoicing.payments import ledger
@@ -81,6 +81,7 @@ class NotificationPreferenceInline(admin.TabularInline):
 
 @admin.register(Customer)
 class CustomerAdmin(ExportAdminMixin, admin.ModelAdmin):
+    actions = ["invite_to_portal"]
     exports = (("customers", _("customers"), _("Export selected customers as %(format)s")),)
     form = CustomerAdminForm
     list_display = [
@@ -183,6 +184,26 @@ class CustomerAdmin(ExportAdminMixin, admin.ModelAdmin):
             )
             or "-"
         )
+
+    @admin.action(description=_("Invite to the portal (an e-mail to choose a password)"))
+    def invite_to_portal(self, request, queryset):
+        """Each selected driver gets a portal account and, through the outbox, a link to choose
+        their password; a customer that cannot have one is named with the reason."""
+        invited = 0
+        for customer in queryset:
+            try:
+                create_portal_account(customer=customer)
+            except PortalAccountError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+                continue
+            form = PortalPasswordResetForm({"email": customer.email.strip()})
+            form.is_valid()
+            form.save(request=request, use_https=request.is_secure())
+            invited += 1
+        if invited:
+            self.message_user(
+                request, _("%(count)d driver(s) invited.") % {"count": invited}, messages.SUCCESS
+            )
 
     def get_readonly_fields(self, request, obj=None):
         # A customer stays with the operator whose sessions and documents it has.

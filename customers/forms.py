@@ -8,7 +8,6 @@ from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.signals import user_login_failed
 from django.db import transaction
-from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 
@@ -235,8 +234,8 @@ class PortalPasswordResetForm(PasswordResetForm):
             super().save(*args, request=request, **kwargs)
 
     def send_mail(self, subject_template_name, email_template_name, context, *args, **kwargs):
-        """The reset link goes out through the outbox (logged, retried; its text blanked once
-        sent, as the link is a key to the account)."""
+        """The reset link goes out through the outbox in the driver's language, whatever the
+        page was shown in (logged, retried; its text blanked once sent, as it opens the account)."""
         to_email = args[1] if len(args) > 1 else kwargs["to_email"]
         with transaction.atomic():
             notify(
@@ -244,7 +243,6 @@ class PortalPasswordResetForm(PasswordResetForm):
                 customer=context["user"].customer,
                 context=context,
                 email=to_email,
-                language=translation.get_language() or "",
             )
 
 

@@ -40,6 +40,8 @@ urlpatterns = [
     path("payments/notify/<str:provider_key>/", payments.notify, name="payment-notify"),
     path("details/", pages.invoice_details, name="details"),
     path("subscription/", pages.subscription, name="subscription"),
+    path("notifications/", pages.notification_preferences, name="notifications"),
+    path("password/", pages.change_password, name="password-change"),
     # Public receipt pages: no account, a signed token per session (docs/receipts.md).
     path("receipts/find/", receipts.find_receipt, name="find-receipt"),
     path("receipts/demo/", receipts.demo_receipt, name="demo-receipt"),

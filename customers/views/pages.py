@@ -7,6 +7,8 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth.forms import PasswordChangeForm
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -19,6 +21,9 @@ from cpo_portal.kernel.files import bytes_response, file_response
 from cpo_portal.kernel.money import ZERO
 from customers.forms import InvoiceDetailsForm
 from customers.models import Customer
+from customers.notifications.events import EVENTS
+from customers.notifications.models import NotificationPreference
+from customers.notifications.preferences import preferences_of, set_preferences
 from customers.services import PORTAL_EDITABLE_FIELDS, update_invoice_details
 from customers.views import selectors
 from customers.views.access import driver_required, page
@@ -285,3 +290,46 @@ def subscription(request: HttpRequest, customer: Customer) -> HttpResponse:
             hide_energy=selectors.hides_energy(customer=customer),
         )
     return page(request, customer, "portal/subscription.html", "subscription", **context)
+
+
+@driver_required
+def notification_preferences(request: HttpRequest, customer: Customer) -> HttpResponse:
+    """How the driver hears of each event; mandatory messages are shown but locked."""
+    errors: dict = {}
+    if request.method == "POST":
+        choices = {code: value for code, value in request.POST.items() if code in EVENTS}
+        try:
+            set_preferences(customer, choices)
+        except InvalidInput as exc:
+            errors = dict(exc.errors)
+        else:
+            messages.success(request, _("Your notification choices are saved."))
+            return redirect("portal:notifications")
+    response = page(
+        request,
+        customer,
+        "portal/notifications.html",
+        "notifications",
+        rows=preferences_of(customer),
+        channel_choices=NotificationPreference.Channels.choices,
+        errors=errors,
+    )
+    if errors:
+        response.status_code = 400
+    return response
+
+
+@driver_required
+def change_password(request: HttpRequest, customer: Customer) -> HttpResponse:
+    """The driver changes their password by giving the current one; they stay signed in here
+    and every other session of the account is signed out."""
+    form = PasswordChangeForm(request.user, request.POST or None)
+    if request.method == "POST":
+        if form.is_valid():
+            update_session_auth_hash(request, form.save())
+            messages.success(request, _("Your password is changed."))
+            return redirect("portal:password-change")
+        response = page(request, customer, "portal/password_change.html", "password", form=form)
+        response.status_code = 400
+        return response
+    return page(request, customer, "portal/password_change.html", "password", form=form)
