@@ -95,10 +95,15 @@ def to_cii(terms: Terms) -> bytes:
     _party(agreement, "ram:BuyerTradeParty", terms.buyer, seller=False)
     _el(transaction, "ram:ApplicableHeaderTradeDelivery")
     settlement = _el(transaction, "ram:ApplicableHeaderTradeSettlement")
+    debit = terms.direct_debit
+    if debit:
+        _el(settlement, "ram:CreditorReferenceID", debit.creditor_id)  # BT-90
     _el(settlement, "ram:InvoiceCurrencyCode", terms.currency)
     means = _el(settlement, "ram:SpecifiedTradeSettlementPaymentMeans")
     _el(means, "ram:TypeCode", terms.payment_means)
-    if terms.iban:
+    if debit:
+        _el(_el(means, "ram:PayerPartyDebtorFinancialAccount"), "ram:IBANID", debit.iban)  # BT-91
+    elif terms.iban:
         _el(_el(means, "ram:PayeePartyCreditorFinancialAccount"), "ram:IBANID", terms.iban)
         if terms.bic:
             institution = _el(means, "ram:PayeeSpecifiedCreditorFinancialInstitution")
@@ -120,6 +125,8 @@ def to_cii(terms: Terms) -> bytes:
     payment_terms = _el(settlement, "ram:SpecifiedTradePaymentTerms")
     _el(payment_terms, "ram:Description", terms.payment_terms)
     _date(payment_terms, "ram:DueDateDateTime", terms.due_date)
+    if debit:
+        _el(payment_terms, "ram:DirectDebitMandateID", debit.mandate_reference)  # BT-89
     totals = _el(settlement, "ram:SpecifiedTradeSettlementHeaderMonetarySummation")
     _el(totals, "ram:LineTotalAmount", _amount(terms.line_total))
     _el(totals, "ram:TaxBasisTotalAmount", _amount(terms.tax_basis))

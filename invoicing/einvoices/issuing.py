@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from customers.models import Customer, EInvoiceFormat
 from invoicing.documents.composition import DocumentDraft, InvoicingError
+from invoicing.documents.direct_debit import direct_debit_of
 from invoicing.documents.models import Document, DocumentLine
 from invoicing.einvoices import validation
 from invoicing.einvoices.cii import to_cii
@@ -108,6 +109,7 @@ def _terms(document: Document, lines: Sequence[DocumentLine], fmt: str, number: 
         iban=settings.iban,
         bic=settings.bic,
         number=number,
+        direct_debit=direct_debit_of(document),
     )
 
 

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from cpo_portal.kernel.money import ZERO, vat_amount
 from customers.models import EInvoiceFormat
+from invoicing.documents.direct_debit import DirectDebit
 from invoicing.documents.models import Document, DocumentLine
 from invoicing.setup.models import DocumentKind
 from invoicing.tax.models import REVERSE_CHARGE_TEXT
@@ -32,7 +33,7 @@ UNIT_CODES = {
 # How a printed VAT note says the customer accounts for the VAT (category AE).
 REVERSE_CHARGE_MARKERS = ("reverse charge", "steuerschuldnerschaft", "autoliquidation", "194")
 INVOICE, CREDIT_NOTE = "380", "381"
-SEPA_CREDIT_TRANSFER, CREDIT_TRANSFER = "58", "30"
+SEPA_CREDIT_TRANSFER, CREDIT_TRANSFER, SEPA_DIRECT_DEBIT = "58", "30", "59"
 
 
 @dataclass
@@ -104,6 +105,8 @@ class Terms:
     due_payable: Decimal
     notes: list[str] = field(default_factory=list)
     preceding: tuple[str, date] | None = None
+    # BG-19, when the invoice is collected by SEPA direct debit (payment means 59).
+    direct_debit: DirectDebit | None = None
 
 
 def category_of(rate: Decimal, note: str) -> str:
@@ -131,6 +134,7 @@ def build_terms(
     iban: str,
     bic: str = "",
     number: str | None = None,
+    direct_debit: DirectDebit | None = None,
 ) -> Terms:
     """The business terms of a document; a credit note states its amounts as positive values
     of type 381 and refers to the invoice it cancels (BG-3)."""
@@ -220,7 +224,9 @@ def build_terms(
         buyer=buyer,
         period=(document.period_start, document.period_end),
         payment_terms=f"Payable by {document.due_date:%Y-%m-%d} without deduction.",
-        payment_means=SEPA_CREDIT_TRANSFER if iban else CREDIT_TRANSFER,
+        payment_means=(
+            SEPA_DIRECT_DEBIT if direct_debit else SEPA_CREDIT_TRANSFER if iban else CREDIT_TRANSFER
+        ),
         iban=iban.replace(" ", "").upper(),
         bic=bic.strip().upper(),
         lines=out_lines,
@@ -232,4 +238,5 @@ def build_terms(
         due_payable=grand_total,
         notes=notes,
         preceding=preceding,
+        direct_debit=direct_debit,
     )

@@ -27,10 +27,12 @@ def _amount(value: Decimal) -> str:
     return f"{value:.2f}"
 
 
-def _party(parent, tag: str, party: Party) -> None:
+def _party(parent, tag: str, party: Party, creditor_id: str = "") -> None:
     element = _el(_el(parent, tag), "cac:Party")
     if party.email:
         _el(element, "cbc:EndpointID", party.email, schemeID="EM")
+    if creditor_id:  # BT-90: the seller's SEPA creditor identifier
+        _el(_el(element, "cac:PartyIdentification"), "cbc:ID", creditor_id, schemeID="SEPA")
     address = _el(element, "cac:PostalAddress")
     _el(address, "cbc:StreetName", party.street)
     _el(address, "cbc:CityName", party.city)
@@ -95,13 +97,18 @@ def to_ubl(terms: Terms) -> bytes:
         reference = _el(_el(root, "cac:BillingReference"), "cac:InvoiceDocumentReference")
         _el(reference, "cbc:ID", terms.preceding[0])
         _el(reference, "cbc:IssueDate", terms.preceding[1].isoformat())
-    _party(root, "cac:AccountingSupplierParty", terms.seller)
+    debit = terms.direct_debit
+    _party(root, "cac:AccountingSupplierParty", terms.seller, debit.creditor_id if debit else "")
     _party(root, "cac:AccountingCustomerParty", terms.buyer)
     means = _el(root, "cac:PaymentMeans")
     _el(means, "cbc:PaymentMeansCode", terms.payment_means)
     if credit:
         _el(means, "cbc:PaymentDueDate", terms.due_date.isoformat())
-    if terms.iban:
+    if terms.direct_debit:
+        mandate = _el(means, "cac:PaymentMandate")
+        _el(mandate, "cbc:ID", terms.direct_debit.mandate_reference)  # BT-89
+        _el(_el(mandate, "cac:PayerFinancialAccount"), "cbc:ID", terms.direct_debit.iban)  # BT-91
+    elif terms.iban:
         account = _el(means, "cac:PayeeFinancialAccount")
         _el(account, "cbc:ID", terms.iban)
         if terms.bic:

@@ -57,13 +57,14 @@ from cpo_portal.kernel.formatting import (
     unit_price_text,
 )
 from cpo_portal.kernel.money import vat_amount
+from invoicing.documents.direct_debit import direct_debit_of
 from invoicing.documents.models import Document, DocumentLine, DocumentStatus, RecipientCorrection
 from invoicing.documents.receipts import asks_for_payment, is_simplified
 from invoicing.einvoices.hybrid import hybrid_pdf
 from invoicing.einvoices.models import EInvoice
 from invoicing.output.girocode import epc_payload, qr_data_uri
 from invoicing.output.models import DocumentFile, RenderFailure
-from invoicing.setup.models import DocumentKind, InvoicingSettings
+from invoicing.setup.models import DocumentKind
 from sessions.models import ChargingSession, SessionChargeLine
 
 logger = logging.getLogger(__name__)
@@ -500,16 +501,8 @@ def _address_lines(*, name: str, street: str, postal_code: str, city: str, count
 def _direct_debit_notice(document: Document, bidi: Bidi) -> str:
     """An invoice collected under the customer's SEPA mandate announces the debit (the SEPA
     pre-notification): amount, date, account, mandate and creditor identifier."""
-    if document.kind != DocumentKind.INVOICE or document.currency != "EUR":
-        return ""
-    # Through the customer's reverse relation: payments is a higher layer than output.
-    mandate = document.customer.sepa_mandates.filter(status="active").first()
-    creditor_id = (
-        InvoicingSettings.objects.filter(operator_id=document.operator_id)
-        .values_list("sepa_creditor_identifier", flat=True)
-        .first()
-    )
-    if mandate is None or not creditor_id:
+    debit = direct_debit_of(document)
+    if debit is None:
         return ""
     return _(
         "The amount of %(amount)s will be debited on %(date)s from the account ending "
@@ -517,9 +510,9 @@ def _direct_debit_notice(document: Document, bidi: Bidi) -> str:
     ) % {
         "amount": bidi.ltr(amount(document.outstanding, document.currency)),
         "date": bidi.auto(long_date(document.due_date)),
-        "last_four": bidi.ltr(mandate.iban_last_four),
-        "reference": bidi.ltr(mandate.reference),
-        "creditor_id": bidi.ltr(creditor_id),
+        "last_four": bidi.ltr(debit.iban_last_four),
+        "reference": bidi.ltr(debit.mandate_reference),
+        "creditor_id": bidi.ltr(debit.creditor_id),
     }
 
 

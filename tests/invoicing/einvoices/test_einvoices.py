@@ -28,6 +28,7 @@ from invoicing.einvoices.issuing import einvoice_xml
 from invoicing.models import BilledSession, Document, EInvoice, HeldSession, InvoicingSettings
 from invoicing.output import document_messages, emails, pdf
 from invoicing.output.models import EmailDelivery
+from invoicing.payments.mandates import give_mandate
 from tests.factories import CompanyCustomerFactory
 from tests.invoicing.einvoices.conftest import LEITWEG_ID
 from tests.invoicing.helpers import issue_invoice_for, make_priced_session
@@ -71,6 +72,42 @@ def test_every_format_is_issued_valid_against_schema_and_schematron(public_body,
     assert "XRechnung Schematron 2.5.0" in str(einvoice.report) or fmt == EInvoiceFormat.FACTURX
     # The stored bytes are what validates (checked again, with the number filled in).
     assert validation.validate(bytes(einvoice.xml), fmt=fmt).is_valid
+
+
+@pytest.mark.parametrize("fmt", [EInvoiceFormat.XRECHNUNG_CII, EInvoiceFormat.XRECHNUNG_UBL])
+def test_an_invoice_collected_by_direct_debit_names_the_mandate_creditor_and_debited_account(
+    public_body, fmt
+):
+    InvoicingSettings.objects.filter(operator=public_body.operator).update(
+        sepa_creditor_identifier="DE98ZZZ09999999999"
+    )
+    public_body.einvoice_format = fmt
+    public_body.save()
+    mandate = give_mandate(
+        customer=public_body, iban="DE89 3704 0044 0532 0130 00", account_holder="Bezirksamt"
+    )
+
+    document = issue_invoice_for(public_body, sessions=2)
+
+    einvoice = EInvoice.objects.get(document=document)
+    assert einvoice.report["valid"] is True, einvoice.report
+    tree = xml_of(document)
+    if fmt == EInvoiceFormat.XRECHNUNG_CII:
+        means = "//ram:SpecifiedTradeSettlementPaymentMeans"
+        assert text(tree, f"{means}/ram:TypeCode") == "59"  # BT-81
+        assert text(tree, "//ram:DirectDebitMandateID") == mandate.reference  # BT-89
+        assert text(tree, "//ram:CreditorReferenceID") == "DE98ZZZ09999999999"  # BT-90
+        debited = f"{means}/ram:PayerPartyDebtorFinancialAccount/ram:IBANID"
+        assert text(tree, debited) == "DE89370400440532013000"  # BT-91
+        # The operator's own account is not offered for a transfer the bank collects anyway.
+        assert not tree.xpath("//ram:PayeePartyCreditorFinancialAccount", namespaces=NS)
+    else:
+        assert text(tree, "//cac:PaymentMeans/cbc:PaymentMeansCode") == "59"
+        assert text(tree, "//cac:PaymentMandate/cbc:ID") == mandate.reference
+        supplier_id = "//cac:AccountingSupplierParty//cac:PartyIdentification/cbc:ID"
+        assert text(tree, supplier_id) == "DE98ZZZ09999999999"
+        assert text(tree, f"{supplier_id}/@schemeID") == "SEPA"
+        assert text(tree, "//cac:PayerFinancialAccount/cbc:ID") == "DE89370400440532013000"
 
 
 def test_the_cii_carries_the_business_terms_of_the_frozen_document(public_body):
