@@ -354,3 +354,14 @@ class InvoiceDetailsForm(forms.Form):
             if field not in self.errors:
                 self.add_error(field if field in self.fields else None, message)
         return cleaned_data
+
+
+class DirectDebitMandateForm(forms.Form):
+    """A driver's SEPA mandate: the account and the explicit consent to the mandate text."""
+
+    account_holder = forms.CharField(label=_("Account holder"), max_length=70)
+    iban = forms.CharField(label=_("IBAN"), max_length=42)
+    consent = forms.BooleanField(
+        label=_("I agree to the mandate text above."),
+        error_messages={"required": _("Tick the box to give the mandate.")},
+    )

@@ -35,6 +35,7 @@ urlpatterns = [
     path("invoices/<int:document_id>/pay/", payments.pay, name="invoice-pay"),
     path("invoices/<int:document_id>/paid/", payments.paid, name="invoice-paid"),
     path("payments/", payments.history, name="payments"),
+    path("direct-debit/", payments.direct_debit, name="direct-debit"),
     path("pay/<str:token>/", payments.pay_link, name="pay-link"),
     path("payments/demo/<str:token>/", payments.demo_checkout, name="demo-checkout"),
     path("payments/notify/<str:provider_key>/", payments.notify, name="payment-notify"),

@@ -3,22 +3,25 @@ the invoice e-mail's pay link, the demo checkout page and the providers' notific
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from cpo_portal.kernel.errors import DomainError, InvalidInput
+from cpo_portal.kernel.errors import DomainError, InvalidInput, StateConflict
+from customers.forms import DirectDebitMandateForm
 from customers.models import Customer
 from customers.views import selectors
 from customers.views.access import driver_required, page
-from invoicing.models import Document
+from invoicing.models import Document, InvoicingSettings
 from invoicing.output import pay_links
-from invoicing.payments import checkout, ledger
-from invoicing.payments.models import Payment, PaymentTransaction
+from invoicing.payments import checkout, ledger, mandates
+from invoicing.payments.models import MandateSource, Payment, PaymentTransaction, SepaMandate
 from invoicing.payments.providers import InvalidNotification, demo, provider
 
 
@@ -140,3 +143,68 @@ def history(request: HttpRequest, customer: Customer) -> HttpResponse:
         transactions=transactions,
         credit=sorted(ledger.customer_credit(customer).items()),
     )
+
+
+@driver_required
+def direct_debit(request: HttpRequest, customer: Customer) -> HttpResponse:
+    """The driver gives a SEPA mandate with the mandate text, sees theirs and revokes one."""
+    creditor_id = (
+        InvoicingSettings.objects.filter(operator_id=customer.operator_id)
+        .values_list("sepa_creditor_identifier", flat=True)
+        .first()
+    )
+    form = DirectDebitMandateForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and "revoke" in request.POST:
+        mandate = SepaMandate.objects.filter(
+            customer=customer, pk=_int_or_none(request.POST["revoke"])
+        ).first()
+        if mandate is None:
+            raise Http404("No such mandate.")
+        try:
+            mandates.revoke_mandate(mandate)
+        except StateConflict as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, _("The mandate is revoked; nothing more will be debited."))
+        return redirect("portal:direct-debit")
+    if request.method == "POST":
+        if not creditor_id:
+            raise Http404("This operator collects no direct debits.")
+        if form.is_valid():
+            try:
+                mandate = mandates.give_mandate(
+                    customer=customer,
+                    iban=form.cleaned_data["iban"],
+                    account_holder=form.cleaned_data["account_holder"],
+                    source=MandateSource.PORTAL,
+                    given_by=request.user,
+                )
+            except InvalidInput as error:
+                for field, problems in error.errors.items():
+                    for problem in problems:
+                        form.add_error(field if field in form.fields else None, problem)
+            else:
+                messages.success(
+                    request,
+                    _("Thank you: your mandate %(reference)s is active.")
+                    % {"reference": mandate.reference},
+                )
+                return redirect("portal:direct-debit")
+        status = 400
+    response = page(
+        request,
+        customer,
+        "portal/payments/direct_debit.html",
+        "direct-debit",
+        form=form,
+        creditor_id=creditor_id,
+        creditor=customer.operator.legal_name or customer.operator.name,
+        mandates=SepaMandate.objects.filter(customer=customer).order_by("-created_at", "-pk"),
+    )
+    response.status_code = status
+    return response
+
+
+def _int_or_none(value: str) -> int | None:
+    return int(value) if value.isdigit() and len(value) < 18 else None
