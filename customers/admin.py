@@ -1,6 +1,7 @@
 """Back-office screens for customers and their charging tokens."""
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -19,6 +20,7 @@ from customers.models import (
     ChargingToken,
     Customer,
     MessageAttempt,
+    MessageTemplate,
     NotificationPreference,
     OutboundMessage,
     Plan,
@@ -27,6 +29,7 @@ from customers.models import (
 )
 from customers.notifications.events import EVENTS
 from customers.notifications.outbox import resend
+from customers.notifications.templates import TemplateProblem, preview, render_override
 from customers.services import PortalAccountError, create_portal_account, save_customer
 from invoicing.documents.composition import InvoicingError, recipient_field_errors
 from invoicing.models import DocumentKind, InvoicingSettings
@@ -462,3 +465,80 @@ class OutboundMessageAdmin(admin.ModelAdmin):
                 sent += 1
         if sent:
             self.message_user(request, _("%(count)s messages queued again.") % {"count": sent})
+
+
+TEMPLATE_FIELDS = ["operator", "event", "channel", "language", "subject", "body_text", "body_html"]
+
+
+class MessageTemplateForm(forms.ModelForm):
+    """An operator's wording: the event and language are chosen from the list, and a template
+    that does not render is refused next to the form with Django's reason."""
+
+    event = forms.ChoiceField(
+        label=_("event"), choices=[(code, e.label) for code, e in EVENTS.items()]
+    )
+    language = forms.ChoiceField(label=_("language"), choices=settings.LANGUAGES)
+
+    class Meta:
+        model = MessageTemplate
+        fields = TEMPLATE_FIELDS
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        if cleaned.get("channel") == MessageTemplate.Channel.EMAIL and not cleaned.get("subject"):
+            self.add_error("subject", _("An e-mail needs a subject."))
+            return cleaned
+        candidate = MessageTemplate(**{f: cleaned.get(f) for f in TEMPLATE_FIELDS})
+        try:
+            render_override(candidate, {})
+        except TemplateProblem as error:
+            raise forms.ValidationError(
+                _("The template cannot be used: %(reason)s") % {"reason": error}
+            ) from error
+        return cleaned
+
+
+@admin.register(MessageTemplate)
+class MessageTemplateAdmin(admin.ModelAdmin):
+    """The operator's own texts per event, channel and language, with a preview."""
+
+    form = MessageTemplateForm
+    list_display = ["event", "channel", "language", "operator", "updated_at"]
+    list_filter = ["event", "channel", "language"]
+    search_fields = ["event", "subject", "body_text"]
+    autocomplete_fields = ["operator"]
+    readonly_fields = ["filled_example"]
+    fields = [
+        "operator",
+        "event",
+        "channel",
+        "language",
+        "subject",
+        "body_text",
+        "body_html",
+        "filled_example",
+    ]
+
+    @admin.display(description=_("preview"))
+    def filled_example(self, obj: MessageTemplate) -> str:
+        if obj is None or obj.pk is None:
+            return _("Save to see the template filled with an example.")
+        try:
+            subject, text, html = preview(obj)
+        except TemplateProblem as error:
+            return _("The template cannot be used: %(reason)s") % {"reason": error}
+        return format_html(
+            '<p><strong>{}</strong></p><pre class="message-preview">{}</pre>{}',
+            subject,
+            text,
+            format_html(
+                '<iframe title="{}" sandbox srcdoc="{}" style="width:100%;height:20em;'
+                'border:1px solid #ccc"></iframe>',
+                _("HTML preview"),
+                html,
+            )
+            if html
+            else "",
+        )

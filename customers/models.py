@@ -358,6 +358,7 @@ class SubscriptionPeriod(models.Model):
 # The outbox's models live with their services; importing them here registers them with the app.
 from customers.notifications.models import (  # noqa: E402
     MessageAttempt,
+    MessageTemplate,
     NotificationPreference,
     OutboundMessage,
 )
@@ -367,6 +368,7 @@ __all__ = [
     "Customer",
     "EInvoiceFormat",
     "MessageAttempt",
+    "MessageTemplate",
     "NotificationPreference",
     "OutboundMessage",
     "Plan",

@@ -132,3 +132,45 @@ class NotificationPreference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event}: {self.get_channels_display()}"
+
+
+class MessageTemplate(models.Model):
+    """The operator's own wording of one event on one channel in one language; it replaces the
+    shipped template for that language only, so other languages keep the shipped text."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("E-mail")
+        SMS = "sms", _("SMS")
+
+    operator = models.ForeignKey(
+        "invoicing.Operator", on_delete=models.CASCADE, related_name="message_templates"
+    )
+    event = models.CharField(_("event"), max_length=40)
+    channel = models.CharField(_("channel"), max_length=8, choices=Channel.choices)
+    language = models.CharField(_("language"), max_length=8)
+    subject = models.CharField(
+        _("subject"), max_length=300, blank=True, help_text=_("E-mail only.")
+    )
+    body_text = models.TextField(
+        _("text"), help_text=_("The e-mail's plain text, or the SMS. Django template syntax.")
+    )
+    body_html = models.TextField(
+        _("HTML"),
+        blank=True,
+        help_text=_("E-mail only; empty sends the plain text alone. Django template syntax."),
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        app_label = "customers"
+        verbose_name = _("message template")
+        verbose_name_plural = _("message templates")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["operator", "event", "channel", "language"],
+                name="one_message_template_per_event_channel_language",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} · {self.get_channel_display()} · {self.language}"

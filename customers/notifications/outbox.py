@@ -11,12 +11,13 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from cpo_portal.kernel.errors import InvalidInput
 from customers.models import Customer
 from customers.notifications.events import EVENTS, Event
 from customers.notifications.models import NotificationPreference, OutboundMessage
+from customers.notifications.templates import render_message
 
 logger = logging.getLogger(__name__)
 LANGUAGES = {code for code, _name in settings.LANGUAGES}
@@ -150,7 +151,13 @@ def _queue(
     dedupe_key: str,
     extra: Mapping[str, object],
 ) -> OutboundMessage | None:
-    subject, text, html = _render(event, channel, language, context)
+    subject, text, html = render_message(
+        event=event,
+        channel=channel,
+        language=language,
+        context=context,
+        operator_id=customer.operator_id,
+    )
     key = f"{dedupe_key}:{channel}" if dedupe_key else None
     try:
         with transaction.atomic():
@@ -171,21 +178,6 @@ def _queue(
         return None  # already queued by an earlier run: sent once
     _send_after_commit(message)
     return message
-
-
-def _render(
-    event: Event, channel: str, language: str, context: Mapping[str, object]
-) -> tuple[str, str, str]:
-    with translation.override(language):
-        if channel == OutboundMessage.Channel.SMS:
-            return "", render_to_string(f"{event.templates}_sms.txt", dict(context)).strip(), ""
-        subject = render_to_string(f"{event.templates}_subject.txt", dict(context))
-        text = render_to_string(f"{event.templates}.txt", dict(context))
-        try:
-            html = render_to_string(f"{event.templates}.html", dict(context))
-        except TemplateDoesNotExist:
-            html = ""  # a plain-text e-mail (the password reset)
-    return " ".join(subject.split()), text, html
 
 
 def _not_before(channel: str, customer: Customer) -> datetime:
