@@ -108,7 +108,7 @@ class CustomerAdmin(ExportAdminMixin, admin.ModelAdmin):
         (
             _("Customer"),
             {
-                "fields": ["operator", "kind", "language"],
+                "fields": ["operator", "kind", "language", "time_zone"],
                 "description": _(
                     "Who is billed. The invoice details each kind must give are set per "
                     "operator, in the invoicing settings on the operator's page."

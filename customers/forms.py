@@ -60,6 +60,7 @@ class CustomerAdminForm(forms.ModelForm):
             "operator",
             "kind",
             "language",
+            "time_zone",
             "name",
             "company_name",
             "company_registration_id",

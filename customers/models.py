@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from cpo_portal.kernel.periods import validate_time_zone
 from cpo_portal.kernel.search import UpperTrigramIndex
 
 # The invoice details a customer keeps; operators choose which are mandatory.
@@ -76,6 +77,17 @@ class Customer(models.Model):
         help_text=_("Text messages go to this number, stored in E.164, e.g. +4915123456789."),
     )
     language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, blank=True)
+    time_zone = models.CharField(
+        _("time zone"),
+        max_length=64,
+        blank=True,
+        default="",
+        db_default="",
+        validators=[validate_time_zone],
+        help_text=_(
+            "Text messages wait for the morning here, e.g. Europe/Athens; empty: the operator's."
+        ),
+    )
     requires_invoice = models.BooleanField(_("requires invoice"), default=False)
     billing_mode = models.CharField(
         _("billing mode"),

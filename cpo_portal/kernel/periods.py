@@ -110,3 +110,17 @@ def day_start(day: date, time_zone: str | None = None) -> datetime:
 def today_for(operator: HasTimeZone) -> date:
     """Today in the operator's time zone: the issue date of what is issued now."""
     return local_date(timezone.now(), operator.time_zone)
+
+
+def validate_time_zone(name: str) -> None:
+    """A time zone is an IANA name the server knows (Europe/Athens), nothing else."""
+    from zoneinfo import available_timezones
+
+    from django.core.exceptions import ValidationError
+    from django.utils.translation import gettext as _
+
+    if name and name not in available_timezones():
+        raise ValidationError(
+            _("%(name)s is not a time zone; write its IANA name, e.g. Europe/Athens.")
+            % {"name": name}
+        )

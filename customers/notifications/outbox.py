@@ -181,12 +181,12 @@ def _queue(
 
 
 def _not_before(channel: str, customer: Customer) -> datetime:
-    """Now, except an SMS in the quiet hours of the customer's operator's time zone: deferred
-    to the morning, never dropped."""
+    """Now, except an SMS in the quiet hours where the customer lives (their time zone, else
+    their operator's): deferred to their morning, never dropped."""
     now = timezone.now()
     if channel != OutboundMessage.Channel.SMS:
         return now
-    local = now.astimezone(ZoneInfo(customer.operator.time_zone))
+    local = now.astimezone(ZoneInfo(customer.time_zone or customer.operator.time_zone))
     start, end = settings.SMS_QUIET_HOURS
     hour = local.hour
     quiet = (start <= hour or hour < end) if start > end else (start <= hour < end)

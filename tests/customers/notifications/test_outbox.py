@@ -327,3 +327,38 @@ def test_an_sms_in_the_quiet_hours_waits_for_the_morning_and_the_e_mail_does_not
     with time_machine.travel("2026-03-05 08:00 +01:00", tick=False):
         assert send_due_messages() == 1
     assert len(sms_texts(tmp_path)) == 1
+
+
+def test_quiet_hours_follow_the_drivers_own_time_zone(operator, tmp_path, settings):
+    import time_machine
+
+    settings.SMS_QUIET_HOURS = (21, 8)
+    operator.time_zone = "Europe/Berlin"
+    operator.save()
+    # In Lisbon it is an hour earlier than at the operator's in Berlin.
+    driver = CustomerFactory(
+        operator=operator, mobile_phone="+4915123456789", time_zone="Europe/Lisbon"
+    )
+
+    with time_machine.travel("2026-03-04 21:30 +01:00", tick=False):  # 20:30 in Lisbon
+        pay(operator, driver)
+        send_due_messages()
+    assert len(sms_texts(tmp_path)) == 1
+
+    with time_machine.travel("2026-03-05 08:30 +01:00", tick=False):  # 07:30 in Lisbon
+        pay(operator, driver, ref="t-2")
+        send_due_messages()
+    assert len(sms_texts(tmp_path)) == 1  # the second waits for 08:00 in Lisbon
+    with time_machine.travel("2026-03-05 09:00 +01:00", tick=False):
+        assert send_due_messages() == 1
+    assert len(sms_texts(tmp_path)) == 2
+
+
+def test_the_admin_refuses_a_time_zone_that_does_not_exist(operator):
+    from django.core.exceptions import ValidationError
+
+    driver = CustomerFactory(operator=operator, time_zone="Europe/Atlantis")
+
+    with pytest.raises(ValidationError) as refused:
+        driver.full_clean()
+    assert "Europe/Atlantis is not a time zone" in str(refused.value)
