@@ -21,13 +21,19 @@ TRIGRAM_MIN_LENGTH = 3
 __all__ = [
     "TRIGRAM_MIN_LENGTH",
     "AddIndexConcurrentlyOnPostgres",
+    "UpperIndex",
     "UpperTrigramIndex",
     "UseTrigrams",
 ]
 
 
-class UpperTrigramIndex(models.Index):
-    """A GIN index of UPPER(field)'s trigrams, for the `icontains` lookups of admin searches."""
+class UpperIndex(models.Index):
+    """An index of UPPER(field) under a PostgreSQL access method and operator class; a plain
+    expression index elsewhere (SQLite in development, which also re-creates indexes when it
+    rebuilds a table to add a column)."""
+
+    method_sql = ""
+    opclass_sql = ""
 
     def __init__(self, *, field: str, name: str):
         self.field_name = field
@@ -39,19 +45,26 @@ class UpperTrigramIndex(models.Index):
 
     def create_sql(self, model, schema_editor, using="", concurrently=False, **kwargs):
         if schema_editor.connection.vendor != "postgresql":
-            # SQLite rebuilds a table to add a column and re-creates its indexes: there, a
-            # plain UPPER(column) index under the same name.
             return super().create_sql(model, schema_editor, using=using, **kwargs)
         # Written out: django.contrib.postgres's OpClass() needs that app installed.
         quote = schema_editor.quote_name
         return Statement(
-            "CREATE INDEX %(concurrently)s%(name)s ON %(table)s USING gin "
-            "((UPPER(%(column)s)) gin_trgm_ops)",
+            "CREATE INDEX %(concurrently)s%(name)s ON %(table)s %(method)s"
+            "((UPPER(%(column)s)) %(opclass)s)",
             concurrently="CONCURRENTLY " if concurrently else "",
             name=quote(self.name),
             table=Table(model._meta.db_table, quote),
+            method=self.method_sql,
             column=quote(model._meta.get_field(self.field_name).column),
+            opclass=self.opclass_sql,
         )
+
+
+class UpperTrigramIndex(UpperIndex):
+    """A GIN index of UPPER(field)'s trigrams, for the `icontains` lookups of admin searches."""
+
+    method_sql = "USING gin "
+    opclass_sql = "gin_trgm_ops"
 
 
 class UseTrigrams(TrigramExtension):

@@ -7,15 +7,14 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
-from django.db.backends.ddl_references import Statement, Table
 from django.db.models import Q
-from django.db.models.functions import Round, Upper
+from django.db.models.functions import Round
 from django.utils.translation import gettext_lazy as _
 from stdnum.eu import vat as eu_vat
 from stdnum.exceptions import ValidationError as NotAVatId
 
 from cpo_portal.kernel.errors import StateConflict
-from cpo_portal.kernel.search import TRIGRAM_MIN_LENGTH, UpperTrigramIndex
+from cpo_portal.kernel.search import TRIGRAM_MIN_LENGTH, UpperIndex, UpperTrigramIndex
 from cpo_portal.kernel.tenancy import Operator
 from invoicing.setup.models import DocumentKind, IssuingProfile, NumberingSeries
 
@@ -52,32 +51,14 @@ RECIPIENT_FIELDS = (
 )
 
 
-class CaseInsensitivePrefixIndex(models.Index):
+class CaseInsensitivePrefixIndex(UpperIndex):
     """An index on UPPER(field) for `istartswith` (and `iexact`) lookups of the admin search.
 
     PostgreSQL needs the text_pattern_ops operator class for LIKE 'ABC%' to use an index under
     a non-C collation; other databases (SQLite in development) get a plain expression index.
     """
 
-    def __init__(self, *, field: str, name: str):
-        self.field_name = field
-        super().__init__(Upper(field), name=name)
-
-    def deconstruct(self):
-        path, _expressions, _kwargs = super().deconstruct()
-        return path, (), {"field": self.field_name, "name": self.name}
-
-    def create_sql(self, model, schema_editor, using="", **kwargs):
-        if schema_editor.connection.vendor != "postgresql":
-            return super().create_sql(model, schema_editor, using=using, **kwargs)
-        # Written out: django.contrib.postgres's OpClass() needs that app installed.
-        quote = schema_editor.quote_name
-        return Statement(
-            "CREATE INDEX %(name)s ON %(table)s ((UPPER(%(column)s)) text_pattern_ops)",
-            name=quote(self.name),
-            table=Table(model._meta.db_table, quote),
-            column=quote(model._meta.get_field(self.field_name).column),
-        )
+    opclass_sql = "text_pattern_ops"
 
 
 class AmountField(models.DecimalField):
