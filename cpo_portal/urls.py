@@ -9,6 +9,7 @@ from rest_framework.permissions import AllowAny
 
 from cpo_portal.api import api_not_found, api_root
 from cpo_portal.health import health
+from cpo_portal.metrics import metrics
 from cpo_portal.short_links import follow_short_link
 from customers.api.views import token_authorization
 
@@ -42,6 +43,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"))),
     path("health/", health, name="health"),
+    path("metrics/", metrics, name="metrics"),
     # Browsers ask every site for /favicon.ico (the admin names no icon): the portal's, served
     # with the static files (no CDN).
     path("favicon.ico", favicon, name="favicon"),

@@ -108,12 +108,17 @@ def build_dashboard(today=None, month_count=12, time_zone=None):
     dashboard.outbox_failed = OutboundMessage.objects.filter(
         status=OutboundMessage.Status.FAILED
     ).count()
+    matched, dashboard.review_queue, total = receipt_matching()
+    if total:
+        dashboard.matching_rate = (Decimal(100) * matched / total).quantize(Decimal("0.1"))
+    return dashboard
+
+
+def receipt_matching() -> tuple[int, int, int]:
+    """Card-terminal transactions (matched to a session by the product or by staff, waiting in
+    the review queue, all)."""
     states = dict(
         TerminalTransaction.objects.values_list("match_state").annotate(count=Count("id"))
     )
-    total = sum(states.values())
     matched = states.get(MatchState.MATCHED, 0) + states.get(MatchState.CONFIRMED, 0)
-    if total:
-        dashboard.matching_rate = (Decimal(100) * matched / total).quantize(Decimal("0.1"))
-    dashboard.review_queue = states.get(MatchState.REVIEW, 0)
-    return dashboard
+    return matched, states.get(MatchState.REVIEW, 0), sum(states.values())
