@@ -245,20 +245,22 @@ def collect(
         for index, collection in enumerate(plan, start=1):
             entries.append(
                 ledger.record_transaction(
-                    operator=operator,
-                    provider=PROVIDER,
-                    provider_reference=collection.end_to_end_id,
-                    kind=TransactionKind.DIRECT_DEBIT,
-                    status=TransactionStatus.PENDING,
-                    amount=collection.amount,
-                    currency=CURRENCY,
-                    value_date=collection_date,
-                    customer=collection.invoice.customer,
-                    intended_document=collection.invoice,
-                    payer_name=collection.mandate.account_holder,
-                    payer_iban=collection.mandate.iban,
-                    remittance_information=collection.end_to_end_id,
-                    recorded_by=created_by,
+                    ledger.TransactionFacts(
+                        operator=operator,
+                        provider=PROVIDER,
+                        provider_reference=collection.end_to_end_id,
+                        kind=TransactionKind.DIRECT_DEBIT,
+                        status=TransactionStatus.PENDING,
+                        amount=collection.amount,
+                        currency=CURRENCY,
+                        value_date=collection_date,
+                        customer=collection.invoice.customer,
+                        intended_document=collection.invoice,
+                        payer_name=collection.mandate.account_holder,
+                        payer_iban=collection.mandate.iban,
+                        remittance_information=collection.end_to_end_id,
+                        recorded_by=created_by,
+                    )
                 )
             )
             if progress is not None:
@@ -327,13 +329,15 @@ def settle_collections(*, today: date | None = None) -> int:
         if entry.value_date > cutoff:
             continue
         ledger.record_transaction(
-            operator=entry.operator,
-            provider=PROVIDER,
-            provider_reference=entry.provider_reference,
-            kind=entry.kind,
-            status=TransactionStatus.SUCCEEDED,
-            amount=entry.amount,
-            currency=entry.currency,
+            ledger.TransactionFacts(
+                operator=entry.operator,
+                provider=PROVIDER,
+                provider_reference=entry.provider_reference,
+                kind=entry.kind,
+                status=TransactionStatus.SUCCEEDED,
+                amount=entry.amount,
+                currency=entry.currency,
+            )
         )
         settled += 1
     return settled
@@ -387,29 +391,33 @@ def record_return(
         if collection.status == TransactionStatus.PENDING:
             # Returned before it settled: it never went through.
             ledger.record_transaction(
-                operator=collection.operator,
-                provider=PROVIDER,
-                provider_reference=collection.provider_reference,
-                kind=collection.kind,
-                status=TransactionStatus.FAILED,
-                amount=collection.amount,
-                currency=collection.currency,
-                failure_reason=f"{code} {RETURN_REASONS[code]}",
+                ledger.TransactionFacts(
+                    operator=collection.operator,
+                    provider=PROVIDER,
+                    provider_reference=collection.provider_reference,
+                    kind=collection.kind,
+                    status=TransactionStatus.FAILED,
+                    amount=collection.amount,
+                    currency=collection.currency,
+                    failure_reason=f"{code} {RETURN_REASONS[code]}",
+                )
             )
         returned = ledger.record_transaction(
-            operator=collection.operator,
-            provider=PROVIDER,
-            provider_reference=return_reference(collection),
-            kind=TransactionKind.DIRECT_DEBIT_RETURN,
-            status=TransactionStatus.SUCCEEDED,
-            amount=collection.amount,
-            currency=collection.currency,
-            customer=collection.customer,
-            parent=collection,
-            payer_name=collection.payer_name,
-            payer_iban=collection.payer_iban,
-            failure_reason=f"{code} {RETURN_REASONS[code]}",
-            recorded_by=recorded_by,
+            ledger.TransactionFacts(
+                operator=collection.operator,
+                provider=PROVIDER,
+                provider_reference=return_reference(collection),
+                kind=TransactionKind.DIRECT_DEBIT_RETURN,
+                status=TransactionStatus.SUCCEEDED,
+                amount=collection.amount,
+                currency=collection.currency,
+                customer=collection.customer,
+                parent=collection,
+                payer_name=collection.payer_name,
+                payer_iban=collection.payer_iban,
+                failure_reason=f"{code} {RETURN_REASONS[code]}",
+                recorded_by=recorded_by,
+            )
         )
         SepaMandate.objects.filter(
             customer_id=collection.customer_id,
