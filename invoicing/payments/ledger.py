@@ -415,6 +415,20 @@ def _follow(document: Document, amount: Decimal, *, paid_on: date) -> None:
         settle_after_payment(document=document)
 
 
+def record_pending_many(entries: list[PaymentTransaction]) -> None:
+    """Many new pending transactions (from `new_transaction`, a collection run's direct debits)
+    in one insert: pending moves no money, and each is announced as `record_transaction` does.
+    Raises IntegrityError when a reference was recorded before (the caller goes one by one)."""
+    if any(entry.status != TransactionStatus.PENDING for entry in entries):
+        raise ValueError("Only pending transactions are recorded in bulk.")
+    with transaction.atomic():
+        insert_models(entries)
+        for entry in entries:
+            payment_status_changed.send(
+                sender=PaymentTransaction, transaction_id=entry.pk, status=entry.status
+            )
+
+
 def record_incoming_many(
     entries: list[PaymentTransaction], allocations: list[tuple[int, int, Decimal]]
 ) -> None:
