@@ -165,6 +165,8 @@ AXES_VERBOSE = False
 # Reverse proxies in front of the web processes that append to X-Forwarded-For (0: none, the
 # client is REMOTE_ADDR). Decides the client address of the lockout and the reset limit.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# The bearer token Prometheus sends to /metrics/; empty: the endpoint refuses everyone.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # Where drivers reach the portal and the public receipt pages (QR codes, e-mails, links in
 # text messages), without a trailing slash; empty in production: the address a request came in
 # on (links sent from workers then need it set).

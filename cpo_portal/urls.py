@@ -7,6 +7,7 @@ from rest_framework.permissions import AllowAny
 
 from cpo_portal.api import api_not_found, api_root
 from cpo_portal.health import health
+from cpo_portal.metrics import metrics
 from cpo_portal.short_links import follow_short_link
 from customers.api.views import token_authorization
 
@@ -34,6 +35,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"))),
     path("health/", health, name="health"),
+    path("metrics/", metrics, name="metrics"),
     path("s/<str:token>/", follow_short_link, name="short-link"),
     # The portal's language switch: Django's set_language view (POST, CSRF-protected).
     path("i18n/", include("django.conf.urls.i18n")),
