@@ -31,6 +31,8 @@ STALE_CLAIM = timedelta(minutes=15)
 # render releases it at once. After a day the file is not coming: the message fails.
 ATTACHMENT_WAIT = timedelta(minutes=10)
 ATTACHMENT_GIVE_UP = timedelta(days=1)
+# Messages a worker claims at once: few round trips, and a dead worker strands few.
+BATCH = 100
 
 
 class _SendFailed(Exception):
@@ -50,33 +52,45 @@ def send_message(message_id: int, *, now: datetime | None = None) -> str:
 
     Safe to run twice: the claim (queued -> sending under a row lock) lets one run through."""
     now = now or timezone.now()
+    claimed = _claim(OutboundMessage.objects.filter(pk=message_id), now)
+    if not claimed:
+        return (
+            OutboundMessage.objects.filter(pk=message_id).values_list("status", flat=True).first()
+            or ""
+        )
+    return _send_claimed(claimed[0])
+
+
+def _claim(candidates, now: datetime, limit: int | None = None) -> list[OutboundMessage]:
+    """Take due messages for this worker (queued -> sending) in one short transaction; rows
+    another worker is taking are skipped, not waited for. Returns them as they were before."""
     with transaction.atomic():
-        message = (
-            OutboundMessage.objects.select_for_update(skip_locked=True, of=("self",))
+        due = (
+            candidates.select_for_update(skip_locked=True, of=("self",))
             .select_related("customer")
-            .filter(pk=message_id)
             .filter(_claimable(now))
-            .first()
+            .order_by("not_before", "id")
         )
-        if message is None:
-            return (
-                OutboundMessage.objects.filter(pk=message_id)
-                .values_list("status", flat=True)
-                .first()
-                or ""
-            )
-        # The status transition is the claim where row locks are not (SQLite): one run wins.
-        claimed = (
-            OutboundMessage.objects.filter(pk=message.pk)
-            .filter(_claimable(now))
-            .update(
-                status=OutboundMessage.Status.SENDING,
-                claimed_at=now,
-                attempt_count=F("attempt_count") + 1,
-            )
+        messages = list(due[:limit] if limit else due)
+        if not messages:
+            return []
+        ids = [message.pk for message in messages]
+        OutboundMessage.objects.filter(pk__in=ids).filter(_claimable(now)).update(
+            status=OutboundMessage.Status.SENDING,
+            claimed_at=now,
+            attempt_count=F("attempt_count") + 1,
         )
-        if not claimed:
-            return OutboundMessage.Status.SENDING
+        # Where row locks are not (SQLite) the status transition is the claim: one run wins.
+        ours = set(
+            OutboundMessage.objects.filter(
+                pk__in=ids, status=OutboundMessage.Status.SENDING, claimed_at=now
+            ).values_list("pk", flat=True)
+        )
+    return [message for message in messages if message.pk in ours]
+
+
+def _send_claimed(message: OutboundMessage) -> str:
+    """Hand a claimed message to its provider and record the attempt; returns its status."""
     started = timezone.now()
     attempts = message.attempt_count + 1
     try:
@@ -143,21 +157,18 @@ def _record_failure(
     return OutboundMessage.Status.FAILED if give_up else OutboundMessage.Status.QUEUED
 
 
-def due_message_ids(*, now: datetime | None = None, limit: int = 1000) -> list[int]:
-    """Messages the sweeper should try now: queued and due, or claimed by a dead worker."""
-    now = now or timezone.now()
-    return list(
-        OutboundMessage.objects.filter(_claimable(now))
-        .order_by("not_before", "id")
-        .values_list("pk", flat=True)[:limit]
-    )
-
-
-def send_due_messages(*, now: datetime | None = None) -> int:
-    """Drain the outbox once (Beat's sweeper, tests, the benchmark); returns how many went out."""
-    sent = 0
-    for message_id in due_message_ids(now=now):
-        sent += send_message(message_id, now=now) == OutboundMessage.Status.SENT
+def send_due_messages(*, now: datetime | None = None, limit: int = 1000) -> int:
+    """Drain the outbox once, up to `limit` messages (Beat's sweeper, tests, the benchmark);
+    returns how many went out. Each worker claims batches of its own rows, so workers draining
+    side by side never wait for or retry each other's messages."""
+    sent = tried = 0
+    while tried < limit:
+        claimed = _claim(OutboundMessage.objects.all(), now or timezone.now(), BATCH)
+        for message in claimed:
+            sent += _send_claimed(message) == OutboundMessage.Status.SENT
+        tried += len(claimed)
+        if len(claimed) < BATCH:
+            break
     return sent
 
 

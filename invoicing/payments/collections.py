@@ -14,7 +14,7 @@ from pathlib import Path
 
 from django.conf import settings as django_settings
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
@@ -40,6 +40,8 @@ from invoicing.setup.models import DocumentKind, InvoicingSettings
 
 PROVIDER = "sepa_direct_debit"
 CURRENCY = "EUR"
+# Collections recorded per insert: the progress bar moves, memory stays bounded.
+RECORD_CHUNK = 1000
 # A collection still under way or done: the invoice is not collected again.
 COLLECTING = (TransactionStatus.PENDING, TransactionStatus.SUCCEEDED)
 # The characters SEPA allows in identifiers; anything else becomes "-".
@@ -242,27 +244,21 @@ def collect(
         )
         run.file.save(f"{collection_date:%Y-%m-%d}-{run.pk}.xml", ContentFile(content), save=False)
         entries = []
-        for index, collection in enumerate(plan, start=1):
-            entries.append(
-                ledger.record_transaction(
-                    operator=operator,
-                    provider=PROVIDER,
-                    provider_reference=collection.end_to_end_id,
-                    kind=TransactionKind.DIRECT_DEBIT,
-                    status=TransactionStatus.PENDING,
-                    amount=collection.amount,
-                    currency=CURRENCY,
-                    value_date=collection_date,
-                    customer=collection.invoice.customer,
-                    intended_document=collection.invoice,
-                    payer_name=collection.mandate.account_holder,
-                    payer_iban=collection.mandate.iban,
-                    remittance_information=collection.end_to_end_id,
-                    recorded_by=created_by,
-                )
-            )
+        for start in range(0, len(plan), RECORD_CHUNK):
+            chunk = [
+                _pending(operator, c, collection_date, created_by)
+                for c in plan[start : start + RECORD_CHUNK]
+            ]
+            try:
+                with transaction.atomic():
+                    recorded = [ledger.new_transaction(facts) for facts in chunk]
+                    ledger.record_pending_many(recorded)
+            except IntegrityError:
+                # A reference recorded before: the ledger's single path treats it as known.
+                recorded = [ledger.record_transaction(facts) for facts in chunk]
+            entries += recorded
             if progress is not None:
-                progress(index, len(plan))
+                progress(len(entries), len(plan))
         run.collections.add(*entries)
         first_mandates = {c.mandate.pk for c in plan if c.sequence_type == SequenceType.FIRST}
         SepaMandate.objects.filter(pk__in=first_mandates).update(
@@ -274,6 +270,26 @@ def collect(
         run.total = sum((c.amount for c in plan), ZERO)
         run.save()
     return run
+
+
+def _pending(operator, collection, collection_date: date, created_by) -> ledger.TransactionFacts:
+    """A planned collection as the ledger's pending direct debit."""
+    return ledger.TransactionFacts(
+        operator=operator,
+        provider=PROVIDER,
+        provider_reference=collection.end_to_end_id,
+        kind=TransactionKind.DIRECT_DEBIT,
+        status=TransactionStatus.PENDING,
+        amount=collection.amount,
+        currency=CURRENCY,
+        value_date=collection_date,
+        customer=collection.invoice.customer,
+        intended_document=collection.invoice,
+        payer_name=collection.mandate.account_holder,
+        payer_iban=collection.mandate.iban,
+        remittance_information=collection.end_to_end_id,
+        recorded_by=created_by,
+    )
 
 
 def _require_creditor(settings: InvoicingSettings) -> None:
@@ -327,13 +343,15 @@ def settle_collections(*, today: date | None = None) -> int:
         if entry.value_date > cutoff:
             continue
         ledger.record_transaction(
-            operator=entry.operator,
-            provider=PROVIDER,
-            provider_reference=entry.provider_reference,
-            kind=entry.kind,
-            status=TransactionStatus.SUCCEEDED,
-            amount=entry.amount,
-            currency=entry.currency,
+            ledger.TransactionFacts(
+                operator=entry.operator,
+                provider=PROVIDER,
+                provider_reference=entry.provider_reference,
+                kind=entry.kind,
+                status=TransactionStatus.SUCCEEDED,
+                amount=entry.amount,
+                currency=entry.currency,
+            )
         )
         settled += 1
     return settled
@@ -387,29 +405,33 @@ def record_return(
         if collection.status == TransactionStatus.PENDING:
             # Returned before it settled: it never went through.
             ledger.record_transaction(
-                operator=collection.operator,
-                provider=PROVIDER,
-                provider_reference=collection.provider_reference,
-                kind=collection.kind,
-                status=TransactionStatus.FAILED,
-                amount=collection.amount,
-                currency=collection.currency,
-                failure_reason=f"{code} {RETURN_REASONS[code]}",
+                ledger.TransactionFacts(
+                    operator=collection.operator,
+                    provider=PROVIDER,
+                    provider_reference=collection.provider_reference,
+                    kind=collection.kind,
+                    status=TransactionStatus.FAILED,
+                    amount=collection.amount,
+                    currency=collection.currency,
+                    failure_reason=f"{code} {RETURN_REASONS[code]}",
+                )
             )
         returned = ledger.record_transaction(
-            operator=collection.operator,
-            provider=PROVIDER,
-            provider_reference=return_reference(collection),
-            kind=TransactionKind.DIRECT_DEBIT_RETURN,
-            status=TransactionStatus.SUCCEEDED,
-            amount=collection.amount,
-            currency=collection.currency,
-            customer=collection.customer,
-            parent=collection,
-            payer_name=collection.payer_name,
-            payer_iban=collection.payer_iban,
-            failure_reason=f"{code} {RETURN_REASONS[code]}",
-            recorded_by=recorded_by,
+            ledger.TransactionFacts(
+                operator=collection.operator,
+                provider=PROVIDER,
+                provider_reference=return_reference(collection),
+                kind=TransactionKind.DIRECT_DEBIT_RETURN,
+                status=TransactionStatus.SUCCEEDED,
+                amount=collection.amount,
+                currency=collection.currency,
+                customer=collection.customer,
+                parent=collection,
+                payer_name=collection.payer_name,
+                payer_iban=collection.payer_iban,
+                failure_reason=f"{code} {RETURN_REASONS[code]}",
+                recorded_by=recorded_by,
+            )
         )
         SepaMandate.objects.filter(
             customer_id=collection.customer_id,

@@ -5,6 +5,7 @@ owes, what is left over is the customer's credit, and documents' paid status fol
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -75,131 +76,97 @@ def accept_notification(*, provider: str, event_id: str, kind: str = "", payload
     return True
 
 
-def record_transaction(
-    *,
-    operator: Operator,
-    provider: str,
-    provider_reference: str,
-    kind: str,
-    status: str,
-    amount: Decimal | str,
-    currency: str,
-    method: str = "",
-    occurred_at: datetime | None = None,
-    value_date: date | None = None,
-    customer: Customer | None = None,
-    parent: PaymentTransaction | None = None,
-    intended_document: Document | None = None,
-    payer_name: str = "",
-    payer_iban: str = "",
-    remittance_information: str = "",
-    failure_reason: str = "",
-    payload: str = "",
-    recorded_by=None,
-) -> PaymentTransaction:
+@dataclass(frozen=True)
+class TransactionFacts:
+    """What a provider tells of one transaction; its reference names it at that provider."""
+
+    operator: Operator
+    provider: str
+    provider_reference: str
+    kind: str
+    status: str
+    amount: Decimal | str
+    currency: str
+    method: str = ""
+    occurred_at: datetime | None = None
+    value_date: date | None = None
+    customer: Customer | None = None
+    parent: PaymentTransaction | None = None
+    intended_document: Document | None = None
+    payer_name: str = ""
+    payer_iban: str = ""
+    remittance_information: str = ""
+    failure_reason: str = ""
+    payload: str = ""
+    recorded_by: object = None
+
+
+def record_transaction(facts: TransactionFacts) -> PaymentTransaction:
     """Record a provider's transaction, or move a known one forward (a notification delivered
     twice or out of order changes nothing twice); on success the money is applied."""
-    amount = _checked_amount(amount, currency, kind=kind, status=status)
-    occurred_at = occurred_at or timezone.now()
+    amount = _checked_amount(facts.amount, facts.currency, kind=facts.kind, status=facts.status)
+    facts = replace(facts, amount=amount, occurred_at=facts.occurred_at or timezone.now())
     with transaction.atomic():
         known = (
             PaymentTransaction.objects.select_for_update()
-            .filter(provider=provider, provider_reference=provider_reference)
+            .filter(provider=facts.provider, provider_reference=facts.provider_reference)
             .first()
         )
         if known is not None:
-            if status not in NEXT_STATUSES[known.status]:
+            if facts.status not in NEXT_STATUSES[known.status]:
                 return known
-            known.status = status
-            known.failure_reason = failure_reason or known.failure_reason
-            known.payload = payload or known.payload
+            known.status = facts.status
+            known.failure_reason = facts.failure_reason or known.failure_reason
+            known.payload = facts.payload or known.payload
             known.save(update_fields=["status", "failure_reason", "payload", "updated_at"])
             _apply_status(known)
             return known
-        created = new_transaction(
-            operator=operator,
-            provider=provider,
-            provider_reference=provider_reference,
-            kind=kind,
-            status=status,
-            amount=amount,
-            currency=currency,
-            method=method,
-            occurred_at=occurred_at,
-            value_date=value_date,
-            customer=customer,
-            parent=parent,
-            intended_document=intended_document,
-            payer_name=payer_name,
-            payer_iban=payer_iban,
-            remittance_information=remittance_information,
-            failure_reason=failure_reason,
-            payload=payload,
-            recorded_by=recorded_by,
-        )
+        created = new_transaction(facts)
         try:
             with transaction.atomic():
                 created.save(force_insert=True)
         except IntegrityError:
             # Recorded meanwhile by the same notification on another worker: apply as known.
             return record_transaction(
-                operator=operator,
-                provider=provider,
-                provider_reference=provider_reference,
-                kind=kind,
-                status=status,
-                amount=amount,
-                currency=currency,
-                failure_reason=failure_reason,
-                payload=payload,
+                TransactionFacts(
+                    operator=facts.operator,
+                    provider=facts.provider,
+                    provider_reference=facts.provider_reference,
+                    kind=facts.kind,
+                    status=facts.status,
+                    amount=amount,
+                    currency=facts.currency,
+                    failure_reason=facts.failure_reason,
+                    payload=facts.payload,
+                )
             )
         _apply_status(created)
         return created
 
 
-def new_transaction(
-    *,
-    operator: Operator,
-    provider: str,
-    provider_reference: str,
-    kind: str,
-    status: str,
-    amount: Decimal | str,
-    currency: str,
-    method: str = "",
-    occurred_at: datetime | None = None,
-    value_date: date | None = None,
-    customer: Customer | None = None,
-    parent: PaymentTransaction | None = None,
-    intended_document: Document | None = None,
-    payer_name: str = "",
-    payer_iban: str = "",
-    remittance_information: str = "",
-    failure_reason: str = "",
-    payload: str = "",
-    recorded_by=None,
-) -> PaymentTransaction:
+def new_transaction(facts: TransactionFacts) -> PaymentTransaction:
     """A transaction as the ledger stores it (checked, rounded, IBAN normalised), not saved."""
+    document = facts.intended_document
     return PaymentTransaction(
-        operator=operator,
-        customer=customer or (intended_document.customer if intended_document else None),
-        provider=provider,
-        provider_reference=provider_reference,
-        kind=kind,
-        status=status,
-        amount=_checked_amount(amount, currency, kind=kind, status=status),
-        currency=currency,
-        method=method,
-        parent=parent,
-        intended_document=intended_document,
-        value_date=value_date or today_for(operator),
-        occurred_at=occurred_at or timezone.now(),
-        payer_name=payer_name[:140],
-        payer_iban="".join(payer_iban.split()).upper(),
-        remittance_information=remittance_information,
-        failure_reason=failure_reason[:300],
-        payload=payload,
-        recorded_by=recorded_by,
+        operator=facts.operator,
+        customer=facts.customer or (document.customer if document else None),
+        provider=facts.provider,
+        provider_reference=facts.provider_reference,
+        kind=facts.kind,
+        status=facts.status,
+        amount=_checked_amount(facts.amount, facts.currency, kind=facts.kind, status=facts.status),
+        currency=facts.currency,
+        method=facts.method,
+        parent=facts.parent,
+        intended_document=document,
+        value_date=facts.value_date or today_for(facts.operator),
+        occurred_at=facts.occurred_at or timezone.now(),
+        payer_name=facts.payer_name[:140],
+        payer_iban="".join(facts.payer_iban.split()).upper(),
+        remittance_information=facts.remittance_information,
+        failure_reason=facts.failure_reason[:300],
+        payload=facts.payload,
+        recorded_by=facts.recorded_by,
     )
 
 
@@ -446,6 +413,20 @@ def _follow(document: Document, amount: Decimal, *, paid_on: date) -> None:
     if became_paid and document.kind != DocumentKind.CREDIT_NOTE:
         webhooks.emit(operator=document.operator_id, event="invoice.paid", objects=[document.pk])
         settle_after_payment(document=document)
+
+
+def record_pending_many(entries: list[PaymentTransaction]) -> None:
+    """Many new pending transactions (from `new_transaction`, a collection run's direct debits)
+    in one insert: pending moves no money, and each is announced as `record_transaction` does.
+    Raises IntegrityError when a reference was recorded before (the caller goes one by one)."""
+    if any(entry.status != TransactionStatus.PENDING for entry in entries):
+        raise ValueError("Only pending transactions are recorded in bulk.")
+    with transaction.atomic():
+        insert_models(entries)
+        for entry in entries:
+            payment_status_changed.send(
+                sender=PaymentTransaction, transaction_id=entry.pk, status=entry.status
+            )
 
 
 def record_incoming_many(
@@ -700,15 +681,17 @@ def record_refund_made(
         payment = PaymentTransaction.objects.select_for_update().get(pk=payment.pk)
         refund_room(payment, amount)
         return record_transaction(
-            operator=payment.operator,
-            provider=provider,
-            provider_reference=f"{provider}-refund-{uuid.uuid4().hex}",
-            kind=TransactionKind.REFUND,
-            status=TransactionStatus.SUCCEEDED,
-            amount=amount,
-            currency=payment.currency,
-            customer=payment.customer,
-            parent=payment,
-            intended_document=credit_note,
-            recorded_by=requested_by,
+            TransactionFacts(
+                operator=payment.operator,
+                provider=provider,
+                provider_reference=f"{provider}-refund-{uuid.uuid4().hex}",
+                kind=TransactionKind.REFUND,
+                status=TransactionStatus.SUCCEEDED,
+                amount=amount,
+                currency=payment.currency,
+                customer=payment.customer,
+                parent=payment,
+                intended_document=credit_note,
+                recorded_by=requested_by,
+            )
         )

@@ -60,18 +60,20 @@ def record_payment(
                 field="amount",
             )
         entry = ledger.record_transaction(
-            operator=locked.operator,
-            provider="manual",
-            provider_reference=f"manual-{uuid.uuid4().hex}",
-            kind=TransactionKind.MANUAL,
-            status=TransactionStatus.SUCCEEDED,
-            amount=amount,
-            currency=locked.currency,
-            method=method,
-            value_date=paid_on,
-            intended_document=locked,
-            remittance_information=reference,
-            recorded_by=recorded_by,
+            ledger.TransactionFacts(
+                operator=locked.operator,
+                provider="manual",
+                provider_reference=f"manual-{uuid.uuid4().hex}",
+                kind=TransactionKind.MANUAL,
+                status=TransactionStatus.SUCCEEDED,
+                amount=amount,
+                currency=locked.currency,
+                method=method,
+                value_date=paid_on,
+                intended_document=locked,
+                remittance_information=reference,
+                recorded_by=recorded_by,
+            )
         )
         payment = entry.allocations.get()
     document.refresh_from_db()

@@ -155,18 +155,20 @@ def receive(
         try:
             with transaction.atomic():
                 entry = ledger.record_transaction(
-                    operator=operator,
-                    provider=TERMINAL_PROVIDER,
-                    provider_reference=facts["id"],
-                    kind=facts["kind"],
-                    status=TransactionStatus.SUCCEEDED,
-                    amount=facts["amount"],
-                    currency=facts["currency"],
-                    occurred_at=facts["at"],
-                    parent=authorization.entry if authorization else None,
-                    remittance_information=facts["reference"],
-                    payload=payload or json.dumps(data, default=str),
-                    recorded_by=recorded_by,
+                    ledger.TransactionFacts(
+                        operator=operator,
+                        provider=TERMINAL_PROVIDER,
+                        provider_reference=facts["id"],
+                        kind=facts["kind"],
+                        status=TransactionStatus.SUCCEEDED,
+                        amount=facts["amount"],
+                        currency=facts["currency"],
+                        occurred_at=facts["at"],
+                        parent=authorization.entry if authorization else None,
+                        remittance_information=facts["reference"],
+                        payload=payload or json.dumps(data, default=str),
+                        recorded_by=recorded_by,
+                    )
                 )
                 created = TerminalTransaction.objects.create(
                     entry=entry,

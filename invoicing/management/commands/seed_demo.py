@@ -472,17 +472,19 @@ class Command(BaseCommand):
         elif action == "card":
             moment = datetime.combine(day, time(12), ZoneInfo(demo.operator.time_zone))
             ledger.record_transaction(
-                operator=demo.operator,
-                provider="demo",
-                provider_reference=f"demo-{document.pk}",
-                kind=TransactionKind.CAPTURE,
-                status="succeeded",
-                amount=amount,
-                currency=document.currency,
-                method=PaymentMethod.CARD,
-                occurred_at=moment,
-                value_date=day,
-                intended_document=document,
+                ledger.TransactionFacts(
+                    operator=demo.operator,
+                    provider="demo",
+                    provider_reference=f"demo-{document.pk}",
+                    kind=TransactionKind.CAPTURE,
+                    status="succeeded",
+                    amount=amount,
+                    currency=document.currency,
+                    method=PaymentMethod.CARD,
+                    occurred_at=moment,
+                    value_date=day,
+                    intended_document=document,
+                )
             )
         elif document.currency == "EUR":  # by transfer, on this week's bank statement
             customer = document.customer

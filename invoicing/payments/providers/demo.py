@@ -88,16 +88,20 @@ class DemoProvider(PaymentProvider):
             ):
                 return
             ledger.record_transaction(
-                operator=document.operator,
-                provider=self.key,
-                provider_reference=event["reference"],
-                kind=TransactionKind.CAPTURE,
-                status=status,
-                amount=Decimal(event["amount"]),
-                currency=event["currency"],
-                method=PaymentMethod.CARD,
-                intended_document=document,
-                failure_reason="" if status == TransactionStatus.SUCCEEDED else "Declined (demo).",
+                ledger.TransactionFacts(
+                    operator=document.operator,
+                    provider=self.key,
+                    provider_reference=event["reference"],
+                    kind=TransactionKind.CAPTURE,
+                    status=status,
+                    amount=Decimal(event["amount"]),
+                    currency=event["currency"],
+                    method=PaymentMethod.CARD,
+                    intended_document=document,
+                    failure_reason=""
+                    if status == TransactionStatus.SUCCEEDED
+                    else "Declined (demo).",
+                )
             )
 
     def refund(

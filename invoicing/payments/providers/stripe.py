@@ -127,17 +127,19 @@ class StripeProvider(PaymentProvider):
     def _capture(self, *, reference, document, amount, currency, status, payload, reason=""):
         currency = currency.upper()
         ledger.record_transaction(
-            operator=document.operator,
-            provider=self.key,
-            provider_reference=reference,
-            kind=TransactionKind.CAPTURE,
-            status=status,
-            amount=from_minor(amount, currency),
-            currency=currency,
-            method=PaymentMethod.CARD,
-            intended_document=document,
-            failure_reason=reason,
-            payload=payload,
+            ledger.TransactionFacts(
+                operator=document.operator,
+                provider=self.key,
+                provider_reference=reference,
+                kind=TransactionKind.CAPTURE,
+                status=status,
+                amount=from_minor(amount, currency),
+                currency=currency,
+                method=PaymentMethod.CARD,
+                intended_document=document,
+                failure_reason=reason,
+                payload=payload,
+            )
         )
 
     def _checkout_session_completed(self, session, *, payload: str) -> None:
@@ -185,16 +187,18 @@ class StripeProvider(PaymentProvider):
             return
         for refund in (charge.get("refunds") or {}).get("data", []):
             ledger.record_transaction(
-                operator=payment.operator,
-                provider=self.key,
-                provider_reference=refund["id"],
-                kind=TransactionKind.REFUND,
-                status=REFUND_STATUS.get(refund["status"], TransactionStatus.PENDING),
-                amount=from_minor(refund["amount"], payment.currency),
-                currency=payment.currency,
-                customer=payment.customer,
-                parent=payment,
-                payload=payload,
+                ledger.TransactionFacts(
+                    operator=payment.operator,
+                    provider=self.key,
+                    provider_reference=refund["id"],
+                    kind=TransactionKind.REFUND,
+                    status=REFUND_STATUS.get(refund["status"], TransactionStatus.PENDING),
+                    amount=from_minor(refund["amount"], payment.currency),
+                    currency=payment.currency,
+                    customer=payment.customer,
+                    parent=payment,
+                    payload=payload,
+                )
             )
 
     def refund(
@@ -228,16 +232,18 @@ class StripeProvider(PaymentProvider):
                     f"Stripe refused the refund: {error.user_message or error}", field="provider"
                 ) from error
             return ledger.record_transaction(
-                operator=payment.operator,
-                provider=self.key,
-                provider_reference=refund.id,
-                kind=TransactionKind.REFUND,
-                status=REFUND_STATUS.get(refund.status, TransactionStatus.PENDING),
-                amount=amount,
-                currency=payment.currency,
-                customer=payment.customer,
-                parent=payment,
-                intended_document=credit_note,
-                payload=json.dumps(refund.to_dict()),
-                recorded_by=requested_by,
+                ledger.TransactionFacts(
+                    operator=payment.operator,
+                    provider=self.key,
+                    provider_reference=refund.id,
+                    kind=TransactionKind.REFUND,
+                    status=REFUND_STATUS.get(refund.status, TransactionStatus.PENDING),
+                    amount=amount,
+                    currency=payment.currency,
+                    customer=payment.customer,
+                    parent=payment,
+                    intended_document=credit_note,
+                    payload=json.dumps(refund.to_dict()),
+                    recorded_by=requested_by,
+                )
             )

@@ -41,14 +41,16 @@ def sms_texts(tmp_path) -> list[str]:
 
 def pay(operator, customer, *, kind=TransactionKind.BANK_TRANSFER, status="succeeded", ref="t-1"):
     return ledger.record_transaction(
-        operator=operator,
-        provider="bank",
-        provider_reference=ref,
-        kind=kind,
-        status=status,
-        amount=Decimal("24.50"),
-        currency="EUR",
-        customer=customer,
+        ledger.TransactionFacts(
+            operator=operator,
+            provider="bank",
+            provider_reference=ref,
+            kind=kind,
+            status=status,
+            amount=Decimal("24.50"),
+            currency="EUR",
+            customer=customer,
+        )
     )
 
 

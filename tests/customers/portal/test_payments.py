@@ -129,15 +129,17 @@ def test_a_replayed_demo_notification_pays_once(client, invoice):
 def test_payment_history_lists_payments_their_documents_and_my_credit(driver_client, driver):
     invoice = issue(driver)
     entry = ledger.record_transaction(
-        operator=driver.operator,
-        provider="bank_transfer",
-        provider_reference="stmt-1-1",
-        kind=TransactionKind.BANK_TRANSFER,
-        status=TransactionStatus.SUCCEEDED,
-        amount=invoice.total_gross + Decimal("5.00"),
-        currency=invoice.currency,
-        customer=driver,
-        payer_iban="DE89 3704 0044 0532 0130 00",
+        ledger.TransactionFacts(
+            operator=driver.operator,
+            provider="bank_transfer",
+            provider_reference="stmt-1-1",
+            kind=TransactionKind.BANK_TRANSFER,
+            status=TransactionStatus.SUCCEEDED,
+            amount=invoice.total_gross + Decimal("5.00"),
+            currency=invoice.currency,
+            customer=driver,
+            payer_iban="DE89 3704 0044 0532 0130 00",
+        )
     )
     ledger.allocate(entry=entry, document=invoice, amount=invoice.total_gross)
 

@@ -513,15 +513,17 @@ def test_a_returned_payment_books_the_reversal_on_the_other_side(operator, month
     paid = month["paid"]
     payment = paid.payments.get().transaction
     ledger.record_transaction(
-        operator=operator,
-        provider="manual",
-        provider_reference="chargeback-1",
-        kind=TransactionKind.CHARGEBACK,
-        status="succeeded",
-        amount=payment.amount,
-        currency="EUR",
-        parent=payment,
-        failure_reason="fraudulent",
+        ledger.TransactionFacts(
+            operator=operator,
+            provider="manual",
+            provider_reference="chargeback-1",
+            kind=TransactionKind.CHARGEBACK,
+            status="succeeded",
+            amount=payment.amount,
+            currency="EUR",
+            parent=payment,
+            failure_reason="fraudulent",
+        )
     )
 
     received, reversed_ = bank_rows(operator, month["period"])

@@ -40,16 +40,18 @@ def books(operator, monthly_company, per_session_customer):
     credited = issue_invoice_for(monthly_company, sessions=1)
     issue_credit_note(document=credited, reason="Wrong tariff")
     transfer = ledger.record_transaction(
-        operator=operator,
-        provider="bank_transfer",
-        provider_reference="camt-1",
-        kind=TransactionKind.BANK_TRANSFER,
-        status="succeeded",
-        amount=Decimal("20.00"),
-        currency="EUR",
-        customer=monthly_company,
-        payer_iban=IBAN,
-        payer_name="=HYPERLINK(1)",
+        ledger.TransactionFacts(
+            operator=operator,
+            provider="bank_transfer",
+            provider_reference="camt-1",
+            kind=TransactionKind.BANK_TRANSFER,
+            status="succeeded",
+            amount=Decimal("20.00"),
+            currency="EUR",
+            customer=monthly_company,
+            payer_iban=IBAN,
+            payer_name="=HYPERLINK(1)",
+        )
     )
     overdue = Document.objects.get(pk=overdue.pk)
     ledger.allocate(entry=transfer, document=overdue, amount=Decimal("1.00"))
@@ -89,14 +91,16 @@ def test_the_payments_export_lists_each_transaction_with_its_documents_and_a_mas
 def test_a_refund_is_a_negative_row_of_the_payments_xlsx(admin_client, books):
     paid = books["paid"].payments.get().transaction
     ledger.record_transaction(
-        operator=paid.operator,
-        provider="manual",
-        provider_reference="refund-1",
-        kind=TransactionKind.REFUND,
-        status="succeeded",
-        amount=Decimal("1.50"),
-        currency="EUR",
-        parent=paid,
+        ledger.TransactionFacts(
+            operator=paid.operator,
+            provider="manual",
+            provider_reference="refund-1",
+            kind=TransactionKind.REFUND,
+            status="succeeded",
+            amount=Decimal("1.50"),
+            currency="EUR",
+            parent=paid,
+        )
     )
 
     response = admin_client.post(export_url(LEDGER, "payments", "xlsx", "kind=refund"))

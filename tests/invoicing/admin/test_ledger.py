@@ -26,15 +26,17 @@ PAYLOAD = '{"id": "evt_1",  "amount": 1250}'
 
 def transfer(operator, amount, *, reference, customer=None, **kwargs):
     return ledger.record_transaction(
-        operator=operator,
-        provider="bank_transfer",
-        provider_reference=reference,
-        kind=TransactionKind.BANK_TRANSFER,
-        status="succeeded",
-        amount=Decimal(amount),
-        currency="EUR",
-        customer=customer,
-        **kwargs,
+        ledger.TransactionFacts(
+            operator=operator,
+            provider="bank_transfer",
+            provider_reference=reference,
+            kind=TransactionKind.BANK_TRANSFER,
+            status="succeeded",
+            amount=Decimal(amount),
+            currency="EUR",
+            customer=customer,
+            **kwargs,
+        )
     )
 
 
@@ -94,14 +96,16 @@ def test_the_list_masks_the_iban_and_the_detail_shows_payload_allocations_and_re
         payload=PAYLOAD,
     )
     refund = ledger.record_transaction(
-        operator=operator,
-        provider="manual",
-        provider_reference="refund-1",
-        kind=TransactionKind.REFUND,
-        status="succeeded",
-        amount=Decimal("1.00"),
-        currency="EUR",
-        parent=entry,
+        ledger.TransactionFacts(
+            operator=operator,
+            provider="manual",
+            provider_reference="refund-1",
+            kind=TransactionKind.REFUND,
+            status="succeeded",
+            amount=Decimal("1.00"),
+            currency="EUR",
+            parent=entry,
+        )
     )
 
     page = admin_client.get(LEDGER).content.decode()

@@ -40,14 +40,16 @@ def paid(invoice):
 
 def transfer(operator, amount, *, reference, provider="bank_transfer", **kwargs):
     return ledger.record_transaction(
-        operator=operator,
-        provider=provider,
-        provider_reference=reference,
-        kind=TransactionKind.BANK_TRANSFER,
-        status="succeeded",
-        amount=Decimal(amount),
-        currency="EUR",
-        **kwargs,
+        ledger.TransactionFacts(
+            operator=operator,
+            provider=provider,
+            provider_reference=reference,
+            kind=TransactionKind.BANK_TRANSFER,
+            status="succeeded",
+            amount=Decimal(amount),
+            currency="EUR",
+            **kwargs,
+        )
     )
 
 

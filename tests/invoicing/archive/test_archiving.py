@@ -283,15 +283,17 @@ def test_a_ledger_transaction_is_archived_per_status_with_its_payload_byte_for_b
 ):
     pending_payload = '{"id": "evt_1", "status":  "pending"}'
     entry = ledger.record_transaction(
-        operator=operator,
-        provider="stripe",
-        provider_reference="pi_1",
-        kind=TransactionKind.CAPTURE,
-        status="pending",
-        amount=Decimal("12.50"),
-        currency="EUR",
-        payer_iban="DE02120300000000202051",
-        payload=pending_payload,
+        ledger.TransactionFacts(
+            operator=operator,
+            provider="stripe",
+            provider_reference="pi_1",
+            kind=TransactionKind.CAPTURE,
+            status="pending",
+            amount=Decimal("12.50"),
+            currency="EUR",
+            payer_iban="DE02120300000000202051",
+            payload=pending_payload,
+        )
     )
 
     record, payload = archive_transaction(transaction_id=entry.pk)
@@ -307,14 +309,16 @@ def test_a_ledger_transaction_is_archived_per_status_with_its_payload_byte_for_b
     assert [e.pk for e in archive_transaction(transaction_id=entry.pk)] == [record.pk, payload.pk]
 
     ledger.record_transaction(
-        operator=operator,
-        provider="stripe",
-        provider_reference="pi_1",
-        kind=TransactionKind.CAPTURE,
-        status="succeeded",
-        amount=Decimal("12.50"),
-        currency="EUR",
-        payload='{"id": "evt_2"}',
+        ledger.TransactionFacts(
+            operator=operator,
+            provider="stripe",
+            provider_reference="pi_1",
+            kind=TransactionKind.CAPTURE,
+            status="succeeded",
+            amount=Decimal("12.50"),
+            currency="EUR",
+            payload='{"id": "evt_2"}',
+        )
     )
     assert archive_pending() == 1  # the new status, which no task archived yet
     keys = set(ArchiveEntry.objects.values_list("source_key", flat=True))

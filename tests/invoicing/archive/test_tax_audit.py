@@ -175,16 +175,18 @@ def test_a_returned_payment_is_a_negative_row_naming_its_transaction(monthly_com
         document=document, amount=document.total_gross, paid_on=document.issue_date
     )
     ledger.record_transaction(
-        operator=document.operator,
-        provider="manual",
-        provider_reference="return-1",
-        kind=TransactionKind.DIRECT_DEBIT_RETURN,
-        status="succeeded",
-        amount=payment.amount,
-        currency=document.currency,
-        parent=payment.transaction,
-        value_date=document.issue_date,
-        failure_reason="AC04 Account closed",
+        ledger.TransactionFacts(
+            operator=document.operator,
+            provider="manual",
+            provider_reference="return-1",
+            kind=TransactionKind.DIRECT_DEBIT_RETURN,
+            status="succeeded",
+            amount=payment.amount,
+            currency=document.currency,
+            parent=payment.transaction,
+            value_date=document.issue_date,
+            failure_reason="AC04 Account closed",
+        )
     )
     out = tmp_path / "audit.zip"
 

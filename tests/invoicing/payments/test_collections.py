@@ -19,6 +19,7 @@ from cpo_portal.kernel.formatting import long_date
 from cpo_portal.kernel.periods import today_for
 from invoicing.documents.models import Document, DocumentStatus
 from invoicing.output import pdf
+from invoicing.payments import collections
 from invoicing.payments.collections import (
     collect,
     pain008,
@@ -111,6 +112,27 @@ def test_a_run_writes_one_valid_pain008_and_records_pending_collections(
     assert mandate.sequence_type == SequenceType.RECURRING
     first.refresh_from_db()
     assert first.status == DocumentStatus.ISSUED  # paid only once the collection went through
+
+
+def test_a_run_records_its_collections_in_chunks_and_reports_progress_per_chunk(
+    operator, creditor, mandate, monthly_company, collection_date, monkeypatch
+):
+    monkeypatch.setattr(collections, "RECORD_CHUNK", 2)
+    invoices = [open_invoice(monthly_company) for _ in range(3)]
+    seen = []
+
+    run = collect(
+        operator=operator,
+        collection_date=collection_date,
+        progress=lambda done, total: seen.append((done, total)),
+    )
+
+    assert seen == [(2, 3), (3, 3)]
+    entries = PaymentTransaction.objects.filter(provider="sepa_direct_debit")
+    assert {(e.intended_document_id, e.customer_id, e.status) for e in entries} == {
+        (invoice.pk, monthly_company.pk, TransactionStatus.PENDING) for invoice in invoices
+    }
+    assert set(run.collections.all()) == set(entries)
 
 
 def test_running_again_collects_nothing_twice_and_later_invoices_go_as_rcur(

@@ -30,14 +30,16 @@ from tests.invoicing.helpers import issue_invoice_for
 
 def transfer(operator, amount, *, reference="bank-1", status="succeeded", **kwargs):
     return ledger.record_transaction(
-        operator=operator,
-        provider="bank",
-        provider_reference=reference,
-        kind=TransactionKind.BANK_TRANSFER,
-        status=status,
-        amount=Decimal(amount),
-        currency="EUR",
-        **kwargs,
+        ledger.TransactionFacts(
+            operator=operator,
+            provider="bank",
+            provider_reference=reference,
+            kind=TransactionKind.BANK_TRANSFER,
+            status=status,
+            amount=Decimal(amount),
+            currency="EUR",
+            **kwargs,
+        )
     )
 
 
@@ -150,28 +152,32 @@ def test_a_returned_direct_debit_puts_the_invoice_back_to_unpaid_with_the_reason
 ):
     first, _ = two_invoices
     collection = ledger.record_transaction(
-        operator=operator,
-        provider="sepa",
-        provider_reference="DD-1",
-        kind=TransactionKind.DIRECT_DEBIT,
-        status="succeeded",
-        amount=first.total_gross,
-        currency="EUR",
-        intended_document=first,
+        ledger.TransactionFacts(
+            operator=operator,
+            provider="sepa",
+            provider_reference="DD-1",
+            kind=TransactionKind.DIRECT_DEBIT,
+            status="succeeded",
+            amount=first.total_gross,
+            currency="EUR",
+            intended_document=first,
+        )
     )
     first.refresh_from_db()
     assert first.status == DocumentStatus.PAID
 
     returned = ledger.record_transaction(
-        operator=operator,
-        provider="sepa",
-        provider_reference="DD-1-return",
-        kind=TransactionKind.DIRECT_DEBIT_RETURN,
-        status="succeeded",
-        amount=first.total_gross,
-        currency="EUR",
-        parent=collection,
-        failure_reason="AC04 Account closed",
+        ledger.TransactionFacts(
+            operator=operator,
+            provider="sepa",
+            provider_reference="DD-1-return",
+            kind=TransactionKind.DIRECT_DEBIT_RETURN,
+            status="succeeded",
+            amount=first.total_gross,
+            currency="EUR",
+            parent=collection,
+            failure_reason="AC04 Account closed",
+        )
     )
 
     first.refresh_from_db()

@@ -282,14 +282,16 @@ def test_staff_keep_a_transfer_as_customer_credit(operator, invoices, monthly_co
 def collection(operator, invoices):
     invoice = invoices[0]
     return ledger.record_transaction(
-        operator=operator,
-        provider="sepa_direct_debit",
-        provider_reference="INV-2026-000101-1",
-        kind=TransactionKind.DIRECT_DEBIT,
-        status=TransactionStatus.PENDING,
-        amount=invoice.total_gross,
-        currency="EUR",
-        intended_document=invoice,
+        ledger.TransactionFacts(
+            operator=operator,
+            provider="sepa_direct_debit",
+            provider_reference="INV-2026-000101-1",
+            kind=TransactionKind.DIRECT_DEBIT,
+            status=TransactionStatus.PENDING,
+            amount=invoice.total_gross,
+            currency="EUR",
+            intended_document=invoice,
+        )
     )
 
 

@@ -20,14 +20,16 @@ _references = itertools.count(1)
 def capture_for(session, *, amount=None):
     """The terminal's capture of the session's gross price, succeeded, in the ledger."""
     return ledger.record_transaction(
-        operator=session.operator,
-        provider="terminal",
-        provider_reference=f"CAP-{next(_references)}",
-        kind=TransactionKind.CAPTURE,
-        status="succeeded",
-        amount=amount or session.total_gross,
-        currency=session.currency,
-        occurred_at=session.ended_at,
+        ledger.TransactionFacts(
+            operator=session.operator,
+            provider="terminal",
+            provider_reference=f"CAP-{next(_references)}",
+            kind=TransactionKind.CAPTURE,
+            status="succeeded",
+            amount=amount or session.total_gross,
+            currency=session.currency,
+            occurred_at=session.ended_at,
+        )
     )
 
 

@@ -101,13 +101,15 @@ class Command(BaseCommand):
             # The session ended hours ago: the capture arriving is the later moment.
             with transaction.atomic():
                 entry = ledger.record_transaction(
-                    operator=operator,
-                    provider="terminal",
-                    provider_reference=f"BENCH-CAP-{n}",
-                    kind=TransactionKind.CAPTURE,
-                    status="succeeded",
-                    amount=gross,
-                    currency=currency,
+                    ledger.TransactionFacts(
+                        operator=operator,
+                        provider="terminal",
+                        provider_reference=f"BENCH-CAP-{n}",
+                        kind=TransactionKind.CAPTURE,
+                        status="succeeded",
+                        amount=gross,
+                        currency=currency,
+                    )
                 )
                 terminal_payment_matched.send(
                     sender=None,

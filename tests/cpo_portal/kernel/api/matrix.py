@@ -165,14 +165,16 @@ def build_world(operator) -> World:
     )
     # Money the customer paid that no document used: their credit, refundable.
     payment = ledger.record_transaction(
-        operator=operator,
-        provider="manual",
-        provider_reference="matrix-credit",
-        kind="manual",
-        status="succeeded",
-        amount="10.00",
-        currency="EUR",
-        customer=customer,
+        ledger.TransactionFacts(
+            operator=operator,
+            provider="manual",
+            provider_reference="matrix-credit",
+            kind="manual",
+            status="succeeded",
+            amount="10.00",
+            currency="EUR",
+            customer=customer,
+        )
     )
     evse = helper_evse(operator)
     terminal = Terminal.objects.create(operator=operator, terminal_id="A-TERMINAL", vendor="acme")
