@@ -262,6 +262,7 @@ ARCHIVE_RETENTION_YEARS: dict[str, dict[str, int]] = {
         "document_pdf": 8,
         "einvoice_xml": 8,
         "session_payload": 8,
+        "signed_meter_data": 8,
         "payment_record": 8,
         "books": 10,
     },

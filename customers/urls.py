@@ -28,6 +28,11 @@ urlpatterns = [
     ),
     path("sessions/", pages.session_list, name="sessions"),
     path("sessions/<int:session_id>/", pages.session_detail, name="session"),
+    path(
+        "sessions/<int:session_id>/signed-data/",
+        pages.session_signed_data,
+        name="session-signed-data",
+    ),
     path("invoices/", pages.invoice_list, name="invoices"),
     path("invoices/<int:document_id>/", pages.invoice_detail, name="invoice"),
     path("invoices/<int:document_id>/pdf/", pages.invoice_pdf, name="invoice-pdf"),
@@ -48,4 +53,5 @@ urlpatterns = [
     path("receipts/demo/", receipts.demo_receipt, name="demo-receipt"),
     path("r/<str:token>/", receipts.receipt_page, name="receipt"),
     path("r/<str:token>/pdf/", receipts.receipt_pdf, name="receipt-pdf"),
+    path("r/<str:token>/signed-data/", receipts.receipt_signed_data, name="receipt-signed-data"),
 ]

@@ -33,7 +33,7 @@ from invoicing.signals import (
     terminal_transactions_received,
 )
 from invoicing.terminals.live import terminals_for_sessions
-from sessions.signals import sessions_ingested
+from sessions.signals import sessions_ingested, sessions_released
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +44,12 @@ def queue_per_session_documents(sender, *, operator, sessions, **kwargs) -> None
     due = per_session_due(operator=operator, sessions=sessions)
     if due:
         transaction.on_commit(lambda: tasks.issue_session_documents.delay(due))
+
+
+@receiver(sessions_released, dispatch_uid="queue_released_session_documents")
+def queue_released_session_documents(sender, *, operator, sessions, **kwargs) -> None:
+    """Sessions released from quarantine are billed like freshly ingested ones."""
+    queue_per_session_documents(sender, operator=operator, sessions=sessions)
 
 
 @receiver(documents_issued, dispatch_uid="queue_issued_pdfs")

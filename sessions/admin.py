@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections import defaultdict
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.auth import get_permission_codename
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
-from django.urls import path
-from django.utils.html import format_html
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 from django.utils.http import content_disposition_header
 from django.utils.text import get_valid_filename
 from django.utils.translation import gettext_lazy as _
@@ -25,6 +27,7 @@ from cpo_portal.kernel.admin.lists import (
 )
 from cpo_portal.kernel.admin.times import LocalTimesAdminMixin, local_time_column
 from cpo_portal.kernel.errors import DomainError
+from cpo_portal.kernel.files import bytes_response
 from cpo_portal.kernel.periods import local_date, session_time_zone
 from invoicing.documents.due import mark_sessions_due
 from invoicing.documents.issuing import bill_sessions
@@ -33,9 +36,18 @@ from invoicing.documents.selectors import billed, unbilled
 from invoicing.models import InvoicingSettings, Operator
 from invoicing.tax.rules import TaxTable, load_table, vat_disagreements
 from sessions.forms import TariffImportForm, pretty_json
-from sessions.models import EVSE, ChargingSession, Location, SessionChargeLine, Tariff
+from sessions.metering import transparency
+from sessions.metering.quarantine import verify_again, write_off
+from sessions.models import (
+    EVSE,
+    ChargingSession,
+    Location,
+    SessionChargeLine,
+    SignedMeterData,
+    Tariff,
+)
 from sessions.pricing import PricingError
-from sessions.services import dump_json, export_tariff, import_tariff
+from sessions.services import SessionQuarantined, dump_json, export_tariff, import_tariff
 
 REPRICE_LIMIT = 1000
 REFUSED_IDS_SHOWN = 20
@@ -48,9 +60,14 @@ def json_download(data: object, filename: str) -> HttpResponse:
     return response
 
 
-class EVSEInline(admin.TabularInline):
+class EVSEInline(admin.StackedInline):
     model = EVSE
     extra = 0
+    fields = [
+        ("evse_id", "max_power_kw"),
+        ("calibration_law_relevant", "clock_legally_relevant"),
+        "meter_public_key",
+    ]
 
 
 @admin.register(Location)
@@ -229,6 +246,7 @@ class ChargingSessionAdmin(LocalTimesAdminMixin, ExportAdminMixin, admin.ModelAd
         "total_gross",
         "currency",
         "status",
+        "metering",
         "vat_check",
     ]
     # At ten million sessions every filter is an index scan and builds its choices without
@@ -237,6 +255,8 @@ class ChargingSessionAdmin(LocalTimesAdminMixin, ExportAdminMixin, admin.ModelAd
     list_filter = [
         ("started_at", DateRangeFilter),
         "status",
+        "quarantine",
+        "meter_verdict",
         InvoicedFilter,
         LocationFilter,
         "evse__location__country",
@@ -250,7 +270,7 @@ class ChargingSessionAdmin(LocalTimesAdminMixin, ExportAdminMixin, admin.ModelAd
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER  # a count per filter choice over every session
-    actions = ["reprice", "mark_due", "bill_again"]
+    actions = ["reprice", "mark_due", "bill_again", "verify_signed_data", "write_off_sessions"]
     _tax_table: TaxTable | None = None
 
     time_zone_note = _("Times on this page are the location's local time, %(zone)s.")
@@ -303,6 +323,10 @@ class ChargingSessionAdmin(LocalTimesAdminMixin, ExportAdminMixin, admin.ModelAd
             },
         ),
         (_("Consumption"), {"fields": ["energy", "charging_time", "idle_time"]}),
+        (
+            _("Signed meter data (Eichrecht)"),
+            {"fields": ["meter_verdict", "quarantine", "findings", "signed_readings"]},
+        ),
         (
             _("Price"),
             {
@@ -386,6 +410,132 @@ class ChargingSessionAdmin(LocalTimesAdminMixin, ExportAdminMixin, admin.ModelAd
         )
         return None
 
+    @admin.display(description=_("metering"))
+    def metering(self, obj):
+        """The signed data's verdict at a glance; a quarantined session says so in bold."""
+        if obj.quarantine == ChargingSession.Quarantine.OPEN:
+            return format_html("<strong>{}</strong>", _("quarantined"))
+        if obj.quarantine == ChargingSession.Quarantine.WRITTEN_OFF:
+            return _("written off")
+        return {
+            ChargingSession.MeterVerdict.VALID: "\u2713 " + str(_("signed")),
+            ChargingSession.MeterVerdict.INVALID: "\u26a0 " + str(_("signature failed")),
+        }.get(obj.meter_verdict, "")
+
+    @admin.display(description=_("findings"))
+    def findings(self, obj):
+        if not obj.meter_issues:
+            return "-"
+        return format_html_join("", "<p>{}</p>", ((issue,) for issue in obj.meter_issues))
+
+    @admin.display(description=_("signed readings"))
+    def signed_readings(self, obj):
+        meter_data = SignedMeterData.objects.filter(session=obj).first()
+        if meter_data is None:
+            return "-"
+        readings = (
+            formatting.meter_readings_text(
+                meter_data.meter_serial, meter_data.start_kwh, meter_data.end_kwh
+            )
+            if meter_data.end_kwh is not None
+            else meter_data.meter_serial
+        )
+        return format_html(
+            '{} · <a href="{}">{}</a>',
+            readings,
+            reverse("admin:charging_chargingsession_signed_data", args=[obj.pk]),
+            _("Transparenzsoftware file (XML)"),
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:session_id>/signed-data/",
+                self.admin_site.admin_view(self.signed_data_view),
+                name="charging_chargingsession_signed_data",
+            ),
+            *super().get_urls(),
+        ]
+
+    def signed_data_view(self, request, session_id):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        meter_data = (
+            SignedMeterData.objects.filter(session_id=session_id)
+            .select_related("session__evse")
+            .first()
+        )
+        if meter_data is None:
+            raise Http404("This session has no signed meter data.")
+        return bytes_response(
+            transparency.transparency_file(meter_data),
+            transparency.file_name(meter_data.session),
+            content_type=transparency.CONTENT_TYPE,
+        )
+
+    @admin.action(
+        description=_("Verify signed meter data again (release when valid)"),
+        permissions=["reprice"],
+    )
+    def verify_signed_data(self, request, queryset):
+        """After the EVSE's key is registered or corrected: valid data release the session
+        from quarantine (priced, then billed); the rest keep their reasons, brought up to date."""
+        released = still = 0
+        for session in queryset.exclude(quarantine=ChargingSession.Quarantine.WRITTEN_OFF)[
+            :REPRICE_LIMIT
+        ]:
+            try:
+                session = verify_again(session=session)
+            except DomainError as exc:
+                show_domain_error(self, request, exc)
+                continue
+            if session.quarantine == ChargingSession.Quarantine.OPEN:
+                still += 1
+            else:
+                released += 1
+        self.message_user(
+            request,
+            _("Verified again: %(released)d priced, %(still)d still quarantined.")
+            % {"released": released, "still": still},
+            messages.SUCCESS if not still else messages.WARNING,
+        )
+
+    @admin.action(
+        description=_("Write off quarantined sessions (never billed)"), permissions=["reprice"]
+    )
+    def write_off_sessions(self, request, queryset):
+        """Staff decide, with a reason, that quarantined sessions are never billed."""
+        quarantined = queryset.filter(quarantine=ChargingSession.Quarantine.OPEN)
+        reason = request.POST.get("reason", "").strip()
+        if "apply" in request.POST and reason:
+            count = 0
+            for session in quarantined[:REPRICE_LIMIT]:
+                write_off(session=session, reason=reason)
+                count += 1
+            self.message_user(
+                request,
+                ngettext("Wrote off %d session.", "Wrote off %d sessions.", count) % count,
+                messages.SUCCESS,
+            )
+            return None
+        if not quarantined.exists():
+            self.message_user(
+                request, _("None of the selected sessions is quarantined."), messages.ERROR
+            )
+            return None
+        return TemplateResponse(
+            request,
+            "admin/charging/write_off.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": _("Write off quarantined sessions"),
+                "sessions": quarantined[:REPRICE_LIMIT],
+                "missing_reason": "apply" in request.POST,
+                "opts": self.opts,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
+
     @admin.display(description=_("tariff snapshot"))
     def tariff_snapshot_json(self, obj):
         return obj.tariff_snapshot.ocpi_json
@@ -446,7 +596,7 @@ class ChargingSessionAdmin(LocalTimesAdminMixin, ExportAdminMixin, admin.ModelAd
         for session in sessions.order_by("pk"):
             try:
                 reprice_unbilled_session(session=session)
-            except PricingError as exc:
+            except (PricingError, SessionQuarantined) as exc:
                 refused[str(exc)].append(str(session))
             except InvoicingSettings.DoesNotExist:
                 refused[str(_("The operator has no invoicing settings (VAT rates)."))].append(

@@ -9,7 +9,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.db import transaction
 
 from cpo_portal.kernel.errors import InvalidInput, StateConflict
+from sessions.metering.verification import key_bytes
 from sessions.models import EVSE, Location
+
+METERING_FLAGS = ("calibration_law_relevant", "clock_legally_relevant")
 
 
 def _text(data, name, errors, max_length):
@@ -45,6 +48,7 @@ def import_location(*, operator, data: Any) -> tuple[Location, bool]:
     if not isinstance(evses, list):
         errors["evses"] = ["A list of EVSE objects."]
         evses = []
+    metering: dict[str, dict[str, Any]] = {}
     for position, evse in enumerate(evses):
         evse_id = evse.get("evse_id") if isinstance(evse, dict) else None
         if not isinstance(evse_id, str) or not evse_id or len(evse_id) > 48:
@@ -53,6 +57,7 @@ def import_location(*, operator, data: Any) -> tuple[Location, bool]:
             errors[f"evses.{position}.evse_id"] = [f"{evse_id} appears twice."]
         else:
             evse_ids.append(evse_id)
+            metering[evse_id] = _metering_fields(evse, f"evses.{position}", errors)
     if errors:
         raise InvalidInput(errors=errors)
     with transaction.atomic():
@@ -79,7 +84,29 @@ def import_location(*, operator, data: Any) -> tuple[Location, bool]:
         EVSE.objects.bulk_create(
             [EVSE(location=location, evse_id=e) for e in evse_ids if e not in known]
         )
+        for evse in location.evses.filter(evse_id__in=[e for e in evse_ids if metering[e]]):
+            for name, value in metering[evse.evse_id].items():
+                setattr(evse, name, value)
+            evse.save(update_fields=list(metering[evse.evse_id]))
     return location, created
+
+
+def _metering_fields(evse: dict, path: str, errors: dict) -> dict[str, Any]:
+    """The Eichrecht settings an EVSE object may carry (extensions of OCPI's EVSE)."""
+    fields: dict[str, Any] = {}
+    for name in METERING_FLAGS:
+        if name in evse:
+            if not isinstance(evse[name], bool):
+                errors[f"{path}.{name}"] = ["true or false."]
+            else:
+                fields[name] = evse[name]
+    if "meter_public_key" in evse:
+        key = evse["meter_public_key"]
+        if not isinstance(key, str) or (key.strip() and key_bytes(key) is None):
+            errors[f"{path}.meter_public_key"] = ["The meter's public key in hex or base64 (DER)."]
+        else:
+            fields["meter_public_key"] = key.strip()
+    return fields
 
 
 def export_location(location: Location) -> dict:
@@ -92,5 +119,14 @@ def export_location(location: Location) -> dict:
         "postal_code": location.postal_code,
         "country": location.country,
         "time_zone": location.time_zone,
-        "evses": [{"uid": e.evse_id, "evse_id": e.evse_id} for e in location.evses.all()],
+        "evses": [
+            {
+                "uid": e.evse_id,
+                "evse_id": e.evse_id,
+                "calibration_law_relevant": e.calibration_law_relevant,
+                "clock_legally_relevant": e.clock_legally_relevant,
+                "meter_public_key": e.meter_public_key,
+            }
+            for e in location.evses.all()
+        ],
     }

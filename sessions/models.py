@@ -55,6 +55,33 @@ class EVSE(models.Model):
     max_power_kw = models.DecimalField(
         _("maximum power (kW)"), max_digits=7, decimal_places=2, null=True, blank=True
     )
+    calibration_law_relevant = models.BooleanField(
+        _("calibration-law relevant (Eichrecht)"),
+        default=False,
+        db_default=False,
+        help_text=_(
+            "Bill only the energy of the charger's signed meter readings; a session without "
+            "valid signed data is quarantined (docs/metering.md)."
+        ),
+    )
+    meter_public_key = models.TextField(
+        _("meter public key"),
+        blank=True,
+        db_default="",
+        help_text=_(
+            "The public key of the charger's meter as printed on it or in its certificate "
+            "(hex or base64 DER); signed data must be signed with it."
+        ),
+    )
+    clock_legally_relevant = models.BooleanField(
+        _("clock legally relevant"),
+        default=True,
+        db_default=True,
+        help_text=_(
+            "Untick when the charger's certificate does not cover its clock: time-based prices "
+            "are then not billed at this EVSE in Germany."
+        ),
+    )
 
     class Meta:
         verbose_name = "EVSE"
@@ -168,6 +195,16 @@ class ChargingSession(models.Model):
         NATIVE = "native", _("Native record")
         OCPI_CDR = "ocpi_cdr", _("OCPI 2.2.1 CDR")
 
+    class MeterVerdict(models.TextChoices):
+        NONE = "none", _("No signed meter data")
+        VALID = "valid", _("Signed meter data verified")
+        INVALID = "invalid", _("Signed meter data failed verification")
+
+    class Quarantine(models.TextChoices):
+        NONE = "", _("Not quarantined")
+        OPEN = "open", _("Quarantined: waiting for staff")
+        WRITTEN_OFF = "written_off", _("Written off: never billed")
+
     operator = models.ForeignKey(
         "invoicing.Operator", on_delete=models.PROTECT, related_name="charging_sessions"
     )
@@ -233,6 +270,32 @@ class ChargingSession(models.Model):
     )
     raw_payload = models.TextField(_("payload as received"))
     received_at = models.DateTimeField(auto_now_add=True)
+    meter_verdict = models.CharField(
+        _("signed meter data"),
+        max_length=8,
+        choices=MeterVerdict.choices,
+        default=MeterVerdict.NONE,
+        db_default=MeterVerdict.NONE,
+    )
+    meter_issues = models.JSONField(
+        _("meter data findings"),
+        default=list,
+        db_default=[],
+        blank=True,
+        help_text=_("Why the signed data failed, or what the verifier noted about it."),
+    )
+    quarantine = models.CharField(
+        _("quarantine"),
+        max_length=12,
+        choices=Quarantine.choices,
+        default=Quarantine.NONE,
+        db_default=Quarantine.NONE,
+        blank=True,
+        help_text=_(
+            "A quarantined session is not priced and never billed until staff resolve it "
+            "(docs/metering.md)."
+        ),
+    )
 
     objects = ChargingSessionQuerySet.as_manager()
 
@@ -263,10 +326,92 @@ class ChargingSession(models.Model):
                 name="session_source_id_prefix",
                 opclasses=["varchar_pattern_ops"],
             ),
+            # The staff's quarantine list: few rows among millions.
+            models.Index(
+                fields=["-started_at"],
+                condition=Q(quarantine="open"),
+                name="session_quarantine_open",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.source}:{self.source_id}"
+
+    @property
+    def quarantined(self) -> bool:
+        return self.quarantine != self.Quarantine.NONE
+
+
+class SignedMeterData(models.Model):
+    """The charger's signed meter data of one session (OCMF), kept exactly as received, with
+    what verification read from it."""
+
+    session = models.OneToOneField(
+        ChargingSession, on_delete=models.PROTECT, related_name="signed_meter_data"
+    )
+    encoding_method = models.CharField(_("encoding method"), max_length=36)
+    encoding_method_version = models.PositiveIntegerField(
+        _("encoding method version"), null=True, blank=True
+    )
+    public_key = models.TextField(
+        _("public key as received"), blank=True, help_text=_("Empty: the EVSE's registered key.")
+    )
+    url = models.CharField(_("verification URL"), max_length=512, blank=True)
+    meter_serial = models.CharField(_("meter serial"), max_length=64, blank=True)
+    start_kwh = models.DecimalField(
+        _("start reading (kWh)"), max_digits=18, decimal_places=6, null=True, blank=True
+    )
+    end_kwh = models.DecimalField(
+        _("end reading (kWh)"), max_digits=18, decimal_places=6, null=True, blank=True
+    )
+    pagination_context = models.CharField(_("pagination context"), max_length=1, blank=True)
+    pagination_first = models.PositiveBigIntegerField(_("first record"), null=True, blank=True)
+    pagination_last = models.PositiveBigIntegerField(_("last record"), null=True, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("signed meter data")
+        verbose_name_plural = _("signed meter data")
+        ordering = ["meter_serial", "pagination_first", "id"]
+        indexes = [
+            models.Index(
+                fields=["meter_serial", "pagination_context", "pagination_first"],
+                name="signed_data_meter_records",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.encoding_method} {self.meter_serial or '?'} ({self.session_id})"
+
+    @property
+    def measured_kwh(self):
+        """The energy between the signed start and end readings."""
+        if self.start_kwh is None or self.end_kwh is None:
+            return None
+        return self.end_kwh - self.start_kwh
+
+
+class SignedMeterValue(models.Model):
+    """One signed record (OCPI SignedValue, an OCMF string) byte for byte as received."""
+
+    signed_meter_data = models.ForeignKey(
+        SignedMeterData, on_delete=models.CASCADE, related_name="values"
+    )
+    position = models.PositiveSmallIntegerField(_("position"))
+    nature = models.CharField(_("nature"), max_length=32, blank=True)
+    plain_data = models.TextField(_("plain data"), blank=True)
+    signed_data = models.TextField(_("signed data"))
+
+    class Meta:
+        ordering = ["signed_meter_data", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["signed_meter_data", "position"], name="signed_value_position_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.nature or 'record'} {self.position}"
 
 
 class SessionChargeLine(models.Model):

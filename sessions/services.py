@@ -29,7 +29,18 @@ from cpo_portal.kernel.tax import PlaceRates, place_rates
 from cpo_portal.kernel.tenancy import Operator
 from customers.models import ChargingToken, Customer
 from customers.services import create_customer, get_anonymous_customer
-from sessions.models import EVSE, ChargingSession, SessionChargeLine, Tariff, TariffSnapshot
+from sessions.metering.records import signed_input_of, store_signed_meter_data
+from sessions.metering.rules import MeteringDecision, bills_time, decide_metering, metered_periods
+from sessions.metering.signed_data import read_native_signed_data, read_ocpi_signed_data
+from sessions.metering.verification import SignedMeterInput
+from sessions.models import (
+    EVSE,
+    ChargingSession,
+    SessionChargeLine,
+    SignedMeterData,
+    Tariff,
+    TariffSnapshot,
+)
 from sessions.pricing import (
     ChargingPeriod,
     PricedSession,
@@ -42,12 +53,25 @@ from sessions.pricing import (
     periods_from_native,
     price_session,
     split_periods_at_tariff_boundaries,
+    without_time_prices,
 )
 from sessions.signals import sessions_ingested
 
 logger = logging.getLogger(__name__)
 
 AD_HOC_EMAIL_MAX_LENGTH = Customer._meta.get_field("email").max_length
+
+
+class SessionQuarantined(InvalidInput):
+    """The session's signed meter data do not allow pricing it (docs/metering.md)."""
+
+
+def stored_metering(session: ChargingSession) -> MeteringDecision:
+    """The metering decision over the session's stored signed data and its EVSE as it is now."""
+    meter_data = SignedMeterData.objects.filter(session=session).first()
+    return decide_metering(
+        evse=session.evse, signed=signed_input_of(meter_data) if meter_data else None
+    )
 
 
 class TariffImportError(InvalidInput, ValueError):
@@ -302,7 +326,15 @@ def tariff_snapshots(texts: set[str]) -> dict[str, TariffSnapshot]:
 def reprice_session(*, session: ChargingSession, current_tariff: bool = False) -> ChargingSession:
     """Price a session again with the version of its tariff valid at its start (a CDR's own
     tariff object stays its price unless `current_tariff` asks for the tariff as it stands now,
-    a corrected tariff); invoicing refuses invoiced sessions."""
+    a corrected tariff); invoicing refuses invoiced sessions. The signed meter data decide again:
+    a session they still quarantine is refused, one they clear leaves quarantine priced."""
+    if session.quarantine == ChargingSession.Quarantine.WRITTEN_OFF:
+        raise SessionQuarantined(f"Session {session} was written off; it is never priced.")
+    metering = stored_metering(session)
+    if metering.quarantined:
+        raise SessionQuarantined(
+            f"Session {session} is quarantined: " + " ".join(metering.quarantine_reasons)
+        )
     version = session.tariff
     versions = Tariff.objects.filter(operator=session.operator_id, ocpi_id=version.ocpi_id)
     if current_tariff:
@@ -318,6 +350,8 @@ def reprice_session(*, session: ChargingSession, current_tariff: bool = False) -
         else session.tariff_snapshot.ocpi_json
     )
     tariff = parse_tariff(load_json(snapshot_text))
+    if not bills_time(session.evse):
+        tariff = without_time_prices(tariff)
     periods = periods_from_json(session.charging_periods)
     if session.payload_format == ChargingSession.PayloadFormat.NATIVE:
         # Cut again where this version's prices can change (pieces already cut stay cut).
@@ -328,6 +362,7 @@ def reprice_session(*, session: ChargingSession, current_tariff: bool = False) -
             end=session.ended_at,
             time_zone=session.evse.location.time_zone,
         )
+    periods = metered_periods(periods, metering)
     priced = price_session(
         tariff=tariff,
         periods=periods,
@@ -349,6 +384,11 @@ def reprice_session(*, session: ChargingSession, current_tariff: bool = False) -
             session.tariff_snapshot = tariff_snapshots({snapshot_text})[snapshot_text]
         session.charge_lines.all().delete()
         _apply_totals(session, priced)
+        if metering.measured_kwh is not None:
+            session.energy_kwh = priced.totals.total_energy
+        session.meter_verdict = metering.meter_verdict
+        session.meter_issues = metering.findings
+        session.quarantine = ChargingSession.Quarantine.NONE
         session.save()
         _store_charge_lines([(session, priced)])
         webhooks.emit(operator=session.operator_id, event="session.priced", objects=[session])
@@ -376,6 +416,7 @@ class _Candidate:
     customer_id: int | None = None
     ad_hoc_email: str = ""
     embedded_tariff: dict[str, Any] | None = None
+    signed: SignedMeterInput | None = None
     errors: dict[str, list[str]] = field(default_factory=dict)
 
 
@@ -547,6 +588,8 @@ def _validate_native(index: int, data: Any) -> _Candidate | dict[str, list[str]]
                 "ad_hoc_email",
                 f"Enter a valid e-mail address of at most {AD_HOC_EMAIL_MAX_LENGTH} characters.",
             )
+    signed, signed_errors = read_native_signed_data(data)
+    errors.update(signed_errors)
     periods: list[ChargingPeriod] = []
     if started_at and ended_at and not errors:
         if ended_at < started_at:
@@ -583,6 +626,7 @@ def _validate_native(index: int, data: Any) -> _Candidate | dict[str, list[str]]
         token_kind=token_kind,
         customer_id=customer_id or None,
         ad_hoc_email=ad_hoc_email,
+        signed=signed,
     )
 
 
@@ -641,6 +685,8 @@ def _validate_cdr(index: int, data: Any) -> _Candidate | dict[str, list[str]]:
         )
     if not tariff_id:
         _error(errors, "tariffs", "Name the tariff: a tariff object or a period's tariff_id.")
+    signed, signed_errors = read_ocpi_signed_data(data.get("signed_data"))
+    errors.update(signed_errors)
     try:
         cdr = parse_cdr(dict(data))
     except PricingError as exc:
@@ -661,6 +707,7 @@ def _validate_cdr(index: int, data: Any) -> _Candidate | dict[str, list[str]]:
         token_uid=token_uid,
         token_kind=token_kind,
         embedded_tariff=embedded,
+        signed=signed,
     )
 
 
@@ -763,7 +810,7 @@ def _ingest_batch(
     rates_cache: dict = {}
     parsed_tariffs: dict[str, Any] = {}
 
-    to_store: list[tuple[_Candidate, ChargingSession, PricedSession]] = []
+    to_store: list[tuple[_Candidate, ChargingSession, PricedSession, MeteringDecision]] = []
     snapshot_of: dict[int, str] = {}
     for c in fresh:
         errors: dict[str, list[str]] = {}
@@ -810,8 +857,12 @@ def _ingest_batch(
                     end=c.ended_at,
                     time_zone=evse.location.time_zone,
                 )
+            metering = decide_metering(evse=evse, signed=c.signed)
+            c.periods = metered_periods(c.periods, metering)
             priced = price_session(
-                tariff=parsed_tariffs[key],
+                tariff=parsed_tariffs[key]
+                if bills_time(evse)
+                else without_time_prices(parsed_tariffs[key]),
                 periods=c.periods,
                 start=c.started_at,
                 end=c.ended_at,
@@ -862,14 +913,22 @@ def _ingest_batch(
             status=ChargingSession.Status.COMPLETED,
             currency=tariff.currency,
             raw_payload=c.raw,
+            meter_verdict=metering.meter_verdict,
+            meter_issues=metering.findings,
+            quarantine=(
+                ChargingSession.Quarantine.OPEN
+                if metering.quarantined
+                else ChargingSession.Quarantine.NONE
+            ),
         )
-        _apply_totals(session, priced)
+        if not metering.quarantined:  # never priced on the CPMS's unsigned figure
+            _apply_totals(session, priced)
         snapshot_of[c.index] = snapshot
-        to_store.append((c, session, priced))
+        to_store.append((c, session, priced, metering))
 
     if to_store:
         snapshots = tariff_snapshots(set(snapshot_of.values()))
-        for c, session, _priced in to_store:
+        for c, session, _priced, _metering in to_store:
             session.tariff_snapshot = snapshots[snapshot_of[c.index]]
         _store(operator, to_store, outcomes)
         _announce_ingested(operator, to_store, outcomes)
@@ -904,44 +963,46 @@ def _match_token(
     return matches[0]
 
 
+_Stored = tuple[_Candidate, ChargingSession, PricedSession, MeteringDecision]
+
+
 def _announce_ingested(
-    operator: Operator,
-    stored: list[tuple[_Candidate, ChargingSession, PricedSession]],
-    outcomes: dict[int, IngestOutcome],
+    operator: Operator, stored: list[_Stored], outcomes: dict[int, IngestOutcome]
 ) -> None:
     """Tell the layers above which sessions were created (receivers queue their documents)."""
-    created = [session for c, session, _p in stored if outcomes[c.index].status == "created"]
+    created = [session for c, session, *_rest in stored if outcomes[c.index].status == "created"]
     if created:
         sessions_ingested.send(sender=ChargingSession, operator=operator, sessions=created)
 
 
-def _store(
-    operator: Operator,
-    to_store: list[tuple[_Candidate, ChargingSession, PricedSession]],
-    outcomes: dict[int, IngestOutcome],
-) -> None:
-    resolved = {c.index: s.customer for c, s, _p in to_store}
+def _persist(operator: Operator, items: list[_Stored]) -> None:
+    """Store sessions, their lines (priced ones only), their signed data and the webhook rows."""
+    insert_models([s for _c, s, *_rest in items])
+    priced = [(s, p) for _c, s, p, m in items if not m.quarantined]
+    _store_charge_lines(priced)
+    store_signed_meter_data([(s, c.signed, m.verdict) for c, s, _p, m in items if c.signed])
+    if priced:
+        webhooks.emit(operator=operator, event="session.priced", objects=[s for s, _p in priced])
+
+
+def _store(operator: Operator, to_store: list[_Stored], outcomes: dict[int, IngestOutcome]) -> None:
+    resolved = {c.index: s.customer for c, s, *_rest in to_store}
     due = issuing_due_rule(operator)
     try:
         with transaction.atomic():
             _attach_customers(operator, to_store, due)
-            insert_models([s for _c, s, _p in to_store])
-            _store_charge_lines((s, p) for _c, s, p in to_store)
-            webhooks.emit(
-                operator=operator, event="session.priced", objects=[s for _c, s, _p in to_store]
-            )
+            _persist(operator, to_store)
     except IntegrityError:
         # Another request stored one of these source ids first: store one by one, and forget
         # what the rolled-back attempt assigned (ids, customers created inside it).
-        for c, session, priced in to_store:
+        for item in to_store:
+            c, session = item[0], item[1]
             session.pk = None
             session.customer = resolved[c.index]
             try:
                 with transaction.atomic():
-                    _attach_customers(operator, [(c, session, priced)], due)
-                    session.save()
-                    _store_charge_lines([(session, priced)])
-                    webhooks.emit(operator=operator, event="session.priced", objects=[session])
+                    _attach_customers(operator, [item], due)
+                    _persist(operator, [item])
             except IntegrityError as exc:
                 stored = ChargingSession.objects.filter(
                     source=session.source, source_id=c.source_id
@@ -959,19 +1020,17 @@ def _store(
             else:
                 outcomes[c.index] = IngestOutcome(c.index, c.source_id, "created", session.pk)
         return
-    for c, session, _p in to_store:
+    for c, session, *_rest in to_store:
         outcomes[c.index] = IngestOutcome(c.index, c.source_id, "created", session.pk)
 
 
 def _attach_customers(
-    operator: Operator,
-    to_store: list[tuple[_Candidate, ChargingSession, PricedSession]],
-    due: Callable[[Customer], bool],
+    operator: Operator, to_store: list[_Stored], due: Callable[[Customer], bool]
 ) -> None:
     """Sessions without a customer go to an ad-hoc e-mail customer or the anonymous one; each
     session records whether it is due for a document under the settings of this moment."""
     anonymous = None
-    for c, session, _p in to_store:
+    for c, session, *_rest in to_store:
         if session.customer is None:
             anonymous = _attach_customer(operator, c, session, anonymous)
         session.issuing_due = due(session.customer)

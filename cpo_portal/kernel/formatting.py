@@ -70,6 +70,15 @@ def energy_text(kwh: Decimal, *, localized: bool = True) -> str:
     return f"{decimal_text(kwh, places=3, localized=localized)} {KWH}"
 
 
+def meter_readings_text(serial: str, start: Decimal, end: Decimal) -> str:
+    """The signed readings a session is billed from: Meter EMH-7: 500.000 kWh → 522.345 kWh."""
+    return _("Meter %(serial)s: %(start)s → %(end)s") % {
+        "serial": serial,
+        "start": energy_text(start),
+        "end": energy_text(end),
+    }
+
+
 def duration_text(seconds: int) -> str:
     """Hours and minutes, rounded to the minute: 1 h 05 min."""
     minutes = (abs(int(seconds)) + 30) // 60

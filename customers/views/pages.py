@@ -12,6 +12,7 @@ from django.contrib.auth.forms import PasswordChangeForm
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 
@@ -32,7 +33,9 @@ from invoicing.output import emails as delivery
 from invoicing.output import pdf
 from invoicing.payments import checkout
 from invoicing.subscriptions.lifecycle import period_end
-from sessions.models import ChargingSession
+from sessions.metering import transparency
+from sessions.metering.verification import TRANSPARENCY_SOFTWARE_URL
+from sessions.models import ChargingSession, SignedMeterData
 
 PAGE_SIZE = 25
 # A monthly invoice may bill hundreds of sessions; its page links the first ones.
@@ -132,6 +135,26 @@ def session_detail(request: HttpRequest, customer: Customer, session_id: int) ->
         ),
         documents=selectors.documents_of_session(customer=customer, session=session),
         hide_energy=hide_energy,
+        meter_data=SignedMeterData.objects.filter(session=session).first(),
+        signed_data_url=reverse("portal:session-signed-data", args=[session.pk]),
+        transparency_software=TRANSPARENCY_SOFTWARE_URL,
+    )
+
+
+@driver_required
+def session_signed_data(request: HttpRequest, customer: Customer, session_id: int) -> HttpResponse:
+    """The session's signed meter data as the Transparenzsoftware's file."""
+    try:
+        session = selectors.session_of(customer=customer, session_id=session_id)
+    except ChargingSession.DoesNotExist as exc:
+        raise Http404("No such session.") from exc
+    meter_data = SignedMeterData.objects.filter(session=session).first()
+    if meter_data is None:
+        raise Http404("This session has no signed meter data.")
+    return bytes_response(
+        transparency.transparency_file(meter_data),
+        transparency.file_name(session),
+        content_type=transparency.CONTENT_TYPE,
     )
 
 

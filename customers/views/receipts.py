@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from cpo_portal.kernel.errors import InvalidInput
-from cpo_portal.kernel.files import file_response
+from cpo_portal.kernel.files import bytes_response, file_response
 from cpo_portal.kernel.ratelimit import client_ip, counted
 from invoicing.documents.card_receipts import card_receipt_of, find_card_receipt
 from invoicing.models import Document, DocumentKind, ReceiptRetrieval
@@ -26,6 +26,9 @@ from invoicing.output import receipt_links
 from invoicing.output.pdf import latest_file
 from invoicing.output.receipt_requests import request_receipt_email
 from invoicing.payments.card_receipts import COMPANY_FIELDS, receipt_to_invoice
+from sessions.metering import transparency
+from sessions.metering.verification import TRANSPARENCY_SOFTWARE_URL
+from sessions.models import SignedMeterData
 
 What = ReceiptRetrieval.What
 
@@ -101,6 +104,9 @@ def receipt_page(request: HttpRequest, token: str) -> HttpResponse:
             "pdf_url": f"{request.path}pdf/",
             "operator": session.operator,
             "hide_sign_in_link": True,
+            "meter_data": SignedMeterData.objects.filter(session=session).first(),
+            "signed_data_url": f"{request.path}signed-data/",
+            "transparency_software": TRANSPARENCY_SOFTWARE_URL,
             "email_error": email_error,
             "invoice_errors": invoice_errors,
             "invoice_values": request.POST if invoice_errors else {},
@@ -127,6 +133,24 @@ def receipt_pdf(request: HttpRequest, token: str) -> HttpResponse:
         delivery.attachment_name(document),
         as_attachment=True,
         content_type="application/pdf",
+    )
+
+
+def receipt_signed_data(request: HttpRequest, token: str) -> HttpResponse:
+    """The session's signed meter data as the Transparenzsoftware's file, for anyone holding
+    the receipt's link (no account, as the receipt itself)."""
+    limited = _limited(request, "receipt", limit=settings.RECEIPT_PAGE_RATE, window=60)
+    if limited:
+        return limited
+    session = _session_or_404(token)
+    meter_data = SignedMeterData.objects.filter(session=session).first()
+    if meter_data is None:
+        raise Http404("This session has no signed meter data.")
+    receipt_links.log_retrieval(session_id=session.pk, what=What.SIGNED_DATA)
+    return bytes_response(
+        transparency.transparency_file(meter_data),
+        transparency.file_name(session),
+        content_type=transparency.CONTENT_TYPE,
     )
 
 

@@ -17,6 +17,7 @@ class ArchiveKind(models.TextChoices):
     DOCUMENT_PDF = "document_pdf", _("Document PDF")
     EINVOICE_XML = "einvoice_xml", _("E-invoice XML")
     SESSION_PAYLOAD = "session_payload", _("Session payload (CDR)")
+    SIGNED_METER_DATA = "signed_meter_data", _("Signed meter data (Transparenzsoftware file)")
     PAYMENT_RECORD = "payment_record", _("Payment record")
     BOOKS = "books", _("Books (journals, booking batches)")
 

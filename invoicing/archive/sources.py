@@ -1,5 +1,6 @@
-"""What goes into the archive: an issued document's PDF revisions and the session payloads it
-bills, and payment records. E-invoice XML and booking batches come through `archive_file`.
+"""What goes into the archive: an issued document's PDF revisions, the session payloads it
+bills with their signed meter data, and payment records. E-invoice XML and booking batches
+come through `archive_file`.
 
 Personal data that tax law does not need never enters: the e-mail address an ad-hoc driver gave
 for a receipt is removed from the session payload before it is archived.
@@ -22,7 +23,8 @@ from invoicing.documents.models import BilledSession, Document, DocumentStatus
 from invoicing.einvoices.models import EInvoice
 from invoicing.output.models import DocumentFile
 from invoicing.payments.models import Payment, PaymentTransaction
-from sessions.models import ChargingSession
+from sessions.metering.transparency import transparency_file
+from sessions.models import ChargingSession, SignedMeterData
 
 # How far back the hourly catch-up looks for PDFs and payments without an archive entry.
 CATCH_UP_WINDOW = timedelta(days=7)
@@ -79,6 +81,18 @@ def _session_item(document: Document, session: ChargingSession) -> ArchiveItem:
     )
 
 
+def _signed_data_item(document: Document, meter_data: SignedMeterData) -> ArchiveItem:
+    session = meter_data.session
+    return ArchiveItem(
+        kind=ArchiveKind.SIGNED_METER_DATA,
+        reference=f"{document.display_number} session {session.source}:{session.source_id}",
+        source_key=f"signed_meter_data:{meter_data.pk}",
+        content=transparency_file(meter_data),
+        record_date=document.issue_date,
+        content_type="application/xml",
+    )
+
+
 def _einvoice_item(document: Document, einvoice: EInvoice) -> ArchiveItem:
     return ArchiveItem(
         kind=ArchiveKind.EINVOICE_XML,
@@ -105,6 +119,10 @@ def archive_document(*, document_id: int) -> list[ArchiveEntry]:
         "pk", "source", "source_id", "raw_payload"
     )
     items += [_session_item(document, s) for s in sessions.order_by("pk")]
+    signed = SignedMeterData.objects.filter(session_id__in=session_ids).select_related(
+        "session__evse"
+    )
+    items += [_signed_data_item(document, m) for m in signed.order_by("session_id")]
     return archive_items(operator=document.operator, items=items)
 
 

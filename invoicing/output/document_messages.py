@@ -20,6 +20,8 @@ from invoicing.documents.models import Document
 from invoicing.einvoices.models import EInvoice
 from invoicing.output import pdf, receipt_links
 from invoicing.output.emails import DeliveryError, attachment_name, email_context
+from sessions.metering import transparency
+from sessions.models import SignedMeterData
 
 
 def regarding(document_id: int) -> str:
@@ -84,8 +86,8 @@ def queue_receipt_email(
 
 
 def document_attachments(document_id: int) -> list[Attachment]:
-    """The newest stored PDF, checked against its SHA-256, and the XRechnung XML where one
-    exists (a Factur-X PDF already holds its XML)."""
+    """The newest stored PDF, checked against its SHA-256, the XRechnung XML where one exists
+    (a Factur-X PDF already holds its XML), and a single session's signed meter data."""
     document = Document.objects.filter(pk=document_id).first()
     if document is None:
         raise AttachmentError(f"document {document_id} does not exist")
@@ -110,6 +112,21 @@ def document_attachments(document_id: int) -> list[Attachment]:
     )
     if einvoice is not None:
         files.append((einvoice.filename, bytes(einvoice.xml), "application/xml"))
+    # A session's own document carries its signed meter data (Eichrecht); a monthly one points
+    # to the portal, where each session's file is.
+    signed = list(
+        SignedMeterData.objects.filter(
+            session_id__in=document.billed_sessions.values("session_id")
+        ).select_related("session__evse")[:2]
+    )
+    if len(signed) == 1:
+        files.append(
+            (
+                transparency.file_name(signed[0].session),
+                transparency.transparency_file(signed[0]),
+                transparency.CONTENT_TYPE,
+            )
+        )
     return files
 
 

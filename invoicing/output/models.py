@@ -155,11 +155,12 @@ class ReceiptRetrieval(models.Model):
         FOUND = "found", _("Found by the driver")
         INVOICE = "invoice", _("Turned into an invoice")
         EMAIL = "email", _("E-mail requested")
+        SIGNED_DATA = "signed_data", _("Signed meter data")
 
     session = models.ForeignKey(
         ChargingSession, on_delete=models.CASCADE, related_name="receipt_retrievals"
     )
-    what = models.CharField(_("what"), max_length=10, choices=What.choices)
+    what = models.CharField(_("what"), max_length=12, choices=What.choices)
     document = models.ForeignKey(
         Document, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

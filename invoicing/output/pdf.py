@@ -50,6 +50,7 @@ from cpo_portal.kernel.formatting import (
     energy_text,
     local_span_text,
     long_date,
+    meter_readings_text,
     money,
     quantity_text,
     rate_text,
@@ -62,10 +63,12 @@ from invoicing.documents.models import Document, DocumentLine, DocumentStatus, R
 from invoicing.documents.receipts import asks_for_payment, is_simplified
 from invoicing.einvoices.hybrid import hybrid_pdf
 from invoicing.einvoices.models import EInvoice
+from invoicing.output import receipt_links
 from invoicing.output.girocode import epc_payload, qr_data_uri
 from invoicing.output.models import DocumentFile, RenderFailure
 from invoicing.setup.models import DocumentKind
-from sessions.models import ChargingSession, SessionChargeLine
+from sessions.metering.verification import TRANSPARENCY_SOFTWARE_URL
+from sessions.models import ChargingSession, SessionChargeLine, SignedMeterData
 
 logger = logging.getLogger(__name__)
 
@@ -389,6 +392,26 @@ def short_unit(unit: str, quantity: Decimal) -> str:
     return unit_label(unit, quantity)
 
 
+def _signed_meter_data(document: Document) -> dict | None:
+    """Where the driver gets the signed meter data: the file's link and QR code for a document
+    of one session, the portal for several."""
+    session_ids = list(
+        SignedMeterData.objects.filter(
+            session_id__in=document.billed_sessions.values("session_id")
+        ).values_list("session_id", flat=True)[:2]
+    )
+    if not session_ids:
+        return None
+    if len(session_ids) > 1:
+        return {"url": "", "qr": "", "software": TRANSPARENCY_SOFTWARE_URL}
+    url = receipt_links.signed_data_url(session_ids[0])
+    return {
+        "url": url,
+        "qr": qr_data_uri(url) if url.startswith("http") else "",
+        "software": TRANSPARENCY_SOFTWARE_URL,
+    }
+
+
 def _breakdown(document: Document, content: dict, bidi: Bidi) -> Iterator[list[list[str]]]:
     """Each billed session with its components, in tables of BREAKDOWN_SESSIONS_PER_TABLE."""
     sign = Decimal("-1") if document.kind == DocumentKind.CREDIT_NOTE else Decimal("1")
@@ -415,6 +438,12 @@ def _breakdown(document: Document, content: dict, bidi: Bidi) -> Iterator[list[l
         .order_by("session_id", "position")
         .values_list("session_id", "component", "unit", "unit_price", "quantity", "net")
     )
+    meters = {
+        session_id: (serial, start, end)
+        for session_id, serial, start, end in SignedMeterData.objects.filter(
+            session_id__in=session_ids, end_kwh__isnull=False
+        ).values_list("session_id", "meter_serial", "start_kwh", "end_kwh")
+    }
     by_session: dict[int, list[tuple]] = {}
     for row in lines.iterator(chunk_size=5000):
         by_session.setdefault(row[0], []).append(row[1:])
@@ -432,6 +461,8 @@ def _breakdown(document: Document, content: dict, bidi: Bidi) -> Iterator[list[l
             when=bidi.ltr(local_span_text(started_at, ended_at, time_zone)),
             details=[bidi.ltr(evse_id), " · ".join(facts)] if facts else [bidi.ltr(evse_id)],
         )
+        if session_id in meters and not hide_energy:
+            entry.details.append(bidi.ltr(meter_readings_text(*meters[session_id])))
         components = by_session.get(session_id, [])
         if hide_energy:
             # One line per session: the services label and its price, no kWh anywhere.
@@ -695,6 +726,7 @@ def document_context(document: Document) -> dict:
         "breakdown": breakdown,
         "hide_energy": hide_energy,
         "card": _card_payment(document, bidi, hide_energy=hide_energy),
+        "signed_meter_data": _signed_meter_data(document),
         "epc_qr": qr_data_uri(epc) if (epc := girocode_payload(document, payable)) else "",
     }
 

@@ -21,6 +21,7 @@ __all__ = [
     "receipt_token",
     "receipt_url",
     "session_of_token",
+    "signed_data_url",
 ]
 
 _signer = signing.Signer(salt="invoicing.public-receipt", sep=".")
@@ -49,6 +50,14 @@ def receipt_url(session_id: int, *, base_url: str = "") -> str:
     """The page's full address: PUBLIC_BASE_URL when set, else the base the caller saw."""
     base = (settings.PUBLIC_BASE_URL or base_url).rstrip("/")
     return f"{base}{receipt_path(session_id)}"
+
+
+def signed_data_url(session_id: int, *, base_url: str = "") -> str:
+    """Where the driver downloads the session's signed meter data (the Transparenzsoftware's
+    file) without an account."""
+    base = (settings.PUBLIC_BASE_URL or base_url).rstrip("/")
+    path = reverse("portal:receipt-signed-data", kwargs={"token": receipt_token(session_id)})
+    return f"{base}{path}"
 
 
 def qr_png(url: str, *, scale: int = 8) -> bytes:

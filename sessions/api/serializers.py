@@ -128,6 +128,19 @@ class SessionSerializer(serializers.ModelSerializer):
         help_text="Due for a document: decided when it was stored (collect-only or no "
         "document then: false), or marked due since."
     )
+    meter_verdict = serializers.ChoiceField(
+        choices=ChargingSession.MeterVerdict.choices,
+        help_text="Signed meter data: none, valid (verified) or invalid.",
+    )
+    quarantine = serializers.ChoiceField(
+        choices=ChargingSession.Quarantine.choices,
+        help_text="open: not priced, never billed until staff resolve it; written_off: never "
+        "billed; empty: not quarantined (docs/metering.md).",
+    )
+    meter_issues = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Why the signed data failed or the session is quarantined, and notes.",
+    )
     documents = SessionDocumentSerializer(
         source="billings",
         many=True,
@@ -163,6 +176,9 @@ class SessionSerializer(serializers.ModelSerializer):
             "received_at",
             "invoiced",
             "issuing_due",
+            "meter_verdict",
+            "quarantine",
+            "meter_issues",
             "documents",
             "breakdown",
         ]
@@ -311,6 +327,26 @@ class OcpiCdrLocationSerializer(serializers.Serializer):
     evse_id = serializers.CharField(help_text="EVSE ID of the charging point.")
 
 
+class OcpiSignedValueSerializer(serializers.Serializer):
+    nature = serializers.CharField(help_text="Start, End or Intermediate.")
+    plain_data = serializers.CharField(required=False, help_text="The readings, readable.")
+    signed_data = serializers.CharField(help_text="The signed record: an OCMF string.")
+
+
+class OcpiSignedDataSerializer(serializers.Serializer):
+    """OCPI 2.2.1 SignedData: the charger's signed meter values, kept exactly as received."""
+
+    encoding_method = serializers.CharField(help_text="OCMF (other methods are stored only).")
+    encoding_method_version = serializers.IntegerField(
+        required=False, help_text="Version of the encoding method."
+    )
+    public_key = serializers.CharField(
+        required=False, help_text="The meter's key; must be the one registered for the EVSE."
+    )
+    signed_values = OcpiSignedValueSerializer(many=True, help_text="Begin and end records.")
+    url = serializers.CharField(required=False, help_text="Where the data can be verified.")
+
+
 class OcpiCdrSerializer(serializers.Serializer):
     """An OCPI 2.2.1 CDR; only the pricing-relevant fields are read, the whole is kept."""
 
@@ -327,6 +363,11 @@ class OcpiCdrSerializer(serializers.Serializer):
         many=True, help_text="What was used when; these are priced."
     )
     total_energy = serializers.FloatField(required=False, help_text="Total energy in kWh.")
+    signed_data = OcpiSignedDataSerializer(
+        required=False,
+        help_text="Signed meter data (Eichrecht): at a calibration-law relevant EVSE only "
+        "their readings are billed; without valid ones the session is quarantined.",
+    )
 
 
 class BulkSessionsSerializer(serializers.Serializer):

@@ -32,10 +32,13 @@ from sessions.api.serializers import (
     BulkSessionsSerializer,
     NativeSessionSerializer,
     OcpiCdrSerializer,
+    OcpiSignedDataSerializer,
     OcpiTariffSerializer,
     SessionSerializer,
 )
 from sessions.locations import export_location, import_location
+from sessions.metering.quarantine import attach_signed_data
+from sessions.metering.signed_data import read_ocpi_signed_data
 from sessions.models import ChargingSession, Location, Tariff
 from sessions.services import (
     IngestOutcome,
@@ -253,6 +256,25 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Integrato
         a monthly one on the next monthly run. A billed session stays as it is."""
         session = self.get_object()
         mark_sessions_due(operator=self.operator, session_ids=[session.pk])
+        return Response(self.get_serializer(self.get_queryset().get(pk=session.pk)).data)
+
+    @extend_schema(
+        summary="Send a session's signed meter data afterwards",
+        request=OcpiSignedDataSerializer,
+        responses={200: SessionSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="signed-data")
+    def signed_data(self, request, *args, **kwargs):
+        """OCPI SignedData that arrive after their session are stored as received and verified;
+        valid ones release a quarantined session, which is then priced and billed. A session's
+        signed data are never replaced (409)."""
+        session = self.get_object()
+        signed, errors = read_ocpi_signed_data(request.data)
+        if errors:
+            raise ValidationError(errors)
+        if signed is None:
+            raise ValidationError({"signed_data": ["Send an OCPI SignedData object."]})
+        attach_signed_data(session=session, signed=signed)
         return Response(self.get_serializer(self.get_queryset().get(pk=session.pk)).data)
 
     @extend_schema(summary="List sessions")

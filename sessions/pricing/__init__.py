@@ -3,7 +3,13 @@
 Pure Python (no Django import) so it is fast and testable; see docs/pricing.md for the rules.
 """
 
-from sessions.pricing.cdr import CdrInput, ChargingPeriod, parse_cdr, periods_from_native
+from sessions.pricing.cdr import (
+    CdrInput,
+    ChargingPeriod,
+    parse_cdr,
+    periods_from_native,
+    with_measured_energy,
+)
 from sessions.pricing.engine import (
     BreakdownLine,
     Price,
@@ -21,6 +27,7 @@ from sessions.pricing.tariff import (
     Tariff,
     TariffElement,
     parse_tariff,
+    without_time_prices,
 )
 
 __all__ = [
@@ -44,4 +51,6 @@ __all__ = [
     "periods_from_native",
     "price_session",
     "split_periods_at_tariff_boundaries",
+    "with_measured_energy",
+    "without_time_prices",
 ]

@@ -12,7 +12,14 @@ from sessions.pricing import limits
 from sessions.pricing._values import read_datetime, read_number, utc_datetime
 from sessions.pricing.errors import CdrError
 
-__all__ = ["CDR_DIMENSIONS", "CdrInput", "ChargingPeriod", "parse_cdr", "periods_from_native"]
+__all__ = [
+    "CDR_DIMENSIONS",
+    "CdrInput",
+    "ChargingPeriod",
+    "parse_cdr",
+    "periods_from_native",
+    "with_measured_energy",
+]
 
 # OCPI 2.2.1 CdrDimensionType. Volumes: kWh, A, kW, hours, percent.
 CDR_DIMENSIONS = frozenset(
@@ -214,3 +221,28 @@ def _seconds(delta: timedelta) -> Decimal:
     """Exact seconds of a timedelta, without passing through float."""
     whole = delta.days * 86400 + delta.seconds
     return Decimal(whole) + Decimal(delta.microseconds) / _MICROS
+
+
+_WH = Decimal("0.001")
+
+
+def with_measured_energy(periods: list[ChargingPeriod], total_kwh: Decimal) -> list[ChargingPeriod]:
+    """The periods with their ENERGY volumes set so that they add up to the measured energy:
+    each in proportion to what the CPMS reported (to the Wh), the last taking the rest."""
+    reported = [p.dimensions.get("ENERGY", _ZERO) for p in periods]
+    if sum(reported, _ZERO) == total_kwh or not periods:
+        return list(periods)
+    carriers = [i for i, volume in enumerate(reported) if volume > _ZERO] or [0]
+    whole = sum(reported, _ZERO)
+    volumes: dict[int, Decimal] = {}
+    for i in carriers[:-1]:
+        volumes[i] = (reported[i] * total_kwh / whole).quantize(_WH)
+    volumes[carriers[-1]] = total_kwh - sum(volumes.values(), _ZERO)
+    return [
+        ChargingPeriod(
+            start=p.start,
+            dimensions={**p.dimensions, "ENERGY": volumes[i]} if i in volumes else p.dimensions,
+            tariff_id=p.tariff_id,
+        )
+        for i, p in enumerate(periods)
+    ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -27,6 +27,7 @@ __all__ = [
     "Tariff",
     "TariffElement",
     "parse_tariff",
+    "without_time_prices",
 ]
 
 ENERGY = "ENERGY"
@@ -393,3 +394,17 @@ def _optional_datetime(data: Mapping[str, Any], name: str) -> datetime | None:
     """Read an optional top-level timestamp of the tariff."""
     value = data.get(name)
     return None if value is None else read_datetime(value, name, TariffError)
+
+
+TIME_COMPONENTS = frozenset({TIME, PARKING_TIME})
+
+
+def without_time_prices(tariff: Tariff) -> Tariff:
+    """The tariff with its TIME and PARKING_TIME prices left out (elements left empty go),
+    for a charger whose clock is not legally relevant."""
+    elements = []
+    for element in tariff.elements:
+        components = tuple(c for c in element.price_components if c.type not in TIME_COMPONENTS)
+        if components:
+            elements.append(replace(element, price_components=components))
+    return replace(tariff, elements=tuple(elements))

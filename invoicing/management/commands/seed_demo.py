@@ -66,7 +66,8 @@ from invoicing.subscriptions.lifecycle import (
 from invoicing.terminals.ingest import receive as receive_terminal
 from invoicing.terminals.live import match_terminal
 from invoicing.terminals.models import Terminal
-from sessions.models import EVSE, ChargingSession, Location
+from sessions.metering.simulator import SimulatedMeter
+from sessions.models import EVSE, ChargingSession, Location, SignedMeterData
 from sessions.services import import_tariff, ingest_sessions
 
 from ._demo_world import (
@@ -88,6 +89,8 @@ from ._demo_world import (
 
 DEMO_OPERATOR = "VoltWay"
 DEMO_SOURCE = "demo-cpms"
+# Locations (by position in LOCATIONS) whose chargers are calibration-law relevant.
+METERED_LOCATIONS = (0, 1)
 # Banks whose codes give real BICs for the made-up accounts of the direct-debit customers.
 BANK_CODES = ["10070000", "20050550", "37050198", "50010517", "70150000"]
 # How customers pay: on time, after the due date, in part, or not at all (then overdue).
@@ -224,6 +227,7 @@ class Command(BaseCommand):
         demo = Demo(operator, rng, today)
         first = add_months(today.replace(day=1), -months)
         evses = self._locations(operator)
+        meters = self._meters(evses)
         tariffs = {t["id"]: import_tariff(operator=operator, data=t).ocpi_id for t in TARIFFS}
         chf_tariff = import_tariff(operator=operator, data=CHF_TARIFF).ocpi_id
         self._exchange_rates(first, today)
@@ -261,6 +265,7 @@ class Command(BaseCommand):
         payloads.sort(key=lambda p: p["start"])
         for n, payload in enumerate(payloads):
             payload["source_id"] = f"DEMO-{n:06d}"
+        self._sign(payloads, meters, tamper_last=True)
         session_ids = self._ingest(operator, payloads)
         ended_on = defaultdict(list)
         for session_id, ended_at in ChargingSession.objects.filter(pk__in=session_ids).values_list(
@@ -272,11 +277,14 @@ class Command(BaseCommand):
         self._checkout(demo)
         collection = self._collection(demo)
         matched, in_review = self._terminals(
-            operator, [e for group in evses for e in group], tariffs["AC-STANDARD"], rng
+            operator, [e for group in evses for e in group], tariffs["AC-STANDARD"], rng, meters
         )
         # The dashboard's charts read monthly summaries; Beat keeps only the last two current.
         rebuild_months(first, today.replace(day=1), operator.time_zone)
         documents = Document.objects.filter(operator=operator)
+        quarantined = ChargingSession.objects.filter(
+            operator=operator, quarantine=ChargingSession.Quarantine.OPEN
+        )
         return (
             f"Demo data loaded: {sum(map(len, evses))} EVSEs in {len(LOCATIONS)} locations, "
             f"{len(TARIFFS)} tariffs, {Customer.objects.filter(operator=operator).count()} "
@@ -289,7 +297,9 @@ class Command(BaseCommand):
             f"{demo.counts['statements']} bank statements, a direct-debit run of "
             f"{collection.collection_count}, "
             f"{OutboundMessage.objects.filter(customer__operator=operator).count()} messages in "
-            f"the outbox, {matched} card payments matched and {in_review} in review."
+            f"the outbox, {matched} card payments matched and {in_review} in review, "
+            f"{SignedMeterData.objects.filter(session__operator=operator).count()} sessions with "
+            f"signed meter data ({quarantined.count()} quarantined)."
         )
 
     # --- sessions ----------------------------------------------------------------------------
@@ -328,6 +338,47 @@ class Command(BaseCommand):
                 }
             )
         return payloads
+
+    def _meters(self, evses) -> dict[str, SimulatedMeter]:
+        """Berlin's and München's chargers are calibration-law relevant (Eichrecht): each has a
+        meter that signs its readings, its public key registered on the EVSE."""
+        meters = {}
+        for index in METERED_LOCATIONS:
+            for evse in evses[index]:
+                meter = SimulatedMeter(serial=f"VWY-EMH-{evse.pk:05d}")
+                evse.calibration_law_relevant = True
+                evse.meter_public_key = meter.public_key_hex
+                evse.save(update_fields=["calibration_law_relevant", "meter_public_key"])
+                meters[evse.evse_id] = meter
+        return meters
+
+    def _sign(self, payloads, meters, *, tamper_last: bool = False) -> None:
+        """Sessions at those chargers carry the begin and end records their meter signed; the
+        last one's end record was altered on the way, so the demo has one quarantined session."""
+        counters = dict.fromkeys(meters, 3_000_000)  # Wh on each meter before the demo
+        signed = []
+        for payload in payloads:
+            meter = meters.get(payload["evse_id"])
+            if meter is None:
+                continue
+            wh = int(Decimal(payload["energy_kwh"]) * 1000)
+            start_wh = counters[payload["evse_id"]]
+            counters[payload["evse_id"]] = start_wh + wh
+            payload["ocmf"] = list(
+                meter.transaction(
+                    start=datetime.fromisoformat(payload["start"]),
+                    end=datetime.fromisoformat(payload["end"]),
+                    start_wh=start_wh,
+                    end_wh=start_wh + wh,
+                    identification=payload.get("token_uid", ""),
+                )
+            )
+            signed.append((payload, start_wh + wh))
+        if tamper_last and signed:
+            payload, end_wh = signed[-1]
+            payload["ocmf"][1] = payload["ocmf"][1].replace(
+                f'"RV":{end_wh},', f'"RV":{end_wh + 1000},'
+            )
 
     def _ingest(self, operator, payloads) -> list[int]:
         session_ids: list[int] = []
@@ -570,7 +621,7 @@ class Command(BaseCommand):
         body = urlencode({"notification": notification(signed, "paid")}).encode()
         demo_provider.handle_notification(body=body, headers={})
 
-    def _terminals(self, operator, evses, tariff_id, rng) -> tuple[int, int]:
+    def _terminals(self, operator, evses, tariff_id, rng, meters) -> tuple[int, int]:
         """A pay station for the first location's EVSEs and a terminal at one charger, with
         yesterday's ad-hoc sessions paid by card: most match, two equal ones wait in review,
         a failed start was reversed and one session went unpaid."""
@@ -603,6 +654,7 @@ class Command(BaseCommand):
             )
         payloads[23]["evse_id"] = evses[1].evse_id
         payloads[23]["start"], payloads[23]["end"] = payloads[22]["start"], payloads[22]["end"]
+        self._sign(payloads, meters)
         ingest_sessions(operator=operator, source="demo-cpms", payloads=payloads)
         sessions = ChargingSession.objects.filter(source_id__startswith="DEMO-ADHOC-")
         for session in sessions.select_related("evse").order_by("source_id"):

@@ -25,6 +25,7 @@ PUBLIC = {
     "find-receipt",
     "receipt",
     "receipt-pdf",
+    "receipt-signed-data",
     "landing",
     "sign-in",
     "sign-out",
@@ -90,6 +91,7 @@ def test_another_drivers_ids_answer_404_on_every_portal_url(client, operator, fo
     with_ids = [p for p in DRIVER_PAGES if p.pattern.converters]
     assert {p.name for p in with_ids} == {
         "session",
+        "session-signed-data",
         "invoice",
         "invoice-pdf",
         "invoice-einvoice",
@@ -105,6 +107,10 @@ def test_another_drivers_ids_answer_404_on_every_portal_url(client, operator, fo
             # A driver's invoice has no e-invoice: back to the invoice page, saying so;
             # paying goes on to the checkout.
             assert mine.status_code == 302, pattern.name
+        elif pattern.name == "session-signed-data":
+            # This session has no signed meter data; tests/sessions/metering/test_handover.py
+            # downloads a driver's own file and is refused another driver's.
+            assert mine.status_code == 404, pattern.name
         else:
             assert mine.status_code == 200, pattern.name
             body(mine)

@@ -328,6 +328,14 @@ def endpoints(world: World) -> list[Endpoint]:
         Endpoint("GET", "sessions/{session}/"),
         Endpoint("POST", "sessions/{session}/due/", {}),
         Endpoint("GET", "sessions/{session}/receipt-qr/?format=url"),
+        Endpoint(
+            "POST",
+            "sessions/{session}/signed-data/",
+            {
+                "encoding_method": "OCMF",
+                "signed_values": [{"nature": "Start", "signed_data": "OCMF|{}|{}"}],
+            },
+        ),
         Endpoint("GET", "invoices/"),
         Endpoint("GET", "invoices/{invoice}/"),
         Endpoint("GET", "invoices/{invoice}/pdf/"),
