@@ -395,19 +395,26 @@ def short_unit(unit: str, quantity: Decimal) -> str:
 def _signed_meter_data(document: Document) -> dict | None:
     """Where the driver gets the signed meter data: the file's link and QR code for a document
     of one session, the portal for several."""
-    session_ids = list(
+    signed = list(
         SignedMeterData.objects.filter(
             session_id__in=document.billed_sessions.values("session_id")
-        ).values_list("session_id", flat=True)[:2]
+        )[:2]
     )
-    if not session_ids:
+    if not signed:
         return None
-    if len(session_ids) > 1:
-        return {"url": "", "qr": "", "software": TRANSPARENCY_SOFTWARE_URL}
-    url = receipt_links.signed_data_url(session_ids[0])
+    if len(signed) > 1:
+        return {"url": "", "qr": "", "readings": "", "software": TRANSPARENCY_SOFTWARE_URL}
+    (meter_data,) = signed
+    url = receipt_links.signed_data_url(meter_data.session_id)
+    readings = (
+        meter_readings_text(meter_data.meter_serial, meter_data.start_kwh, meter_data.end_kwh)
+        if meter_data.end_kwh is not None and not document.profile.content.get("hide_energy")
+        else ""
+    )
     return {
         "url": url,
         "qr": qr_data_uri(url) if url.startswith("http") else "",
+        "readings": readings,
         "software": TRANSPARENCY_SOFTWARE_URL,
     }
 

@@ -14,6 +14,7 @@ import pytest
 from django.urls import reverse
 from pyocmf import OcmfContainer
 
+from customers.models import Customer
 from customers.notifications.attachments import Attachment
 from invoicing.archive.archiving import read_entry
 from invoicing.archive.sources import archive_document
@@ -22,13 +23,15 @@ from invoicing.models import ArchiveEntry, ArchiveKind
 from invoicing.output import receipt_links
 from invoicing.output.document_messages import document_attachments
 from invoicing.output.pdf import render_pdf, store_document_pdf
+from invoicing.payments.card_receipts import settle_card_payment
 from sessions.metering.simulator import SimulatedMeter
 from sessions.models import EVSE, ChargingSession
 from sessions.services import ingest_sessions
 from tests.cpo_portal.kernel.api.support import Api, make_integrator, make_key
 from tests.customers.conftest import make_driver
-from tests.factories import EVSEFactory
+from tests.factories import CustomerFactory, EVSEFactory
 from tests.invoicing.helpers import helper_tariff
+from tests.invoicing.receipts.conftest import capture_for, card_payment_for
 
 pytestmark = pytest.mark.django_db
 START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -48,9 +51,7 @@ def evse(operator, meter):
     )
 
 
-@pytest.fixture
-def signed_session(operator, evse, meter):
-    driver = make_driver(operator, name="Dana Driver", email="dana@example.org")
+def ingest_signed(operator, evse, meter, customer, source_id="SIGNED-1"):
     end = START + timedelta(minutes=45)
     records = list(meter.transaction(start=START, end=end, start_wh=1_000_000, end_wh=1_015_250))
     (outcome,) = ingest_sessions(
@@ -58,13 +59,13 @@ def signed_session(operator, evse, meter):
         source="cpms",
         payloads=[
             {
-                "source_id": "SIGNED-1",
+                "source_id": source_id,
                 "evse_id": evse.evse_id,
                 "tariff_id": helper_tariff(operator).ocpi_id,
                 "start": START.isoformat(),
                 "end": end.isoformat(),
                 "energy_kwh": "15.0",
-                "customer_id": driver.pk,
+                "customer_id": customer.pk,
                 "ocmf": records,
             }
         ],
@@ -74,6 +75,22 @@ def signed_session(operator, evse, meter):
     assert session.quarantine == ""
     session.records = records
     return session
+
+
+@pytest.fixture
+def signed_session(operator, evse, meter):
+    driver = make_driver(operator, name="Dana Driver", email="dana@example.org")
+    return ingest_signed(operator, evse, meter, driver)
+
+
+def pdf_text(data: bytes) -> str:
+    tool = shutil.which("pdftotext")
+    if tool is None:
+        pytest.skip("pdftotext (poppler-utils) is not installed")
+    text = subprocess.run(
+        [tool, "-layout", "-", "-"], input=data, capture_output=True, check=True
+    ).stdout.decode()
+    return " ".join(text.split())
 
 
 def assert_transparency_file(data: bytes, session, tmp_path) -> None:
@@ -136,13 +153,9 @@ def test_the_admin_downloads_it_and_shows_the_verdict(admin_client, signed_sessi
 def test_the_document_prints_the_readings_and_e_mails_the_file(signed_session, settings):
     settings.PUBLIC_BASE_URL = "https://cpo.example"
     (document,) = issue_session_documents(session_ids=[signed_session.pk])
-    tool = shutil.which("pdftotext")
-    if tool is None:
-        pytest.skip("pdftotext (poppler-utils) is not installed")
-    text = subprocess.run(
-        [tool, "-layout", "-", "-"], input=render_pdf(document), capture_output=True, check=True
-    ).stdout.decode()
-    assert "Meter EMH-H1: 1,000.000 kWh → 1,015.250 kWh" in " ".join(text.split())
+    text = pdf_text(render_pdf(document))
+    assert "Meter EMH-H1: 1,000.000 kWh → 1,015.250 kWh" in text
+    assert receipt_links.signed_data_url(signed_session.pk) in text
     assert "transparenzsoftware" in text.lower()
     store_document_pdf(document_id=document.pk)
     attachments: list[Attachment] = document_attachments(document.pk)
@@ -238,3 +251,21 @@ def test_signed_data_sent_later_through_the_api_release_the_session(client, oper
     assert api.post(url, signed).status_code == 409
     bad = api.post(url, {"encoding_method": "OCMF", "signed_values": "x"})
     assert bad.status_code == 400
+
+
+def test_a_card_receipt_prints_the_readings_and_the_files_link(operator, evse, meter, settings):
+    settings.PUBLIC_BASE_URL = "https://cpo.example"
+    walk_in = CustomerFactory(
+        operator=operator, kind=Customer.Kind.ANONYMOUS, name="", email="", street=""
+    )
+    session = ingest_signed(operator, evse, meter, walk_in, source_id="WALK-IN-1")
+    entry = capture_for(session)
+    receipt = settle_card_payment(
+        session_id=session.pk,
+        transaction_id=entry.pk,
+        card_payment=card_payment_for(session, entry),
+    )
+    assert receipt.kind == "sales_receipt"
+    text = pdf_text(render_pdf(receipt))
+    assert "Meter EMH-H1: 1,000.000 kWh → 1,015.250 kWh" in text
+    assert "https://cpo.example/r/" in text
