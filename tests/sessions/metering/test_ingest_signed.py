@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import IntegrityError, transaction
 
 from sessions.metering.quarantine import (
     SignedDataExists,
@@ -17,7 +18,7 @@ from sessions.metering.quarantine import (
 from sessions.metering.records import signed_input_of
 from sessions.metering.simulator import SimulatedMeter
 from sessions.metering.verification import SignedMeterInput, SignedRecord
-from sessions.models import ChargingSession, SignedMeterData
+from sessions.models import ChargingSession, SignedMeterData, SignedMeterValue
 from sessions.services import SessionQuarantined, import_tariff, ingest_sessions, reprice_session
 from tests.factories import EVSEFactory
 
@@ -258,3 +259,21 @@ def test_the_clock_flag_changes_nothing_outside_germany(operator, tariff):
     session = ingest(operator, native())
     assert evse.calibration_law_relevant is False
     assert {line.component for line in session.charge_lines.all()} == {"energy", "charging_time"}
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_postgresql_refuses_to_change_or_delete_what_arrived(operator, evse, tariff, meter):
+    session = ingest(operator, native(meter))
+    data = session.signed_meter_data
+    value = data.values.first()
+    for attempt in (
+        lambda: SignedMeterValue.objects.filter(pk=value.pk).update(signed_data="OCMF|{}|{}"),
+        lambda: SignedMeterValue.objects.filter(pk=value.pk).delete(),
+        lambda: SignedMeterData.objects.filter(pk=data.pk).update(public_key="00"),
+    ):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            attempt()
+    # What verification read may be brought up to date.
+    SignedMeterData.objects.filter(pk=data.pk).update(meter_serial="EMH-7b")
+    assert data.values.get(pk=value.pk).signed_data == value.signed_data
