@@ -15,7 +15,7 @@ from cpo_portal.kernel import formatting
 from cpo_portal.kernel.admin.errors import show_domain_error
 from cpo_portal.kernel.admin.exports import ExportAdminMixin
 from cpo_portal.kernel.errors import DomainError, InvalidInput
-from customers.forms import CustomerAdminForm, PortalPasswordResetForm
+from customers.forms import CustomerAdminForm, PortalInvitationForm
 from customers.models import (
     ChargingToken,
     Customer,
@@ -199,7 +199,7 @@ class CustomerAdmin(ExportAdminMixin, admin.ModelAdmin):
             except PortalAccountError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
                 continue
-            form = PortalPasswordResetForm({"email": customer.email.strip()})
+            form = PortalInvitationForm({"email": customer.email.strip()})
             form.is_valid()
             form.save(request=request, use_https=request.is_secure())
             invited += 1

@@ -210,6 +210,8 @@ class PortalSignInForm(forms.Form):
 class PortalPasswordResetForm(PasswordResetForm):
     """Password reset for drivers only: back-office accounts get no e-mail from the portal."""
 
+    event = "password_reset"
+
     email = forms.EmailField(
         label=_("E-mail address"),
         max_length=254,
@@ -240,11 +242,21 @@ class PortalPasswordResetForm(PasswordResetForm):
         to_email = args[1] if len(args) > 1 else kwargs["to_email"]
         with transaction.atomic():
             notify(
-                event="password_reset",
+                event=self.event,
                 customer=context["user"].customer,
                 context=context,
                 email=to_email,
             )
+
+
+class PortalInvitationForm(PortalPasswordResetForm):
+    """Staff invite a driver: the same one-time link to choose a password, worded as a welcome,
+    and not counted against the reset limits (staff invite many drivers from one address)."""
+
+    event = "portal_invitation"
+
+    def save(self, *args, request=None, **kwargs):
+        PasswordResetForm.save(self, *args, request=request, **kwargs)
 
 
 def _text(label, max_length, *, autocomplete="", help_text=""):

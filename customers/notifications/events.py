@@ -69,5 +69,12 @@ EVENTS: dict[str, Event] = {
             mandatory=True,
             secret=True,
         ),
+        Event(
+            "portal_invitation",
+            _("Portal invitation"),
+            "portal/email/portal_invitation",
+            mandatory=True,
+            secret=True,
+        ),
     )
 }

@@ -288,7 +288,8 @@ class Command(BaseCommand):
         return (
             f"Demo data loaded: {sum(map(len, evses))} EVSEs in {len(LOCATIONS)} locations, "
             f"{len(TARIFFS)} tariffs, {Customer.objects.filter(operator=operator).count()} "
-            f"customers ({len(cards)} cards), {len(session_ids)} priced sessions, "
+            f"customers ({len(cards)} cards), {len(session_ids) - quarantined.count()} priced "
+            "sessions, "
             f"{documents.count()} documents "
             f"({documents.filter(status=DocumentStatus.PAID).count()} paid, "
             f"{documents.filter(amount_paid__gt=0, status__in=OPEN).count()} partly paid, "

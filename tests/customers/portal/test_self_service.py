@@ -107,7 +107,11 @@ def test_staff_invite_a_driver_who_sets_a_password_from_the_e_mail(admin_client,
     )
 
     assert send_due_messages() == 1
-    (link,) = re.findall(r"/password-reset/\S+/\S+/", mail.outbox[0].body)
+    invitation = mail.outbox[0]
+    # Welcomed in French, not told that someone asked to reset a password.
+    assert "portail" in invitation.body and "réinitialiser" not in invitation.body
+    assert invitation.subject.startswith("Votre compte")
+    (link,) = re.findall(r"/password-reset/\S+/\S+/", invitation.body)
     form = client.get(link, follow=True)
     response = client.post(
         form.redirect_chain[-1][0],
@@ -117,3 +121,4 @@ def test_staff_invite_a_driver_who_sets_a_password_from_the_e_mail(admin_client,
     driver.refresh_from_db()
     assert driver.user.check_password("Fresh-Plug-2027")
     assert OutboundMessage.objects.get().language == "fr"
+    assert OutboundMessage.objects.get().event == "portal_invitation"

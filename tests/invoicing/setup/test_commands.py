@@ -47,10 +47,19 @@ def run(*args, **options) -> str:
 def test_seed_demo_loads_every_kind_of_demo_data_with_priced_sessions():
     output = run("seed_demo", **SMALL)
 
-    sessions = ChargingSession.objects.all()
-    # The priced sessions it reports, plus yesterday's 24 paid at the card terminals.
+    # The priced sessions it reports, plus yesterday's 24 paid at the card terminals; the one
+    # session whose signed meter data were altered waits in quarantine, never priced.
+    quarantined = ChargingSession.objects.get(quarantine="open")
+    assert quarantined.meter_issues == [
+        "Record 2: the signature does not match the data (altered, or signed with another key)."
+    ]
+    assert "signed meter data (1 quarantined)" in output
+    sessions = ChargingSession.objects.exclude(pk=quarantined.pk)
     reported = int(re.search(r"(\d+) priced sessions", output).group(1))
     assert reported > 200 and sessions.count() == reported + 24
+    signed = sessions.filter(evse__calibration_law_relevant=True)
+    assert signed.exists() and not signed.exclude(meter_verdict="valid").exists()
+    assert signed.filter(source_id__startswith="DEMO-ADHOC-").count() == 24
     assert Location.objects.values("country").distinct().count() >= 2
     kinds = set(Customer.objects.values_list("kind", flat=True))
     assert {"individual", "company", "anonymous", "ad_hoc"} <= kinds
