@@ -21,6 +21,7 @@ from invoicing.output import document_messages, pipeline, receipt_requests
 from invoicing.payments import notices
 from invoicing.signals import (
     billing_chunks_planned,
+    collection_queued,
     document_pdf_stored,
     documents_issued,
     payment_recorded,
@@ -50,6 +51,11 @@ def queue_per_session_documents(sender, *, operator, sessions, **kwargs) -> None
 def queue_released_session_documents(sender, *, operator, sessions, **kwargs) -> None:
     """Sessions released from quarantine are billed like freshly ingested ones."""
     queue_per_session_documents(sender, operator=operator, sessions=sessions)
+
+
+@receiver(collection_queued, dispatch_uid="queue_collection_run")
+def queue_collection_run(sender, *, run_id, **kwargs) -> None:
+    transaction.on_commit(lambda: tasks.write_collection_run.delay(run_id))
 
 
 @receiver(documents_issued, dispatch_uid="queue_issued_pdfs")

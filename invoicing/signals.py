@@ -11,6 +11,8 @@ recipient_corrected = Signal()
 pdf_render_requested = Signal()
 # Many documents need their PDFs (sent after commit). Argument: `document_ids`.
 pdf_batch_requested = Signal()
+# Staff queued a direct-debit collection run (in the caller's transaction). Argument: `run_id`.
+collection_queued = Signal()
 # A billing run's chunks were planned and wait for the workers. Argument: `chunk_ids`.
 billing_chunks_planned = Signal()
 # A document's PDF revision was stored (sent after it was saved). Arguments: `document_id`,

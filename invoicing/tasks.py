@@ -103,6 +103,13 @@ def settle_direct_debits() -> int:
     return collections.settle_collections()
 
 
+@shared_task(name="invoicing.write_collection_run")
+def write_collection_run(run_id: int) -> str:
+    """A collection run staff started: its pain.008 written once, however often this runs."""
+    run = collections.write_queued_collection(run_id=run_id)
+    return run.state if run else "no such run"
+
+
 @shared_task(name="invoicing.mark_overdue_documents")
 def mark_overdue_documents() -> int:
     """Daily: unpaid documents past their due date become overdue."""

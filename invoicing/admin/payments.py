@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from cpo_portal.kernel import formatting
 from cpo_portal.kernel.admin.errors import show_domain_error
@@ -429,6 +430,7 @@ class CollectionRunAdmin(ReadOnlyAdmin):
         "collection_date",
         "operator",
         "state",
+        "due_count",
         "collection_count",
         "first_count",
         "recurring_count",
@@ -441,6 +443,8 @@ class CollectionRunAdmin(ReadOnlyAdmin):
         "operator",
         "collection_date",
         "state",
+        "error",
+        "due_count",
         "collection_count",
         "first_count",
         "recurring_count",
@@ -546,7 +550,7 @@ class CollectionRunAdmin(ReadOnlyAdmin):
         )
         if form.is_bound and form.is_valid():
             try:
-                run = collections.collect(
+                run = collections.queue_collection(
                     operator=form.cleaned_data["operator"],
                     collection_date=form.cleaned_data["collection_date"],
                     created_by=request.user,
@@ -558,11 +562,15 @@ class CollectionRunAdmin(ReadOnlyAdmin):
             else:
                 self.message_user(
                     request,
-                    _("%(count)s invoices collected (%(total)s EUR).")
-                    % {"count": run.collection_count, "total": run.total}
-                    if run.collection_count
+                    ngettext(
+                        "The run is being written: %(count)s invoice is due.",
+                        "The run is being written: %(count)s invoices are due.",
+                        run.due_count,
+                    )
+                    % {"count": run.due_count}
+                    if run.due_count
                     else _("Nothing is due for collection on that date."),
-                    messages.SUCCESS if run.collection_count else messages.WARNING,
+                    messages.SUCCESS if run.due_count else messages.WARNING,
                 )
                 return HttpResponseRedirect(
                     reverse("admin:invoicing_collectionrun_change", args=[run.pk])

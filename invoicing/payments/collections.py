@@ -37,6 +37,7 @@ from invoicing.payments.models import (
     TransactionStatus,
 )
 from invoicing.setup.models import DocumentKind, InvoicingSettings
+from invoicing.signals import collection_queued
 
 PROVIDER = "sepa_direct_debit"
 CURRENCY = "EUR"
@@ -207,31 +208,84 @@ def _export(creditor: dict, collection_date: date, collections, message_id: str)
     return sepa.export(validate=False, pretty_print=False)
 
 
+def _check_date(operator: Operator, collection_date: date) -> None:
+    if collection_date < today_for(operator):
+        raise InvalidInput(
+            _("The collection date %(date)s is in the past.") % {"date": collection_date},
+            field="date",
+        )
+
+
+def queue_collection(
+    *, operator: Operator, collection_date: date, created_by=None
+) -> CollectionRun:
+    """Staff start a run that a worker writes (the admin shows it "being written" with the
+    number of invoices due, then its counts); the date and the creditor are checked now."""
+    _check_date(operator, collection_date)
+    _require_creditor(InvoicingSettings.objects.get(operator=operator))
+    with transaction.atomic():
+        run = CollectionRun.objects.create(
+            operator=operator,
+            collection_date=collection_date,
+            state=CollectionRunState.QUEUED,
+            created_by=created_by,
+            due_count=len(plan_collections(operator, collection_date)),
+        )
+        collection_queued.send(sender=CollectionRun, run_id=run.pk)
+    return run
+
+
+def write_queued_collection(*, run_id: int) -> CollectionRun | None:
+    """Write a queued run (once: a run already written or failed is left as it is)."""
+    run = CollectionRun.objects.filter(pk=run_id).first()
+    if run is None or run.state != CollectionRunState.QUEUED:
+        return run
+    try:
+        return collect(
+            operator=run.operator,
+            collection_date=run.collection_date,
+            created_by=run.created_by,
+            run=run,
+        )
+    except InvalidInput as error:
+        CollectionRun.objects.filter(pk=run.pk, state=CollectionRunState.QUEUED).update(
+            state=CollectionRunState.FAILED, error=str(error)
+        )
+        return CollectionRun.objects.get(pk=run.pk)
+
+
 def collect(
     *,
     operator: Operator,
     collection_date: date,
     created_by=None,
     progress: Callable[[int, int], None] | None = None,
+    run: CollectionRun | None = None,
 ) -> CollectionRun:
     """Write one pain.008 for everything due and record each collection as pending; running
     again for the same date collects nothing twice (the operator's settings row is locked)."""
-    if collection_date < today_for(operator):
-        raise InvalidInput(
-            _("The collection date %(date)s is in the past.") % {"date": collection_date},
-            field="date",
-        )
+    _check_date(operator, collection_date)
     with transaction.atomic():
         settings = InvoicingSettings.objects.select_for_update().get(operator=operator)
         _require_creditor(settings)
+        if run is not None:
+            run = CollectionRun.objects.select_for_update().get(pk=run.pk)
+            if run.state != CollectionRunState.QUEUED:
+                return run  # written by an earlier delivery of the same task
         plan = plan_collections(operator, collection_date)
-        run = CollectionRun.objects.create(
-            operator=operator,
-            collection_date=collection_date,
-            state=CollectionRunState.WRITTEN if plan else CollectionRunState.EMPTY,
-            created_by=created_by,
-        )
+        state = CollectionRunState.WRITTEN if plan else CollectionRunState.EMPTY
+        if run is None:
+            run = CollectionRun.objects.create(
+                operator=operator,
+                collection_date=collection_date,
+                state=state,
+                created_by=created_by,
+                due_count=len(plan),
+            )
+        else:
+            run.state = state
         if not plan:
+            run.save()
             return run
         content = pain008(
             creditor_name=operator.legal_name or operator.name,

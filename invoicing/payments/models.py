@@ -418,8 +418,10 @@ class SepaMandate(models.Model):
 
 
 class CollectionRunState(models.TextChoices):
+    QUEUED = "queued", _("Being written")
     WRITTEN = "written", _("File written")
     EMPTY = "empty", _("Nothing due")
+    FAILED = "failed", _("Failed")
 
 
 def collection_file_path(instance: CollectionRun, filename: str) -> str:
@@ -439,6 +441,10 @@ class CollectionRun(models.Model):
     first_count = models.PositiveIntegerField(_("first collections (FRST)"), default=0)
     recurring_count = models.PositiveIntegerField(_("recurring collections (RCUR)"), default=0)
     total = AmountField(_("total"), default=0)
+    due_count = models.PositiveIntegerField(
+        _("due when started"), default=0, db_default=0, help_text=_("Invoices due for collection.")
+    )
+    error = models.TextField(_("why it failed"), blank=True, db_default="")
     file = models.FileField(
         _("pain.008 file"), upload_to=collection_file_path, max_length=255, blank=True
     )
