@@ -89,6 +89,15 @@ from ._demo_world import (
 
 DEMO_OPERATOR = "VoltWay"
 DEMO_SOURCE = "demo-cpms"
+# The named drivers' mobile numbers (E.164), in the order of the named drivers.
+DEMO_MOBILES = (
+    "+4915112345600",
+    "+33612345601",
+    "+306912345602",
+    "+4915112345603",
+    "+447911123404",
+    "+4915112345605",
+)
 # Locations (by position in LOCATIONS) whose chargers are calibration-law relevant.
 METERED_LOCATIONS = (0, 1)
 # Banks whose codes give real BICs for the made-up accounts of the direct-debit customers.
@@ -864,13 +873,24 @@ class Command(BaseCommand):
                 True,
             ),
         ]
-        for name, email, language, home, street, postal, per_session, invoice in named:
+        for number, (
+            name,
+            email,
+            language,
+            home,
+            street,
+            postal,
+            per_session,
+            invoice,
+        ) in enumerate(named):
             city, country, _postals, near = HOMES[home]
             customer = Customer.objects.create(
                 operator=operator,
                 kind=Customer.Kind.INDIVIDUAL,
                 name=name,
                 email=email,
+                # Their payment confirmations and reminders also go out as texts (var/sms).
+                mobile_phone=DEMO_MOBILES[number],
                 language=language,
                 street=street,
                 postal_code=postal,

@@ -6,12 +6,15 @@ import io
 import re
 from datetime import timedelta
 from io import StringIO
+from urllib.parse import urlencode
 
 import facturx
 import pytest
 from django.contrib.auth import get_user_model
+from django.core import mail
 from django.core.management import CommandError, call_command
 from django.db.models import Count, Sum
+from django.urls import reverse
 from lxml import etree
 from pypdf import PdfReader
 
@@ -19,6 +22,8 @@ from cpo_portal.kernel.integrations.models import ApiKey, Integrator
 from cpo_portal.kernel.periods import add_months, period_bounds, today_for
 from customers.models import Customer, Subscription
 from customers.notifications.models import OutboundMessage
+from customers.notifications.sending import send_due_messages
+from customers.services import create_portal_account
 from invoicing.dashboard.models import SessionMonth
 from invoicing.documents.models import RecipientCorrection
 from invoicing.einvoices import validation
@@ -302,3 +307,43 @@ def test_the_demo_api_key_is_refused_outside_development(operator, settings):
     settings.DEVELOPMENT = False
     with pytest.raises(CommandError, match="development profile"):
         run("ensure_demo_api_key", operator=operator.name)
+
+
+@pytest.mark.django_db
+def test_paying_in_the_demo_portal_confirms_by_e_mail_and_text_in_the_drivers_language(
+    client, settings, tmp_path
+):
+    settings.SMS_FILE_PATH = str(tmp_path / "sms")
+    settings.SMS_QUIET_HOURS = (0, 0)  # whatever the hour this test runs at
+    run("seed_demo", **SMALL)
+    luc = Customer.objects.get(email="luc@example.org")
+    assert luc.mobile_phone == "+33612345601"
+    send_due_messages()  # the demo's history, as the worker sends it after `make run`
+    invoice = (
+        Document.objects.filter(customer=luc, status__in=("issued", "overdue"))
+        .order_by("pk")
+        .first()
+    )
+    assert invoice is not None, "Luc pays late: an invoice of his is open"
+    client.force_login(luc.user or create_portal_account(customer=luc))
+    checkout = client.get(client.post(reverse("portal:invoice-pay", args=[invoice.pk]))["Location"])
+    client.post(
+        checkout.context["notify_url"],
+        urlencode({"notification": checkout.context["pay"], "next": checkout.context["next"]}),
+        content_type="application/x-www-form-urlencoded",
+    )
+    invoice.refresh_from_db()
+    assert invoice.status == "paid"
+    mail.outbox.clear()
+    texts_before = set((tmp_path / "sms").glob("*.sms"))
+
+    send_due_messages()
+
+    confirmations = OutboundMessage.objects.filter(
+        customer=luc, event="payment_succeeded", created_at__gte=invoice.issued_at
+    ).order_by("-pk")
+    assert {m.channel for m in confirmations[:2]} == {"email", "sms"}
+    assert all(m.language == "fr" and m.status == "sent" for m in confirmations[:2])
+    assert any(luc.email in message.to for message in mail.outbox)
+    (text,) = set((tmp_path / "sms").glob("*.sms")) - texts_before
+    assert "+33612345601" in text.read_text()
