@@ -149,6 +149,9 @@ def _parse_records(
             except (PyOCMFError, ValueError, TypeError) as exc:
                 verdict.issues.append(f"Record {position} is not readable OCMF: {_plain(exc)}")
                 continue
+            except RecursionError:
+                verdict.issues.append(f"Record {position} is not readable OCMF: nested too deep.")
+                continue
         for warning in caught:
             verdict.notes.append(f"Record {position}: {warning.message}")
         parsed.append((position, ocmf))

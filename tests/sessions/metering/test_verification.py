@@ -172,3 +172,15 @@ def test_no_input_makes_the_verifier_fail_with_an_error_instead_of_a_verdict(rec
     verdict = verify_signed_meter_data(signed(*records), registered_key=key)
     assert not verdict.valid
     assert all("\n" not in issue for issue in verdict.issues)
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        "OCMF|" + "[" * 5000 + "]" * 5000 + "|{}",
+        'OCMF|{"PG":"T1","RD":[]}|' + "[" * 5000 + "]" * 5000,
+    ],
+)
+def test_deeply_nested_json_is_refused_not_a_crash(meter, record):
+    verdict = verify_signed_meter_data(signed(record), registered_key=meter.public_key_hex)
+    assert verdict.issues[0].startswith("Record 1 is not readable OCMF")
