@@ -12,7 +12,7 @@ from sessions.metering.verification import (
     verify_signed_meter_data,
 )
 from sessions.models import EVSE, ChargingSession
-from sessions.pricing import ChargingPeriod, with_measured_energy
+from sessions.pricing import ChargingPeriod, limits, with_measured_energy
 
 # Where measurement law makes a charger's clock decide whether time may be billed.
 CLOCK_LAW_COUNTRIES = frozenset({"DE"})
@@ -64,6 +64,11 @@ def decide_metering(*, evse: EVSE, signed: SignedMeterInput | None) -> MeteringD
         )
     elif not verdict.valid:
         decision.quarantine_reasons.extend(verdict.issues)
+    elif verdict.measured_kwh > limits.MAX_SESSION_ENERGY_KWH:
+        decision.quarantine_reasons.append(
+            f"The signed readings give {verdict.measured_kwh} kWh, more than one session can "
+            f"hold ({limits.MAX_SESSION_ENERGY_KWH} kWh): check the meter's readings."
+        )
     else:
         decision.measured_kwh = verdict.measured_kwh
     return decision

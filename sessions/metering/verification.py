@@ -23,6 +23,8 @@ TRANSPARENCY_SOFTWARE_URL = "https://www.safe-ev.de/de/transparenzsoftware.php"
 _PAGINATION = re.compile(r"^([TF])(\d+)$")
 _KWH = Decimal("0.001")
 _WH_PER_KWH = Decimal(1000)
+# Readings are stored with 12 integer digits (kWh); no meter's register comes near.
+MAX_READING_KWH = Decimal(10) ** 11
 
 
 @dataclass(frozen=True)
@@ -241,6 +243,11 @@ def _check_readings(parsed: list[tuple[int, OCMF]], verdict: MeterVerdict) -> No
     end = _reading(end_record, begin=False)
     if begin is None or end is None:
         verdict.issues.append("No law-relevant energy reading in kWh or Wh to bill from.")
+        return
+    if max(abs(begin), abs(end)) >= MAX_READING_KWH:
+        verdict.issues.append(
+            f"A reading of {max(abs(begin), abs(end))} kWh is beyond any meter's register."
+        )
         return
     verdict.start_kwh, verdict.end_kwh = begin, end
 

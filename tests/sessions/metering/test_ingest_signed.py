@@ -277,3 +277,11 @@ def test_postgresql_refuses_to_change_or_delete_what_arrived(operator, evse, tar
     # What verification read may be brought up to date.
     SignedMeterData.objects.filter(pk=data.pk).update(meter_serial="EMH-7b")
     assert data.values.get(pk=value.pk).signed_data == value.signed_data
+
+
+@pytest.mark.django_db
+def test_readings_beyond_what_a_session_can_hold_are_quarantined(operator, evse, tariff, meter):
+    records = list(meter.transaction(start=START, end=END, start_wh=0, end_wh=10**12))
+    session = ingest(operator, native(records=records))
+    assert session.quarantine == "open"
+    assert "more than one session can hold" in session.meter_issues[0]

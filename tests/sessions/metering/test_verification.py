@@ -184,3 +184,9 @@ def test_no_input_makes_the_verifier_fail_with_an_error_instead_of_a_verdict(rec
 def test_deeply_nested_json_is_refused_not_a_crash(meter, record):
     verdict = verify_signed_meter_data(signed(record), registered_key=meter.public_key_hex)
     assert verdict.issues[0].startswith("Record 1 is not readable OCMF")
+
+
+def test_a_reading_beyond_any_register_is_refused(meter):
+    begin, end = meter.transaction(start=START, end=END, start_wh=0, end_wh=10**16)
+    verdict = verify_signed_meter_data(signed(begin, end), registered_key=meter.public_key_hex)
+    assert verdict.issues == ["A reading of 10000000000000 kWh is beyond any meter's register."]
