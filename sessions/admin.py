@@ -467,11 +467,8 @@ class ChargingSessionAdmin(LocalTimesAdminMixin, ExportAdminMixin, admin.ModelAd
         )
         if meter_data is None:
             raise Http404("This session has no signed meter data.")
-        return bytes_response(
-            transparency.transparency_file(meter_data),
-            transparency.file_name(meter_data.session),
-            content_type=transparency.CONTENT_TYPE,
-        )
+        data, name, content_type = transparency.download(meter_data)
+        return bytes_response(data, name, content_type=content_type)
 
     @admin.action(
         description=_("Verify signed meter data again (release when valid)"),

@@ -114,13 +114,17 @@ def session_list(request: HttpRequest, customer: Customer) -> HttpResponse:
     )
 
 
+def _own_session(customer: Customer, session_id: int) -> ChargingSession:
+    try:
+        return selectors.session_of(customer=customer, session_id=session_id)
+    except ChargingSession.DoesNotExist as exc:
+        raise Http404("No such session.") from exc
+
+
 @driver_required
 def session_detail(request: HttpRequest, customer: Customer, session_id: int) -> HttpResponse:
     """One session with its priced breakdown and the documents that bill it."""
-    try:
-        session = selectors.session_of(customer=customer, session_id=session_id)
-    except ChargingSession.DoesNotExist as exc:
-        raise Http404("No such session.") from exc
+    session = _own_session(customer, session_id)
     hide_energy = selectors.hides_energy(customer=customer)
     return page(
         request,
@@ -144,18 +148,12 @@ def session_detail(request: HttpRequest, customer: Customer, session_id: int) ->
 @driver_required
 def session_signed_data(request: HttpRequest, customer: Customer, session_id: int) -> HttpResponse:
     """The session's signed meter data as the Transparenzsoftware's file."""
-    try:
-        session = selectors.session_of(customer=customer, session_id=session_id)
-    except ChargingSession.DoesNotExist as exc:
-        raise Http404("No such session.") from exc
+    session = _own_session(customer, session_id)
     meter_data = SignedMeterData.objects.filter(session=session).first()
     if meter_data is None:
         raise Http404("This session has no signed meter data.")
-    return bytes_response(
-        transparency.transparency_file(meter_data),
-        transparency.file_name(session),
-        content_type=transparency.CONTENT_TYPE,
-    )
+    data, name, content_type = transparency.download(meter_data)
+    return bytes_response(data, name, content_type=content_type)
 
 
 # --- invoices --------------------------------------------------------------------------------

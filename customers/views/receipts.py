@@ -147,11 +147,8 @@ def receipt_signed_data(request: HttpRequest, token: str) -> HttpResponse:
     if meter_data is None:
         raise Http404("This session has no signed meter data.")
     receipt_links.log_retrieval(session_id=session.pk, what=What.SIGNED_DATA)
-    return bytes_response(
-        transparency.transparency_file(meter_data),
-        transparency.file_name(session),
-        content_type=transparency.CONTENT_TYPE,
-    )
+    data, name, content_type = transparency.download(meter_data)
+    return bytes_response(data, name, content_type=content_type)
 
 
 @require_http_methods(["GET", "POST"])

@@ -120,13 +120,8 @@ def document_attachments(document_id: int) -> list[Attachment]:
         ).select_related("session__evse")[:2]
     )
     if len(signed) == 1:
-        files.append(
-            (
-                transparency.file_name(signed[0].session),
-                transparency.transparency_file(signed[0]),
-                transparency.CONTENT_TYPE,
-            )
-        )
+        data, name, content_type = transparency.download(signed[0])
+        files.append((name, data, content_type))
     return files
 
 

@@ -38,6 +38,11 @@ def transparency_file(meter_data: SignedMeterData) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
+def download(meter_data: SignedMeterData) -> tuple[bytes, str, str]:
+    """The file as a door hands it out: its bytes, its name and its content type."""
+    return transparency_file(meter_data), file_name(meter_data.session), CONTENT_TYPE
+
+
 def file_name(session: ChargingSession) -> str:
     safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in session.source_id)
     return f"signed-meter-data-{safe}.xml"
