@@ -18,7 +18,6 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
-from django.db.models import Model
 from django.utils import timezone
 from psycopg import sql
 from stdnum.iso7064 import mod_11_10
@@ -43,6 +42,13 @@ from tests.bench.fixtures import (
     SqlCatalogue,
     create_operator,
     sql_catalogue,
+)
+from tests.bench.processes import (
+    children,
+    copy_baseline,
+    cpu_seconds,
+    peak_memory_kb,
+    reset_peak_memory,
 )
 from tests.bench.report import mb, table, verdict
 from tests.bench.scratch import child_env, drain_queue, manage_py, routed, scratch_database
@@ -341,7 +347,7 @@ class Command(BaseCommand):
     def _run(
         self, operator: Operator, period: date, result: Result, worker: Worker, options: dict
     ) -> None:
-        _reset_peak_memory(os.getpid())
+        reset_peak_memory(os.getpid())
         with worker.routing(), tqdm(desc="Billing", unit="chunk", file=sys.stderr) as bar:
             started = time.perf_counter()
             if options["chunk_customers"] or options["chunk_sessions"]:
@@ -366,7 +372,7 @@ class Command(BaseCommand):
         worker.sample()
         result.worker_peaks_kb = worker.peaks()
         result.worker_cpu_seconds = worker.cpu_seconds()
-        result.bench_peak_kb = _peak_memory_kb(os.getpid())
+        result.bench_peak_kb = peak_memory_kb(os.getpid())
 
     # --- reports ---------------------------------------------------------------------------
 
@@ -582,56 +588,17 @@ def _show(bar: tqdm, run: BillingRun) -> None:
 
 def _copy_baseline(run: BillingRun) -> tuple[float, int]:
     """Seconds to COPY the run's documents, lines and session links, and how many links."""
-    # Into empty tables of the same shape (columns, indexes, checks; no foreign keys or
-    # triggers), committed: what bulk-loading the same rows costs PostgreSQL at the least.
     of_run = sql.SQL(
         "document_id IN (SELECT id FROM invoicing_document WHERE billing_run_id = {})"
     ).format(sql.Literal(run.pk))
-    tables = [
-        (Document, sql.SQL("billing_run_id = {}").format(sql.Literal(run.pk))),
-        (DocumentLine, of_run),
-        (BilledSession, of_run),
-    ]
-    links = BilledSession.objects.filter(document__billing_run=run).count()
-    with tempfile.TemporaryDirectory(prefix="bench_billing_") as folder:
-        # The rows leave PostgreSQL first (not timed): the baseline times only loading them.
-        exported: list[tuple[sql.Composed, Path]] = []
-        with connection.cursor() as cursor:
-            for model, where in tables:
-                table = model._meta.db_table
-                columns = _columns(model)
-                path = Path(folder) / f"{table}.copy"
-                source = sql.SQL("COPY (SELECT {} FROM {} WHERE {}) TO STDOUT").format(
-                    columns, sql.Identifier(table), where
-                )
-                with path.open("wb") as out, cursor.copy(source) as copy:
-                    for block in copy:
-                        out.write(block)
-                scratch = sql.Identifier(f"bench_copy_{table}")
-                cursor.execute(
-                    sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING ALL)").format(
-                        scratch, sql.Identifier(table)
-                    )
-                )
-                exported.append((sql.SQL("COPY {} ({}) FROM STDIN").format(scratch, columns), path))
-        started = time.perf_counter()
-        with transaction.atomic(), connection.cursor() as cursor:
-            for statement, path in exported:
-                with path.open("rb") as source, cursor.copy(statement) as copy:
-                    while block := source.read(1 << 20):
-                        copy.write(block)
-        elapsed = time.perf_counter() - started
-    with connection.cursor() as cursor:
-        for model, _where in tables:
-            scratch = sql.Identifier(f"bench_copy_{model._meta.db_table}")
-            cursor.execute(sql.SQL("DROP TABLE {}").format(scratch))
-    return elapsed, links
-
-
-def _columns(model: type[Model]) -> sql.Composed:
-    return sql.SQL(", ").join(
-        sql.Identifier(f.column) for f in model._meta.concrete_fields if not f.primary_key
+    seconds = copy_baseline(
+        [
+            (Document, sql.SQL("billing_run_id = {}").format(sql.Literal(run.pk))),
+            (DocumentLine, of_run),
+            (BilledSession, of_run),
+        ]
     )
+    return seconds, BilledSession.objects.filter(document__billing_run=run).count()
 
 
 # --- the worker processes and their memory -------------------------------------------------
@@ -716,10 +683,10 @@ class Worker:
         """Note the peak RSS of the main and every pool process, and the pool's CPU time."""
         if not self.alive():
             return
-        self._main_peak = max(self._main_peak, _peak_memory_kb(self.process.pid))
-        for pid in _children(self.process.pid):
-            self._peaks[pid] = max(self._peaks.get(pid, 0), _peak_memory_kb(pid))
-            self._cpu[pid] = max(self._cpu.get(pid, 0.0), _cpu_seconds(pid))
+        self._main_peak = max(self._main_peak, peak_memory_kb(self.process.pid))
+        for pid in children(self.process.pid):
+            self._peaks[pid] = max(self._peaks.get(pid, 0), peak_memory_kb(pid))
+            self._cpu[pid] = max(self._cpu.get(pid, 0.0), cpu_seconds(pid))
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system) the pool processes used so far."""
@@ -754,46 +721,3 @@ def _sink(queue: str) -> str:
 
 def _routes(queue: str) -> dict[str, dict[str, str]]:
     return {"invoicing.bill_chunk": {"queue": queue}, "*": {"queue": _sink(queue)}}
-
-
-def _children(pid: int) -> set[int]:
-    found: set[int] = set()
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children") as children:
-                found.update(int(child) for child in children.read().split())
-    except OSError:
-        pass
-    return found
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process; 0 once it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            # The fields after the command name, which is in parentheses and may hold spaces.
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _peak_memory_kb(pid: int) -> int:
-    """VmHWM (peak resident set size) of a process in kB; 0 once it is gone."""
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def _reset_peak_memory(pid: int) -> None:
-    """Start the peak RSS afresh, so data generation does not count (Linux clear_refs)."""
-    try:
-        with open(f"/proc/{pid}/clear_refs", "w") as clear:
-            clear.write("5")
-    except OSError:
-        pass

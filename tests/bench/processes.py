@@ -1,0 +1,104 @@
+"""What every benchmark measures besides the clock: a process's children, CPU time and peak
+memory, and PostgreSQL's own COPY of the rows the work wrote (the yardstick of its ratio)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from django.db import connection, transaction
+from django.db.models import Model
+from psycopg import sql
+
+__all__ = ["children", "copy_baseline", "cpu_seconds", "peak_memory_kb", "reset_peak_memory"]
+
+
+def copy_baseline(tables: Sequence[tuple[type[Model], sql.Composable]]) -> float:
+    """Seconds PostgreSQL takes to COPY the rows of each (model, WHERE clause) into empty tables."""
+    # Into empty tables of the same shape (columns, indexes, checks; no foreign keys or
+    # triggers), committed: what bulk-loading the same rows costs PostgreSQL at the least.
+    with tempfile.TemporaryDirectory(prefix="bench_copy_") as folder:
+        # The rows leave PostgreSQL first (not timed): the baseline times only loading them.
+        exported: list[tuple[sql.Composed, Path]] = []
+        with connection.cursor() as cursor:
+            for model, where in tables:
+                table = model._meta.db_table
+                columns = _columns(model)
+                path = Path(folder) / f"{table}.copy"
+                source = sql.SQL("COPY (SELECT {} FROM {} WHERE {}) TO STDOUT").format(
+                    columns, sql.Identifier(table), where
+                )
+                with path.open("wb") as out, cursor.copy(source) as copy:
+                    for block in copy:
+                        out.write(block)
+                scratch = sql.Identifier(f"bench_copy_{table}")
+                cursor.execute(
+                    sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING ALL)").format(
+                        scratch, sql.Identifier(table)
+                    )
+                )
+                exported.append((sql.SQL("COPY {} ({}) FROM STDIN").format(scratch, columns), path))
+        started = time.perf_counter()
+        with transaction.atomic(), connection.cursor() as cursor:
+            for statement, path in exported:
+                with path.open("rb") as source, cursor.copy(statement) as copy:
+                    while block := source.read(1 << 20):
+                        copy.write(block)
+        elapsed = time.perf_counter() - started
+    with connection.cursor() as cursor:
+        for model, _where in tables:
+            scratch = sql.Identifier(f"bench_copy_{model._meta.db_table}")
+            cursor.execute(sql.SQL("DROP TABLE {}").format(scratch))
+    return elapsed
+
+
+def _columns(model: type[Model]) -> sql.Composed:
+    return sql.SQL(", ").join(
+        sql.Identifier(f.column) for f in model._meta.concrete_fields if not f.primary_key
+    )
+
+
+def children(pid: int) -> set[int]:
+    found: set[int] = set()
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as children:
+                found.update(int(child) for child in children.read().split())
+    except OSError:
+        pass
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process; 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            # The fields after the command name, which is in parentheses and may hold spaces.
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_memory_kb(pid: int) -> int:
+    """VmHWM (peak resident set size) of a process in kB; 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def reset_peak_memory(pid: int) -> None:
+    """Start the peak RSS afresh, so data generation does not count (Linux clear_refs)."""
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as clear:
+            clear.write("5")
+    except OSError:
+        pass
