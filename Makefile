@@ -74,6 +74,8 @@ check: install
 BENCH_SESSIONS ?= 100000
 BENCH_BILLING_CUSTOMERS ?= 100000
 BENCH_BILLING_SESSIONS ?= 1000000
+# The billing run at growing months, each in a fresh database: time per session stays flat.
+BENCH_BILLING_SCALING ?= 250000,500000,1000000
 BENCH_ADMIN_ARGS ?=
 BENCH_ARCHIVE_ENTRIES ?= 100000
 BENCH_RECEIPTS ?= 200
@@ -84,14 +86,16 @@ BENCH_STATEMENT_CREDITS ?= 100000
 BENCH_OUTBOX_MESSAGES ?= 100000
 bench: export CPO_PROFILE ?= development
 bench: export DJANGO_SETTINGS_MODULE = tests.bench.settings
+bench: export BENCH_RESULTS = var/bench/results.jsonl
 bench: install
+	rm -f $(BENCH_RESULTS)
 	$(BIN)/python manage.py migrate --no-input -v0
 	$(BIN)/python manage.py bench_pricing
 	$(BIN)/python manage.py bench_matching
 	$(BIN)/python manage.py bench_ingest --sessions $(BENCH_SESSIONS)
 	$(BIN)/python manage.py bench_ingest --api --sessions $(BENCH_SESSIONS)
 	$(BIN)/python manage.py bench_ingest --api --webhook --sessions $(BENCH_SESSIONS)
-	$(BIN)/python manage.py bench_billing --customers $(BENCH_BILLING_CUSTOMERS) --sessions $(BENCH_BILLING_SESSIONS)
+	$(BIN)/python manage.py bench_billing --customers $(BENCH_BILLING_CUSTOMERS) --sessions $(BENCH_BILLING_SESSIONS) --scaling $(BENCH_BILLING_SCALING)
 	$(BIN)/python manage.py bench_pdf
 	$(BIN)/python manage.py bench_einvoice
 	$(BIN)/python manage.py bench_admin $(BENCH_ADMIN_ARGS)
@@ -100,6 +104,7 @@ bench: install
 	$(BIN)/python manage.py bench_statements --credits $(BENCH_STATEMENT_CREDITS)
 	$(BIN)/python manage.py bench_outbox --messages $(BENCH_OUTBOX_MESSAGES)
 	$(BIN)/python manage.py bench_collections
+	$(BIN)/python manage.py bench_summary $(BENCH_RESULTS)
 
 # The published reliability figures (docs/reliability.md): concurrent numbering, killed
 # billing runs, tasks run twice, one Idempotency-Key, schemathesis, the authorization matrix,

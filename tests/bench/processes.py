@@ -4,6 +4,7 @@ memory, and PostgreSQL's own COPY of the rows the work wrote (the yardstick of i
 from __future__ import annotations
 
 import os
+import platform
 import tempfile
 import time
 from collections.abc import Sequence
@@ -13,7 +14,14 @@ from django.db import connection, transaction
 from django.db.models import Model
 from psycopg import sql
 
-__all__ = ["children", "copy_baseline", "cpu_seconds", "peak_memory_kb", "reset_peak_memory"]
+__all__ = [
+    "children",
+    "copy_baseline",
+    "cpu_seconds",
+    "machine",
+    "peak_memory_kb",
+    "reset_peak_memory",
+]
 
 
 def copy_baseline(tables: Sequence[tuple[type[Model], sql.Composable]]) -> float:
@@ -102,3 +110,26 @@ def reset_peak_memory(pid: int) -> None:
             clear.write("5")
     except OSError:
         pass
+
+
+def machine() -> str:
+    """The CPU, its cores, the memory and the PostgreSQL server the figures were measured on."""
+    cpu = platform.processor() or platform.machine()
+    memory = ""
+    try:
+        with open("/proc/cpuinfo") as info:
+            cpu = next(
+                (line.split(":", 1)[1].strip() for line in info if line.startswith("model name")),
+                cpu,
+            )
+        with open("/proc/meminfo") as info:
+            total_kb = int(next(line for line in info if line.startswith("MemTotal:")).split()[1])
+            memory = f", {total_kb / 1024 / 1024:.0f} GB"
+    except (OSError, StopIteration):
+        pass
+    server = ""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW server_version")
+            server = f"; PostgreSQL {cursor.fetchone()[0].split()[0]}"
+    return f"{cpu}, {os.cpu_count()} cores{memory}{server}"

@@ -24,6 +24,7 @@ def test_bench_billing_bills_every_session_in_a_celery_worker_and_leaves_nothing
     assert "sessions/s" in report
     assert "COPY baseline: 20 documents" in report
     assert "worker pool processes max" in report
+    assert "  Profile" in report
     assert connection.settings_dict["NAME"] == database
     with connection.cursor() as cursor:
         cursor.execute(

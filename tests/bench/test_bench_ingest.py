@@ -7,6 +7,7 @@ from django.core.management import CommandError, call_command
 
 from invoicing.models import Operator, WebhookEvent
 from sessions.models import ChargingSession
+from tests.bench.results import recorded
 
 
 @pytest.mark.django_db
@@ -34,7 +35,9 @@ def test_bench_ingest_keep_leaves_the_priced_sessions():
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_bench_ingest_through_the_api_sends_bulk_requests_to_a_real_server():
+def test_bench_ingest_through_the_api_sends_bulk_requests_to_a_real_server(tmp_path, monkeypatch):
+    results = tmp_path / "results.jsonl"
+    monkeypatch.setenv("BENCH_RESULTS", str(results))
     out = StringIO()
     call_command(
         "bench_ingest",
@@ -52,6 +55,13 @@ def test_bench_ingest_through_the_api_sends_bulk_requests_to_a_real_server():
     assert "3 requests of up to 10 sessions" in report
     assert "webhook outbox: 30 session.priced deliveries written" in report
     assert "the target: " in report and "sessions/s against a target of >= 2,000/s" in report
+    assert "COPY baseline: 30 sessions + " in report
+    assert "Peak memory (VmHWM): gunicorn workers max " in report
+    assert "  Profile" in report
+    (row,) = recorded(results)
+    assert row["work"] == "api_ingest_webhook"
+    assert row["sessions"] == 30 and row["copy_seconds"] > 0
+    assert len([name for name in row["peaks_kb"] if name.startswith("worker-")]) == 1
     assert not WebhookEvent.objects.exists()
     assert not ChargingSession.objects.exists()
     assert not Operator.objects.exists()

@@ -50,7 +50,9 @@ from tests.bench.processes import (
     peak_memory_kb,
     reset_peak_memory,
 )
+from tests.bench.profiling import Profile, sampled
 from tests.bench.report import mb, table, verdict
+from tests.bench.results import record
 from tests.bench.scratch import child_env, drain_queue, manage_py, routed, scratch_database
 
 TARGET_SECONDS = 300
@@ -209,6 +211,7 @@ class Result:
     errors: list[str] = field(default_factory=list)
     tasks_not_run: int = 0
     worker_cpu_seconds: float = 0.0
+    profile: Profile = field(default_factory=Profile)
 
     @property
     def per_second(self) -> float:
@@ -284,6 +287,18 @@ class Command(BaseCommand):
                 result = self._bench(size, options)
             results.append(result)
             self.stdout.write(self._report(result))
+            record(
+                "billing",
+                customers=size.customers,
+                sessions=result.sessions_billed,
+                documents=result.documents,
+                lines=result.document_lines,
+                seconds=result.run_seconds,
+                copy_seconds=result.copy_seconds,
+                workers=result.workers,
+                peaks_kb={"bench": result.bench_peak_kb, **result.worker_peaks_kb},
+                profile=result.profile.as_dict(),
+            )
             if keep:
                 self.stdout.write(f"The data stays in the database “{db}” (--keep).")
         if len(results) > 1:
@@ -348,7 +363,11 @@ class Command(BaseCommand):
         self, operator: Operator, period: date, result: Result, worker: Worker, options: dict
     ) -> None:
         reset_peak_memory(os.getpid())
-        with worker.routing(), tqdm(desc="Billing", unit="chunk", file=sys.stderr) as bar:
+        with (
+            worker.routing(),
+            tqdm(desc="Billing", unit="chunk", file=sys.stderr) as bar,
+            sampled(children(worker.process.pid)) as result.profile,
+        ):
             started = time.perf_counter()
             if options["chunk_customers"] or options["chunk_sessions"]:
                 run = _queue_with_chunk_sizes(operator, period, options)
@@ -400,6 +419,7 @@ class Command(BaseCommand):
             f"  COPY baseline: {r.documents:,} documents + {r.document_lines:,} lines + "
             f"{r.copy_links:,} session links in {r.copy_seconds:.2f} s; the run takes "
             f"{r.copy_ratio:.1f} times as long.",
+            r.profile.report(),
         ]
         text = "\n".join(lines)
         if r.size.sessions < TARGET_SESSIONS and r.per_second:

@@ -21,6 +21,7 @@ import simplejson
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
+from psycopg import sql
 from tqdm import tqdm
 
 from cpo_portal.kernel.integrations.keys import create_api_key
@@ -45,7 +46,10 @@ from tests.bench.fixtures import (
     import_tariffs,
     session_payloads,
 )
-from tests.bench.report import percentile, verdict
+from tests.bench.processes import children, copy_baseline, peak_memory_kb, reset_peak_memory
+from tests.bench.profiling import Profile, sampled
+from tests.bench.report import mb, percentile, verdict
+from tests.bench.results import record
 from tests.bench.scratch import child_env
 
 SERVER_START_TIMEOUT = 60
@@ -108,6 +112,9 @@ class Command(BaseCommand):
             raise CommandError("--webhook goes with --api.")
         if api and batch_size > MAX_BULK_ITEMS:
             raise CommandError(f"The API takes at most {MAX_BULK_ITEMS} sessions per request.")
+        # The API run's server figures: peak memory per gunicorn process and the sampled profile.
+        self._server_peaks: dict[str, int] = {}
+        self._profile = Profile()
         operator, evse_ids, token_uids = self._fixtures()
         try:
             batches = _batches(sessions, batch_size, evse_ids, token_uids)
@@ -130,7 +137,25 @@ class Command(BaseCommand):
             )
             if created != sessions:
                 raise CommandError(f"Only {created} of {sessions} sessions were created.")
+            copy_seconds = _copy_seconds(operator) if connection.vendor == "postgresql" else 0.0
+            if copy_seconds:
+                self.stdout.write(
+                    f"  COPY baseline: {created:,} sessions + {lines:,} lines in "
+                    f"{copy_seconds:.2f} s; the ingest takes {elapsed / copy_seconds:.1f} times "
+                    "as long."
+                )
             if api:
+                self.stdout.write(self._api_measures(self._server_peaks, self._profile))
+                record(
+                    "api_ingest_webhook" if webhook else "api_ingest",
+                    sessions=created,
+                    lines=lines,
+                    seconds=elapsed,
+                    copy_seconds=copy_seconds,
+                    workers=workers,
+                    peaks_kb=self._server_peaks,
+                    profile=self._profile.as_dict(),
+                )
                 rate = created / elapsed
                 figure = f"{rate:,.0f} sessions/s against a target of >= {API_TARGET_RATE:,}/s"
                 self.stdout.write(
@@ -186,7 +211,10 @@ class Command(BaseCommand):
         bodies = queue.SimpleQueue()
         for payloads in batches:
             bodies.put((len(payloads), simplejson.dumps({"sessions": payloads}).encode()))
-        with api_server(workers) as (host, port):
+        with api_server(workers) as (host, port, server):
+            workers_pids = children(server.pid)
+            for pid in [server.pid, *workers_pids]:
+                reset_peak_memory(pid)
             results: list[tuple[int, float]] = []
             failures: list[str] = []
             bar = tqdm(total=total, desc="Ingest via API", unit="session")
@@ -206,14 +234,18 @@ class Command(BaseCommand):
                     results.append((simplejson.loads(answer)["created"], took))
                     bar.update(count)
 
-            started = time.perf_counter()
-            threads = [threading.Thread(target=send) for _ in range(clients)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            elapsed = time.perf_counter() - started
+            with sampled(workers_pids) as self._profile:
+                started = time.perf_counter()
+                threads = [threading.Thread(target=send) for _ in range(clients)]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join()
+                elapsed = time.perf_counter() - started
             bar.close()
+            self._server_peaks = {"master": peak_memory_kb(server.pid)} | {
+                f"worker-{pid}": peak_memory_kb(pid) for pid in workers_pids
+            }
         if failures:
             raise CommandError(f"The API refused a bulk request: {failures[0]}")
         took = sorted(t for _created, t in results)
@@ -228,6 +260,13 @@ class Command(BaseCommand):
             detail += f"; webhook outbox: {deliveries:,} session.priced deliveries written"
         detail += ")"
         return sum(c for c, _t in results), elapsed, detail
+
+    def _api_measures(self, peaks_kb: dict[str, int], profile: Profile) -> str:
+        workers = [kb for name, kb in peaks_kb.items() if name != "master"]
+        return (
+            f"  Peak memory (VmHWM): gunicorn workers max {mb(max(workers, default=0))}, "
+            f"master {mb(peaks_kb.get('master', 0))}.\n" + profile.report()
+        )
 
     def _fixtures(self) -> tuple[Operator, list[str], list[str]]:
         with transaction.atomic():
@@ -254,6 +293,22 @@ class Command(BaseCommand):
             operator.delete()
 
 
+def _copy_seconds(operator: Operator) -> float:
+    """Seconds PostgreSQL takes to COPY the operator's sessions and their charge lines."""
+    of_operator = sql.SQL("operator_id = {}").format(sql.Literal(operator.pk))
+    return copy_baseline(
+        [
+            (ChargingSession, of_operator),
+            (
+                SessionChargeLine,
+                sql.SQL("session_id IN (SELECT id FROM {} WHERE {})").format(
+                    sql.Identifier(ChargingSession._meta.db_table), of_operator
+                ),
+            ),
+        ]
+    )
+
+
 def _batches(
     sessions: int, batch_size: int, evse_ids: list[str], token_uids: list[str]
 ) -> Iterator[list[dict]]:
@@ -273,7 +328,7 @@ def _batches(
 
 
 @contextmanager
-def api_server(workers: int) -> Iterator[tuple[str, int]]:
+def api_server(workers: int) -> Iterator[tuple[str, int, subprocess.Popen]]:
     """gunicorn on a free local port, on this process's database; stopped afterwards.
 
     The server's tasks (webhook sends) go to an in-memory broker that ends with it: a benchmark
@@ -303,7 +358,7 @@ def api_server(workers: int) -> Iterator[tuple[str, int]]:
     )
     try:
         _wait_until_up("127.0.0.1", port, server)
-        yield "127.0.0.1", port
+        yield "127.0.0.1", port, server
     finally:
         server.terminate()
         try:
