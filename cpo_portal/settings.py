@@ -128,7 +128,9 @@ if _db["ENGINE"] == "django.db.backends.postgresql":
             "timeout": env.int("DATABASE_POOL_TIMEOUT", default=10),
         }
         _db["CONN_MAX_AGE"] = 0
-    _db["TEST"] = {"NAME": env.str("DATABASE_TEST_NAME", default="test_cpo_portal")}
+    # The test database is named after the configured one, so two checkouts (or CI beside a
+    # developer) on one server never flush each other's tables.
+    _db["TEST"] = {"NAME": env.str("DATABASE_TEST_NAME", default=f"test_{_db['NAME']}")}
 elif _db["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web server read while a worker writes; IMMEDIATE takes the write lock at
     # BEGIN so concurrent writers queue (busy timeout) instead of failing with "locked".
