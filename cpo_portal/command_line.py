@@ -40,7 +40,7 @@ def database_problem() -> str | None:
     from django.conf import settings
 
     database = settings.DATABASES["default"]
-    if database["ENGINE"] != "django.db.backends.postgresql":
+    if database["ENGINE"] != "cpo_portal.postgresql":
         return None
     import psycopg
 

@@ -118,7 +118,8 @@ else:
 
 _db = DATABASES["default"]
 if _db["ENGINE"] == "django.db.backends.postgresql":
-    _db["ENGINE"] = "django.db.backends.postgresql"
+    # Django's engine, reading timestamps with the C parser (cpo_portal/postgresql/base.py).
+    _db["ENGINE"] = "cpo_portal.postgresql"
     _db.setdefault("OPTIONS", {})
     if env.bool("DATABASE_POOL", default=True):
         # psycopg 3 connection pool (Django >= 5.1); persistent connections must stay off with it.

@@ -33,7 +33,7 @@ CHROMIUM = "/usr/bin/chromium"
 
 
 def on_postgresql() -> bool:
-    return django_settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    return django_settings.DATABASES["default"]["ENGINE"] == "cpo_portal.postgresql"
 
 
 def missing_browser() -> str | None:

@@ -60,7 +60,7 @@ def test_production_settings_are_secure_and_pooled():
     assert result.returncode == 0, result.stderr
     loaded = json.loads(result.stdout)
     assert loaded["debug"] is False
-    assert loaded["engine"] == "django.db.backends.postgresql"
+    assert loaded["engine"] == "cpo_portal.postgresql"
     assert loaded["pool"] is True
     assert loaded["ssl"] is True
     assert loaded["storage"] == "storages.backends.s3.S3Storage"

@@ -1,0 +1,1 @@
+"""The PostgreSQL database engine of the project: Django's, reading timestamps faster."""
