@@ -114,6 +114,7 @@ class XmlFileRenderer(BaseRenderer):
 
 
 def render_json(data) -> str:
+    """The exact JSON text the API answers with (API bodies, webhook bodies)."""
     return ExactJSONRenderer().render(data).decode()
 
 

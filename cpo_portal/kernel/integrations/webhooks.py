@@ -25,12 +25,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
-import simplejson
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from cpo_portal.kernel.api.formats import render_json
 from cpo_portal.kernel.bulk import insert_models
 from cpo_portal.kernel.integrations.models import (
     WebhookAttempt,
@@ -91,7 +91,7 @@ def emit(*, operator: Operator | int, event: str, objects: Iterable[object]) -> 
             message_id=f"msg_{uuid.uuid4().hex}",
             type=event,
             object_id=object_id,
-            body=_dumps({"type": event, "timestamp": instant(now), "data": data}),
+            body=render_json({"type": event, "timestamp": instant(now), "data": data}),
         )
         for object_id, data in _payloads(event, ids, operator_id).items()
     ]
@@ -137,10 +137,6 @@ def instant(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _dumps(data: dict) -> str:
-    return simplejson.dumps(data, use_decimal=True, ensure_ascii=False, separators=(",", ":"))
 
 
 # --- signing -------------------------------------------------------------------------------------
