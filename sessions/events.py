@@ -10,12 +10,11 @@ from sessions.models import ChargingSession
 
 # Only the columns the event shows: not the payload, periods and tariff JSON.
 SESSION_EVENT_FIELDS = (
+    "id",
     "source",
     "source_id",
-    "customer",
-    "evse",
+    "customer_id",
     "evse__evse_id",
-    "tariff",
     "tariff__ocpi_id",
     "started_at",
     "ended_at",
@@ -29,29 +28,27 @@ SESSION_EVENT_FIELDS = (
 
 def session_payloads(event: str, ids: Sequence[int], operator_id: int) -> dict[int, dict]:
     """The operator's sessions among `ids` as a `session.*` event shows them (one query)."""
-    sessions = (
-        ChargingSession.objects.filter(pk__in=ids, operator_id=operator_id)
-        .select_related("evse", "tariff")
-        .only(*SESSION_EVENT_FIELDS)
+    # Plain rows, not model instances: a bulk of 1,000 priced sessions built 3,000 of them.
+    rows = ChargingSession.objects.filter(pk__in=ids, operator_id=operator_id).values(
+        *SESSION_EVENT_FIELDS
     )
-    return {s.pk: session_data(s) for s in sessions}
-
-
-def session_data(session: ChargingSession) -> dict:
     return {
-        "id": session.pk,
-        "source": session.source,
-        "source_id": session.source_id,
-        "customer_id": session.customer_id,
-        "evse_id": session.evse.evse_id,
-        "tariff_id": session.tariff.ocpi_id,
-        "started_at": instant(session.started_at),
-        "ended_at": instant(session.ended_at),
-        "energy_kwh": money_text(session.energy_kwh),
-        "currency": session.currency,
-        "total_net": money_text(session.total_net),
-        "total_vat": money_text(session.total_vat),
-        "total_gross": money_text(session.total_gross),
+        row["id"]: {
+            "id": row["id"],
+            "source": row["source"],
+            "source_id": row["source_id"],
+            "customer_id": row["customer_id"],
+            "evse_id": row["evse__evse_id"],
+            "tariff_id": row["tariff__ocpi_id"],
+            "started_at": instant(row["started_at"]),
+            "ended_at": instant(row["ended_at"]),
+            "energy_kwh": money_text(row["energy_kwh"]),
+            "currency": row["currency"],
+            "total_net": money_text(row["total_net"]),
+            "total_vat": money_text(row["total_vat"]),
+            "total_gross": money_text(row["total_gross"]),
+        }
+        for row in rows
     }
 
 

@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import json
 import time
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from django.db import OperationalError, connection, transaction
@@ -113,6 +113,21 @@ def test_a_session_priced_event_carries_the_totals(operator, endpoint):
 
     data = json.loads(event.body)["data"]
     assert (data["source_id"], data["total_gross"]) == (session.source_id, "5.00")
+    assert data == {
+        "id": session.pk,
+        "source": session.source,
+        "source_id": session.source_id,
+        "customer_id": session.customer_id,
+        "evse_id": session.evse.evse_id,
+        "tariff_id": session.tariff.ocpi_id,
+        "started_at": session.started_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "ended_at": session.ended_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "energy_kwh": str(session.energy_kwh),
+        "currency": session.currency,
+        "total_net": str(session.total_net),
+        "total_vat": str(session.total_vat),
+        "total_gross": "5.00",
+    }
 
 
 def test_events_are_queued_only_after_commit_and_vanish_with_a_rollback(
