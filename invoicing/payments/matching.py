@@ -83,7 +83,42 @@ def reference_windows(remittance: str) -> set[str]:
     return windows
 
 
-@dataclass
+class IdIndex:
+    """Invoice ids by key, for some hundred thousand keys: a key with one id (nearly all) keeps
+    it as a plain int, a set only where ids share a key (a set per key tripled the memory)."""
+
+    __slots__ = ("_ids",)
+
+    def __init__(self):
+        self._ids: dict = {}
+
+    def add(self, key, pk: int) -> None:
+        found = self._ids.get(key)
+        if found is None:
+            self._ids[key] = pk
+        elif isinstance(found, set):
+            found.add(pk)
+        elif found != pk:
+            self._ids[key] = {found, pk}
+
+    def discard(self, key, pk: int) -> None:
+        found = self._ids.get(key)
+        if found == pk:
+            del self._ids[key]
+        elif isinstance(found, set):
+            found.discard(pk)
+
+    def get(self, key) -> tuple[int, ...] | set[int]:
+        found = self._ids.get(key)
+        if found is None:
+            return ()
+        return found if isinstance(found, set) else (found,)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
+@dataclass(slots=True)
 class OpenInvoice:
     id: int
     number: str
@@ -113,10 +148,10 @@ class Matcher:
     def __init__(self, operator: Operator):
         self.operator = operator
         self.invoices: dict[int, OpenInvoice] = {}
-        self.by_number: dict[str, set[int]] = defaultdict(set)
-        self.by_customer: dict[int, set[int]] = defaultdict(set)
-        self._fuzzy: dict[str, set[int]] | None = None
-        self._amounts: dict[Decimal, set[int]] | None = None
+        self.by_number = IdIndex()
+        self.by_customer = IdIndex()
+        self._fuzzy: IdIndex | None = None
+        self._amounts: IdIndex | None = None
         rows = Document.objects.filter(
             operator=operator,
             kind=DocumentKind.INVOICE,
@@ -138,12 +173,12 @@ class Matcher:
             )
             self.invoices[pk] = invoice
             key = normalize(number)
-            self.by_number[key].add(pk)
+            self.by_number.add(key, pk)
             # “Rechnung 000123” for INV-000123: the number without its prefix, read exactly.
             if (digits := TRAILING_DIGITS.search(key)) and digits.group(1) != key:
-                self.by_number[digits.group(1)].add(pk)
+                self.by_number.add(digits.group(1), pk)
             if customer_id:
-                self.by_customer[customer_id].add(pk)
+                self.by_customer.add(customer_id, pk)
         self.iban_customers: dict[str, set[int]] = defaultdict(set)
         known = (
             PaymentTransaction.objects.filter(
@@ -165,38 +200,38 @@ class Matcher:
             key=lambda i: (i.due_date, i.id),
         )
 
-    def _fuzzy_index(self) -> dict[str, set[int]]:
+    def _fuzzy_index(self) -> IdIndex:
         """Each number and each number with one character deleted (built once, when needed)."""
         if self._fuzzy is None:
-            self._fuzzy = defaultdict(set)
+            self._fuzzy = IdIndex()
             for invoice in self.invoices.values():
                 key = normalize(invoice.number)
                 if len(key) >= FUZZY_MIN_LENGTH:
                     for variant in {key} | _deletes(key):
-                        self._fuzzy[variant].add(invoice.id)
+                        self._fuzzy.add(variant, invoice.id)
         return self._fuzzy
 
-    def _by_amount(self) -> dict[Decimal, set[int]]:
+    def _by_amount(self) -> IdIndex:
         """Open invoices by what they owe (built once, when a transfer names no number)."""
         if self._amounts is None:
-            self._amounts = defaultdict(set)
+            self._amounts = IdIndex()
             for invoice in self.invoices.values():
-                self._amounts[invoice.outstanding].add(invoice.id)
+                self._amounts.add(invoice.outstanding, invoice.id)
         return self._amounts
 
     def named(self, remittance: str, currency: str) -> tuple[list[OpenInvoice], bool]:
         """The open invoices the remittance text names, and whether that took a typo."""
         windows = reference_windows(remittance)
-        exact = {pk for window in windows for pk in self.by_number.get(window, ())}
+        exact = {pk for window in windows for pk in self.by_number.get(window)}
         if exact:
             return self._open(exact, currency), False
-        index = self._fuzzy_index() if windows else {}
+        index = self._fuzzy_index() if windows else IdIndex()
         close = set()
         for window in windows:
             if len(window) < FUZZY_MIN_LENGTH - 1:
                 continue
             for variant in {window} | _deletes(window):
-                for pk in index.get(variant, ()):
+                for pk in index.get(variant):
                     if within_one_edit(window, normalize(self.invoices[pk].number)):
                         close.add(pk)
         return self._open(close, currency), True
@@ -235,7 +270,7 @@ class Matcher:
             )
         customer_id = self.payer(iban) if iban else None
         if customer_id is not None:
-            theirs = self._open(self.by_customer.get(customer_id, ()), currency)
+            theirs = self._open(self.by_customer.get(customer_id), currency)
             fitting = [i for i in theirs if i.outstanding == amount]
             if len(fitting) == 1:
                 return Decision(MatchOutcome.MATCHED, [(fitting[0], amount)])
@@ -249,7 +284,7 @@ class Matcher:
             sorted(
                 (
                     i
-                    for i in map(self.invoices.get, self._by_amount().get(amount, ()))
+                    for i in map(self.invoices.get, self._by_amount().get(amount))
                     if i.currency == currency and i.outstanding == amount
                 ),
                 key=lambda i: i.position,
@@ -289,8 +324,8 @@ class Matcher:
     def take(self, invoice: OpenInvoice, amount: Decimal) -> None:
         """What an invoice still owes after `amount` was allocated to it (negative: undone)."""
         if self._amounts is not None:
-            self._amounts[invoice.outstanding].discard(invoice.id)
-            self._amounts[invoice.outstanding - amount].add(invoice.id)
+            self._amounts.discard(invoice.outstanding, invoice.id)
+            self._amounts.add(invoice.outstanding - amount, invoice.id)
         invoice.outstanding -= amount
 
     def allocate(self, credit, invoice: OpenInvoice, amount: Decimal) -> None:
