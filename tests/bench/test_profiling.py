@@ -13,6 +13,10 @@ process 10:"gunicorn: worker";<module> (gunicorn/__main__.py:7);handle (sync.py:
 process 10:"gunicorn: worker";<module> (gunicorn/__main__.py:7);handle (sync.py:1) 1
 process 10:"gunicorn: worker";Thread._bootstrap (threading.py:995);Condition.wait (threading.py:320) 90
 """  # noqa: E501
+# py-spy unwound two samples only part of the way: the main loop is still on every whole stack.
+PARTLY_UNWOUND = """\
+process 10:"gunicorn: worker";price (sessions/pricing/engine.py:9) 2
+"""
 
 
 def test_the_profile_counts_each_function_once_per_sample_and_leaves_out_plumbing():
@@ -30,6 +34,15 @@ def test_the_profile_counts_each_function_once_per_sample_and_leaves_out_plumbin
     assert "top 10 functions by cumulative time" in report
     assert "90.0%" in report and "bulk (sessions/api/views.py)" in report
     assert "<module>" not in report  # on every sample: the process's main loop
+
+
+def test_stacks_unwound_only_part_of_the_way_do_not_make_the_main_loop_look_like_work():
+    profile = Profile()
+    profile.add_raw(RAW + PARTLY_UNWOUND)
+    listed = [function for function, _cumulative, _own in profile.top(10)]
+    assert "<module> (gunicorn/__main__.py)" not in listed
+    assert "handle (sync.py)" not in listed
+    assert listed[:2] == ["bulk (sessions/api/views.py)", "price (sessions/pricing/engine.py)"]
 
 
 BUSY = textwrap.dedent(
