@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from django.db import connection, models
+from django.db.models.expressions import DatabaseDefault, Expression, Value
 from psycopg import sql
 
 
@@ -69,10 +70,27 @@ def _same(value):
 
 
 def _prepare_for(field: models.Field):
-    """What a value needs before psycopg can dump it: JSON is wrapped, the rest goes as is."""
+    """What a value needs before psycopg can dump it: JSON is wrapped, a value left to the
+    database's default becomes that default (COPY has no DEFAULT), the rest goes as is."""
+    if field.has_db_default():
+        default = _literal_db_default(field)
+        if isinstance(field, models.JSONField):
+            return lambda value: connection.ops.adapt_json_value(
+                default if isinstance(value, DatabaseDefault) else value, field.encoder
+            )
+        return lambda value: default if isinstance(value, DatabaseDefault) else value
     if isinstance(field, models.JSONField):
         return lambda value: connection.ops.adapt_json_value(value, field.encoder)
     return _same
+
+
+def _literal_db_default(field: models.Field):
+    default = field.db_default
+    if isinstance(default, Value):
+        default = default.value
+    if isinstance(default, Expression):
+        raise TypeError(f"{field} has a computed database default; COPY cannot leave it out.")
+    return default
 
 
 def _copy(cursor, table: str, columns: Sequence[str], rows) -> None:

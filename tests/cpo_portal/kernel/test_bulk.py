@@ -8,7 +8,7 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from cpo_portal.kernel.bulk import insert_models, insert_rows
-from sessions.models import ChargingSession, SessionChargeLine
+from sessions.models import ChargingSession, Location, SessionChargeLine
 from tests.invoicing.helpers import make_priced_session
 
 pytestmark = pytest.mark.django_db
@@ -66,3 +66,19 @@ def test_rows_are_stored_in_the_order_of_the_named_fields(operator):
         Decimal("0.400000"),
         Decimal("0.71"),
     )
+
+
+def test_a_value_left_to_the_database_default_is_stored_as_that_default(operator):
+    site = Location(
+        operator=operator,
+        name="Depot",
+        street="Hafenstraße 1",
+        postal_code="20457",
+        city="Hamburg",
+        country="DE",
+        time_zone="Europe/Berlin",
+    )
+
+    insert_models([site])
+
+    assert Location.objects.values_list("ocpi_id").get(pk=site.pk) == ("",)
