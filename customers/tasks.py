@@ -18,6 +18,13 @@ def send_outbound_message(message_id: int) -> str:
     return sending.send_message(message_id)
 
 
+@shared_task(name="customers.send_outbound_messages")
+def send_outbound_messages(message_ids: list[int]) -> int:
+    """Send a batch of outbox messages queued together where due and unsent (safe to run
+    twice); returns how many went out."""
+    return sending.send_messages(message_ids)
+
+
 @shared_task(name="customers.erase_expired_messages")
 def erase_expired_messages() -> int:
     """Privacy: blank old message texts, and ad-hoc drivers' addresses after 30 days."""

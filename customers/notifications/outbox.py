@@ -3,24 +3,56 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.template import TemplateDoesNotExist
-from django.template.loader import render_to_string
+from django.template.loader import get_template
 from django.utils import timezone
 
+from cpo_portal.kernel.bulk import insert_models
 from cpo_portal.kernel.errors import InvalidInput
 from customers.models import Customer
 from customers.notifications.events import EVENTS, Event
 from customers.notifications.models import NotificationPreference, OutboundMessage
-from customers.notifications.templates import render_message
+from customers.notifications.sending import ATTACHMENT_WAIT, BATCH
+from customers.notifications.templates import operator_templates, render_message
 
 logger = logging.getLogger(__name__)
 LANGUAGES = {code for code, _name in settings.LANGUAGES}
+CHANNELS_CHOSEN = {
+    None: {"email", "sms"},
+    "both": {"email", "sms"},
+    "email": {"email"},
+    "sms": {"sms"},
+    "none": set(),
+}
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One event to tell one customer, as `notify` takes it (for `notify_many`).
+
+    `files_follow`: why its e-mail cannot go yet (“the PDF is not rendered yet”): the files it
+    carries are made after this transaction, so it waits for their release instead of being
+    tried at once, and staff read the reason meanwhile."""
+
+    event: str
+    customer: Customer
+    context: Mapping[str, object] = field(default_factory=dict)
+    dedupe_key: str = ""
+    email: str = ""
+    language: str = ""
+    regarding: str = ""
+    reply_to: str = ""
+    mandatory: bool = False
+    sms: bool = True
+    resend: bool = False
+    files_follow: str = ""
 
 
 def notify(
@@ -42,47 +74,69 @@ def notify(
     `email`/`language` override the customer's (a document's recipient and language win);
     `mandatory` makes this one message go by e-mail whatever the preferences (the document the
     customer asked to receive by e-mail); `sms=False` keeps it to e-mail (a staff re-send)."""
-    definition = _event(event)
-    language = _language(language or customer.language)
-    wanted = channels_for(customer, definition)
-    if mandatory:
-        wanted = wanted | {OutboundMessage.Channel.EMAIL}
-    if not sms:
-        wanted = wanted - {OutboundMessage.Channel.SMS}
-    extra = {"regarding": regarding, "reply_to": reply_to, "is_resend": resend}
-    messages = []
-    address = email or customer.email
-    if address and OutboundMessage.Channel.EMAIL in wanted:
-        messages.append(
-            _queue(
-                definition,
-                customer,
-                OutboundMessage.Channel.EMAIL,
-                address,
-                language,
-                context,
-                dedupe_key,
-                extra,
-            )
+    return tell(
+        Notice(
+            event=event,
+            customer=customer,
+            context=context,
+            dedupe_key=dedupe_key,
+            email=email,
+            language=language,
+            regarding=regarding,
+            reply_to=reply_to,
+            mandatory=mandatory,
+            sms=sms,
+            resend=resend,
         )
-    if (
-        customer.mobile_phone
-        and OutboundMessage.Channel.SMS in wanted
-        and _has_sms_template(definition)
-    ):
-        messages.append(
-            _queue(
-                definition,
-                customer,
-                OutboundMessage.Channel.SMS,
-                customer.mobile_phone,
-                language,
-                context,
-                dedupe_key,
-                extra,
-            )
+    )
+
+
+def tell(notice: Notice) -> list[OutboundMessage]:
+    """Queue one notice (what `notify` queues); returns the messages written now."""
+    definition = _event(notice.event)
+    wanted = channels_for(notice.customer, definition)
+    messages = _messages(notice, definition, wanted, templates=None)
+    return [saved for saved in map(_save, messages) if saved is not None]
+
+
+def notify_many(notices: Sequence[Notice]) -> int:
+    """Queue many notices in the caller's transaction as `notify` would one by one (same rows,
+    channels and dedupe), with a few queries for all of them: their customers' choices and
+    operators' templates read once, the rows written in one go, their sending queued in
+    batches after commit. Returns how many messages were queued."""
+    if not notices:
+        return 0
+    definitions = {notice.event: _event(notice.event) for notice in notices}
+    choices = _choices({notice.customer.pk for notice in notices}, set(definitions))
+    templates = operator_templates(
+        {notice.customer.operator_id for notice in notices}, set(definitions)
+    )
+    messages = [
+        message
+        for notice in notices
+        for message in _messages(
+            notice,
+            definitions[notice.event],
+            _channels(choices.get((notice.customer.pk, notice.event)), definitions[notice.event]),
+            templates=templates,
         )
-    return [message for message in messages if message is not None]
+    ]
+    keys = [message.dedupe_key for message in messages if message.dedupe_key]
+    queued_before = set(
+        OutboundMessage.objects.filter(dedupe_key__in=keys).values_list("dedupe_key", flat=True)
+    )
+    new = [message for message in messages if message.dedupe_key not in queued_before]
+    try:
+        with transaction.atomic():
+            insert_models(new)
+    except IntegrityError:
+        # Queued meanwhile by another run: one by one, each skipping what is there already.
+        return sum(_save(message) is not None for message in new)
+    now = timezone.now()
+    due = [message.pk for message in new if message.not_before <= now]
+    for start in range(0, len(due), BATCH):
+        _send_batch_after_commit(due[start : start + BATCH])
+    return len(new)
 
 
 def channels_for(customer: Customer, event: Event) -> set[str]:
@@ -93,14 +147,20 @@ def channels_for(customer: Customer, event: Event) -> set[str]:
         .values_list("channels", flat=True)
         .first()
     )
-    channels = {
-        None: {"email", "sms"},
-        "both": {"email", "sms"},
-        "email": {"email"},
-        "sms": {"sms"},
-        "none": set(),
-    }[choice]
+    return _channels(choice, event)
+
+
+def _channels(choice: str | None, event: Event) -> set[str]:
+    channels = CHANNELS_CHOSEN[choice]
     return channels | {"email"} if event.mandatory else channels
+
+
+def _choices(customer_ids: Iterable[int], events: Iterable[str]) -> dict[tuple[int, str], str]:
+    """Many customers' choices for some events: (customer id, event) -> channels."""
+    rows = NotificationPreference.objects.filter(
+        customer_id__in=list(customer_ids), event__in=list(events)
+    ).values_list("customer_id", "event", "channels")
+    return {(customer_id, event): channels for customer_id, event, channels in rows}
 
 
 def resend(*, message: OutboundMessage) -> OutboundMessage:
@@ -141,27 +201,35 @@ def release(*, regarding: str) -> int:
     return len(waiting)
 
 
-def _queue(
-    event: Event,
-    customer: Customer,
-    channel: str,
-    recipient: str,
-    language: str,
-    context: Mapping[str, object],
-    dedupe_key: str,
-    extra: Mapping[str, object],
-) -> OutboundMessage | None:
-    subject, text, html = render_message(
-        event=event,
-        channel=channel,
-        language=language,
-        context=context,
-        operator_id=customer.operator_id,
-    )
-    key = f"{dedupe_key}:{channel}" if dedupe_key else None
-    try:
-        with transaction.atomic():
-            message = OutboundMessage.objects.create(
+def _messages(
+    notice: Notice, event: Event, wanted: set[str], *, templates: Mapping | None
+) -> list[OutboundMessage]:
+    """The rows a notice makes, rendered in its language, not saved yet."""
+    if notice.mandatory:
+        wanted = wanted | {OutboundMessage.Channel.EMAIL}
+    if not notice.sms:
+        wanted = wanted - {OutboundMessage.Channel.SMS}
+    customer = notice.customer
+    language = _language(notice.language or customer.language)
+    recipients = []
+    address = notice.email or customer.email
+    if address and OutboundMessage.Channel.EMAIL in wanted:
+        recipients.append((OutboundMessage.Channel.EMAIL, address))
+    if customer.mobile_phone and OutboundMessage.Channel.SMS in wanted and _has_sms_template(event):
+        recipients.append((OutboundMessage.Channel.SMS, customer.mobile_phone))
+    messages = []
+    for channel, recipient in recipients:
+        subject, text, html = render_message(
+            event=event,
+            channel=channel,
+            language=language,
+            context=notice.context,
+            operator_id=customer.operator_id,
+            templates=templates,
+        )
+        waits = bool(notice.files_follow) and channel == OutboundMessage.Channel.EMAIL
+        messages.append(
+            OutboundMessage(
                 customer=customer,
                 event=event.code,
                 channel=channel,
@@ -170,13 +238,30 @@ def _queue(
                 subject=subject,
                 body_text=text,
                 body_html=html,
-                dedupe_key=key,
-                not_before=_not_before(channel, customer),
-                **extra,
+                dedupe_key=f"{notice.dedupe_key}:{channel}" if notice.dedupe_key else None,
+                # Released when its files are stored; the sweeper looks after the wait if not.
+                not_before=(
+                    timezone.now() + ATTACHMENT_WAIT if waits else _not_before(channel, customer)
+                ),
+                regarding=notice.regarding,
+                reply_to=notice.reply_to,
+                is_resend=notice.resend,
+                last_error=notice.files_follow if waits else "",
             )
+        )
+    return messages
+
+
+def _save(message: OutboundMessage) -> OutboundMessage | None:
+    """Write one message and send it after commit when it is due; None when its dedupe key was
+    queued before."""
+    try:
+        with transaction.atomic():
+            message.save(force_insert=True)
     except IntegrityError:
         return None  # already queued by an earlier run: sent once
-    _send_after_commit(message)
+    if message.not_before <= timezone.now():
+        _send_after_commit(message)
     return message
 
 
@@ -198,11 +283,11 @@ def _not_before(channel: str, customer: Customer) -> datetime:
 
 def _has_sms_template(event: Event) -> bool:
     try:
-        render_to_string(f"{event.templates}_sms.txt", {})
+        get_template(f"{event.templates}_sms.txt")
     except TemplateDoesNotExist:
         return False
     except Exception:
-        return True
+        return True  # a shipped template that does not compile fails loudly when rendered
     return True
 
 
@@ -227,5 +312,18 @@ def _send_after_commit(message: OutboundMessage) -> None:
         except Exception:
             # The broker is down: the row stays queued and the sweeper sends it.
             logger.exception("Could not queue outbound message %s", message.pk)
+
+    transaction.on_commit(queue)
+
+
+def _send_batch_after_commit(message_ids: list[int]) -> None:
+    from customers import tasks
+
+    def queue() -> None:
+        try:
+            tasks.send_outbound_messages.delay(message_ids)
+        except Exception:
+            # The broker is down: the rows stay queued and the sweeper sends them.
+            logger.exception("Could not queue %s outbound messages", len(message_ids))
 
     transaction.on_commit(queue)

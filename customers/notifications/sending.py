@@ -61,6 +61,13 @@ def send_message(message_id: int, *, now: datetime | None = None) -> str:
     return _send_claimed(claimed[0])
 
 
+def send_messages(message_ids: list[int], *, now: datetime | None = None) -> int:
+    """Send these messages where due and unsent, claimed together; returns how many went out.
+    Safe to run twice, as `send_message`."""
+    claimed = _claim(OutboundMessage.objects.filter(pk__in=message_ids), now or timezone.now())
+    return sum(_send_claimed(message) == OutboundMessage.Status.SENT for message in claimed)
+
+
 def _claim(candidates, now: datetime, limit: int | None = None) -> list[OutboundMessage]:
     """Take due messages for this worker (queued -> sending) in one short transaction; rows
     another worker is taking are skipped, not waited for. Returns them as they were before."""

@@ -3,7 +3,7 @@ has one, else the shipped template in that language."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 from django.template import Context, Template, TemplateDoesNotExist, TemplateSyntaxError
@@ -39,6 +39,19 @@ class TemplateProblem(ValueError):
     """An operator's template that does not compile or render, with Django's reason."""
 
 
+def operator_templates(
+    operator_ids: Iterable[int | None], events: Iterable[str]
+) -> dict[tuple[int, str, str, str], MessageTemplate]:
+    """The operators' own templates for some events, by (operator, event, channel, language):
+    read once for many messages."""
+    return {
+        (t.operator_id, t.event, t.channel, t.language): t
+        for t in MessageTemplate.objects.filter(
+            operator_id__in=[pk for pk in operator_ids if pk], event__in=list(events)
+        )
+    }
+
+
 def render_message(
     *,
     event: Event,
@@ -46,15 +59,18 @@ def render_message(
     language: str,
     context: Mapping[str, object],
     operator_id: int | None,
+    templates: Mapping[tuple[int, str, str, str], MessageTemplate] | None = None,
 ) -> tuple[str, str, str]:
-    """(subject, text, html) of the message in `language`; the operator's template wins."""
-    override = (
-        MessageTemplate.objects.filter(
+    """(subject, text, html) of the message in `language`; the operator's template wins.
+    `templates` are the operators' templates read beforehand (`operator_templates`)."""
+    if not operator_id:
+        override = None
+    elif templates is not None:
+        override = templates.get((operator_id, event.code, channel, language))
+    else:
+        override = MessageTemplate.objects.filter(
             operator_id=operator_id, event=event.code, channel=channel, language=language
         ).first()
-        if operator_id
-        else None
-    )
     with translation.override(language):
         if override is not None:
             try:

@@ -15,13 +15,15 @@ from django.utils import translation
 from cpo_portal.kernel.links import short_link
 from customers.notifications.attachments import Attachment, AttachmentError, AttachmentNotReady
 from customers.notifications.models import OutboundMessage
-from customers.notifications.outbox import notify
+from customers.notifications.outbox import Notice, notify_many, tell
 from invoicing.documents.models import Document
 from invoicing.einvoices.models import EInvoice
 from invoicing.output import pdf, receipt_links
 from invoicing.output.emails import DeliveryError, attachment_name, email_context
 from sessions.metering import transparency
 from sessions.models import SignedMeterData
+
+PDF_NOT_READY = "the PDF is not rendered yet"
 
 
 def regarding(document_id: int) -> str:
@@ -36,24 +38,26 @@ def messages_of(document_id: int):
 def queue_issued(document_ids: Sequence[int]) -> int:
     """In the issuing transaction: a card receipt's link goes to its customer; any other document
     is e-mailed (mandatory) with its PDF when the operator e-mails documents automatically.
-    Returns how many messages were queued; queued once per document however often called."""
-    queued = 0
+    Returns how many messages were queued; queued once per document however often called.
+    The e-mail waits for its PDF: the render releases it."""
     documents = Document.objects.filter(pk__in=list(document_ids)).select_related(
         "customer__operator", "profile", "credited_document"
     )
+    notices = []
     for document in documents.iterator(chunk_size=500):
         if document.card_payment and "session_id" in document.card_payment:
-            queued += len(_receipt_ready(document))
+            notices.append(_receipt_ready(document))
         elif document.profile.content.get("auto_email") and document.recipient_email:
-            queued += len(
-                _document_message(
+            notices.append(
+                _document_notice(
                     document,
                     event="document_issued",
                     email=document.recipient_email,
                     dedupe_key=f"document_issued:document:{document.pk}",
+                    files_follow=PDF_NOT_READY,
                 )
             )
-    return queued
+    return notify_many(notices)
 
 
 def resend(*, document: Document, recipient: str = "") -> OutboundMessage:
@@ -64,8 +68,8 @@ def resend(*, document: Document, recipient: str = "") -> OutboundMessage:
     recipient = (recipient or document.recipient_email or "").strip()
     if not recipient:
         raise DeliveryError(f"{document} has no recipient e-mail address.")
-    (message,) = _document_message(
-        document, event="document_issued", email=recipient, sms=False, resend=True
+    (message,) = tell(
+        _document_notice(document, event="document_issued", email=recipient, sms=False, resend=True)
     )
     return message
 
@@ -75,12 +79,14 @@ def queue_receipt_email(
 ) -> OutboundMessage | None:
     """The receipt a driver asked for on the public page, to the address they left there
     (None when this request's message was queued before)."""
-    messages = _document_message(
-        document,
-        event="receipt_email",
-        email=email,
-        sms=False,
-        dedupe_key=f"receipt_email:request:{request_id}",
+    messages = tell(
+        _document_notice(
+            document,
+            event="receipt_email",
+            email=email,
+            sms=False,
+            dedupe_key=f"receipt_email:request:{request_id}",
+        )
     )
     return messages[0] if messages else None
 
@@ -93,7 +99,7 @@ def document_attachments(document_id: int) -> list[Attachment]:
         raise AttachmentError(f"document {document_id} does not exist")
     document_file = pdf.latest_file(document)
     if document_file is None:
-        raise AttachmentNotReady("the PDF is not rendered yet")
+        raise AttachmentNotReady(PDF_NOT_READY)
     try:
         with document_file.file.open("rb") as handle:
             data = handle.read()
@@ -125,7 +131,7 @@ def document_attachments(document_id: int) -> list[Attachment]:
     return files
 
 
-def _document_message(
+def _document_notice(
     document: Document,
     *,
     event: str,
@@ -133,7 +139,8 @@ def _document_message(
     dedupe_key: str = "",
     sms: bool = True,
     resend: bool = False,
-) -> list[OutboundMessage]:
+    files_follow: str = "",
+) -> Notice:
     with translation.override(document.language or None):
         context = email_context(document)
         context.update(
@@ -144,7 +151,7 @@ def _document_message(
             if sms and document.customer.mobile_phone and settings.PUBLIC_BASE_URL
             else "",
         )
-    return notify(
+    return Notice(
         event=event,
         customer=document.customer,
         context=context,
@@ -156,14 +163,15 @@ def _document_message(
         mandatory=True,
         sms=sms,
         resend=resend,
+        files_follow=files_follow,
     )
 
 
-def _receipt_ready(document: Document) -> list[OutboundMessage]:
+def _receipt_ready(document: Document) -> Notice:
     customer = document.customer
     link = receipt_links.receipt_url(document.card_payment["session_id"])
     supplier = document.profile.supplier
-    return notify(
+    return Notice(
         event="receipt_ready",
         customer=customer,
         context={

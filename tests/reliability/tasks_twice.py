@@ -198,6 +198,7 @@ def world(operator, charge, per_session_customer, monthly_company, settings, tmp
             "invoicing.queue_document_pdfs": [[overdue.pk, issued.pk]],
             "invoicing.send_document_email": [email.pk],
             "customers.send_outbound_message": [notice.pk],
+            "customers.send_outbound_messages": [[notice.pk]],
             "invoicing.run_export_job": [job.pk],
             "invoicing.deliver_webhook": [deliveries[0]],
             "invoicing.queue_webhook_deliveries": [deliveries],

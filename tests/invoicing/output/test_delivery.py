@@ -42,8 +42,8 @@ def media(settings, tmp_path):
 
 
 def rendered(document: Document) -> DocumentFile:
-    document_file, _created = pdf.store_document_pdf(document_id=document.pk)
-    return document_file
+    """The PDF stored as the workers store it, which releases the e-mail waiting for it."""
+    return outputs.render_document(document_id=document.pk, reason="issued")
 
 
 def queued(document_file: DocumentFile) -> OutboundMessage | None:
