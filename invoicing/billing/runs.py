@@ -21,6 +21,7 @@ from django.db import DatabaseError, transaction
 from django.db.models import Count, F
 from django.utils import timezone
 
+from cpo_portal.kernel.bulk import id_set
 from cpo_portal.kernel.periods import add_months, period_bounds, today_for
 from cpo_portal.kernel.tenancy import Operator
 from customers.models import Customer
@@ -233,7 +234,7 @@ def _bill_customers(
     sessions: dict[int, list[SessionFacts]] = defaultdict(list)
     rows = list(
         _period_sessions(run)
-        .filter(customer_id__in=list(customers))
+        .filter(customer_id__in=id_set(customers))
         .order_by("customer_id", "ended_at", "id")
         .values_list(
             "customer_id",
@@ -247,7 +248,7 @@ def _bill_customers(
     )
     # Billed sessions looked up by id: an anti-join would hash every session ever billed.
     billed = set(
-        BilledSession.objects.filter(session_id__in=[row[1] for row in rows]).values_list(
+        BilledSession.objects.filter(session_id__in=id_set(row[1] for row in rows)).values_list(
             "session_id", flat=True
         )
     )

@@ -15,7 +15,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
-from cpo_portal.kernel.bulk import insert_models
+from cpo_portal.kernel.bulk import id_set, insert_models
 from cpo_portal.kernel.integrations import webhooks
 from cpo_portal.kernel.periods import local_date, today_for
 from cpo_portal.kernel.tenancy import Operator
@@ -245,7 +245,7 @@ def charge_groups(
     if per_customer:
         keys.append("session__customer_id")
     rows = (
-        SessionChargeLine.objects.filter(session_id__in=list(session_ids))
+        SessionChargeLine.objects.filter(session_id__in=id_set(session_ids))
         .values(*keys)
         .annotate(total_quantity=Sum("quantity"), total_net=Sum("net"))
         .order_by()

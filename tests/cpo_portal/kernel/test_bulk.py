@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.db import IntegrityError, transaction
 
-from cpo_portal.kernel.bulk import insert_models, insert_rows
+from cpo_portal.kernel.bulk import id_set, insert_models, insert_rows
 from sessions.models import ChargingSession, Location, SessionChargeLine
 from tests.invoicing.helpers import make_priced_session
 
@@ -82,3 +82,13 @@ def test_a_value_left_to_the_database_default_is_stored_as_that_default(operator
     insert_models([site])
 
     assert Location.objects.values_list("ocpi_id").get(pk=site.pk) == ("",)
+
+
+def test_an_id_set_filters_as_the_list_of_its_ids_would(operator):
+    sessions = [make_priced_session(operator, None) for _ in range(3)]
+    wanted = [sessions[0].pk, sessions[2].pk, 10**9]
+
+    found = ChargingSession.objects.filter(pk__in=id_set(wanted)).values_list("pk", flat=True)
+
+    assert sorted(found) == [sessions[0].pk, sessions[2].pk]
+    assert not ChargingSession.objects.filter(pk__in=id_set([])).exists()
