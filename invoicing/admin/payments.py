@@ -25,8 +25,9 @@ from cpo_portal.kernel.admin.lists import (
     list_filter_media,
 )
 from cpo_portal.kernel.errors import DomainError, InvalidInput
+from customers.models import Customer
 from invoicing.admin.common import ACTION_TEMPLATE, ReadOnlyAdmin, ReadOnlyInline, admin_link
-from invoicing.models import Operator, Payment
+from invoicing.models import Document, Operator, Payment
 from invoicing.payments import collections, ledger, mandates, refunds
 from invoicing.payments.models import (
     INCOMING_KINDS,
@@ -46,6 +47,9 @@ class PaymentAdmin(ReadOnlyAdmin):
     list_display = ["document", "amount", "paid_on", "method", "transaction", "reference"]
     list_filter = ["method", "paid_on"]
     search_fields = ["document__display_number", "reference"]
+    search_help_text = _(
+        "The beginning of a document number, or the provider's reference of the payment."
+    )
     list_select_related = ["document", "transaction"]
     show_full_result_count = False
     fields = [
@@ -59,6 +63,21 @@ class PaymentAdmin(ReadOnlyAdmin):
         "created_at",
     ]
     readonly_fields = fields
+
+    def get_search_results(self, request, queryset, search_term):
+        # Index probes united, not `icontains` over every allocation joined with its document
+        # (1 s at 900,000 allocations).
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        allocations = Payment.objects.values("pk")
+        numbered = Document.objects.filter(
+            Q(display_number__startswith=term) | Q(display_number__startswith=term.upper())
+        ).values("pk")
+        found = allocations.filter(document__in=numbered).union(
+            allocations.filter(transaction__provider_reference=term)
+        )
+        return queryset.filter(pk__in=found), False
 
 
 class UnallocatedFilter(admin.SimpleListFilter):
@@ -223,25 +242,24 @@ class PaymentTransactionAdmin(ExportAdminMixin, ReadOnlyAdmin):
         return super().media + list_filter_media()
 
     def get_search_results(self, request, queryset, search_term):
-        # Each branch is an index probe or prefix match; Django's default (every word in every
-        # field, anywhere) is a sequential scan over the whole ledger.
+        # Each branch is an index probe or prefix match, and their ids are united before the
+        # ledger is read: OR-ed across the joined customer and document, PostgreSQL scanned the
+        # whole ledger (2.3 s at 900,000 payments). Django's default (every word in every field,
+        # anywhere) is a sequential scan too.
         term = search_term.strip()
         if not term:
             return queryset, False
-        paid_documents = Payment.objects.filter(document__display_number=term).values(
-            "transaction_id"
+        entries = PaymentTransaction.objects.values("pk")
+        customers = Customer.objects.filter(
+            Q(name__istartswith=term) | Q(company_name__istartswith=term)
+        ).values("pk")
+        found = entries.filter(provider_reference=term).union(
+            entries.filter(payer_name__istartswith=term),
+            entries.filter(customer__in=customers),
+            entries.filter(intended_document__display_number=term),
+            Payment.objects.filter(document__display_number=term).values("transaction_id"),
         )
-        return (
-            queryset.filter(
-                Q(provider_reference=term)
-                | Q(payer_name__istartswith=term)
-                | Q(customer__name__istartswith=term)
-                | Q(customer__company_name__istartswith=term)
-                | Q(intended_document__display_number=term)
-                | Q(pk__in=paid_documents)
-            ),
-            False,
-        )
+        return queryset.filter(pk__in=found), False
 
     def has_refund_permission(self, request, obj=None):
         return request.user.has_perm("invoicing.add_payment")

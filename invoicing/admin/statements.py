@@ -8,6 +8,7 @@ import logging
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -286,6 +287,19 @@ class AssignForm(forms.Form):
         return chosen
 
 
+class QueueChangeList(ChangeList):
+    """The page's suggested invoices read in one query, not one per transfer."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        wanted = {pk for item in self.result_list for pk in item.candidates}
+        documents = Document.objects.only(
+            "display_number", "total_gross", "amount_paid", "currency"
+        ).in_bulk(wanted)
+        for item in self.result_list:
+            item.suggested_documents = [documents[pk] for pk in item.candidates if pk in documents]
+
+
 @admin.register(StatementCredit)
 class StatementCreditAdmin(ReadOnlyAdmin):
     """The reconciliation queue: each transfer with where matching placed it."""
@@ -328,14 +342,17 @@ class StatementCreditAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("suggested invoices"))
     def suggested(self, obj):
-        documents = Document.objects.filter(pk__in=obj.candidates).only(
-            "display_number", "total_gross", "amount_paid", "currency"
-        )
         return format_html_join(
             ", ",
             '<a href="{}">{}</a> ({} {})',
-            ((change_url(d), d.display_number, d.outstanding, d.currency) for d in documents),
+            (
+                (change_url(d), d.display_number, d.outstanding, d.currency)
+                for d in obj.suggested_documents
+            ),
         )
+
+    def get_changelist(self, request, **kwargs):
+        return QueueChangeList
 
     @admin.display(description=_("assign"))
     def assign_link(self, obj):

@@ -131,5 +131,7 @@ def machine() -> str:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SHOW server_version")
-            server = f"; PostgreSQL {cursor.fetchone()[0].split()[0]}"
+            version = cursor.fetchone()[0].split()[0]
+            cursor.execute("SHOW shared_buffers")
+            server = f"; PostgreSQL {version} (shared_buffers {cursor.fetchone()[0]})"
     return f"{cpu}, {os.cpu_count()} cores{memory}{server}"

@@ -35,8 +35,26 @@ def test_bench_admin_times_each_list_page_and_leaves_nothing():
         assert page in report
     assert "680 documents" in report.split("first page", 1)[1]  # counted exactly: small
     assert "Meets the target" in report or "Misses the target" in report
+    # The payment ledger, its allocations, the review queue and the card-terminal payments:
+    # one paid document in the data is one payment with its allocation.
+    listed = {
+        (found["list"], found["page"]): int(found["rows"])
+        for found in re.finditer(
+            r"^  (?P<list>payments|allocations|review queue|terminal payments)\s+"
+            r"(?P<page>\S.*?)\s+\d+ ms\s+\d+ ms\s+\d+ ms\s+\d+ ms\s+\d+\s+(?P<rows>\d+) ",
+            report,
+            re.M,
+        )
+    }
+    assert listed[("payments", "first page")] == listed[("allocations", "first page")] == 100
+    assert listed[("review queue", "first page (to review)")] >= 1
+    assert listed[("terminal payments", "first page")] >= 1
+    (reference,) = [page for kind, page in listed if page.startswith("search reference")]
+    assert listed[("payments", reference)] == 1
     # The integrator API's invoice list, measured in the same data with a read key.
-    api = report.split("Integrator API invoice list", 1)[1]
+    api, payments = report.split("Integrator API invoice list", 1)[1].split(
+        "Integrator API payment list", 1
+    )
     assert "/api/v1/invoices/" in api
     rows = {
         found["page"].split(" ", 1)[0]: int(found["rows"])
@@ -55,6 +73,8 @@ def test_bench_admin_times_each_list_page_and_leaves_nothing():
     assert "the same" in api and "queries on every page" in api
     assert "all 14 timed API requests: p95" in api  # 7 pages, 2 each
     assert "API invoice list meets the target" in api or "API invoice list misses" in api
+    assert "/api/v1/payments/" in payments and "next links)" in payments
+    assert "API payment list meets the target" in payments or "payment list misses" in payments
     assert connection.settings_dict["NAME"] == database
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [f"{database}_bench_admin"])

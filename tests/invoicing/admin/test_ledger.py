@@ -285,3 +285,26 @@ def test_the_refund_action_opens_the_page_of_the_one_selected_payment(admin_clie
 
     assert response.status_code == 302
     assert response["Location"] == transaction_url(entry, "refund")
+
+
+def test_the_ledger_finds_a_customers_payments_by_the_beginning_of_their_name(
+    admin_client, operator, customer
+):
+    theirs = transfer(operator, "20.00", reference="camt-80", customer=customer, payer_name="X")
+    transfer(operator, "30.00", reference="camt-81", payer_name="Someone Else")
+
+    assert listed(admin_client, q=customer.name[:4]) == {theirs.pk}
+
+
+def test_allocations_are_found_by_the_beginning_of_the_number_or_the_payment_reference(
+    admin_client, operator, customer, paid
+):
+    (allocation,) = paid.payments.all()
+    url = reverse("admin:invoicing_payment_changelist")
+
+    def found(term: str) -> set[int]:
+        return {p.pk for p in admin_client.get(url, {"q": term}).context["cl"].result_list}
+
+    assert found(paid.display_number[:-1].lower()) == {allocation.pk}
+    assert found(allocation.transaction.provider_reference) == {allocation.pk}
+    assert found("INV-999") == set()

@@ -9,6 +9,8 @@ from decimal import Decimal
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from invoicing.documents.models import Document, DocumentStatus
@@ -85,6 +87,39 @@ def test_staff_assign_a_transfer_from_the_review_queue_in_two_clicks(
     assert status(invoices[1]) == DocumentStatus.PAID
     item.refresh_from_db()
     assert item.outcome == MatchOutcome.ASSIGNED
+
+
+def test_the_review_queue_reads_the_suggested_invoices_of_a_page_in_one_query(
+    admin_client, operator, invoices
+):
+    def strangers(count: int) -> bytes:
+        return camt(
+            [
+                Booking(
+                    "25.50", "Ladestrom", reference=f"S{count}-{n}", iban="DE75512108001245126199"
+                )
+                for n in range(count)
+            ]
+        )
+
+    def queue_queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            page = admin_client.get(reverse("admin:invoicing_statementcredit_changelist"))
+        assert invoices[1].display_number in page.content.decode()  # suggested on each row
+        return len(captured.captured_queries)
+
+    admin_client.post(
+        reverse("admin:invoicing_bankstatement_upload"),
+        {"operator": operator.pk, "file": SimpleUploadedFile("a.xml", strangers(2))},
+    )
+    few = queue_queries()
+    admin_client.post(
+        reverse("admin:invoicing_bankstatement_upload"),
+        {"operator": operator.pk, "file": SimpleUploadedFile("b.xml", strangers(12))},
+    )
+
+    assert StatementCredit.objects.filter(outcome=MatchOutcome.REVIEW).count() == 14
+    assert queue_queries() == few
 
 
 def test_staff_keep_a_transfer_as_credit_from_the_queue(

@@ -5,8 +5,6 @@ configured one."""
 from __future__ import annotations
 
 import json
-import os
-import platform
 import re
 import statistics
 import sys
@@ -40,9 +38,18 @@ from invoicing.models import (
     InvoicingSettings,
     NumberingSeries,
 )
+from invoicing.payments.models import (
+    MatchOutcome,
+    Payment,
+    PaymentTransaction,
+    TransactionKind,
+    TransactionStatus,
+)
 from invoicing.setup.operators import ensure_series
+from invoicing.terminals.models import TerminalTransaction
 from sessions.models import EVSE, Location
 from tests.bench.fixtures import create_operator, sql_catalogue
+from tests.bench.processes import machine
 from tests.bench.report import percentile, table, verdict
 from tests.bench.scratch import scratch_database
 
@@ -279,6 +286,103 @@ WHERE s.id BETWEEN %(low)s AND %(high)s AND s.started_at < %(cutoff)s
 
 GUARD_TRIGGER_SQL = "ALTER TABLE invoicing_billedsession %s TRIGGER invoicing_billedsession_guard"
 
+# The ledger: one succeeded payment per paid document, by transfer, card or direct debit (a
+# sales receipt by card at the charger's terminal).
+LEDGER_SQL = """
+INSERT INTO invoicing_paymenttransaction (
+    provider, provider_reference, kind, status, amount, currency, method, value_date,
+    occurred_at, payer_name, payer_iban, remittance_information, failure_reason, payload,
+    created_at, updated_at, customer_id, operator_id)
+SELECT (ARRAY['bank_transfer', 'stripe', 'sepa_direct_debit', 'terminal'])[way],
+       'BENCH-' || d.id,
+       (ARRAY['bank_transfer', 'capture', 'direct_debit', 'capture'])[way], 'succeeded',
+       d.total_gross, d.currency, (ARRAY['bank_transfer', 'card', 'direct_debit', 'card'])[way],
+       d.paid_on, d.paid_on + time '10:00', d.recipient_name,
+       CASE WHEN way IN (1, 3) THEN 'DE' || lpad(mod(d.id * 7919, 10000000000)::text, 20, '0')
+            ELSE '' END,
+       CASE WHEN way = 1 THEN 'Rechnung ' || d.display_number ELSE '' END, '', '{}',
+       d.paid_on + time '10:00', d.paid_on + time '10:00', d.customer_id, d.operator_id
+FROM (
+    SELECT id, total_gross, currency, paid_on, recipient_name, display_number, customer_id,
+           operator_id, CASE WHEN kind = 'sales_receipt' THEN 4 ELSE 1 + mod(id, 3)::int END AS way
+    FROM invoicing_document
+    WHERE operator_id = %(operator)s AND status = 'paid' AND total_gross > 0
+) AS d
+ORDER BY d.paid_on, d.id
+"""
+
+ALLOCATIONS_SQL = """
+INSERT INTO invoicing_payment (
+    amount, paid_on, method, reference, created_at, document_id, transaction_id)
+SELECT t.amount, t.value_date, t.method, t.provider_reference, t.created_at,
+       substr(t.provider_reference, 7)::bigint, t.id
+FROM invoicing_paymenttransaction AS t
+WHERE t.operator_id = %(operator)s AND t.provider_reference LIKE 'BENCH-%%'
+"""
+
+# A statement a month; every transfer is one of its credits, one in 50 waits in the review
+# queue with two suggested invoices.
+STATEMENTS_SQL = """
+INSERT INTO invoicing_bankstatement (
+    file, file_name, message_type, statement_id, account_iban, created_on, from_date, to_date,
+    status, error, entries, credits, returns, already_imported, matched, partly_matched,
+    to_review, created_at, finished_at, operator_id)
+SELECT 'statements/bench-' || m || '.xml', 'camt053-' || m || '.xml', 'camt.053.001.08',
+       'BENCH-' || m, 'DE89370400440532013000', month + interval '1 month', month,
+       (month + interval '1 month' - interval '1 day')::date, 'done', '', 0, 0, 0, 0, 0, 0, 0,
+       month + interval '1 month', month + interval '1 month', %(operator)s
+FROM (
+    SELECT m, (date_trunc('month', %(first_day)s::date) + make_interval(months => m))::date
+               AS month
+    FROM generate_series(0, %(months)s) AS m
+) AS months
+"""
+
+STATEMENT_CREDITS_SQL = """
+INSERT INTO invoicing_statementcredit (outcome, reason, candidates, statement_id, transaction_id)
+SELECT CASE WHEN mod(t.id, 50) = 0 THEN 'review' ELSE 'matched' END,
+       CASE WHEN mod(t.id, 50) = 0 THEN 'amount differs by 0.50 EUR' ELSE '' END,
+       CASE WHEN mod(t.id, 50) = 0
+            THEN jsonb_build_array(substr(t.provider_reference, 7)::bigint,
+                                   substr(t.provider_reference, 7)::bigint + 1)
+            ELSE '[]'::jsonb END,
+       statement.id, t.id
+FROM invoicing_paymenttransaction AS t
+JOIN invoicing_bankstatement AS statement
+    ON statement.operator_id = t.operator_id
+   AND t.value_date BETWEEN statement.from_date AND statement.to_date
+WHERE t.operator_id = %(operator)s AND t.kind = 'bank_transfer'
+"""
+
+TERMINALS_SQL = """
+INSERT INTO invoicing_terminal (
+    terminal_id, vendor, time_zone, clock_offset_seconds, webhook_secret, created_at,
+    operator_id)
+SELECT 'BENCH-T' || lpad(g::text, 4, '0'), 'generic', 'Europe/Berlin', 0, md5(g::text), now(),
+       %(operator)s
+FROM generate_series(1, %(terminals)s) AS g
+"""
+
+# Each card payment at a terminal, matched to its receipt's session (one in 20 waits for staff).
+TERMINAL_TRANSACTIONS_SQL = """
+INSERT INTO invoicing_terminaltransaction (
+    transaction_id, kind, card_brand, card_last4, authorization_code, terminal_time,
+    payment_reference, source, match_state, match_explanation, review_candidates, matched_at,
+    match_note, created_at, entry_id, session_id, terminal_id)
+SELECT 'TX-' || t.id, 'capture', (ARRAY['visa', 'mastercard', 'girocard'])[1 + mod(t.id, 3)::int],
+       lpad(mod(t.id * 31, 10000)::text, 4, '0'), upper(substr(md5(t.id::text), 1, 6)),
+       t.occurred_at, 'BENCH-R' || t.id, 'webhook',
+       CASE WHEN mod(t.id, 20) = 0 THEN 'review' ELSE 'matched' END, '', '[]'::jsonb,
+       CASE WHEN mod(t.id, 20) = 0 THEN NULL ELSE t.occurred_at END, '', t.occurred_at, t.id,
+       -- One session of the receipt (not min(): the planner walks the session index for it).
+       CASE WHEN mod(t.id, 20) = 0 THEN NULL ELSE (
+           SELECT b.session_id FROM invoicing_billedsession AS b
+           WHERE b.document_id = substr(t.provider_reference, 7)::bigint LIMIT 1) END,
+       %(first_terminal)s + mod(t.id, %(terminals)s)
+FROM invoicing_paymenttransaction AS t
+WHERE t.operator_id = %(operator)s AND t.provider = 'terminal'
+"""
+
 FILLED_TABLES = (
     "customers_customer",
     "charging_location",
@@ -287,7 +391,14 @@ FILLED_TABLES = (
     "invoicing_document",
     "invoicing_numberingseries",
     "invoicing_billedsession",
+    "invoicing_paymenttransaction",
+    "invoicing_payment",
+    "invoicing_bankstatement",
+    "invoicing_statementcredit",
+    "invoicing_terminal",
+    "invoicing_terminaltransaction",
 )
+TERMINALS = 50
 
 
 @dataclass
@@ -384,7 +495,7 @@ class Command(BaseCommand):
                 measures, counts = self._measure(options["repeat"]), _table_estimates()
                 api_measures = self._measure_api(options["api_repeat"])
             self.stdout.write(self._report(measures, counts, reused=True))
-            self.stdout.write(self._api_report(api_measures))
+            self.stdout.write(self._api_reports(api_measures))
             return
         with scratch_database(
             "bench_admin", name=options["database_name"], keep=options["keep"]
@@ -401,7 +512,7 @@ class Command(BaseCommand):
             api_measures = self._measure_api(options["api_repeat"])
         self.stdout.write(f"Data generated in {generated:.0f} s (not measured).")
         self.stdout.write(self._report(measures, counts, reused=False))
-        self.stdout.write(self._api_report(api_measures))
+        self.stdout.write(self._api_reports(api_measures))
         if options["keep"]:
             self.stdout.write(
                 f"The data stays in the database “{scratch}” (--keep); measure again with --reuse."
@@ -424,19 +535,30 @@ class Command(BaseCommand):
 
     def _report(self, measures: list[AdminMeasure], counts: dict[str, int], *, reused: bool) -> str:
         lines = [
-            f"Admin lists on {_machine()}",
+            f"Admin lists on {machine()}; Django test client in this process, DEBUG off:",
             f"  {counts['invoicing_document']:,} documents, "
             f"{counts['charging_chargingsession']:,} sessions, "
             f"{counts['invoicing_billedsession']:,} session links, "
             f"{counts['customers_customer']:,} customers, {counts['charging_location']:,} "
             f"locations (planner estimates{', reused database' if reused else ''}).",
             table(
-                ["list", "page", ">median", ">min", ">max", ">queries", ">rows", "count shown"],
+                [
+                    "list",
+                    "page",
+                    ">median",
+                    ">p95",
+                    ">min",
+                    ">max",
+                    ">queries",
+                    ">rows",
+                    "count shown",
+                ],
                 [
                     [
                         m.list_name,
                         m.page,
                         f"{m.median:.0f} ms",
+                        f"{m.p95:.0f} ms",
                         f"{min(m.timings_ms):.0f} ms",
                         f"{max(m.timings_ms):.0f} ms",
                         str(m.queries),
@@ -447,22 +569,22 @@ class Command(BaseCommand):
                 ],
             ),
         ]
-        slowest = max(measures, key=lambda m: m.median)
-        within = slowest.median < TARGET_MS
+        slowest = max(measures, key=lambda m: m.p95)
+        within = slowest.p95 <= TARGET_MS
         return (
             "\n".join(lines)
             + "\n"
             + verdict(
                 self.style,
                 within=within,
-                met=f"Meets the target: every page under {TARGET_MS} ms (slowest: "
-                f"{slowest.list_name}, {slowest.page}, {slowest.median:.0f} ms).",
-                missed=f"Misses the target of {TARGET_MS} ms: {slowest.list_name}, {slowest.page}, "
-                f"{slowest.median:.0f} ms.",
+                met=f"Meets the target: every page's p95 at most {TARGET_MS} ms (slowest: "
+                f"{slowest.list_name}, {slowest.page}, {slowest.p95:.0f} ms).",
+                missed=f"Misses the target of {TARGET_MS} ms (p95): {slowest.list_name}, "
+                f"{slowest.page}, {slowest.p95:.0f} ms.",
             )
         )
 
-    def _measure_api(self, repeat: int) -> list[Measure]:
+    def _measure_api(self, repeat: int) -> dict[str, list[Measure]]:
         """Each API page with a read key of an integrator of the benchmark operator."""
         operator_id = Document.objects.order_by("-pk").values_list("operator", flat=True).first()
         if operator_id is None:
@@ -479,17 +601,30 @@ class Command(BaseCommand):
             requests_per_minute=API_REQUESTS_PER_MINUTE,
         ).plaintext
         client = Client(HTTP_HOST=_allowed_host(), HTTP_AUTHORIZATION=f"Bearer {key}")
-        pages = _api_pages(client)
-        return [
-            _measure_api_page(client, page, url, repeat)
-            for page, url in tqdm(pages, desc="Measure API", unit="page", file=sys.stderr)
-        ]
+        return {
+            name: [
+                _measure_api_page(client, page, url, repeat)
+                for page, url in tqdm(
+                    pages, desc=f"Measure API {name}", unit="page", file=sys.stderr
+                )
+            ]
+            for name, pages in (
+                ("invoice list", _api_pages(client)),
+                ("payment list", _api_payment_pages(client)),
+            )
+        }
 
-    def _api_report(self, measures: list[Measure]) -> str:
+    def _api_reports(self, measures: dict[str, list[Measure]]) -> str:
+        return "\n".join(
+            self._api_report(name, list_measures) for name, list_measures in measures.items()
+        )
+
+    def _api_report(self, name: str, measures: list[Measure]) -> str:
         timings = [ms for m in measures for ms in m.timings_ms]
         overall = percentile(timings, 95)
+        url = urlsplit(measures[0].url).path
         lines = [
-            f"Integrator API invoice list ({reverse('api:invoice-list')}, read key, "
+            f"Integrator API {name} ({url}, read key, "
             f"{len(measures[0].timings_ms)} timed requests per page after a warm-up):",
             table(
                 ["page", ">median", ">p95", ">max", ">queries", ">rows"],
@@ -525,9 +660,9 @@ class Command(BaseCommand):
             + verdict(
                 self.style,
                 within=overall <= API_TARGET_P95_MS,
-                met=f"API invoice list meets the target: p95 {overall:.0f} ms <= "
+                met=f"API {name} meets the target: p95 {overall:.0f} ms <= "
                 f"{API_TARGET_P95_MS} ms (slowest page: {slowest.page}, p95 {slowest.p95:.0f} ms).",
-                missed=f"API invoice list misses the target of p95 <= {API_TARGET_P95_MS} ms: "
+                missed=f"API {name} misses the target of p95 <= {API_TARGET_P95_MS} ms: "
                 f"{overall:.0f} ms (slowest page: {slowest.page}, p95 {slowest.p95:.0f} ms).",
             )
         )
@@ -603,10 +738,67 @@ def _pages() -> list[tuple[str, str, str]]:
         ("sessions", "one location", sessions, {"location": location.pk if location else 0}),
         ("sessions", f"search e-mail ({email})", sessions, {"q": email}),
         ("sessions", f"page {pages['sessions']}", sessions, {"p": pages["sessions"]}),
+        *_payment_pages(estimates, last_month, last_month_end),
     ]
     return [
         (name, page, f"{url}?{urlencode(params)}" if params else url)
         for name, page, url, params in rows
+    ]
+
+
+def _payment_pages(estimates: dict[str, int], last_month: date, last_month_end: date) -> list:
+    """The payment ledger, its allocations, the review queue and the card-terminal payments."""
+    ledger = reverse("admin:invoicing_paymenttransaction_changelist")
+    allocations = reverse("admin:invoicing_payment_changelist")
+    queue = reverse("admin:invoicing_statementcredit_changelist")
+    terminal = reverse("admin:invoicing_terminaltransaction_changelist")
+    reference = (
+        PaymentTransaction.objects.filter(kind=TransactionKind.BANK_TRANSFER)
+        .order_by("pk")
+        .values_list("provider_reference", flat=True)
+        .first()
+        or "BENCH-1"
+    )
+    payer = (
+        PaymentTransaction.objects.filter(statement_credit__outcome=MatchOutcome.REVIEW)
+        .order_by("pk")
+        .values_list("payer_name", flat=True)
+        .first()
+        or "Anna"
+    )
+    allocated = Payment.objects.order_by("pk").select_related("document").first()
+    number = allocated.document.display_number if allocated else "INV"
+    card = TerminalTransaction.objects.order_by("pk").values_list("transaction_id", flat=True)
+    transaction_id = card.first() or "TX-1"
+    page = max(1, min(50, estimates["invoicing_paymenttransaction"] // 100))
+    return [
+        ("payments", "first page", ledger, {}),
+        (
+            "payments",
+            "transfers, succeeded, value dates (last month)",
+            ledger,
+            {
+                "kind__exact": TransactionKind.BANK_TRANSFER,
+                "status__exact": TransactionStatus.SUCCEEDED,
+                "value_date__gte": last_month.isoformat(),
+                "value_date__lte": last_month_end.isoformat(),
+            },
+        ),
+        ("payments", f"search reference ({reference})", ledger, {"q": reference}),
+        ("payments", f"page {page}", ledger, {"p": page}),
+        ("allocations", "first page", allocations, {}),
+        ("allocations", f"search number ({number})", allocations, {"q": number}),
+        ("review queue", "first page (to review)", queue, {}),
+        ("review queue", "all outcomes", queue, {"outcome__exact": "all"}),
+        ("review queue", f"search payer ({payer})", queue, {"q": payer}),
+        ("terminal payments", "first page", terminal, {}),
+        ("terminal payments", "in review", terminal, {"match_state__exact": "review"}),
+        (
+            "terminal payments",
+            f"search transaction ({transaction_id})",
+            terminal,
+            {"q": transaction_id},
+        ),
     ]
 
 
@@ -642,9 +834,39 @@ def _api_pages(client: Client) -> list[tuple[str, str]]:
         (f"customer={customer_id} ({customer_documents:,} documents)", {"customer": customer_id}),
         (f"number={number}", {"number": number}),
     ]
-    url = reverse("api:invoice-list")
+    return _with_deep_page(client, reverse("api:invoice-list"), rows)
+
+
+def _api_payment_pages(client: Client) -> list[tuple[str, str]]:
+    """(page, URL) of the measured pages of the API's payment list."""
+    today = timezone.localdate()
+    last_month_end = today.replace(day=1) - timedelta(days=1)
+    customer_id = (
+        PaymentTransaction.objects.exclude(customer=None)
+        .order_by("pk")
+        .values_list("customer_id", flat=True)
+        .first()
+        or 0
+    )
+    rows = [
+        (f"first page (default size, {ApiCursorPagination.page_size})", {}),
+        (
+            "status=succeeded + kind=bank_transfer + value dates (last month)",
+            {
+                "status": TransactionStatus.SUCCEEDED,
+                "kind": TransactionKind.BANK_TRANSFER,
+                "value_date_from": last_month_end.replace(day=1).isoformat(),
+                "value_date_to": last_month_end.isoformat(),
+            },
+        ),
+        (f"customer={customer_id}", {"customer": customer_id}),
+    ]
+    return _with_deep_page(client, reverse("api:payment-list"), rows)
+
+
+def _with_deep_page(client: Client, url: str, rows: list) -> list[tuple[str, str]]:
+    """The pages, and the deep page reached as an integrator reaches it: by `next` links."""
     pages = [(page, f"{url}?{urlencode(params)}" if params else url) for page, params in rows]
-    # The deep page: reached as an integrator reaches it, by following `next` links.
     deep, hops = url, 0
     while hops < API_DEEP_PAGE_HOPS:
         following = _api_get(client, deep).get("next")
@@ -708,35 +930,23 @@ def _measure_page(client: Client, list_name: str, page: str, url: str, repeat: i
         url=url,
         timings_ms=timings,
         queries=len(queries.captured_queries),
-        rows=text.count('class="action-select"'),
+        rows=_result_rows(text),
         shown=shown,
     )
+
+
+def _result_rows(page: str) -> int:
+    """The rows of the page's result list (lists without actions have no checkboxes to count)."""
+    start = page.find('id="result_list"')
+    if start < 0:
+        return 0
+    listed = page[start : page.find("</table>", start)]
+    return max(0, listed.count("<tr") - 1)  # the header row
 
 
 def _allowed_host() -> str:
     hosts = [host for host in settings.ALLOWED_HOSTS if host not in ("*", "")]
     return hosts[0].lstrip(".") if hosts else "localhost"
-
-
-def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        (version,) = cursor.fetchone()
-        cursor.execute("SHOW shared_buffers")
-        (shared_buffers,) = cursor.fetchone()
-    return (
-        f"{cpu}, {os.cpu_count()} cores; PostgreSQL {version.split()[0]} "
-        f"(shared_buffers {shared_buffers}); Django test client in this process, DEBUG off:"
-    )
 
 
 def _table_estimates() -> dict[str, int]:
@@ -778,7 +988,7 @@ def _generate(size: Size) -> None:
         (low, min(low + BATCH_ROWS - 1, size.sessions))
         for low in range(1, size.sessions + 1, BATCH_ROWS)
     ]
-    steps = 6 + 2 * len(session_batches)
+    steps = 12 + 2 * len(session_batches)
     with (
         tqdm(total=steps, desc="Generate", unit="step", file=sys.stderr) as bar,
         connection.cursor() as cursor,
@@ -902,6 +1112,21 @@ def _generate(size: Size) -> None:
                 },
             )
         cursor.execute(GUARD_TRIGGER_SQL % "ENABLE")
+        step("payments", LEDGER_SQL, {"operator": operator.pk})
+        step("allocations", ALLOCATIONS_SQL, {"operator": operator.pk})
+        step(
+            "bank statements",
+            STATEMENTS_SQL,
+            {"operator": operator.pk, "first_day": first_day, "months": size.months},
+        )
+        step("statement credits", STATEMENT_CREDITS_SQL, {"operator": operator.pk})
+        first_terminal = _next_id(cursor, "invoicing_terminal")
+        step("terminals", TERMINALS_SQL, {"operator": operator.pk, "terminals": TERMINALS})
+        step(
+            "terminal payments",
+            TERMINAL_TRANSACTIONS_SQL,
+            {"operator": operator.pk, "first_terminal": first_terminal, "terminals": TERMINALS},
+        )
         for one in series.values():
             last = Document.objects.filter(series=one).aggregate(last=Max("number"))["last"]
             NumberingSeries.objects.filter(pk=one.pk).update(next_number=(last or 0) + 1)
