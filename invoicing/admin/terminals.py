@@ -13,6 +13,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from cpo_portal.kernel.admin.errors import show_domain_error
+from cpo_portal.kernel.admin.lists import EstimatedCountPaginator
 from cpo_portal.kernel.errors import DomainError
 from invoicing.models import Operator
 from invoicing.terminals import review
@@ -102,6 +103,8 @@ class TerminalTransactionAdmin(admin.ModelAdmin):
     list_filter = ["match_state", "kind", "source", "terminal__vendor"]
     search_fields = ["transaction_id", "card_last4", "payment_reference"]
     list_select_related = ["terminal", "entry", "session"]
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
     readonly_fields = [
         "transaction_id",
         "kind",

@@ -15,6 +15,7 @@ LARGE = {
     ("invoicing", "documentline"),
     ("invoicing", "billedsession"),
     ("invoicing", "paymenttransaction"),
+    ("invoicing", "terminaltransaction"),
 }
 # Applied everywhere before the rule; rewriting them would change nothing on a live database.
 BEFORE_THE_RULE = {

@@ -3,6 +3,7 @@
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from invoicing.terminals import live
 from invoicing.terminals.models import MatchState, TerminalTransaction
@@ -84,3 +85,11 @@ def test_a_terminal_shows_its_sessions_still_without_payment_and_their_age(site,
     _, terminal, _, session = site
     page = admin_client.get(f"/admin/invoicing/terminal/{terminal.pk}/change/").content.decode()
     assert f"{session.source_id} on {session.evse.evse_id}: ended 2 h ago, 18.42 EUR" in page
+
+
+@pytest.mark.postgres
+def test_the_terminal_payments_list_reads_its_first_page_by_its_order_index(site):
+    newest_first = TerminalTransaction.objects.order_by(*TerminalTransaction._meta.ordering)[:100]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # few rows: as the planner would at scale
+        assert "terminal_tx_list_order" in newest_first.explain()
