@@ -154,10 +154,19 @@ def sampled(pids: Iterable[int], *, rate: int = SAMPLES_PER_SECOND) -> Iterator[
                 if output.exists():
                     profile.processes += 1
                     profile.add_raw(output.read_text(errors="replace"))
+                    _keep(output)
                 else:
                     problems.extend(errors.decode(errors="replace").strip().splitlines()[-1:])
             if not profile.processes and problems:
                 profile.problem = "py-spy could not attach: " + " ".join(problems)
+
+
+def _keep(output: Path) -> None:
+    """Copy the raw stacks into BENCH_PROFILE_DIR when set, for a flame graph or a closer look."""
+    folder = os.environ.get("BENCH_PROFILE_DIR")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        shutil.copy(output, Path(folder) / output.name)
 
 
 def _function(frame: str) -> str:
