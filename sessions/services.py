@@ -19,16 +19,17 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from cpo_portal.kernel.bulk import insert_models, insert_rows
+from cpo_portal.kernel.bulk import id_set, insert_models, insert_rows
 from cpo_portal.kernel.errors import InvalidInput
 from cpo_portal.kernel.integrations import webhooks
 from cpo_portal.kernel.issuing_due import issuing_due_rule
 from cpo_portal.kernel.json_limits import MAX_JSON_NUMBER, json_problem
-from cpo_portal.kernel.money import vat_breakdown
+from cpo_portal.kernel.money import round_energy, vat_breakdown
 from cpo_portal.kernel.tax import PlaceRates, place_rates
 from cpo_portal.kernel.tenancy import Operator
 from customers.models import ChargingToken, Customer
 from customers.services import create_customer, get_anonymous_customer
+from sessions.events import stored_session_payloads
 from sessions.metering.records import signed_input_of, store_signed_meter_data
 from sessions.metering.rules import MeteringDecision, bills_time, decide_metering, metered_periods
 from sessions.metering.signed_data import read_native_signed_data, read_ocpi_signed_data
@@ -385,7 +386,7 @@ def reprice_session(*, session: ChargingSession, current_tariff: bool = False) -
         session.charge_lines.all().delete()
         _apply_totals(session, priced)
         if metering.measured_kwh is not None:
-            session.energy_kwh = priced.totals.total_energy
+            session.energy_kwh = round_energy(priced.totals.total_energy)
         session.meter_verdict = metering.meter_verdict
         session.meter_issues = metering.findings
         session.quarantine = ChargingSession.Quarantine.NONE
@@ -766,7 +767,7 @@ def _ingest_batch(
     # Re-sent sessions (already stored, or twice in this batch) change nothing.
     existing = dict(
         ChargingSession.objects.filter(
-            source=source, source_id__in=[c.source_id for c in candidates]
+            source=source, source_id__in=id_set((c.source_id for c in candidates), of=str)
         ).values_list("source_id", "id")
     )
     fresh: list[_Candidate] = []
@@ -903,7 +904,7 @@ def _ingest_batch(
             tariff=tariff,
             started_at=c.started_at,
             ended_at=c.ended_at,
-            energy_kwh=priced.totals.total_energy,
+            energy_kwh=round_energy(priced.totals.total_energy),
             # OCPI total_time is the whole session; charging time excludes the idle part.
             charging_seconds=int(
                 (priced.totals.total_time - priced.totals.total_parking_time) * 3600
@@ -982,7 +983,11 @@ def _persist(operator: Operator, items: list[_Stored]) -> None:
     _store_charge_lines(priced)
     store_signed_meter_data([(s, c.signed, m.verdict) for c, s, _p, m in items if c.signed])
     if priced:
-        webhooks.emit(operator=operator, event="session.priced", objects=[s for s, _p in priced])
+        webhooks.emit(
+            operator=operator,
+            event="session.priced",
+            described=stored_session_payloads(s for s, _p in priced),
+        )
 
 
 def _store(operator: Operator, to_store: list[_Stored], outcomes: dict[int, IngestOutcome]) -> None:

@@ -27,11 +27,7 @@ def insert_models(objects: Sequence[models.Model]) -> None:
     fields = [f for f in meta.concrete_fields if not f.primary_key]
     prepare = [_prepare_for(f) for f in fields]
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [meta.db_table, meta.pk.column, len(objects)],
-        )
-        ids = [row[0] for row in cursor.fetchall()]
+        ids = _next_ids(cursor, meta, len(objects))
         rows = (
             (pk, *(p(f.pre_save(obj, True)) for f, p in zip(fields, prepare, strict=True)))
             for pk, obj in zip(ids, objects, strict=True)
@@ -43,35 +39,53 @@ def insert_models(objects: Sequence[models.Model]) -> None:
         obj._state.db = connection.alias
 
 
-def id_set(ids: Iterable[int]):
-    """Ids for an `__in` filter. On PostgreSQL a set the planner joins through the index: given
-    thousands of ids as a list it scanned the whole table (every month's charge lines) instead."""
+def _next_ids(cursor, meta, count: int) -> list[int]:
+    """Primary keys for `count` new rows, taken from the table's sequence."""
+    cursor.execute(
+        "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+        [meta.db_table, meta.pk.column, count],
+    )
+    return [row[0] for row in cursor.fetchall()]
+
+
+# The column types an id set may hold (the SQL cast is spelled from this map, never from input).
+_ID_TYPES = {int: "bigint", str: "text"}
+
+
+def id_set(ids: Iterable[int] | Iterable[str], *, of: type = int):
+    """Ids (numbers, or the text ids of a source) for an `__in` filter. On PostgreSQL a set the
+    planner joins through the index: given thousands of ids as a list it scanned the whole table
+    (every month's charge lines, every session of a source) instead."""
     ids = list(ids)
     if connection.vendor != "postgresql":
         return ids
-    return RawSQL("SELECT unnest(%s::bigint[])", [ids])
+    return RawSQL(f"SELECT unnest(%s::{_ID_TYPES[of]}[])", [ids])  # noqa: S611 (cast from the map)
 
 
 def insert_rows(
     model: type[models.Model], field_names: Sequence[str], rows: Sequence[tuple]
-) -> None:
-    """Insert rows of plain values given in the order of `field_names` (ids are generated)."""
+) -> list[int]:
+    """Insert rows of plain values given in the order of `field_names`; their new ids, in order."""
     if not rows:
-        return
+        return []
     fields = [model._meta.get_field(name) for name in field_names]
     if connection.vendor != "postgresql":
         attnames = [f.attname for f in fields]
-        model.objects.bulk_create(
+        created = model.objects.bulk_create(
             [model(**dict(zip(attnames, row, strict=True))) for row in rows], batch_size=2000
         )
-        return
+        return [obj.pk for obj in created]
+    meta = model._meta
     prepare = [_prepare_for(f) for f in fields]
-    if all(p is _same for p in prepare):
-        prepared = rows
-    else:
-        prepared = [tuple(p(v) for p, v in zip(prepare, row, strict=True)) for row in rows]
+    plain = all(p is _same for p in prepare)
     with connection.cursor() as cursor:
-        _copy(cursor, model._meta.db_table, [f.column for f in fields], prepared)
+        ids = _next_ids(cursor, meta, len(rows))
+        prepared = (
+            (pk, *row) if plain else (pk, *(p(v) for p, v in zip(prepare, row, strict=True)))
+            for pk, row in zip(ids, rows, strict=True)
+        )
+        _copy(cursor, meta.db_table, [meta.pk.column, *(f.column for f in fields)], prepared)
+    return ids
 
 
 def _same(value):

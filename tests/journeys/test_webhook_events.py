@@ -12,6 +12,7 @@ from invoicing.documents.actions import DocumentActionRefused
 from invoicing.documents.issuing import InvoicingError, issue_credit_note, mark_overdue_documents
 from invoicing.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from invoicing.payments.recording import record_payment
+from sessions.events import session_payloads
 from sessions.services import reprice_session
 from tests.factories import CustomerFactory
 from tests.invoicing.helpers import (
@@ -64,6 +65,37 @@ def test_sessions_ingested_through_the_api_are_announced_as_priced(api, operator
     assert priced[0][1]["customer_id"] == customer.pk
     assert Decimal(priced[0][1]["total_gross"]) > 0
     assert WebhookDelivery.objects.filter(endpoint=endpoint).count() == 2
+
+
+def test_a_bulk_of_sessions_is_announced_as_its_sessions_read_back_show(api, operator, endpoint):
+    """The events of a bulk are built from the sessions just stored, not read back: same bytes."""
+    evse, tariff = helper_evse(operator), helper_tariff(operator)
+    customer = CustomerFactory(operator=operator)
+    sessions = [
+        {
+            "source_id": f"S{n}",
+            "evse_id": evse.evse_id,
+            "tariff_id": tariff.ocpi_id,
+            "start": "2026-03-02T10:00:00+01:00",
+            "end": f"2026-03-02T1{n + 1}:07:00+01:00",
+            # More places than the column keeps (3): the event shows the stored, rounded value.
+            "energy_kwh": energy,
+            "customer_id": customer.pk,
+        }
+        for n, energy in enumerate(["10.5", "7.0005", "3.12345"])
+    ]
+
+    response = api.post("/api/v1/sessions/bulk/", {"sessions": sessions})
+
+    assert response.status_code == 200
+    announced = {data["id"]: data for _type, data in events("session.priced")}
+    read_back = session_payloads("session.priced", list(announced), operator.pk)
+    assert announced == read_back
+    assert [announced[r["session_id"]]["energy_kwh"] for r in response.json()["results"]] == [
+        "10.500",
+        "7.001",
+        "3.123",
+    ]
 
 
 def test_issuing_paying_and_going_overdue_are_each_announced_once(

@@ -92,3 +92,29 @@ def test_an_id_set_filters_as_the_list_of_its_ids_would(operator):
 
     assert sorted(found) == [sessions[0].pk, sessions[2].pk]
     assert not ChargingSession.objects.filter(pk__in=id_set([])).exists()
+
+
+def test_rows_get_their_new_ids_in_order(operator):
+    session = make_priced_session(operator, None)
+    fields = ("session", "component", "quantity", "unit", "unit_price", "net", "position")
+    fields += ("vat_category", "vat_rate", "vat", "gross")
+    zero = Decimal("0.00")
+    rows = [
+        (session.pk, "energy", Decimal(n), "kWh", Decimal("0.4"), Decimal("0.40") * n, 10 + n,
+         "electricity", zero, zero, Decimal("0.40") * n)
+        for n in (1, 2, 3)
+    ]  # fmt: skip
+
+    ids = insert_rows(SessionChargeLine, fields, rows)
+
+    stored = dict(SessionChargeLine.objects.filter(pk__in=ids).values_list("pk", "position"))
+    assert [stored[pk] for pk in ids] == [11, 12, 13]
+
+
+def test_an_id_set_of_source_ids_filters_as_their_list_would(operator):
+    sessions = [make_priced_session(operator, None) for _ in range(3)]
+    wanted = [sessions[1].source_id, "never-sent"]
+
+    found = ChargingSession.objects.filter(source_id__in=id_set(wanted, of=str))
+
+    assert [s.pk for s in found] == [sessions[1].pk]
