@@ -133,9 +133,7 @@ def notify_many(notices: Sequence[Notice]) -> int:
         # Queued meanwhile by another run: one by one, each skipping what is there already.
         return sum(_save(message) is not None for message in new)
     now = timezone.now()
-    due = [message.pk for message in new if message.not_before <= now]
-    for start in range(0, len(due), BATCH):
-        _send_batch_after_commit(due[start : start + BATCH])
+    _send_after_commit([message.pk for message in new if message.not_before <= now])
     return len(new)
 
 
@@ -181,7 +179,7 @@ def resend(*, message: OutboundMessage) -> OutboundMessage:
         is_resend=True,
         not_before=timezone.now(),
     )
-    _send_after_commit(copy)
+    _send_after_commit([copy.pk])
     return copy
 
 
@@ -193,11 +191,10 @@ def release(*, regarding: str) -> int:
             regarding=regarding,
             channel=OutboundMessage.Channel.EMAIL,
             status=OutboundMessage.Status.QUEUED,
-        )
+        ).values_list("pk", flat=True)
     )
-    for message in waiting:
-        OutboundMessage.objects.filter(pk=message.pk).update(not_before=timezone.now())
-        _send_after_commit(message)
+    OutboundMessage.objects.filter(pk__in=waiting).update(not_before=timezone.now())
+    _send_after_commit(waiting)
     return len(waiting)
 
 
@@ -261,7 +258,7 @@ def _save(message: OutboundMessage) -> OutboundMessage | None:
     except IntegrityError:
         return None  # already queued by an earlier run: sent once
     if message.not_before <= timezone.now():
-        _send_after_commit(message)
+        _send_after_commit([message.pk])
     return message
 
 
@@ -303,27 +300,23 @@ def _language(language: str) -> str:
     return language if language in LANGUAGES else settings.LANGUAGE_CODE
 
 
-def _send_after_commit(message: OutboundMessage) -> None:
+def _send_after_commit(message_ids: Sequence[int]) -> None:
+    """Once the transaction commits, queue the sending: one task for one message, one task per
+    BATCH of many."""
     from customers import tasks
+
+    ids = list(message_ids)
 
     def queue() -> None:
         try:
-            tasks.send_outbound_message.delay(message.pk)
-        except Exception:
-            # The broker is down: the row stays queued and the sweeper sends it.
-            logger.exception("Could not queue outbound message %s", message.pk)
-
-    transaction.on_commit(queue)
-
-
-def _send_batch_after_commit(message_ids: list[int]) -> None:
-    from customers import tasks
-
-    def queue() -> None:
-        try:
-            tasks.send_outbound_messages.delay(message_ids)
+            if len(ids) == 1:
+                tasks.send_outbound_message.delay(ids[0])
+                return
+            for start in range(0, len(ids), BATCH):
+                tasks.send_outbound_messages.delay(ids[start : start + BATCH])
         except Exception:
             # The broker is down: the rows stay queued and the sweeper sends them.
-            logger.exception("Could not queue %s outbound messages", len(message_ids))
+            logger.exception("Could not queue %s outbound messages", len(ids))
 
-    transaction.on_commit(queue)
+    if ids:
+        transaction.on_commit(queue)

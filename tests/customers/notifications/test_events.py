@@ -7,7 +7,6 @@ import pytest
 from django.core import mail
 from django.db import transaction
 
-from cpo_portal.kernel import sms
 from customers.notifications.outbox import notify
 from customers.notifications.sending import send_due_messages
 from tests.factories import CustomerFactory
@@ -50,16 +49,6 @@ ENGLISH_SMS = {
     "subscription_suspended": "charging with your cards is suspended",
     "subscription_reactivated": "charging with your cards works again",
 }
-
-
-@pytest.fixture(autouse=True)
-def _sms_to_files(settings, tmp_path):
-    settings.SMS_BACKEND = "cpo_portal.kernel.sms.backends.FileBackend"
-    settings.SMS_FILE_PATH = str(tmp_path / "sms")
-    settings.SMS_QUIET_HOURS = (0, 0)
-    sms._backend.cache_clear()
-    yield
-    sms._backend.cache_clear()
 
 
 @pytest.mark.parametrize("language", ["en", "de", "fr", "el", "ar"])

@@ -11,7 +11,6 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from cpo_portal.kernel import sms
 from customers import tasks
 from customers.models import MessageAttempt, OutboundMessage
 from customers.notifications.erasure import erase_expired_messages
@@ -21,17 +20,6 @@ from invoicing.payments import ledger
 from invoicing.payments.models import TransactionKind
 from tests.customers.notifications import backends
 from tests.factories import CustomerFactory
-
-
-@pytest.fixture(autouse=True)
-def _sms_to_files(settings, tmp_path):
-    settings.SMS_BACKEND = "cpo_portal.kernel.sms.backends.FileBackend"
-    settings.SMS_FILE_PATH = str(tmp_path / "sms")
-    backends.FAILURES["left"] = 0
-    settings.SMS_QUIET_HOURS = (0, 0)  # no quiet hours unless a test sets them
-    sms._backend.cache_clear()
-    yield
-    sms._backend.cache_clear()
 
 
 def sms_texts(tmp_path) -> list[str]:

@@ -6,12 +6,10 @@ from __future__ import annotations
 import time
 from decimal import Decimal
 
-import pytest
 from django.core import mail
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from cpo_portal.kernel import sms
 from customers.models import MessageAttempt, OutboundMessage
 from customers.notifications.models import MessageTemplate
 from customers.notifications.outbox import Notice, notify, notify_many
@@ -20,16 +18,6 @@ from tests.factories import CustomerFactory
 
 CONTEXT = {"amount": Decimal("24.50"), "currency": "EUR", "customer_name": "Anna"}
 COMPARED = ("customer_id", "event", "channel", "recipient", "language", "subject", "body_text")
-
-
-@pytest.fixture(autouse=True)
-def _sms_to_files(settings, tmp_path):
-    settings.SMS_BACKEND = "cpo_portal.kernel.sms.backends.FileBackend"
-    settings.SMS_FILE_PATH = str(tmp_path / "sms")
-    settings.SMS_QUIET_HOURS = (0, 0)
-    sms._backend.cache_clear()
-    yield
-    sms._backend.cache_clear()
 
 
 def drivers(operator, n: int) -> list:
