@@ -79,6 +79,20 @@ def test_the_list_filters_by_status_kind_provider_customer_document_dates_and_cu
     assert api.get(PAYMENTS, {"status": "maybe"}).status_code == 400
 
 
+def test_the_document_filter_finds_what_paid_it_and_what_was_started_for_it(
+    api, operator, paid, per_session_customer
+):
+    allocated = paid.payments.get().transaction
+    started = transfer(operator, "1.00", reference="checkout-1", intended_document=paid)
+    another = issue_invoice_for(per_session_customer)
+    transfer(operator, "2.00", reference="checkout-2", intended_document=another)
+
+    response = api.get(PAYMENTS, {"document": paid.pk})
+
+    assert response.status_code == 200
+    assert {row["id"] for row in response.json()["results"]} == {allocated.pk, started.pk}
+
+
 def test_the_detail_has_allocations_children_masked_iban_and_the_payload_as_received(
     api, operator, invoice, per_session_customer
 ):

@@ -861,6 +861,9 @@ def _api_payment_pages(client: Client) -> list[tuple[str, str]]:
         ),
         (f"customer={customer_id}", {"customer": customer_id}),
     ]
+    paid_document = Payment.objects.order_by("-pk").values_list("document_id", flat=True).first()
+    if paid_document:
+        rows.append((f"document={paid_document}", {"document": paid_document}))
     return _with_deep_page(client, reverse("api:payment-list"), rows)
 
 
