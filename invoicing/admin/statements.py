@@ -19,6 +19,7 @@ from kombu.exceptions import OperationalError as BrokerError
 
 from cpo_portal.kernel.admin.errors import show_domain_error
 from cpo_portal.kernel.errors import DomainError
+from cpo_portal.kernel.search import TRIGRAM_MIN_LENGTH
 from customers.models import Customer
 from invoicing.admin.common import ACTION_TEMPLATE, ReadOnlyAdmin, change_url
 from invoicing.models import Document, DocumentStatus, Operator
@@ -26,6 +27,7 @@ from invoicing.payments import matching
 from invoicing.payments.models import (
     BankStatement,
     MatchOutcome,
+    PaymentTransaction,
     StatementCredit,
     StatementStatus,
     mask_iban,
@@ -319,6 +321,22 @@ class StatementCreditAdmin(ReadOnlyAdmin):
     list_select_related = ["transaction", "statement"]
     search_fields = ["transaction__remittance_information", "transaction__payer_name"]
     show_full_result_count = False
+
+    def get_search_results(self, request, queryset, search_term):
+        # The whole term anywhere in the payer's name or the remittance information, each an
+        # index scan (trigrams), united: Django's default scanned every transfer joined with its
+        # transaction (0.6 s over 255,000 credits).
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        transfers = PaymentTransaction.objects.order_by().values("pk")
+        if len(term) < TRIGRAM_MIN_LENGTH:  # no trigram to look up: the payer's name starts it
+            found = transfers.filter(payer_name__istartswith=term)
+        else:
+            found = transfers.filter(payer_name__icontains=term).union(
+                transfers.filter(remittance_information__icontains=term)
+            )
+        return queryset.filter(transaction__in=found), False
 
     @admin.display(description=_("value date"), ordering="transaction__value_date")
     def value_date(self, obj):

@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from cpo_portal.kernel.search import UpperTrigramIndex
 from cpo_portal.kernel.tenancy import Operator
 from customers.models import Customer
 from invoicing.documents.models import AmountField, CaseInsensitivePrefixIndex, Document
@@ -149,6 +150,11 @@ class PaymentTransaction(models.Model):
             models.Index(fields=["value_date"], name="transaction_value_date"),
             models.Index(fields=["provider_reference"], name="transaction_reference"),
             CaseInsensitivePrefixIndex(field="payer_name", name="transaction_payer_prefix"),
+            # The reconciliation queue's search: any part of the payer's name or remittance.
+            UpperTrigramIndex(field="payer_name", name="transaction_payer_trigram"),
+            UpperTrigramIndex(
+                field="remittance_information", name="transaction_remittance_trigram"
+            ),
         ]
 
     def __str__(self) -> str:

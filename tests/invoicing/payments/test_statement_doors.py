@@ -122,6 +122,33 @@ def test_the_review_queue_reads_the_suggested_invoices_of_a_page_in_one_query(
     assert queue_queries() == few
 
 
+def test_the_queue_is_searched_by_any_part_of_the_payer_or_the_remittance(
+    admin_client, operator, invoices
+):
+    bookings = [
+        Booking("25.50", "Ladestrom Mai", payer="Grete Müller-Lüdenscheidt", reference="A"),
+        Booking("19.99", "Abo Juni KD-4711", payer="Hans Berger", reference="B"),
+        Booking("7.00", "Spende", payer="Mia Ohm", reference="C"),
+    ]
+    admin_client.post(
+        reverse("admin:invoicing_bankstatement_upload"),
+        {"operator": operator.pk, "file": SimpleUploadedFile("s.xml", camt(bookings))},
+    )
+
+    def found(term: str) -> set[str]:
+        page = admin_client.get(
+            reverse("admin:invoicing_statementcredit_changelist"),
+            {"q": term, "outcome__exact": "all"},
+        )
+        assert page.status_code == 200
+        return {c.transaction.payer_name for c in page.context["cl"].result_list}
+
+    assert found("müller") == {"Grete Müller-Lüdenscheidt"}
+    assert found("kd-47") == {"Hans Berger"}  # in the remittance information
+    assert found("Mi") == {"Mia Ohm"}  # two letters: the payer's name starts with them
+    assert found("Lastschrift") == set()
+
+
 def test_staff_keep_a_transfer_as_credit_from_the_queue(
     admin_client, operator, invoices, monthly_company
 ):
