@@ -766,6 +766,7 @@ def _payment_pages(estimates: dict[str, int], last_month: date, last_month_end: 
         .first()
         or "Anna"
     )
+    surname = payer.split()[-1]  # any part of the name, as staff type it
     allocated = Payment.objects.order_by("pk").select_related("document").first()
     number = allocated.document.display_number if allocated else "INV"
     card = TerminalTransaction.objects.order_by("pk").values_list("transaction_id", flat=True)
@@ -791,6 +792,12 @@ def _payment_pages(estimates: dict[str, int], last_month: date, last_month_end: 
         ("review queue", "first page (to review)", queue, {}),
         ("review queue", "all outcomes", queue, {"outcome__exact": "all"}),
         ("review queue", f"search payer ({payer})", queue, {"q": payer}),
+        (
+            "review queue",
+            f"search payer, all outcomes ({surname})",
+            queue,
+            {"q": surname, "outcome__exact": "all"},
+        ),
         ("terminal payments", "first page", terminal, {}),
         ("terminal payments", "in review", terminal, {"match_state__exact": "review"}),
         (
