@@ -8,6 +8,7 @@ import platform
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.db import connection, transaction
@@ -15,6 +16,7 @@ from django.db.models import Model
 from psycopg import sql
 
 __all__ = [
+    "CopyBaseline",
     "children",
     "copy_baseline",
     "cpu_seconds",
@@ -24,13 +26,24 @@ __all__ = [
 ]
 
 
-def copy_baseline(tables: Sequence[tuple[type[Model], sql.Composable]]) -> float:
-    """Seconds PostgreSQL takes to COPY the rows of each (model, WHERE clause) into empty tables."""
+@dataclass(frozen=True)
+class CopyBaseline:
+    """Seconds PostgreSQL takes to COPY the same rows: bare, and checked by the foreign keys."""
+
+    seconds: float
+    with_foreign_keys: float
+
+
+def copy_baseline(tables: Sequence[tuple[type[Model], sql.Composable]]) -> CopyBaseline:
+    """COPY the rows of each (model, WHERE clause) into empty tables of the same shape."""
     # Into empty tables of the same shape (columns, indexes, checks; no foreign keys or
     # triggers), committed: what bulk-loading the same rows costs PostgreSQL at the least.
+    # Then again with the tables' foreign keys (deferred, checked at commit like the work's
+    # own): what the integrity of those rows costs PostgreSQL alone. Triggers stay out: the
+    # guards refuse rows for documents already issued.
     with tempfile.TemporaryDirectory(prefix="bench_copy_") as folder:
         # The rows leave PostgreSQL first (not timed): the baseline times only loading them.
-        exported: list[tuple[sql.Composed, Path]] = []
+        exported: list[tuple[str, sql.Composed, Path]] = []
         with connection.cursor() as cursor:
             for model, where in tables:
                 table = model._meta.db_table
@@ -42,24 +55,55 @@ def copy_baseline(tables: Sequence[tuple[type[Model], sql.Composable]]) -> float
                 with path.open("wb") as out, cursor.copy(source) as copy:
                     for block in copy:
                         out.write(block)
-                scratch = sql.Identifier(f"bench_copy_{table}")
-                cursor.execute(
-                    sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING ALL)").format(
-                        scratch, sql.Identifier(table)
-                    )
-                )
-                exported.append((sql.SQL("COPY {} ({}) FROM STDIN").format(scratch, columns), path))
-        started = time.perf_counter()
-        with transaction.atomic(), connection.cursor() as cursor:
-            for statement, path in exported:
-                with path.open("rb") as source, cursor.copy(statement) as copy:
-                    while block := source.read(1 << 20):
-                        copy.write(block)
-        elapsed = time.perf_counter() - started
+                exported.append((table, columns, path))
+        return CopyBaseline(
+            seconds=_timed_copy(exported, foreign_keys=False),
+            with_foreign_keys=_timed_copy(exported, foreign_keys=True),
+        )
+
+
+def _timed_copy(exported: list[tuple[str, sql.Composed, Path]], *, foreign_keys: bool) -> float:
     with connection.cursor() as cursor:
-        for model, _where in tables:
-            scratch = sql.Identifier(f"bench_copy_{model._meta.db_table}")
-            cursor.execute(sql.SQL("DROP TABLE {}").format(scratch))
+        for table, *_rest in exported:
+            scratch = sql.Identifier(f"bench_copy_{table}")
+            cursor.execute(
+                sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING ALL)").format(
+                    scratch, sql.Identifier(table)
+                )
+            )
+            if foreign_keys:
+                cursor.execute(
+                    "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+                    "WHERE conrelid = %s::regclass AND contype = 'f'",
+                    [table],
+                )
+                for (definition,) in cursor.fetchall():
+                    cursor.execute(
+                        sql.SQL("ALTER TABLE {} ADD {}").format(scratch, sql.SQL(definition))
+                    )
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        for table, columns, path in exported:
+            statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+                sql.Identifier(f"bench_copy_{table}"), columns
+            )
+            with path.open("rb") as source, cursor.copy(statement) as copy:
+                while block := source.read(1 << 20):
+                    copy.write(block)
+    elapsed = time.perf_counter() - started
+    with connection.cursor() as cursor:
+        if foreign_keys and connection.in_atomic_block:
+            # Inside an outer transaction (the suite's) nothing was committed, so the checks
+            # are still pending, and a table with pending checks cannot be dropped.
+            cursor.execute(
+                "SELECT string_agg(quote_ident(conname), ', ') FROM pg_constraint "
+                "WHERE contype = 'f' AND conrelid::regclass::text LIKE 'bench_copy_%%'"
+            )
+            (names,) = cursor.fetchone()
+            if names:
+                cursor.execute(sql.SQL("SET CONSTRAINTS {} IMMEDIATE").format(sql.SQL(names)))
+        for table, *_rest in exported:
+            cursor.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(f"bench_copy_{table}")))
     return elapsed
 
 

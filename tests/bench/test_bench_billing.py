@@ -23,6 +23,7 @@ def test_bench_billing_bills_every_session_in_a_celery_worker_and_leaves_nothing
     assert "Billed 200 of 200 sessions on 20 documents" in report
     assert "sessions/s" in report
     assert "COPY baseline: 20 documents" in report
+    assert "With the tables' foreign keys checked at commit, as the run's are" in report
     assert "worker pool processes max" in report
     assert "  Profile" in report
     assert connection.settings_dict["NAME"] == database

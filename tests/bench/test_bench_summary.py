@@ -22,6 +22,7 @@ def test_the_summary_sets_each_run_against_its_copy_baseline_and_target(tmp_path
             lines=sessions // 5,
             seconds=seconds,
             copy_seconds=10.0,
+            copy_fk_seconds=22.0,
             workers=2,
             peaks_kb={"bench": 100 * 1024, "main": 120 * 1024, "pool-7": 150 * 1024},
             profile={},
@@ -36,7 +37,7 @@ def test_the_summary_sets_each_run_against_its_copy_baseline_and_target(tmp_path
         "| monthly billing run, 100,000 customers, 1,000,000 sessions, 2 workers | "
         "110.0 s (9,091 sessions/s) | 10.00 s (100,000 documents, 200,000 lines, "
         "1,000,000 session links) | 11.0x (missed) | <= 3x | pool 150 MB, worker main 120 MB, "
-        "bench 100 MB |"
+        "bench 100 MB | 22.00 s (5.0x) |"
     ) in report
     assert "| 2.5x (met) | <= 3x |" in report  # the 250,000-session month
     assert (

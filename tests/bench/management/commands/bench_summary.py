@@ -43,7 +43,15 @@ class Command(BaseCommand):
         self.stdout.write(f"Measured on {machine()}.\n")
         self.stdout.write(
             _markdown(
-                ["work", "this run", "COPY of the same rows", "ratio", "target", "peak memory"],
+                [
+                    "work",
+                    "this run",
+                    "COPY of the same rows",
+                    "ratio",
+                    "target",
+                    "peak memory",
+                    "COPY with the foreign keys (ratio)",
+                ],
                 lines,
             )
         )
@@ -83,6 +91,7 @@ def _billing_row(run: dict) -> list[str]:
         f"<= {BILLING_TARGET_RATIO}x",
         f"pool {mb(max(pool, default=0))}, worker main {mb(run['peaks_kb'].get('main', 0))}, "
         f"bench {mb(run['peaks_kb'].get('bench', 0))}",
+        _with_foreign_keys(run),
     ]
 
 
@@ -96,6 +105,7 @@ def _ingest_row(run: dict) -> list[str]:
         _ratio(ratio, INGEST_TARGET_RATIO),
         f"<= {INGEST_TARGET_RATIO}x",
         _gunicorn_peaks(run),
+        _with_foreign_keys(run),
     ]
 
 
@@ -110,7 +120,14 @@ def _webhook_row(plain: dict, webhook: dict) -> list[str]:
         f"{-cost:+.0%} against without ({verdict})",
         f">= -{WEBHOOK_TARGET_COST:.0%}",
         _gunicorn_peaks(webhook),
+        "",
     ]
+
+
+def _with_foreign_keys(run: dict) -> str:
+    """The same COPY with the tables' foreign keys: what the rows' integrity costs PostgreSQL."""
+    seconds = run.get("copy_fk_seconds")
+    return f"{seconds:.2f} s ({run['seconds'] / seconds:.1f}x)" if seconds else ""
 
 
 def _ratio(ratio: float, target: int) -> str:
