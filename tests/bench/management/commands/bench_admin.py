@@ -746,31 +746,24 @@ def _pages() -> list[tuple[str, str, str]]:
     ]
 
 
+def _first(rows, field: str, default: str) -> str:
+    """The field of the oldest row, or the default when there is none (a search term)."""
+    return rows.order_by("pk").values_list(field, flat=True).first() or default
+
+
 def _payment_pages(estimates: dict[str, int], last_month: date, last_month_end: date) -> list:
     """The payment ledger, its allocations, the review queue and the card-terminal payments."""
     ledger = reverse("admin:invoicing_paymenttransaction_changelist")
     allocations = reverse("admin:invoicing_payment_changelist")
     queue = reverse("admin:invoicing_statementcredit_changelist")
     terminal = reverse("admin:invoicing_terminaltransaction_changelist")
-    reference = (
-        PaymentTransaction.objects.filter(kind=TransactionKind.BANK_TRANSFER)
-        .order_by("pk")
-        .values_list("provider_reference", flat=True)
-        .first()
-        or "BENCH-1"
-    )
-    payer = (
-        PaymentTransaction.objects.filter(statement_credit__outcome=MatchOutcome.REVIEW)
-        .order_by("pk")
-        .values_list("payer_name", flat=True)
-        .first()
-        or "Anna"
-    )
+    transfers = PaymentTransaction.objects.filter(kind=TransactionKind.BANK_TRANSFER)
+    reference = _first(transfers, "provider_reference", "BENCH-1")
+    to_review = PaymentTransaction.objects.filter(statement_credit__outcome=MatchOutcome.REVIEW)
+    payer = _first(to_review, "payer_name", "Anna")
     surname = payer.split()[-1]  # any part of the name, as staff type it
-    allocated = Payment.objects.order_by("pk").select_related("document").first()
-    number = allocated.document.display_number if allocated else "INV"
-    card = TerminalTransaction.objects.order_by("pk").values_list("transaction_id", flat=True)
-    transaction_id = card.first() or "TX-1"
+    number = _first(Payment.objects.all(), "document__display_number", "INV")
+    transaction_id = _first(TerminalTransaction.objects.all(), "transaction_id", "TX-1")
     page = max(1, min(50, estimates["invoicing_paymenttransaction"] // 100))
     return [
         ("payments", "first page", ledger, {}),

@@ -207,8 +207,7 @@ class Result:
     status: str = ""
     worker_peaks_kb: dict[str, int] = field(default_factory=dict)
     bench_peak_kb: int = 0
-    copy_seconds: float = 0.0
-    copy_fk_seconds: float = 0.0
+    copy: CopyBaseline = field(default_factory=lambda: CopyBaseline(0.0, 0.0))
     copy_links: int = 0
     errors: list[str] = field(default_factory=list)
     tasks_not_run: int = 0
@@ -231,7 +230,7 @@ class Result:
 
     @property
     def copy_ratio(self) -> float:
-        return self.run_seconds / self.copy_seconds if self.copy_seconds else 0.0
+        return self.run_seconds / self.copy.seconds if self.copy.seconds else 0.0
 
 
 class Command(BaseCommand):
@@ -296,8 +295,8 @@ class Command(BaseCommand):
                 documents=result.documents,
                 lines=result.document_lines,
                 seconds=result.run_seconds,
-                copy_seconds=result.copy_seconds,
-                copy_fk_seconds=result.copy_fk_seconds,
+                copy_seconds=result.copy.seconds,
+                copy_fk_seconds=result.copy.with_foreign_keys,
                 workers=result.workers,
                 peaks_kb={"bench": result.bench_peak_kb, **result.worker_peaks_kb},
                 profile=result.profile.as_dict(),
@@ -359,8 +358,7 @@ class Command(BaseCommand):
         result.sessions_billed = BilledSession.objects.filter(document__billing_run=run).count()
         result.document_lines = DocumentLine.objects.filter(document__billing_run=run).count()
         result.errors = list(run.errors.values_list("message", flat=True)[:3])
-        baseline, result.copy_links = _copy_baseline(run)
-        result.copy_seconds, result.copy_fk_seconds = baseline.seconds, baseline.with_foreign_keys
+        result.copy, result.copy_links = _copy_baseline(run)
         return result
 
     def _run(
@@ -421,10 +419,7 @@ class Command(BaseCommand):
             "waiting: PostgreSQL, the broker, a busy CPU).",
             f"  {r.tasks_not_run:,} tasks queued by the run (PDF renders) were counted, not run.",
             f"  COPY baseline: {r.documents:,} documents + {r.document_lines:,} lines + "
-            f"{r.copy_links:,} session links in {r.copy_seconds:.2f} s; the run takes "
-            f"{r.copy_ratio:.1f} times as long. With the tables' foreign keys checked at commit, "
-            f"as the run's are, the same COPY takes {r.copy_fk_seconds:.2f} s "
-            f"({r.run_seconds / r.copy_fk_seconds:.1f} times as long).",
+            f"{r.copy_links:,} session links in {r.copy.compared(r.run_seconds, work='run')}",
             r.profile.report(),
         ]
         text = "\n".join(lines)

@@ -143,16 +143,12 @@ class Command(BaseCommand):
             )
             if created != sessions:
                 raise CommandError(f"Only {created} of {sessions} sessions were created.")
-            copy_seconds = copy_fk_seconds = 0.0
+            baseline = CopyBaseline(0.0, 0.0)
             if connection.vendor == "postgresql":
                 baseline = _copy_baseline(operator)
-                copy_seconds, copy_fk_seconds = baseline.seconds, baseline.with_foreign_keys
                 self.stdout.write(
                     f"  COPY baseline: {created:,} sessions + {lines:,} lines in "
-                    f"{copy_seconds:.2f} s; the ingest takes {elapsed / copy_seconds:.1f} times "
-                    "as long. With the tables' foreign keys checked at commit, as the ingest's "
-                    f"are, the same COPY takes {copy_fk_seconds:.2f} s "
-                    f"({elapsed / copy_fk_seconds:.1f} times as long)."
+                    f"{baseline.compared(elapsed, work='ingest')}"
                 )
             if api:
                 self.stdout.write(self._api_measures(self._server_peaks, self._profile))
@@ -161,8 +157,8 @@ class Command(BaseCommand):
                     sessions=created,
                     lines=lines,
                     seconds=elapsed,
-                    copy_seconds=copy_seconds,
-                    copy_fk_seconds=copy_fk_seconds,
+                    copy_seconds=baseline.seconds,
+                    copy_fk_seconds=baseline.with_foreign_keys,
                     workers=workers,
                     peaks_kb=self._server_peaks,
                     profile=self._profile.as_dict(),
