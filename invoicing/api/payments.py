@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from cpo_portal.kernel.api.filters import IdFilter
 from cpo_portal.kernel.api.framework import IntegratorViewSet
 from cpo_portal.kernel.money import money_text
+from cpo_portal.kernel.search import united
 from customers.models import Customer
 from invoicing.api.serializers import PlainAmountField
 from invoicing.documents.composition import InvoicingError
@@ -195,9 +196,10 @@ class TransactionFilter(django_filters.FilterSet):
     def filter_document(self, queryset, name, value):
         # Two index probes united: OR-ed, PostgreSQL read every transaction of the operator
         # (301 ms at 983,000 transactions).
-        allocated = Payment.objects.filter(document_id=value).order_by()
-        started = PaymentTransaction.objects.filter(intended_document_id=value).order_by()
-        found = allocated.values("transaction_id").union(started.values("pk"))
+        found = united(
+            Payment.objects.filter(document_id=value).values("transaction_id"),
+            PaymentTransaction.objects.filter(intended_document_id=value).values("pk"),
+        )
         return queryset.filter(pk__in=found)
 
 
