@@ -9,6 +9,7 @@ queues real workers consume.
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -21,6 +22,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
+from django.db.backends.base.base import BaseDatabaseWrapper
 from kombu import Exchange, Queue
 
 from cpo_portal.celery import app
@@ -61,6 +63,9 @@ def scratch_database(
     if connection.vendor == "sqlite":
         if keep or reuse:
             raise CommandError("Keeping or reusing a scratch database needs PostgreSQL.")
+        # The suite's in-memory database lives only while a connection holds it: this one
+        # keeps it while the default connection looks at the scratch file.
+        keeper = sqlite3.connect(original, uri=True) if connection.is_in_memory_db() else None
         with tempfile.TemporaryDirectory(prefix=f"{benchmark}_") as folder:
             path = str(Path(folder) / "scratch.sqlite3")
             _switch_database(path)
@@ -69,6 +74,9 @@ def scratch_database(
                 yield path
             finally:
                 _switch_database(original)
+                if keeper is not None:
+                    connection.ensure_connection()
+                    keeper.close()
         return
 
     name = name or default_name(benchmark)
@@ -108,7 +116,9 @@ def _migrate() -> None:
 
 def _switch_database(name: str) -> None:
     # As Django's test runner does: the default alias points at another database from now on.
-    connection.close()
+    # Closed for real: SQLite's close() leaves an in-memory database (the suite's) open, and the
+    # connection would go on using it.
+    BaseDatabaseWrapper.close(connection)
     if connection.vendor == "postgresql":
         connection.close_pool()
     connection.settings_dict["NAME"] = name

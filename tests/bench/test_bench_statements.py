@@ -7,7 +7,10 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from tests.conftest import on_postgresql
 
+
+@pytest.mark.skipif(not on_postgresql(), reason="needs PostgreSQL; CI runs it there")
 @pytest.mark.django_db(transaction=True)
 def test_bench_statements_reports_time_matches_and_memory_against_the_targets():
     out = StringIO()
@@ -23,3 +26,9 @@ def test_bench_statements_reports_time_matches_and_memory_against_the_targets():
 def test_bench_statements_refuses_a_tiny_statement():
     with pytest.raises(CommandError, match="at least 100"):
         call_command("bench_statements", "--credits", "5", stdout=StringIO())
+
+
+@pytest.mark.skipif(on_postgresql(), reason="the refusal on other databases")
+def test_bench_statements_needs_postgresql():
+    with pytest.raises(CommandError, match="PostgreSQL"):
+        call_command("bench_statements", "--credits", "300", stdout=StringIO())

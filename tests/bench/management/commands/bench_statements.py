@@ -67,6 +67,11 @@ class Command(BaseCommand):
     def handle(self, *args, credits: int, **options):
         if credits < 100:
             raise CommandError("--credits must be at least 100.")
+        if connection.vendor != "postgresql":
+            raise CommandError(
+                "The statement benchmark needs PostgreSQL (it writes its open invoices with "
+                "generate_series); set DATABASE_URL=postgres://… ."
+            )
         with scratch_database("bench_statements") as db, tempfile.TemporaryDirectory() as tmp:
             self.stdout.write(f"Scratch database {db} on {connection.vendor}.")
             self._run(credits, Path(tmp))
